@@ -1,0 +1,120 @@
+//! Masking detectors, in the manner of Sentry Relay's `relay-pii`: the rules are data
+//! (`rules::RULES`), the validators that confirm a match are plain functions
+//! (`validate`), the tenant's choices are a serde struct (`Policy`), and one engine
+//! (`engine`) applies all three. The host's leak gate runs the same table natively.
+//!
+//! ```
+//! use casefile_guest::detect::{mask_text, Counts, Policy};
+//! let policy = Policy::default();
+//! let mut counts = Counts::default();
+//! let out = mask_text(&policy, b"tenant-key", "login password=hunter2", &mut counts);
+//! assert_eq!(out, "login password=[MASKED:secret-assignment]");
+//! assert_eq!(counts.get("secret-assignment", "mask"), 1);
+//! ```
+
+mod engine;
+mod policy;
+pub mod rules;
+pub mod validate;
+
+pub use engine::{find, mask_field, mask_text, render, Counts, Finding};
+pub use policy::{Action, Actions, Policy, PolicyError};
+pub use rules::RULES;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of data a rule finds; the policy picks an action per category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Credential,
+    Payment,
+    GovernmentId,
+    Contact,
+    Network,
+}
+
+impl Category {
+    pub const ALL: [Category; 5] = [
+        Category::Credential,
+        Category::Payment,
+        Category::GovernmentId,
+        Category::Contact,
+        Category::Network,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Credential => "credential",
+            Category::Payment => "payment",
+            Category::GovernmentId => "government-id",
+            Category::Contact => "contact",
+            Category::Network => "network",
+        }
+    }
+}
+
+/// One built-in detector.
+///
+/// `pattern` finds candidates. When it has capture groups whose names start with `v`,
+/// the first one that took part in the match is what gets masked (so `password=` stays
+/// readable and only the value goes); otherwise the whole match is. A group named `k`
+/// is handed to the validator as the key of a key/value pair. `validate` then confirms
+/// or rejects the candidate (check digits, context, neighbours).
+pub struct Rule {
+    pub name: &'static str,
+    pub category: Category,
+    pub pattern: &'static str,
+    pub validate: Option<fn(&Candidate<'_>) -> bool>,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("name", &self.name)
+            .field("category", &self.category)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A match waiting for its rule's validator: the value's byte range in the haystack,
+/// the key when the rule captured one, and the policy (IP ranges, key patterns).
+pub struct Candidate<'a> {
+    pub haystack: &'a str,
+    pub start: usize,
+    pub end: usize,
+    pub key: Option<&'a str>,
+    pub policy: &'a Policy,
+}
+
+impl<'a> Candidate<'a> {
+    pub fn value(&self) -> &'a str {
+        &self.haystack[self.start..self.end]
+    }
+
+    /// Up to `max` bytes right before the value (shortened to a char boundary).
+    pub fn before(&self, max: usize) -> &'a str {
+        let mut from = self.start.saturating_sub(max);
+        while !self.haystack.is_char_boundary(from) {
+            from += 1;
+        }
+        &self.haystack[from..self.start]
+    }
+
+    /// Up to `max` bytes right after the value (shortened to a char boundary).
+    pub fn after(&self, max: usize) -> &'a str {
+        let mut to = (self.end + max).min(self.haystack.len());
+        while !self.haystack.is_char_boundary(to) {
+            to -= 1;
+        }
+        &self.haystack[self.end..to]
+    }
+
+    pub fn char_before(&self) -> Option<char> {
+        self.haystack[..self.start].chars().next_back()
+    }
+
+    pub fn char_after(&self) -> Option<char> {
+        self.haystack[self.end..].chars().next()
+    }
+}

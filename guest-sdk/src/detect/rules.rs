@@ -1,0 +1,658 @@
+//! The built-in detectors, as data. Each rule's tests sit right below the table, in
+//! the same order: at least one input and the exact output, and at least one hard
+//! negative that must stay as it is.
+//!
+//! Pattern conventions (the engine relies on them):
+//! - `\b` is compiled as an ASCII word boundary, so a number right after CJK text
+//!   (`手机13812345678`) still starts at a boundary; digits are written `[0-9]` and
+//!   keys `[A-Za-z0-9_.-]` (ASCII classes also keep the automata small and fast).
+//! - Groups named `v...` hold the value to mask, the first one that took part in the
+//!   match wins; without them the whole match is masked. A group named `k` is the key
+//!   of a key/value pair and is handed to the validator.
+//! - When two findings overlap, the earliest wins, then the longest, then the rule
+//!   that comes first here: specific token shapes come before generic assignments, and
+//!   credentials before everything else, so a password that happens to look like a
+//!   card number is masked as a credential, not kept in part.
+
+use super::validate as v;
+use super::{Category::*, Rule};
+
+/// The separator of a key/value pair: `=`, `:`, `=>`, with optional quotes around the
+/// key (also escaped quotes, for JSON that was itself put into a JSON string).
+macro_rules! assign_op {
+    () => {
+        r##"\\?["']?[ \t]*[:=]>?[ \t]*"##
+    };
+}
+
+/// The value of a pair: escaped-quoted, double-quoted (JSON escapes allowed),
+/// single-quoted, or bare up to whitespace or a delimiter (a bare value never opens a
+/// bracket: `password= {` is an empty password before a JSON object).
+macro_rules! assigned_value {
+    () => {
+        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|]+))"##
+    };
+}
+
+/// Keys that name a secret, for the built-in `secret-assignment` rule.
+macro_rules! secret_words {
+    () => {
+        r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|session[_-]?(?:id|key|token)|cookie|authorization|auth)"
+    };
+}
+
+pub static RULES: &[Rule] = &[
+    // ---- credentials: specific shapes -------------------------------------------
+    Rule {
+        name: "pem-private-key",
+        category: Credential,
+        // Up to the END line; a block cut off before it is masked to the end.
+        pattern: r"-----BEGIN[ A-Z0-9]*PRIVATE KEY-----(?s:.*?-----END[ A-Z0-9]*PRIVATE KEY-----|.*)",
+        validate: None,
+    },
+    Rule {
+        name: "gcp-service-account-key",
+        category: Credential,
+        pattern: r##""private_key"[ \t]*:[ \t]*"(?P<v>-----BEGIN(?:[^"\\]|\\.)*)""##,
+        validate: None,
+    },
+    Rule {
+        name: "aws-access-key-id",
+        category: Credential,
+        pattern: r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
+        validate: None,
+    },
+    Rule {
+        name: "aws-secret-access-key",
+        category: Credential,
+        pattern: r"(?:^|[^A-Za-z0-9/+])(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        validate: Some(v::aws_secret),
+    },
+    Rule {
+        name: "gcp-api-key",
+        category: Credential,
+        pattern: r"\bAIza[0-9A-Za-z_-]{35}",
+        validate: None,
+    },
+    Rule {
+        name: "azure-storage-key",
+        category: Credential,
+        pattern: r"(?i)\b(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*(?P<v1>[A-Za-z0-9+/]{20,}={0,2})|[?&]sig=(?P<v2>[A-Za-z0-9%+/]{20,})",
+        validate: None,
+    },
+    Rule {
+        name: "github-token",
+        category: Credential,
+        pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        validate: None,
+    },
+    Rule {
+        name: "gitlab-token",
+        category: Credential,
+        pattern: r"\bglpat-[A-Za-z0-9_-]{20,}",
+        validate: None,
+    },
+    Rule {
+        name: "slack-token",
+        category: Credential,
+        pattern: r"\bxox[baprs]-[A-Za-z0-9-]{10,}",
+        validate: None,
+    },
+    Rule {
+        name: "slack-webhook",
+        category: Credential,
+        pattern: r"\bhooks\.slack\.com/(?P<v>(?:services|workflows|triggers)/[A-Za-z0-9/_-]+)",
+        validate: None,
+    },
+    Rule {
+        name: "stripe-key",
+        category: Credential,
+        pattern: r"\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})\b",
+        validate: None,
+    },
+    Rule {
+        name: "npm-token",
+        category: Credential,
+        pattern: r"\bnpm_[A-Za-z0-9]{36}\b",
+        validate: None,
+    },
+    Rule {
+        name: "pypi-token",
+        category: Credential,
+        pattern: r"\bpypi-AgE[A-Za-z0-9_-]{50,}",
+        validate: None,
+    },
+    Rule {
+        name: "openai-api-key",
+        category: Credential,
+        pattern: r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
+        validate: Some(v::letters_and_digits),
+    },
+    Rule {
+        name: "jwt",
+        category: Credential,
+        pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+        validate: None,
+    },
+    Rule {
+        name: "authorization-header",
+        category: Credential,
+        // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
+        pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Bearer|Basic|Token|ApiKey)[ \t]+[^\s"'\\,;]+|(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+)"##,
+        validate: None,
+    },
+    Rule {
+        name: "bearer-token",
+        category: Credential,
+        pattern: r"\b(?i:bearer)[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)",
+        validate: None,
+    },
+    Rule {
+        name: "db-connection-string",
+        category: Credential,
+        pattern: r##"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb)://[^\s:/?#@]*:(?P<v1>[^\s/?#@]+)@|\b(?:Server|Data Source|Host|Address)[ \t]*=[^;\r\n]*;(?:[^;\r\n]*;)*?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*(?P<v2>[^;\r\n"']+)"##,
+        validate: None,
+    },
+    Rule {
+        name: "url-credentials",
+        category: Credential,
+        pattern: r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@]*:(?P<v>[^\s/?#@]+)@",
+        validate: None,
+    },
+    // ---- credentials: generic assignments ----------------------------------------
+    Rule {
+        name: "secret-assignment",
+        category: Credential,
+        // `password=…`, `db_password: …`, `"api_key":"…"`, `?access_token=…&`.
+        pattern: concat!(
+            r"(?i)\b[A-Za-z0-9_.-]*?",
+            secret_words!(),
+            assign_op!(),
+            assigned_value!()
+        ),
+        validate: Some(v::not_next_pair),
+    },
+    Rule {
+        name: "sensitive-key",
+        category: Credential,
+        // Any pair whose key matches the policy's `sensitive_keys`. Bare values stop at
+        // `?` and `=` (bar base64 padding) so that a URL value does not hide the pairs
+        // of its query string.
+        pattern: concat!(
+            r##"(?:^|[^A-Za-z0-9_.-])\\?["']?(?P<k>[A-Za-z0-9_.-]{1,64})"##,
+            assign_op!(),
+            r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|?=]+=*))"##
+        ),
+        validate: Some(v::sensitive_key),
+    },
+    // ---- payment ------------------------------------------------------------------
+    Rule {
+        name: "credit-card",
+        category: Payment,
+        pattern: r"\b(?:[0-9][ -]?){12,18}[0-9]\b",
+        validate: Some(v::card_number),
+    },
+    Rule {
+        name: "iban",
+        category: Payment,
+        pattern: r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+        validate: Some(v::iban),
+    },
+    // ---- government ids -----------------------------------------------------------
+    Rule {
+        name: "us-ssn",
+        category: GovernmentId,
+        pattern: r"(?i)\b(?P<v1>[0-9]{3}-[0-9]{2}-[0-9]{4})\b|\b(?:ssn|social security(?: number)?)\W{0,3}(?P<v2>[0-9]{9})\b",
+        validate: Some(v::us_ssn),
+    },
+    Rule {
+        name: "cn-resident-id",
+        category: GovernmentId,
+        pattern: r"\b[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]\b",
+        validate: Some(v::cn_resident_id),
+    },
+    // ---- contact ------------------------------------------------------------------
+    Rule {
+        name: "email",
+        category: Contact,
+        pattern: r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        validate: Some(v::email),
+    },
+    Rule {
+        name: "phone-e164",
+        category: Contact,
+        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()-]{6,20}[0-9])",
+        validate: Some(v::phone_e164),
+    },
+    Rule {
+        name: "phone-cn-mobile",
+        category: Contact,
+        pattern: r"\b1[3-9][0-9]{9}\b",
+        validate: None,
+    },
+    // ---- network ------------------------------------------------------------------
+    Rule {
+        name: "ipv4",
+        category: Network,
+        pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
+        validate: Some(v::ipv4),
+    },
+    Rule {
+        name: "ipv6",
+        category: Network,
+        pattern: r"(?i)(?:[0-9a-f]{1,4}:|:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{1,4}|:)?",
+        validate: Some(v::ipv6),
+    },
+    Rule {
+        name: "mac-address",
+        category: Network,
+        pattern: r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b(?:[0-9a-f]{2}-){5}[0-9a-f]{2}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b",
+        validate: Some(v::mac),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::{mask_text, Counts, Policy};
+
+    /// Every category masked as `[MASKED:<rule>]`, so outputs name the rule that fired.
+    fn masked(input: &str) -> String {
+        let policy = Policy::from_json(
+            r#"{"actions": {"credential": "mask", "payment": "mask", "government-id": "mask", "contact": "mask", "network": "mask"}}"#,
+        )
+        .expect("valid policy");
+        mask_text(&policy, b"k", input, &mut Counts::default())
+    }
+
+    #[track_caller]
+    fn masks(input: &str, expected: &str) {
+        assert_eq!(masked(input), expected, "input: {input}");
+    }
+
+    /// Hard negatives: unchanged under the default policy and under mask-everything.
+    #[track_caller]
+    fn keeps(input: &str) {
+        assert_eq!(masked(input), input);
+        assert_eq!(
+            mask_text(&Policy::default(), b"k", input, &mut Counts::default()),
+            input
+        );
+    }
+
+    #[test]
+    fn pem_private_key() {
+        masks(
+            "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY----- loaded",
+            "key: [MASKED:pem-private-key] loaded",
+        );
+        masks(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt (truncated",
+            "[MASKED:pem-private-key]",
+        );
+        keeps("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0B\n-----END PUBLIC KEY-----");
+        keeps("-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----");
+    }
+
+    #[test]
+    fn gcp_service_account_key() {
+        masks(
+            r#"{"type":"service_account","private_key_id":"abc","private_key":"-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----\n","client_id":"1"}"#,
+            r#"{"type":"service_account","private_key_id":"abc","private_key":"[MASKED:gcp-service-account-key]","client_id":"1"}"#,
+        );
+        keeps(r#"{"type":"service_account","private_key":""}"#);
+    }
+
+    #[test]
+    fn aws_access_key_id() {
+        masks(
+            "using AKIAIOSFODNN7EXAMPLE for s3",
+            "using [MASKED:aws-access-key-id] for s3",
+        );
+        masks(
+            "role ASIAY34FZKBOKMUTVV7A",
+            "role [MASKED:aws-access-key-id]",
+        );
+        keeps("AKIAIOSFODNN7EXAMPL is too short, XAKIAIOSFODNN7EXAMPLE is glued");
+    }
+
+    #[test]
+    fn aws_secret_access_key() {
+        masks(
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws_secret_access_key = [MASKED:aws-secret-access-key]",
+        );
+        masks(
+            "AWS creds wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY rotated",
+            "AWS creds [MASKED:aws-secret-access-key] rotated",
+        );
+        keeps("commit 3f786850e387550fdab836ed7e6dc881de23001b merged");
+        keeps("sha=3F786850E387550FDAB836ED7E6DC881DE23001B");
+        keeps("no context wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY here");
+    }
+
+    #[test]
+    fn gcp_api_key() {
+        masks(
+            "maps key AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI ok",
+            "maps key [MASKED:gcp-api-key] ok",
+        );
+        keeps("AIzaShort");
+    }
+
+    #[test]
+    fn azure_storage_key() {
+        masks(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net",
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=[MASKED:azure-storage-key];EndpointSuffix=core.windows.net",
+        );
+        masks(
+            "GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=Zm9vYmFyYmF6cXV4cXV1eHh5eno%3D&se=x",
+            "GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=[MASKED:azure-storage-key]&se=x",
+        );
+        keeps("AccountName=acct;EndpointSuffix=core.windows.net");
+    }
+
+    #[test]
+    fn github_token() {
+        masks(
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a used",
+            "[MASKED:github-token] used",
+        );
+        masks(
+            "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV",
+            "[MASKED:github-token]",
+        );
+        keeps("ghp_short and gho_ alone");
+    }
+
+    #[test]
+    fn gitlab_token() {
+        masks(
+            "glpat-xxxxXXXX1234yyyyZZZZ push",
+            "[MASKED:gitlab-token] push",
+        );
+        keeps("glpat-abc");
+    }
+
+    #[test]
+    fn slack_token() {
+        masks(
+            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+            "[MASKED:slack-token]",
+        );
+        keeps("xoxz-123456789012 is no slack prefix");
+    }
+
+    #[test]
+    fn slack_webhook() {
+        masks(
+            "post https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX failed",
+            "post https://hooks.slack.com/[MASKED:slack-webhook] failed",
+        );
+        keeps("see https://hooks.slack.com/ for docs");
+    }
+
+    #[test]
+    fn stripe_key() {
+        masks(
+            "stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "stripe [MASKED:stripe-key]",
+        );
+        masks("rk_test_4eC39HqLyjWDarjtT1zdp7dc", "[MASKED:stripe-key]");
+        keeps("publishable pk_live_4eC39HqLyjWDarjtT1zdp7dc is public");
+    }
+
+    #[test]
+    fn npm_token() {
+        masks(
+            "//registry/:_x npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            "//registry/:_x [MASKED:npm-token]",
+        );
+        keeps("npm_config_cache npm_lifecycle_event");
+    }
+
+    #[test]
+    fn pypi_token() {
+        masks(
+            "twine pypi-AgEIcHlwaS5vcmcCJDU3OTM5NjliLTNmNTYtNDM0NC1hZDA3LWM2ZDEyMjUxMDc4MQ end",
+            "twine [MASKED:pypi-token] end",
+        );
+        keeps("pip install pypi-simple-client");
+    }
+
+    #[test]
+    fn openai_api_key() {
+        masks(
+            "OPENAI sk-proj-abc123DEF456ghi789JKL012mno345",
+            "OPENAI [MASKED:openai-api-key]",
+        );
+        keeps("see sk-learn-compatibility-notes");
+    }
+
+    #[test]
+    fn jwt() {
+        masks(
+            "id eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c ok",
+            "id [MASKED:jwt] ok",
+        );
+        keeps("prefix eyJhbGciOi only");
+    }
+
+    #[test]
+    fn authorization_header() {
+        masks(
+            "Authorization: Bearer abc.def-123",
+            "Authorization: [MASKED:authorization-header]",
+        );
+        masks(
+            r#"{"authorization":"Basic dXNlcjpwYXNz"}"#,
+            r#"{"authorization":"[MASKED:authorization-header]"}"#,
+        );
+        keeps("authorization failed for this user");
+    }
+
+    #[test]
+    fn bearer_token() {
+        masks(
+            "curl -H 'X-Thing: Bearer 0123456789abcdefXYZ'",
+            "curl -H 'X-Thing: Bearer [MASKED:bearer-token]'",
+        );
+        keeps("bearer token missing");
+    }
+
+    #[test]
+    fn db_connection_string() {
+        masks(
+            "connect postgres://app:s3cr3t@db.internal:5432/app",
+            "connect postgres://app:[MASKED:db-connection-string]@db.internal:5432/app",
+        );
+        masks(
+            "mongodb+srv://root:pa55@cluster0.example.net/db",
+            "mongodb+srv://root:[MASKED:db-connection-string]@cluster0.example.net/db",
+        );
+        masks(
+            "redis://:hunter2@cache:6379/0",
+            "redis://:[MASKED:db-connection-string]@cache:6379/0",
+        );
+        masks(
+            "Server=db;Database=app;User Id=sa;Pwd=Pa55w0rd;",
+            "Server=db;Database=app;User Id=sa;Pwd=[MASKED:db-connection-string];",
+        );
+        keeps("postgres://db.internal:5432/app");
+    }
+
+    #[test]
+    fn url_credentials() {
+        masks(
+            "fetch https://deploy:hunter2@git.example.com/r.git",
+            "fetch https://deploy:[MASKED:url-credentials]@git.example.com/r.git",
+        );
+        keeps("https://example.com:8443/path?q=1");
+    }
+
+    #[test]
+    fn secret_assignment() {
+        masks(
+            "login password=hunter2 user=bob",
+            "login password=[MASKED:secret-assignment] user=bob",
+        );
+        masks(
+            r#"{"user":"bob","password":"hunter 2"}"#,
+            r#"{"user":"bob","password":"[MASKED:secret-assignment]"}"#,
+        );
+        masks(
+            "db_password: hunter2",
+            "db_password: [MASKED:secret-assignment]",
+        );
+        masks(
+            "GET /cb?code=1&access_token=abc123&state=x",
+            "GET /cb?code=1&access_token=[MASKED:secret-assignment]&state=x",
+        );
+        masks(
+            r#"body: {\"api_key\":\"k-123\"}"#,
+            r#"body: {\"api_key\":\"[MASKED:secret-assignment]\"}"#,
+        );
+        masks(
+            "client_secret => 'abc def'",
+            "client_secret => '[MASKED:secret-assignment]'",
+        );
+        keeps("max_tokens=100 password reset ok");
+        keeps(r#"{"password":""}"#);
+        keeps("password= user=bob");
+    }
+
+    #[test]
+    fn sensitive_key() {
+        masks("session=abc123 ok", "session=[MASKED:sensitive-key] ok");
+        masks(
+            r#"{"Session": "sid=1"}"#,
+            r#"{"Session": "[MASKED:sensitive-key]"}"#,
+        );
+        keeps("user=bob session_count=3 author=alice");
+    }
+
+    #[test]
+    fn credit_card() {
+        masks(
+            "card 4111 1111 1111 1111 ok",
+            "card [MASKED:credit-card] ok",
+        );
+        masks("amex 3782-822463-10005", "amex [MASKED:credit-card]");
+        masks("pan=5555555555554444;", "pan=[MASKED:credit-card];");
+        keeps("order 1234567812345678 shipped");
+        keeps("ts=1700000000000000000 seq 4111111111111112");
+    }
+
+    #[test]
+    fn iban() {
+        masks(
+            "pay to DE89 3704 0044 0532 0130 00 today",
+            "pay to [MASKED:iban] today",
+        );
+        masks("GB82WEST12345698765432", "[MASKED:iban]");
+        keeps("pay to DE89 3704 0044 0532 0130 01 today");
+    }
+
+    #[test]
+    fn us_ssn() {
+        masks("ssn 123-45-6789 on file", "ssn [MASKED:us-ssn] on file");
+        masks("SSN: 123456789", "SSN: [MASKED:us-ssn]");
+        keeps("ref 000-12-3456 and 666-12-3456 and 2024-05-01");
+        keeps("call 123456789");
+    }
+
+    #[test]
+    fn cn_resident_id() {
+        masks(
+            "身份证11010519491231002X已验证",
+            "身份证[MASKED:cn-resident-id]已验证",
+        );
+        keeps("id 110105194912310021");
+    }
+
+    #[test]
+    fn email() {
+        masks(
+            "mail bob.smith+tag@example.co.uk now",
+            "mail [MASKED:email] now",
+        );
+        keeps("user@localhost and git@v1 and a@b");
+    }
+
+    #[test]
+    fn phone_e164() {
+        masks("call +1 (415) 555-2671 now", "call [MASKED:phone-e164] now");
+        masks("电话+8613812345678", "电话[MASKED:phone-e164]");
+        keeps("at 2024-05-01T10:00:00+08:00 and 2+3=5 and +0800");
+    }
+
+    #[test]
+    fn phone_cn_mobile() {
+        masks(
+            "手机13812345678，请回电",
+            "手机[MASKED:phone-cn-mobile]，请回电",
+        );
+        keeps("ts 1712345678901 ms and 12345678901");
+    }
+
+    #[test]
+    fn ipv4() {
+        masks(
+            "from 10.2.3.4:8080 via 192.168.0.1",
+            "from [MASKED:ipv4]:8080 via [MASKED:ipv4]",
+        );
+        keeps("listening on 127.0.0.1:8080");
+        keeps("version 1.2.3.4, v10.0.0.1, curl/7.68.0.1, oid 1.3.6.1.4.1.311");
+    }
+
+    #[test]
+    fn ipv4_policy_flags() {
+        let loopback =
+            Policy::from_json(r#"{"mask_loopback_ip": true, "actions": {"network": "mask"}}"#)
+                .expect("valid");
+        let out = mask_text(
+            &loopback,
+            b"k",
+            "on 127.0.0.1 and ::1",
+            &mut Counts::default(),
+        );
+        assert_eq!(out, "on [MASKED:ipv4] and [MASKED:ipv6]");
+        let docs = Policy::from_json(r#"{"mask_documentation_ip": false}"#).expect("valid");
+        let out = mask_text(
+            &docs,
+            b"k",
+            "example 192.0.2.10 and 2001:db8::1",
+            &mut Counts::default(),
+        );
+        assert_eq!(out, "example 192.0.2.10 and 2001:db8::1");
+    }
+
+    #[test]
+    fn ipv6() {
+        masks("peer 2a00:1450:4001:82b::200e up", "peer [MASKED:ipv6] up");
+        masks("[fe80::1ff:fe23:4567:890a]:443", "[[MASKED:ipv6]]:443");
+        masks("mapped ::ffff:10.1.2.3 in", "mapped [MASKED:ipv6] in");
+        keeps("at 12:34:56 std::io::Error ::1 Foo::bar::baz");
+    }
+
+    #[test]
+    fn mac_address() {
+        masks("hw 00:1a:2b:3c:4d:5e up", "hw [MASKED:mac-address] up");
+        masks("hw 00-1A-2B-3C-4D-5E", "hw [MASKED:mac-address]");
+        keeps("bcast ff:ff:ff:ff:ff:ff, fp 00:1a:2b:3c:4d:5e:6f:70:81:92");
+    }
+
+    #[test]
+    fn hard_negatives_stay_unmasked() {
+        keeps("uuid 123e4567-e89b-12d3-a456-426614174000 done");
+        keeps("commit 9fceb02d0ae598e95dc970b74767f19372d61af8");
+        keeps("trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7");
+        keeps("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        keeps("request_id=req_8f14e45fceea167a5a36dedd4bea2543 x-request-id: 7f3a9c2e-1b4d");
+        keeps("at 2024-05-01T12:34:56.789Z and 2024-05-01 12:34:56,789 +0000");
+        keeps("released 1.2.3.4 as version 1.2.3.4 (build 10.0.19041.1)");
+        keeps("id 1234567812345678 and 9876543210987654");
+        keeps("took 1712345678901234567ns, epoch 1712345678");
+        keeps("the quick brown fox; status=200 bytes=5120 user=bob");
+    }
+}

@@ -1,0 +1,73 @@
+//! The process's shared state: config, storage, runtime and registry, built once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::audit::Audit;
+use crate::config::{Config, Flags};
+use crate::registry::Registry;
+use crate::report::Template;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub registry: Registry,
+    pub template: Template,
+    pub audit: Audit,
+    pub metrics: PrometheusHandle,
+    /// Wakes idle workers when a task is queued.
+    pub wake: tokio::sync::Notify,
+    /// Identifies this process in task leases.
+    pub host_id: String,
+    /// Feature flags, switchable at runtime.
+    pub flags: RwLock<Flags>,
+    pub http: reqwest::Client,
+    pub data_dir: PathBuf,
+}
+
+impl App {
+    pub async fn start(config: Config, data_dir: &Path, database_url: Option<String>) -> Result<Arc<App>> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        let url = database_url
+            .or_else(|| config.database_url.clone().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| Store::default_url(data_dir));
+        let store = Store::open(&url, data_dir).await?;
+        let cache_dir = match &config.runtime.cache_dir {
+            Some(d) if !d.is_empty() => config.resolve_path(d),
+            _ => data_dir.join("compiled"),
+        };
+        let runtime = Runtime::new(config.runtime.clone(), cache_dir)?;
+        let audit = Audit::default();
+        let registry = Registry::from_config(&config, &runtime, &store, &audit).await?;
+        let template = Template::load(&config.resolve_path(&config.report.template))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(config.runtime.http_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Arc::new(App {
+            flags: RwLock::new(config.flags.clone()),
+            config,
+            store,
+            runtime,
+            registry,
+            template,
+            audit,
+            metrics: crate::telemetry::metrics(),
+            wake: tokio::sync::Notify::new(),
+            host_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            http,
+            data_dir: data_dir.to_path_buf(),
+        }))
+    }
+
+    pub fn ticket_bridge_on(&self) -> bool {
+        self.flags.read().map(|f| f.ticket_bridge).unwrap_or(true)
+    }
+}

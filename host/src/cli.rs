@@ -1,0 +1,309 @@
+//! The command line: `serve` runs the host; the other commands are clients of its
+//! API (`--server`, `CASEFILE_SERVER`) that print JSON with `--json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "casefile", version, about = "Diagnostic host for plugin platforms")]
+pub struct Cli {
+    /// The casefile server client commands talk to.
+    #[arg(long, global = true, env = "CASEFILE_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Print JSON instead of a summary.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the host: API, workers and components.
+    Serve {
+        #[arg(long, env = "CASEFILE_CONFIG", default_value = "config/casefile.yaml")]
+        config: PathBuf,
+        /// Address to listen on [default: 127.0.0.1:8080, or server.listen in the config]
+        #[arg(long, env = "CASEFILE_LISTEN")]
+        listen: Option<String>,
+        /// Where the database, blobs and compiled components live [default: ./data]
+        #[arg(long, env = "CASEFILE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// sqlite://... or postgres://... [default: a SQLite file in the data dir]
+        #[arg(long, env = "CASEFILE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Open a diagnosis for a failed plugin.
+    Diagnose {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        plugin: String,
+        #[arg(long)]
+        plugin_version: Option<String>,
+        /// The error event id; a repeat with the same id returns the same task.
+        #[arg(long)]
+        event: String,
+        #[arg(long = "env")]
+        environments: Vec<String>,
+        /// RFC 3339 start of the window [default: the server's default window]
+        #[arg(long, requires = "end")]
+        start: Option<String>,
+        #[arg(long, requires = "start")]
+        end: Option<String>,
+        #[arg(long)]
+        message: Option<String>,
+        #[arg(long = "trace-id")]
+        trace_ids: Vec<String>,
+        /// webhook, command or none
+        #[arg(long)]
+        regression: Option<String>,
+        /// Wait up to this many seconds for the report.
+        #[arg(long)]
+        wait: Option<u64>,
+    },
+    /// Show a task: state, report summary, ticket.
+    Show { task_id: String },
+    /// Download a task's masked bundle (tar.gz).
+    Bundle {
+        task_id: String,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run regression for a task's fix; on pass the ticket is closed.
+    Regress {
+        task_id: String,
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+        #[arg(long)]
+        wait: Option<u64>,
+    },
+    /// Upload a component to the registry (validated before it is stored).
+    Upload {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: Option<String>,
+        file: PathBuf,
+    },
+    /// Mask stdin to stdout with a masker component (each line is a record).
+    Mask {
+        /// A masker component file.
+        #[arg(long, conflicts_with = "tenant")]
+        component: Option<PathBuf>,
+        /// Use this tenant's masker and policy from the config.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, env = "CASEFILE_CONFIG", default_value = "config/casefile.yaml")]
+        config: PathBuf,
+        /// Read `{"line": ...}` objects and write `{"line": masked}`.
+        #[arg(long)]
+        jsonl: bool,
+    },
+    /// Measure report latency and component call overhead on a synthetic incident.
+    Bench {
+        #[arg(long, default_value_t = 100_000)]
+        logs: usize,
+        #[arg(long, default_value_t = 5_000)]
+        spans: usize,
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
+        #[arg(long, default_value_t = 2_000)]
+        calls: usize,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init_logs();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let client = Client { base: cli.server.trim_end_matches('/').to_string(), http: reqwest::Client::new() };
+    match cli.command {
+        Command::Serve { config, listen, data_dir, database_url } => serve(config, listen, data_dir, database_url).await,
+        Command::Diagnose { tenant, plugin, plugin_version, event, environments, start, end, message, trace_ids, regression, wait } => {
+            let mut body = json!({"error_event_id": event, "tenant": tenant, "plugin": {"id": plugin, "version": plugin_version}});
+            if !environments.is_empty() {
+                body["environments"] = json!(environments);
+            }
+            if let (Some(s), Some(e)) = (start, end) {
+                body["window"] = json!({"start": s, "end": e});
+            }
+            if let Some(m) = message {
+                body["message"] = json!(m);
+            }
+            if !trace_ids.is_empty() {
+                body["trace_ids"] = json!(trace_ids);
+            }
+            if let Some(r) = regression {
+                body["regression"] = json!({"strategy": r});
+            }
+            let created = client.send(client.http.post(client.url("/internal/debug/report")).json(&body)).await?;
+            let id = created["task_id"].as_str().context("server answered without task_id")?.to_string();
+            let shown = match wait {
+                Some(secs) => client.wait_for(&id, &["awaiting_fix", "closed", "failed"], secs).await?,
+                None => created,
+            };
+            print(cli.json, &shown, summarize)
+        }
+        Command::Show { task_id } => {
+            let t = client.send(client.http.get(client.url(&format!("/internal/debug/report/{task_id}")))).await?;
+            print(cli.json, &t, summarize)
+        }
+        Command::Bundle { task_id, output } => {
+            let resp = client.http.get(client.url(&format!("/internal/debug/report/{task_id}/bundle"))).send().await.with_context(|| client.unreachable())?;
+            if !resp.status().is_success() {
+                bail!("{}", error_text(resp).await);
+            }
+            let bytes = resp.bytes().await?;
+            let path = output.unwrap_or_else(|| PathBuf::from(format!("{task_id}.tar.gz")));
+            std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            print(cli.json, &json!({"path": path, "bytes": bytes.len()}), |v| format!("wrote {} ({} bytes)", v["path"].as_str().unwrap_or(""), v["bytes"]))
+        }
+        Command::Regress { task_id, git_ref, wait } => {
+            let body = json!({"ref": git_ref});
+            let r = client.send(client.http.post(client.url(&format!("/internal/debug/report/{task_id}/regression"))).json(&body)).await?;
+            let shown = match wait {
+                Some(secs) => client.wait_for(&task_id, &["awaiting_fix", "closed", "failed"], secs).await?,
+                None => r,
+            };
+            print(cli.json, &shown, summarize)
+        }
+        Command::Upload { kind, name, file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut url = client.url("/internal/components");
+            url.push_str(&format!("?kind={kind}"));
+            if let Some(n) = name {
+                url.push_str(&format!("&name={n}"));
+            }
+            let r = client.send(client.http.post(url).body(bytes)).await?;
+            print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
+        }
+        Command::Mask { component, tenant, config, jsonl } => crate::mask::mask_stdin(component, tenant, &config, jsonl).await,
+        Command::Bench { logs, spans, iterations, calls } => crate::bench::run(logs, spans, iterations, calls).await,
+    }
+}
+
+async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<PathBuf>, database_url: Option<String>) -> Result<()> {
+    let config = Config::load(&config_path)?;
+    let listen = listen.or_else(|| config.server.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let data_dir = data_dir.or_else(|| config.data_dir.clone().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("./data"));
+    let app = App::start(config, &data_dir, database_url).await?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    crate::pipeline::spawn_workers(app.clone());
+    // This line is the contract with scripts and tests that start the binary.
+    println!("casefile listening on http://{addr} (data in {})", data_dir.display());
+    tracing::info!(%addr, data_dir = %data_dir.display(), "serving");
+    axum::serve(listener, crate::api::router(app))
+        .with_graceful_shutdown(async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => return std::future::pending().await,
+                };
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            let _ = ctrl_c.await;
+        })
+        .await?;
+    Ok(())
+}
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn unreachable(&self) -> String {
+        format!("cannot reach the casefile server at {} (is `casefile serve` running? set --server or CASEFILE_SERVER)", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = req.send().await.with_context(|| self.unreachable())?;
+        if !resp.status().is_success() {
+            bail!("{}", error_text(resp).await);
+        }
+        resp.json().await.context("server answered with something that is not JSON")
+    }
+
+    async fn wait_for(&self, id: &str, states: &[&str], secs: u64) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let t = self.send(self.http.get(self.url(&format!("/internal/debug/report/{id}")))).await?;
+            if states.contains(&t["state"].as_str().unwrap_or("")) || tokio::time::Instant::now() > deadline {
+                return Ok(t);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn error_text(resp: reqwest::Response) -> String {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<Value>(&body) {
+        Ok(v) if v["error"]["message"].is_string() => format!("{} ({status}): {}", v["error"]["code"].as_str().unwrap_or("error"), v["error"]["message"].as_str().unwrap_or("")),
+        _ => format!("server answered {status}: {}", body.chars().take(300).collect::<String>()),
+    }
+}
+
+fn print(as_json: bool, v: &Value, human: fn(&Value) -> String) -> Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        println!("{}", human(v));
+    }
+    Ok(())
+}
+
+fn summarize(v: &Value) -> String {
+    let mut out = format!("task {}: {}", v["task_id"].as_str().unwrap_or("?"), v["state"].as_str().unwrap_or("?"));
+    if let Some(r) = v.get("report").filter(|r| !r.is_null()) {
+        out.push_str(&format!("\n  {}\n  severity {}, fingerprint {}", r["title"].as_str().unwrap_or(""), r["severity"].as_str().unwrap_or(""), r["fingerprint"].as_str().unwrap_or("")));
+        if let Some(s) = r.get("summary") {
+            out.push_str(&format!("\n  {} logs ({} errors), {} spans, {} metrics", s["logs"], s["errors"], s["spans"], s["metrics"]));
+        }
+        for s in r["sources"].as_array().into_iter().flatten() {
+            out.push_str(&format!("\n  source {} [{}]: {}", s["name"].as_str().unwrap_or(""), s["environment"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or("")));
+        }
+    }
+    if let Some(t) = v.get("ticket").filter(|t| !t.is_null()) {
+        out.push_str(&format!("\n  ticket {} ({})", t["id"].as_str().unwrap_or(""), t["state"].as_str().unwrap_or("")));
+    }
+    if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
+        out.push_str(&format!("\n  error: {}", e["message"].as_str().unwrap_or("")));
+    }
+    out
+}

@@ -1,0 +1,214 @@
+//! Collect: every source bound to the tenant runs concurrently, once per
+//! environment, under one deadline. A failing source falls back to its configured
+//! fallback; the outcome of each is kept for the report. Then the records are merged
+//! into one timeline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use crate::model::{Batch, DiagnosisRequest, SourceOutcome};
+use crate::runtime::bindings::wit;
+use crate::runtime::{CallGrant, Loaded, Runtime};
+
+/// A source ready to call: its connector, settings and grant, and its fallback.
+#[derive(Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub connector: Arc<Loaded>,
+    pub settings: String,
+    pub grant: CallGrant,
+    pub fallback: Option<Box<SourceSpec>>,
+}
+
+pub struct Collected {
+    pub batch: Batch,
+    pub outcomes: Vec<SourceOutcome>,
+}
+
+/// Runs every source for every environment and merges what came back.
+pub async fn collect(
+    runtime: &Runtime,
+    sources: &[SourceSpec],
+    req: &DiagnosisRequest,
+    limit: u32,
+    deadline: Duration,
+) -> Collected {
+    let environments: Vec<String> =
+        if req.environments.is_empty() { vec![String::new()] } else { req.environments.clone() };
+    let calls = sources
+        .iter()
+        .flat_map(|s| environments.iter().map(move |env| (s, env.clone())))
+        .map(|(source, env)| collect_one(runtime, source, req, env, limit, deadline));
+    let results = join_all(calls).await;
+    let mut batch = Batch::default();
+    let mut outcomes = Vec::new();
+    for (b, o) in results {
+        batch.extend(b);
+        outcomes.push(o);
+    }
+    Collected { batch: merge(batch), outcomes }
+}
+
+async fn collect_one(
+    runtime: &Runtime,
+    source: &SourceSpec,
+    req: &DiagnosisRequest,
+    env: String,
+    limit: u32,
+    deadline: Duration,
+) -> (Batch, SourceOutcome) {
+    let started = Instant::now();
+    let primary = fetch_one(runtime, source, req, &env, limit, deadline).await;
+    let mut outcome = SourceOutcome {
+        name: source.name.clone(),
+        environment: env.clone(),
+        status: "used".into(),
+        records: 0,
+        fallback: None,
+        error: None,
+        component_sha256: source.connector.sha256.clone(),
+        elapsed_ms: 0,
+    };
+    let batch = match primary {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!(source = %source.name, environment = %env, error = %e, "source failed");
+            outcome.error = Some(e);
+            match &source.fallback {
+                Some(fb) => {
+                    // The fallback gets what is left of the deadline.
+                    let left = deadline.saturating_sub(started.elapsed());
+                    match fetch_one(runtime, fb, req, &env, limit, left).await {
+                        Ok(b) => {
+                            outcome.status = "degraded".into();
+                            outcome.fallback = Some(fb.name.clone());
+                            Some(b)
+                        }
+                        Err(fe) => {
+                            outcome.error = Some(format!("{}; fallback `{}` failed too: {fe}", outcome.error.take().unwrap_or_default(), fb.name));
+                            None
+                        }
+                    }
+                }
+                None => None,
+            }
+        }
+    };
+    if batch.is_none() {
+        outcome.status = "missing".into();
+    }
+    let mut batch = batch.unwrap_or_default();
+    let source_name = outcome.fallback.clone().unwrap_or_else(|| source.name.clone());
+    for l in &mut batch.logs {
+        l.source = source_name.clone();
+        if l.environment.is_empty() {
+            l.environment = env.clone();
+        }
+    }
+    for s in &mut batch.spans {
+        if s.environment.is_empty() {
+            s.environment = env.clone();
+        }
+    }
+    for m in &mut batch.metrics {
+        if m.environment.is_empty() {
+            m.environment = env.clone();
+        }
+    }
+    outcome.records = batch.len();
+    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+    metrics::counter!("casefile_source_calls_total", "source" => source.name.clone(), "status" => outcome.status.clone())
+        .increment(1);
+    (batch, outcome)
+}
+
+async fn fetch_one(
+    runtime: &Runtime,
+    source: &SourceSpec,
+    req: &DiagnosisRequest,
+    env: &str,
+    limit: u32,
+    deadline: Duration,
+) -> Result<Batch, String> {
+    let query = wit::Query {
+        tenant: req.tenant.clone(),
+        plugin_id: req.plugin.id.clone(),
+        plugin_version: req.plugin.version.clone(),
+        environment: env.to_string(),
+        start_ns: req.window.start.timestamp_nanos_opt().unwrap_or(i64::MIN),
+        end_ns: req.window.end.timestamp_nanos_opt().unwrap_or(i64::MAX),
+        trace_ids: req.trace_ids.clone(),
+        limit,
+        settings: source.settings.clone(),
+    };
+    match tokio::time::timeout(deadline, runtime.fetch(&source.connector, &query, &source.grant)).await {
+        Ok(Ok(mut b)) => {
+            // A connector that ignores the limit does not get to flood the report.
+            let limit = limit as usize;
+            b.logs.truncate(limit);
+            b.spans.truncate(limit);
+            b.metrics.truncate(limit);
+            Ok(b)
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("source `{}` did not answer within the {} ms collection deadline", source.name, deadline.as_millis())),
+    }
+}
+
+/// One timeline: records sorted by time; identical records that two sources (or a
+/// source and its fallback) both returned are kept once.
+pub fn merge(mut batch: Batch) -> Batch {
+    batch.logs.sort_by(|a, b| {
+        (a.timestamp_ns, &a.host, &a.message, &a.source).cmp(&(b.timestamp_ns, &b.host, &b.message, &b.source))
+    });
+    batch.logs.dedup_by(|a, b| a.timestamp_ns == b.timestamp_ns && a.host == b.host && a.message == b.message);
+    batch.spans.sort_by(|a, b| (a.start_ns, &a.trace_id, &a.span_id).cmp(&(b.start_ns, &b.trace_id, &b.span_id)));
+    batch.spans.dedup_by(|a, b| a.trace_id == b.trace_id && a.span_id == b.span_id);
+    batch.metrics.sort_by(|a, b| (a.timestamp_ns, &a.name).cmp(&(b.timestamp_ns, &b.name)));
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, LogRecord, Span};
+
+    fn log(ts: i64, host: &str, msg: &str) -> LogRecord {
+        LogRecord {
+            timestamp_ns: ts,
+            host: host.into(),
+            environment: "prod".into(),
+            source: "s".into(),
+            level: Level::Info,
+            message: msg.into(),
+            trace_id: None,
+            span_id: None,
+            attributes: vec![],
+        }
+    }
+
+    #[test]
+    fn merge_sorts_and_drops_duplicates_from_overlapping_sources() {
+        let mut b = Batch::default();
+        b.logs = vec![log(30, "a", "c"), log(10, "a", "a"), log(20, "b", "b"), log(10, "a", "a")];
+        let span = |id: &str, start| Span {
+            trace_id: "t".into(),
+            span_id: id.into(),
+            parent_span_id: None,
+            name: "n".into(),
+            service: "s".into(),
+            host: "h".into(),
+            environment: "e".into(),
+            start_ns: start,
+            duration_ns: 1,
+            error: false,
+            attributes: vec![],
+        };
+        b.spans = vec![span("2", 5), span("1", 1), span("2", 5)];
+        let m = merge(b);
+        assert_eq!(m.logs.iter().map(|l| l.timestamp_ns).collect::<Vec<_>>(), vec![10, 20, 30]);
+        assert_eq!(m.spans.iter().map(|s| s.span_id.as_str()).collect::<Vec<_>>(), vec!["1", "2"]);
+    }
+}

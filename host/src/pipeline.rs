@@ -1,0 +1,275 @@
+//! Pipeline: the task state machine. Workers claim tasks with work to do (by lease,
+//! so several hosts can share one database and any of them resumes a task whose
+//! worker died), run the next stage, and persist every transition.
+//!
+//! queued → collecting → masking → reporting → ticketing → awaiting_fix
+//!   → verifying → closed (regression passed) | awaiting_fix (failed); any → failed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::app::App;
+use crate::collect::{collect, SourceSpec};
+use crate::mask::{mask_batch, mask_text};
+use crate::model::{ComponentUse, TaskState};
+use crate::report::{self, ReportInput};
+use crate::runtime::bindings::wit;
+use crate::runtime::grants::HttpGrant;
+use crate::runtime::CallGrant;
+use crate::store::{now_ms, TaskRow};
+use crate::{regression, ticket};
+
+/// How a stage failed: worth retrying later, or final for this task.
+#[derive(Debug)]
+pub enum StageError {
+    Retry(String),
+    Fatal { code: &'static str, message: String },
+}
+
+fn fatal(code: &'static str, e: impl std::fmt::Display) -> StageError {
+    StageError::Fatal { code, message: e.to_string() }
+}
+
+fn retry(e: anyhow::Error) -> StageError {
+    StageError::Retry(format!("{e:#}"))
+}
+
+pub fn spawn_workers(app: Arc<App>) {
+    for n in 0..app.config.pipeline.workers {
+        let app = app.clone();
+        tokio::spawn(async move { worker(app, n).await });
+    }
+}
+
+async fn worker(app: Arc<App>, n: usize) {
+    let lease_ms = (app.config.pipeline.lease_seconds * 1000) as i64;
+    loop {
+        match app.store.claim_task(&app.host_id, lease_ms).await {
+            Ok(Some(id)) => {
+                tracing::debug!(worker = n, task = %id, "claimed task");
+                if let Err(e) = run_claimed(&app, &id, lease_ms).await {
+                    tracing::error!(task = %id, error = %format!("{e:#}"), "task step failed");
+                }
+            }
+            Ok(None) => {
+                // Nothing to do: sleep until woken by a new task or a short poll, so
+                // tasks of hosts that died (expired leases) are also picked up.
+                let _ = tokio::time::timeout(Duration::from_millis(500), app.wake.notified()).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot claim tasks");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Runs one claimed task while renewing its lease; stops if the lease is lost.
+async fn run_claimed(app: &Arc<App>, id: &str, lease_ms: i64) -> anyhow::Result<()> {
+    let heartbeat = {
+        let app = app.clone();
+        let id = id.to_string();
+        async move {
+            let every = Duration::from_millis((lease_ms / 3).max(100) as u64);
+            loop {
+                tokio::time::sleep(every).await;
+                match app.store.renew_lease(&id, &app.host_id, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(task = %id, error = %e, "cannot renew lease"),
+                }
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = step(app, id) => r,
+        _ = heartbeat => {
+            tracing::warn!(task = %id, "lease lost to another host; leaving the task to it");
+            return Ok(());
+        }
+    };
+    match result {
+        Ok(()) => app.store.release_lease(id, &app.host_id).await?,
+        Err(StageError::Retry(msg)) => {
+            let task = app.store.task(id).await?.context("task vanished")?;
+            if task.attempts >= app.config.pipeline.max_attempts {
+                fail(app, id, "retries_exhausted", &format!("gave up after {} attempts: {msg}", task.attempts)).await?;
+                app.store.release_lease(id, &app.host_id).await?;
+            } else {
+                let delay = (1000i64 << task.attempts.clamp(0, 6)).min(60_000);
+                tracing::warn!(task = %id, attempt = task.attempts, delay_ms = delay, error = %msg, "will retry");
+                app.store.defer(id, &app.host_id, delay).await?;
+            }
+        }
+        Err(StageError::Fatal { code, message }) => {
+            fail(app, id, code, &message).await?;
+            app.store.release_lease(id, &app.host_id).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fail(app: &App, id: &str, code: &str, message: &str) -> anyhow::Result<()> {
+    tracing::error!(task = %id, code, message, "task failed");
+    metrics::counter!("debug_report_failure_total", "code" => code.to_string()).increment(1);
+    app.store.fail_task(id, &json!({"code": code, "message": message})).await?;
+    app.audit.append(&app.store, "pipeline", "task.failed", id, json!({"code": code, "message": message})).await
+}
+
+/// Does the work the task's state calls for, up to the next resting state.
+pub async fn step(app: &App, id: &str) -> Result<(), StageError> {
+    let task = app.store.task(id).await.map_err(retry)?.ok_or_else(|| fatal("unknown_task", "task vanished"))?;
+    match task.state {
+        TaskState::Queued | TaskState::Collecting | TaskState::Masking | TaskState::Reporting => {
+            diagnose(app, &task).await?;
+            let task = app.store.task(id).await.map_err(retry)?.ok_or_else(|| fatal("unknown_task", "task vanished"))?;
+            open_ticket(app, &task).await
+        }
+        TaskState::Ticketing => open_ticket(app, &task).await,
+        TaskState::Verifying => verify(app, &task).await,
+        TaskState::AwaitingFix | TaskState::Closed | TaskState::Failed => Ok(()),
+    }
+}
+
+fn sources_for(app: &App, names: &[String]) -> Result<Vec<SourceSpec>, StageError> {
+    fn spec(app: &App, name: &str, depth: usize) -> Result<SourceSpec, StageError> {
+        let c = app.config.sources.get(name).ok_or_else(|| fatal("config", format!("source `{name}` is not configured")))?;
+        let connector = app
+            .registry
+            .get(&c.component)
+            .ok_or_else(|| fatal("config", format!("component `{}` is not loaded", c.component)))?;
+        let fallback = match (&c.fallback, depth) {
+            (Some(fb), 0) => Some(Box::new(spec(app, fb, 1)?)),
+            _ => None,
+        };
+        Ok(SourceSpec {
+            name: name.to_string(),
+            connector,
+            settings: if c.settings.is_null() { "{}".into() } else { c.settings.to_string() },
+            grant: CallGrant { dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)), http: HttpGrant::new(&c.grant.allow_hosts) },
+            fallback,
+        })
+    }
+    names.iter().map(|n| spec(app, n, 0)).collect()
+}
+
+/// Collect, mask, report: from the trigger to a stored report and bundle.
+async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    let started = Instant::now();
+    let tenant = app
+        .config
+        .tenant(&task.tenant)
+        .ok_or_else(|| fatal("unknown_tenant", format!("tenant `{}` is no longer configured", task.tenant)))?;
+    let masker = app
+        .registry
+        .get(&tenant.masker)
+        .ok_or_else(|| fatal("config", format!("masker `{}` is not loaded", tenant.masker)))?;
+    let sources = sources_for(app, &tenant.sources)?;
+
+    app.store.set_state(&task.id, TaskState::Collecting, None).await.map_err(retry)?;
+    let span = tracing::info_span!("collect", task = %task.id);
+    let collected = {
+        let _e = span.enter();
+        collect(
+            &app.runtime,
+            &sources,
+            &task.request,
+            app.config.pipeline.source_limit,
+            Duration::from_millis(app.config.pipeline.collect_deadline_ms),
+        )
+    }
+    .await;
+
+    app.store.set_state(&task.id, TaskState::Masking, None).await.map_err(retry)?;
+    let key = match &tenant.pseudonym_key {
+        Some(k) => hex::decode(k).map_err(|e| fatal("config", format!("pseudonym_key: {e}")))?,
+        None => app.store.tenant_key(&task.tenant).await.map_err(retry)?,
+    };
+    let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: app.template.policy_for(&task.tenant), pseudonym_key: key };
+    let (batch, mut summary) = mask_batch(&app.runtime, &masker, &ctx, collected.batch, app.runtime.limits().mask_chunk_records)
+        .await
+        .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+    // The trigger's own message leaves the host in the report too.
+    let masked_message = match &task.request.message {
+        Some(m) => {
+            let (masked, counts) = mask_text(&app.runtime, &masker, &ctx, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+            summary.add(counts);
+            Some(masked)
+        }
+        None => None,
+    };
+
+    app.store.set_state(&task.id, TaskState::Reporting, None).await.map_err(retry)?;
+    let mut components: Vec<ComponentUse> = vec![ComponentUse { kind: "masker".into(), name: masker.name.clone(), sha256: masker.sha256.clone() }];
+    for o in collected.outcomes.iter().filter(|o| o.status != "missing") {
+        let used = sources.iter().find(|s| s.name == o.name).map(|s| match (&o.fallback, &s.fallback) {
+            (Some(_), Some(fb)) => &fb.connector,
+            _ => &s.connector,
+        });
+        if let Some(c) = used {
+            components.push(ComponentUse { kind: "connector".into(), name: c.name.clone(), sha256: c.sha256.clone() });
+        }
+    }
+    components.sort();
+    components.dedup();
+    let built = report::build(
+        &app.template,
+        &ReportInput {
+            task_id: &task.id,
+            request: &task.request,
+            masked_message,
+            batch: &batch,
+            sources: &collected.outcomes,
+            masking: &summary,
+            components: &components,
+            generated_at: chrono::Utc::now(),
+        },
+    );
+    let bundle = report::bundle(&built, &batch, &components).map_err(|e| fatal("report_failed", format!("{e:#}")))?;
+    let bundle_sha = app.store.put_blob(&bundle).map_err(retry)?;
+    app.store
+        .save_report(&task.id, &built.json, &built.markdown, &bundle_sha, &built.fingerprint, &json!(components))
+        .await
+        .map_err(retry)?;
+    let since_trigger = (now_ms() - task.created_at).max(0) as f64;
+    metrics::histogram!("debug_report_generate_ms").record(since_trigger);
+    tracing::info!(task = %task.id, records = batch.len(), masked = summary.total, ms = started.elapsed().as_millis() as u64, since_trigger_ms = since_trigger, "report ready");
+    app.store.set_state(&task.id, TaskState::Ticketing, None).await.map_err(retry)?;
+    Ok(())
+}
+
+async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    if let Some(t) = ticket::target(app, &task.tenant) {
+        ticket::open_or_update(app, &t, task).await.map_err(retry)?;
+    }
+    app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry)
+}
+
+async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    let outcome = regression::run(app, task).await.map_err(retry)?;
+    let target = ticket::target(app, &task.tenant);
+    if outcome.passed {
+        metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
+        if let Some(t) = &target {
+            let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
+            ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await.map_err(retry)?;
+            metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+        }
+        app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
+        app.audit
+            .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": outcome.detail, "ref": task.regression_ref}))
+            .await
+            .map_err(retry)?;
+    } else {
+        metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
+        if let Some(t) = &target {
+            let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
+            ticket::transition(app, t, task, wit::TicketAction::Reopen, &comment).await.map_err(retry)?;
+        }
+        app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! Conversions between the WIT types and the host's model.
+
+use super::bindings::wit;
+use crate::model::{Batch, Level, LogRecord, MetricSample, Span};
+
+fn fields_in(f: Vec<wit::Field>) -> Vec<(String, String)> {
+    f.into_iter().map(|f| (f.key, f.value)).collect()
+}
+
+fn fields_out(f: &[(String, String)]) -> Vec<wit::Field> {
+    f.iter().map(|(k, v)| wit::Field { key: k.clone(), value: v.clone() }).collect()
+}
+
+fn level_in(l: wit::Level) -> Level {
+    match l {
+        wit::Level::Trace => Level::Trace,
+        wit::Level::Debug => Level::Debug,
+        wit::Level::Info => Level::Info,
+        wit::Level::Warn => Level::Warn,
+        wit::Level::Error => Level::Error,
+        wit::Level::Fatal => Level::Fatal,
+    }
+}
+
+fn level_out(l: Level) -> wit::Level {
+    match l {
+        Level::Trace => wit::Level::Trace,
+        Level::Debug => wit::Level::Debug,
+        Level::Info => wit::Level::Info,
+        Level::Warn => wit::Level::Warn,
+        Level::Error => wit::Level::Error,
+        Level::Fatal => wit::Level::Fatal,
+    }
+}
+
+pub fn batch_in(b: wit::Batch) -> Batch {
+    Batch {
+        logs: b
+            .logs
+            .into_iter()
+            .map(|l| LogRecord {
+                timestamp_ns: l.timestamp_ns,
+                host: l.host,
+                environment: l.environment,
+                source: l.source,
+                level: level_in(l.level),
+                message: l.message,
+                trace_id: l.trace_id,
+                span_id: l.span_id,
+                attributes: fields_in(l.attributes),
+            })
+            .collect(),
+        spans: b
+            .spans
+            .into_iter()
+            .map(|s| Span {
+                trace_id: s.trace_id,
+                span_id: s.span_id,
+                parent_span_id: s.parent_span_id,
+                name: s.name,
+                service: s.service,
+                host: s.host,
+                environment: s.environment,
+                start_ns: s.start_ns,
+                duration_ns: s.duration_ns,
+                error: s.error,
+                attributes: fields_in(s.attributes),
+            })
+            .collect(),
+        metrics: b
+            .metrics
+            .into_iter()
+            .map(|m| MetricSample {
+                name: m.name,
+                labels: fields_in(m.labels),
+                timestamp_ns: m.timestamp_ns,
+                value: m.value,
+                host: m.host,
+                environment: m.environment,
+            })
+            .collect(),
+    }
+}
+
+pub fn batch_out(b: &Batch) -> wit::Batch {
+    wit::Batch {
+        logs: b
+            .logs
+            .iter()
+            .map(|l| wit::LogRecord {
+                timestamp_ns: l.timestamp_ns,
+                host: l.host.clone(),
+                environment: l.environment.clone(),
+                source: l.source.clone(),
+                level: level_out(l.level),
+                message: l.message.clone(),
+                trace_id: l.trace_id.clone(),
+                span_id: l.span_id.clone(),
+                attributes: fields_out(&l.attributes),
+            })
+            .collect(),
+        spans: b
+            .spans
+            .iter()
+            .map(|s| wit::Span {
+                trace_id: s.trace_id.clone(),
+                span_id: s.span_id.clone(),
+                parent_span_id: s.parent_span_id.clone(),
+                name: s.name.clone(),
+                service: s.service.clone(),
+                host: s.host.clone(),
+                environment: s.environment.clone(),
+                start_ns: s.start_ns,
+                duration_ns: s.duration_ns,
+                error: s.error,
+                attributes: fields_out(&s.attributes),
+            })
+            .collect(),
+        metrics: b
+            .metrics
+            .iter()
+            .map(|m| wit::MetricSample {
+                name: m.name.clone(),
+                labels: fields_out(&m.labels),
+                timestamp_ns: m.timestamp_ns,
+                value: m.value,
+                host: m.host.clone(),
+                environment: m.environment.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn plugin_error(e: wit::PluginError) -> String {
+    match e {
+        wit::PluginError::InvalidInput(m) => format!("invalid input: {m}"),
+        wit::PluginError::Unavailable(m) => format!("unavailable: {m}"),
+        wit::PluginError::Denied(m) => format!("denied: {m}"),
+        wit::PluginError::Internal(m) => format!("internal error: {m}"),
+    }
+}

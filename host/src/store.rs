@@ -1,0 +1,563 @@
+//! Persistence through sqlx: SQLite (one file in the data dir) by default, PostgreSQL
+//! when several hosts share one database. Queries stick to SQL both understand.
+//! Large blobs (bundles, component bytes) live in a directory addressed by SHA-256.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::model::{DiagnosisRequest, TaskState};
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        error_event_id TEXT NOT NULL,
+        plugin_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        state TEXT NOT NULL,
+        report TEXT,
+        report_md TEXT,
+        bundle_sha256 TEXT,
+        fingerprint TEXT,
+        ticket_id TEXT,
+        components TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        regression_ref TEXT,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (tenant, error_event_id)
+    )",
+    "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, lease_until)",
+    "CREATE TABLE IF NOT EXISTS task_events (
+        task_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS task_events_task ON task_events (task_id, at)",
+    "CREATE TABLE IF NOT EXISTS tickets (
+        tenant TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        url TEXT,
+        state TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, fingerprint)
+    )",
+    "CREATE TABLE IF NOT EXISTS components (
+        sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS tenant_keys (
+        tenant TEXT PRIMARY KEY,
+        key_hex TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )",
+];
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    blob_dir: PathBuf,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: String,
+    pub tenant: String,
+    pub request: DiagnosisRequest,
+    pub state: TaskState,
+    pub report: Option<serde_json::Value>,
+    pub report_md: Option<String>,
+    pub bundle_sha256: Option<String>,
+    pub fingerprint: Option<String>,
+    pub ticket_id: Option<String>,
+    pub components: serde_json::Value,
+    pub error: Option<serde_json::Value>,
+    pub regression_ref: Option<String>,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketRow {
+    pub tenant: String,
+    pub fingerprint: String,
+    pub ticket_id: String,
+    pub url: Option<String>,
+    pub state: String,
+    pub task_id: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and the blob directory.
+    pub async fn open(database_url: &str, data_dir: &Path) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let blob_dir = data_dir.join("blobs");
+        std::fs::create_dir_all(&blob_dir)
+            .with_context(|| format!("cannot create blob directory {}", blob_dir.display()))?;
+        let sqlite = database_url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 10 })
+            .connect(database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(database_url)))?;
+        if sqlite {
+            // WAL lets the API read while a worker writes.
+            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+        }
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&pool).await.context("cannot create schema")?;
+        }
+        Ok(Store { pool, blob_dir })
+    }
+
+    /// The default database: a SQLite file in the data dir.
+    pub fn default_url(data_dir: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", data_dir.join("casefile.db").display())
+    }
+
+    // ---- tasks -------------------------------------------------------------
+
+    /// Inserts the task unless (tenant, error_event_id) exists; returns the task id
+    /// and whether it was created now.
+    pub async fn create_task(&self, id: &str, req: &DiagnosisRequest) -> Result<(String, bool)> {
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO tasks (id, tenant, error_event_id, plugin_id, request, state, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (tenant, error_event_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&req.tenant)
+        .bind(&req.error_event_id)
+        .bind(&req.plugin.id)
+        .bind(serde_json::to_string(req)?)
+        .bind(TaskState::Queued.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            self.record_event(id, TaskState::Queued, None).await?;
+            return Ok((id.to_string(), true));
+        }
+        let existing: String = sqlx::query("SELECT id FROM tasks WHERE tenant = $1 AND error_event_id = $2")
+            .bind(&req.tenant)
+            .bind(&req.error_event_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("id")?;
+        Ok((existing, false))
+    }
+
+    pub async fn task(&self, id: &str) -> Result<Option<TaskRow>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| task_from_row(&r)).transpose()
+    }
+
+    pub async fn task_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM tasks").fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// Claims the oldest task with work to do whose lease is free or expired.
+    /// The lease test is repeated in the outer WHERE so that two hosts racing for
+    /// the same row cannot both win (PostgreSQL re-checks it after the first commits).
+    pub async fn claim_task(&self, owner: &str, lease_ms: i64) -> Result<Option<String>> {
+        let now = now_ms();
+        let active: Vec<&str> = TaskState::ACTIVE.iter().map(|s| s.as_str()).collect();
+        let states = active.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "UPDATE tasks SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id = (SELECT id FROM tasks WHERE state IN ({states})
+                           AND (lease_until IS NULL OR lease_until < $3)
+                         ORDER BY created_at LIMIT 1)
+               AND (lease_until IS NULL OR lease_until < $3)
+             RETURNING id"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
+    /// Extends the lease; false when another host has taken the task over.
+    pub async fn renew_lease(&self, id: &str, owner: &str, lease_ms: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE tasks SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(now_ms() + lease_ms)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives the task back to be retried no earlier than `delay_ms` from now.
+    pub async fn defer(&self, id: &str, owner: &str, delay_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(now_ms() + delay_ms)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn release_lease(&self, id: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a task to `state`, recording the transition.
+    pub async fn set_state(&self, id: &str, state: TaskState, detail: Option<&str>) -> Result<()> {
+        // A task at rest starts its next piece of work with a fresh attempt count.
+        let reset = if TaskState::ACTIVE.contains(&state) { "" } else { ", attempts = 0" };
+        sqlx::query(&format!("UPDATE tasks SET state = $1, updated_at = $2{reset} WHERE id = $3"))
+            .bind(state.as_str())
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.record_event(id, state, detail).await
+    }
+
+    /// Moves a task to `state` only if it is in `from`; false otherwise.
+    pub async fn transition(&self, id: &str, from: &[TaskState], to: TaskState) -> Result<bool> {
+        let list = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let n = sqlx::query(&format!(
+            "UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ({list})"
+        ))
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            self.record_event(id, to, None).await?;
+        }
+        Ok(n == 1)
+    }
+
+    async fn record_event(&self, id: &str, state: TaskState, detail: Option<&str>) -> Result<()> {
+        sqlx::query("INSERT INTO task_events (task_id, at, state, detail) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(now_ms())
+            .bind(state.as_str())
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn task_events(&self, id: &str) -> Result<Vec<(i64, String, Option<String>)>> {
+        let rows = sqlx::query("SELECT at, state, detail FROM task_events WHERE task_id = $1 ORDER BY at")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("at")?, r.try_get("state")?, r.try_get("detail")?)))
+            .collect()
+    }
+
+    pub async fn fail_task(&self, id: &str, error: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE tasks SET error = $1 WHERE id = $2")
+            .bind(error.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.set_state(id, TaskState::Failed, error.get("message").and_then(|m| m.as_str())).await
+    }
+
+    pub async fn save_report(
+        &self,
+        id: &str,
+        report: &serde_json::Value,
+        markdown: &str,
+        bundle_sha256: &str,
+        fingerprint: &str,
+        components: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tasks SET report = $1, report_md = $2, bundle_sha256 = $3, fingerprint = $4,
+                              components = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(report.to_string())
+        .bind(markdown)
+        .bind(bundle_sha256)
+        .bind(fingerprint)
+        .bind(components.to_string())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_task_ticket(&self, id: &str, ticket_id: &str) -> Result<()> {
+        sqlx::query("UPDATE tasks SET ticket_id = $1 WHERE id = $2").bind(ticket_id).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn set_regression_ref(&self, id: &str, r: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE tasks SET regression_ref = $1 WHERE id = $2").bind(r).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- tickets -----------------------------------------------------------
+
+    pub async fn ticket(&self, tenant: &str, fingerprint: &str) -> Result<Option<TicketRow>> {
+        let row = sqlx::query("SELECT * FROM tickets WHERE tenant = $1 AND fingerprint = $2")
+            .bind(tenant)
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    pub async fn ticket_by_id(&self, tenant: &str, ticket_id: &str) -> Result<Option<TicketRow>> {
+        let row = sqlx::query("SELECT * FROM tickets WHERE tenant = $1 AND ticket_id = $2")
+            .bind(tenant)
+            .bind(ticket_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    pub async fn upsert_ticket(&self, t: &TicketRow) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO tickets (tenant, fingerprint, ticket_id, url, state, task_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (tenant, fingerprint) DO UPDATE SET
+               ticket_id = excluded.ticket_id, url = excluded.url, state = excluded.state,
+               task_id = excluded.task_id, updated_at = excluded.updated_at",
+        )
+        .bind(&t.tenant)
+        .bind(&t.fingerprint)
+        .bind(&t.ticket_id)
+        .bind(&t.url)
+        .bind(&t.state)
+        .bind(&t.task_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- components and keys -------------------------------------------------
+
+    pub async fn record_component(&self, sha: &str, kind: &str, name: &str, size: usize) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO components (sha256, kind, name, size, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha)
+        .bind(kind)
+        .bind(name)
+        .bind(size as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn components(&self) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT sha256, kind, name, size, created_at FROM components ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(serde_json::json!({
+                    "sha256": r.try_get::<String, _>("sha256")?,
+                    "kind": r.try_get::<String, _>("kind")?,
+                    "name": r.try_get::<String, _>("name")?,
+                    "size": r.try_get::<i64, _>("size")?,
+                }))
+            })
+            .collect()
+    }
+
+    /// The tenant's pseudonym key, generated and kept on first use.
+    pub async fn tenant_key(&self, tenant: &str) -> Result<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
+            .bind(tenant)
+            .bind(hex::encode(fresh))
+            .execute(&self.pool)
+            .await?;
+        let key: String = sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("key_hex")?;
+        hex::decode(key).context("stored tenant key is not hex")
+    }
+
+    // ---- blobs ---------------------------------------------------------------
+
+    /// Stores bytes under their SHA-256 and returns it. Written to a temporary
+    /// file first so a crash never leaves a half blob under a valid name.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let sha = sha256_hex(bytes);
+        let path = self.blob_path(&sha);
+        if !path.exists() {
+            let dir = path.parent().context("blob path has no parent")?;
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(".{sha}.{}", uuid::Uuid::new_v4()));
+            std::fs::write(&tmp, bytes).with_context(|| format!("cannot write blob {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        Ok(sha)
+    }
+
+    pub fn get_blob(&self, sha: &str) -> Result<Option<Vec<u8>>> {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        match std::fs::read(self.blob_path(sha)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn blob_path(&self, sha: &str) -> PathBuf {
+        self.blob_dir.join(&sha[..2]).join(sha)
+    }
+}
+
+fn json_col(r: &AnyRow, col: &str) -> Result<Option<serde_json::Value>> {
+    let s: Option<String> = r.try_get(col)?;
+    s.map(|s| serde_json::from_str(&s).with_context(|| format!("column {col} is not JSON"))).transpose()
+}
+
+fn task_from_row(r: &AnyRow) -> Result<TaskRow> {
+    let state: String = r.try_get("state")?;
+    let request: String = r.try_get("request")?;
+    Ok(TaskRow {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        request: serde_json::from_str(&request).context("stored request is not valid")?,
+        state: TaskState::parse(&state).with_context(|| format!("unknown stored state {state}"))?,
+        report: json_col(r, "report")?,
+        report_md: r.try_get("report_md")?,
+        bundle_sha256: r.try_get("bundle_sha256")?,
+        fingerprint: r.try_get("fingerprint")?,
+        ticket_id: r.try_get("ticket_id")?,
+        components: json_col(r, "components")?.unwrap_or_else(|| serde_json::json!([])),
+        error: json_col(r, "error")?,
+        regression_ref: r.try_get("regression_ref")?,
+        attempts: r.try_get("attempts")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn ticket_from_row(r: &AnyRow) -> Result<TicketRow> {
+    Ok(TicketRow {
+        tenant: r.try_get("tenant")?,
+        fingerprint: r.try_get("fingerprint")?,
+        ticket_id: r.try_get("ticket_id")?,
+        url: r.try_get("url")?,
+        state: r.try_get("state")?,
+        task_id: r.try_get("task_id")?,
+    })
+}
+
+/// A database URL fit for logs: the password replaced.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PluginRef, RegressionStrategy, Window};
+
+    fn request(event: &str) -> DiagnosisRequest {
+        DiagnosisRequest {
+            error_event_id: event.into(),
+            tenant: "default".into(),
+            plugin: PluginRef { id: "p".into(), version: None },
+            environments: vec!["prod".into()],
+            window: Window { start: chrono::Utc::now(), end: chrono::Utc::now() },
+            trace_ids: vec![],
+            message: None,
+            regression: RegressionStrategy::Webhook,
+        }
+    }
+
+    #[tokio::test]
+    async fn create_is_idempotent_and_claims_are_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap();
+        let (a, created) = store.create_task("t1", &request("e1")).await.unwrap();
+        assert!(created);
+        let (b, created) = store.create_task("t2", &request("e1")).await.unwrap();
+        assert_eq!((a.as_str(), created), ("t1", false));
+        assert_eq!(b, "t1");
+        assert_eq!(store.task_count().await.unwrap(), 1);
+
+        assert_eq!(store.claim_task("w1", 60_000).await.unwrap().as_deref(), Some("t1"));
+        assert_eq!(store.claim_task("w2", 60_000).await.unwrap(), None, "leased task must not be claimed twice");
+        assert!(!store.renew_lease("t1", "w2", 1000).await.unwrap());
+        // An expired lease is taken over.
+        assert!(store.renew_lease("t1", "w1", -1).await.unwrap());
+        assert_eq!(store.claim_task("w2", 60_000).await.unwrap().as_deref(), Some("t1"));
+        let t = store.task("t1").await.unwrap().unwrap();
+        assert_eq!(t.attempts, 2);
+    }
+
+    #[test]
+    fn redacts_database_passwords() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

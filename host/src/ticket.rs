@@ -1,0 +1,156 @@
+//! Ticket: the tenant's ticket mapper turns the (masked) report into the ticket
+//! system's request; the host sends it, but only to the configured endpoint's host.
+//! One ticket per (tenant, fingerprint): a repeat failure updates or reopens it.
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::app::App;
+use crate::runtime::bindings::wit;
+use crate::runtime::grants::HttpGrant;
+use crate::runtime::{read_capped, Loaded};
+use crate::store::{TaskRow, TicketRow};
+
+/// Where tickets go for this tenant, or None when tickets are handed off manually.
+pub struct Target {
+    pub endpoint: String,
+    pub mapper: std::sync::Arc<Loaded>,
+}
+
+pub fn target(app: &App, tenant: &str) -> Option<Target> {
+    if !app.ticket_bridge_on() {
+        return None;
+    }
+    let endpoint = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty())?;
+    let mapper = app.registry.get(&app.config.tenant(tenant)?.ticket_mapper?)?;
+    Some(Target { endpoint, mapper })
+}
+
+fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
+    let report = task.report.as_ref().context("the task has no report yet")?;
+    let tenant = app.config.tenant(&task.tenant);
+    let report_url = app
+        .config
+        .server
+        .public_url
+        .as_ref()
+        .map(|u| format!("{}/internal/debug/report/{}", u.trim_end_matches('/'), task.id));
+    Ok(wit::ReportSummary {
+        task_id: task.id.clone(),
+        tenant: task.tenant.clone(),
+        plugin_id: task.request.plugin.id.clone(),
+        plugin_version: task.request.plugin.version.clone(),
+        error_event_id: task.request.error_event_id.clone(),
+        fingerprint: task.fingerprint.clone().unwrap_or_default(),
+        title: report["title"].as_str().unwrap_or_default().to_string(),
+        severity: report["severity"].as_str().unwrap_or("medium").to_string(),
+        environments: task.request.environments.clone(),
+        owners: tenant.map(|t| t.owners).unwrap_or_default(),
+        markdown: task.report_md.clone().unwrap_or_default(),
+        report_url,
+    })
+}
+
+/// Opens the ticket for the task's fingerprint, or updates/reopens the one there is.
+pub async fn open_or_update(app: &App, t: &Target, task: &TaskRow) -> Result<TicketRow> {
+    let fp = task.fingerprint.clone().context("the task has no fingerprint yet")?;
+    let existing = app.store.ticket(&task.tenant, &fp).await?;
+    let s = summary(app, task)?;
+    let (action, current, comment) = match &existing {
+        // This task already opened it (a retry after a crash): nothing to send.
+        Some(row) if row.task_id == task.id => return Ok(row.clone()),
+        Some(row) if row.state == "closed" => (
+            wit::TicketAction::Reopen,
+            Some(row),
+            format!("The failure came back (task {}, error event {}).", task.id, task.request.error_event_id),
+        ),
+        Some(row) => (
+            wit::TicketAction::Update,
+            Some(row),
+            format!("Seen again (task {}, error event {}).", task.id, task.request.error_event_id),
+        ),
+        None => (wit::TicketAction::Create, None, String::new()),
+    };
+    let current_ref = current.map(|r| wit::TicketRef { id: r.ticket_id.clone(), url: r.url.clone(), state: r.state.clone() });
+    let got = send(app, t, action, &s, current_ref.as_ref(), &comment).await?;
+    let row = TicketRow {
+        tenant: task.tenant.clone(),
+        fingerprint: fp,
+        ticket_id: if got.id.is_empty() { current_ref.map(|r| r.id).unwrap_or_default() } else { got.id },
+        url: got.url.or_else(|| current.and_then(|r| r.url.clone())),
+        state: if got.state.is_empty() { "open".into() } else { got.state },
+        task_id: task.id.clone(),
+    };
+    if row.ticket_id.is_empty() {
+        return Err(anyhow!("the ticket system did not say which ticket it opened"));
+    }
+    app.store.upsert_ticket(&row).await?;
+    app.store.set_task_ticket(&task.id, &row.ticket_id).await?;
+    metrics::counter!("casefile_tickets_total", "action" => action_name(action)).increment(1);
+    app.audit
+        .append(&app.store, "pipeline", &format!("ticket.{}", action_name(action)), &row.ticket_id, serde_json::json!({"task_id": task.id, "fingerprint": row.fingerprint}))
+        .await?;
+    Ok(row)
+}
+
+/// Moves the task's ticket to closed (`close`) or back to open (`reopen`).
+pub async fn transition(app: &App, t: &Target, task: &TaskRow, action: wit::TicketAction, comment: &str) -> Result<Option<TicketRow>> {
+    let Some(id) = &task.ticket_id else { return Ok(None) };
+    let Some(mut row) = app.store.ticket_by_id(&task.tenant, id).await? else { return Ok(None) };
+    let s = summary(app, task)?;
+    let current = wit::TicketRef { id: row.ticket_id.clone(), url: row.url.clone(), state: row.state.clone() };
+    let got = send(app, t, action, &s, Some(&current), comment).await?;
+    row.state = if got.state.is_empty() {
+        if action == wit::TicketAction::Close { "closed".into() } else { "open".into() }
+    } else {
+        got.state
+    };
+    app.store.upsert_ticket(&row).await?;
+    metrics::counter!("casefile_tickets_total", "action" => action_name(action)).increment(1);
+    app.audit
+        .append(&app.store, "pipeline", &format!("ticket.{}", action_name(action)), &row.ticket_id, serde_json::json!({"task_id": task.id, "comment": comment}))
+        .await?;
+    Ok(Some(row))
+}
+
+fn action_name(a: wit::TicketAction) -> &'static str {
+    match a {
+        wit::TicketAction::Create => "create",
+        wit::TicketAction::Update => "update",
+        wit::TicketAction::Close => "close",
+        wit::TicketAction::Reopen => "reopen",
+    }
+}
+
+async fn send(
+    app: &App,
+    t: &Target,
+    action: wit::TicketAction,
+    s: &wit::ReportSummary,
+    ticket: Option<&wit::TicketRef>,
+    comment: &str,
+) -> Result<wit::TicketRef> {
+    let req = app.runtime.build_ticket_request(&t.mapper, &t.endpoint, action, s, ticket, comment).await?;
+    // A mapper builds requests; it does not choose where report data goes.
+    let endpoint_host = reqwest::Url::parse(&t.endpoint)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .with_context(|| format!("ticket endpoint `{}` is not a URL", t.endpoint))?;
+    let url = HttpGrant::new(&[endpoint_host])
+        .check(&req.url)
+        .map_err(|e| anyhow!("ticket mapper {} built a request outside the ticket endpoint: {e}", t.mapper.name))?;
+    let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| anyhow!("ticket mapper built a request with method `{}`", req.method))?;
+    let mut r = app.http.request(method, url);
+    for h in &req.headers {
+        r = r.header(&h.key, &h.value);
+    }
+    let resp = r.body(req.body).send().await.with_context(|| format!("ticket system at {} did not answer", t.endpoint))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some(wit::Field { key: k.to_string(), value: v.to_str().ok()?.to_string() }))
+        .collect();
+    let body = read_capped(resp, 1 << 20).await.map_err(|e| anyhow!(e))?;
+    Ok(app.runtime.parse_ticket_response(&t.mapper, action, &wit::HttpResponse { status, headers, body }).await?)
+}

@@ -1,0 +1,189 @@
+//! The default masker: the built-in detectors (`casefile_guest::detect`) under the
+//! tenant's policy, over every text a batch carries. Records are changed in place, so
+//! the output has exactly as many records as the input.
+
+use casefile_guest::detect::{mask_field, mask_text, Counts, Policy};
+use casefile_guest::masker::Guest;
+use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
+
+struct DefaultMasker;
+
+impl Guest for DefaultMasker {
+    fn mask(context: MaskContext, mut batch: Batch) -> Result<MaskedBatch, PluginError> {
+        let policy = Policy::from_json(&context.policy)
+            .map_err(|e| PluginError::InvalidInput(e.to_string()))?;
+        let mut masker = Masker {
+            policy: &policy,
+            key: &context.pseudonym_key,
+            counts: Counts::default(),
+        };
+
+        for log in &mut batch.logs {
+            log.message = masker.text(&log.message);
+            // A host name can be an address (`10.0.3.7`); a pseudonym keeps hosts apart
+            // for clock alignment while hiding it.
+            log.host = masker.text(&log.host);
+            masker.fields(&mut log.attributes);
+        }
+        for span in &mut batch.spans {
+            span.name = masker.text(&span.name);
+            span.host = masker.text(&span.host);
+            masker.fields(&mut span.attributes);
+        }
+        for sample in &mut batch.metrics {
+            sample.host = masker.text(&sample.host);
+            masker.fields(&mut sample.labels);
+        }
+
+        let counts = (masker.counts.iter())
+            .map(|(rule, action, count)| RuleCount {
+                rule: rule.to_owned(),
+                action: action.to_owned(),
+                count,
+            })
+            .collect();
+        Ok(MaskedBatch { batch, counts })
+    }
+}
+
+struct Masker<'a> {
+    policy: &'a Policy,
+    key: &'a [u8],
+    counts: Counts,
+}
+
+impl Masker<'_> {
+    fn text(&mut self, text: &str) -> String {
+        mask_text(self.policy, self.key, text, &mut self.counts)
+    }
+
+    /// Values first, judged by their original key (`password` masks whatever the value
+    /// is); then the key itself is scanned like any text.
+    fn fields(&mut self, fields: &mut [Field]) {
+        for f in fields {
+            f.value = mask_field(self.policy, self.key, &f.key, &f.value, &mut self.counts);
+            f.key = self.text(&f.key);
+        }
+    }
+}
+
+casefile_guest::export_masker!(DefaultMasker);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casefile_guest::types::{Level, LogRecord, MetricSample, Span};
+
+    fn f(k: &str, v: &str) -> Field {
+        Field {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    fn context(policy: &str) -> MaskContext {
+        MaskContext {
+            tenant: "acme".into(),
+            policy: policy.into(),
+            pseudonym_key: b"key".to_vec(),
+        }
+    }
+
+    fn batch() -> Batch {
+        Batch {
+            logs: vec![
+                LogRecord {
+                    timestamp_ns: 1,
+                    host: "10.0.3.7".into(),
+                    environment: "prod".into(),
+                    source: "s".into(),
+                    level: Level::Error,
+                    message: r#"login failed password=hunter2 body={"token":"abc"}"#.into(),
+                    trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+                    span_id: None,
+                    attributes: vec![
+                        f("api_key", "plain"),
+                        f("user", "bob@example.com"),
+                        f("status", "500")
+                    ],
+                };
+                2
+            ],
+            spans: vec![Span {
+                trace_id: "t".into(),
+                span_id: "s".into(),
+                parent_span_id: None,
+                name: "GET /users/bob@example.com".into(),
+                service: "api".into(),
+                host: "h".into(),
+                environment: "prod".into(),
+                start_ns: 1,
+                duration_ns: 2,
+                error: true,
+                attributes: vec![f("authorization", "Bearer xyz")],
+            }],
+            metrics: vec![MetricSample {
+                name: "m".into(),
+                labels: vec![f("card", "4111111111111111")],
+                timestamp_ns: 1,
+                value: 1.0,
+                host: "h".into(),
+                environment: "prod".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn masks_every_text_and_keeps_the_record_count() {
+        let out = DefaultMasker::mask(context(""), batch()).expect("masked");
+        let b = &out.batch;
+        assert_eq!((b.logs.len(), b.spans.len(), b.metrics.len()), (2, 1, 1));
+        let log = &b.logs[0];
+        assert_eq!(
+            log.message,
+            r#"login failed password=[MASKED:secret-assignment] body={"token":"[MASKED:secret-assignment]"}"#
+        );
+        assert!(log.host.starts_with("ipv4:"), "{}", log.host);
+        assert_eq!(
+            log.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(log.attributes[0], f("api_key", "[MASKED:sensitive-key]"));
+        assert!(log.attributes[1].value.starts_with("email:"));
+        assert_eq!(log.attributes[2], f("status", "500"));
+        assert!(
+            b.spans[0].name.starts_with("GET /users/email:"),
+            "{}",
+            b.spans[0].name
+        );
+        assert_eq!(
+            b.spans[0].attributes[0],
+            f("authorization", "[MASKED:sensitive-key]")
+        );
+        assert_eq!(b.metrics[0].labels[0], f("card", "****1111"));
+        let count = |rule: &str, action: &str| {
+            out.counts
+                .iter()
+                .find(|c| c.rule == rule && c.action == action)
+                .map_or(0, |c| c.count)
+        };
+        assert_eq!(count("secret-assignment", "mask"), 4);
+        assert_eq!(count("sensitive-key", "mask"), 3);
+        assert_eq!(count("email", "hash"), 3);
+        assert_eq!(count("ipv4", "hash"), 2);
+        assert_eq!(count("credit-card", "partial"), 1);
+    }
+
+    #[test]
+    fn policy_is_applied_and_checked() {
+        let out = DefaultMasker::mask(context(r#"{"actions": {"contact": "remove"}}"#), batch())
+            .expect("masked");
+        assert_eq!(out.batch.logs[0].attributes[1], f("user", ""));
+        match DefaultMasker::mask(context(r#"{"actions": {"contact": "shred"}}"#), batch()) {
+            Err(PluginError::InvalidInput(m)) => {
+                assert!(m.contains("unknown variant `shred`"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

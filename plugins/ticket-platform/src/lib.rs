@@ -1,0 +1,300 @@
+//! Ticket mapper for the platform's own ticket system:
+//! `POST <endpoint>/internal/ticket/create` opens a ticket (idempotent on the
+//! fingerprint), `POST <endpoint>/internal/ticket/update` comments on, closes or
+//! reopens one. The host sends the request and hands the answer back.
+
+use casefile_guest::fields::field;
+use casefile_guest::http::{expect_success, join_url};
+use casefile_guest::ticket_mapper::Guest;
+use casefile_guest::types::{
+    HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
+};
+use serde_json::{json, Value};
+
+struct PlatformTickets;
+
+impl Guest for PlatformTickets {
+    fn build_request(
+        endpoint: String,
+        action: TicketAction,
+        report: ReportSummary,
+        ticket: Option<TicketRef>,
+        comment: String,
+    ) -> Result<HttpRequest, PluginError> {
+        let endpoint = endpoint.trim();
+        if endpoint.is_empty() {
+            return Err(PluginError::InvalidInput(
+                "ticket endpoint is empty".to_owned(),
+            ));
+        }
+        let (path, body) = match (action, ticket) {
+            (TicketAction::Create, _) => ("/internal/ticket/create", create_body(&report)),
+            (action, Some(ticket)) => (
+                "/internal/ticket/update",
+                update_body(action, &ticket, &report, &comment),
+            ),
+            (action, None) => {
+                return Err(PluginError::InvalidInput(format!(
+                    "{} needs the ticket it acts on",
+                    action_name(action)
+                )))
+            }
+        };
+        Ok(HttpRequest {
+            method: "POST".to_owned(),
+            url: join_url(endpoint, path),
+            headers: vec![field("content-type", "application/json")],
+            body: body.to_string().into_bytes(),
+        })
+    }
+
+    fn parse_response(
+        action: TicketAction,
+        response: HttpResponse,
+    ) -> Result<TicketRef, PluginError> {
+        let body = expect_success("ticket system", &response)?;
+        let answer: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                PluginError::Unavailable(format!(
+                    "ticket system answered {} with bad JSON: {e}",
+                    response.status
+                ))
+            })?
+        };
+        let id = match answer.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        // Only a created ticket must say who it is; for the other actions the host
+        // keeps the id it already has.
+        if id.is_empty() && matches!(action, TicketAction::Create) {
+            return Err(PluginError::Unavailable(format!(
+                "ticket system answered {} without a ticket id",
+                response.status
+            )));
+        }
+        let url = answer
+            .get("url")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        let state = answer
+            .get("state")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let state = state.unwrap_or_else(|| match action {
+            TicketAction::Close => "closed".to_owned(),
+            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => "open".to_owned(),
+        });
+        Ok(TicketRef { id, url, state })
+    }
+}
+
+fn action_name(action: TicketAction) -> &'static str {
+    match action {
+        TicketAction::Create => "create",
+        TicketAction::Update => "update",
+        TicketAction::Close => "close",
+        TicketAction::Reopen => "reopen",
+    }
+}
+
+fn create_body(r: &ReportSummary) -> Value {
+    json!({
+        // One ticket per failure: the system deduplicates on the fingerprint.
+        "idempotency_key": r.fingerprint,
+        "fingerprint": r.fingerprint,
+        "title": r.title,
+        "tenant": r.tenant,
+        "plugin": {"id": r.plugin_id, "version": r.plugin_version},
+        "severity": r.severity,
+        "environments": r.environments,
+        "owners": r.owners,
+        "body": r.markdown,
+        "report_url": r.report_url,
+        "task_id": r.task_id,
+        "error_event_id": r.error_event_id,
+    })
+}
+
+fn update_body(
+    action: TicketAction,
+    ticket: &TicketRef,
+    r: &ReportSummary,
+    comment: &str,
+) -> Value {
+    let state = match action {
+        TicketAction::Close => "closed",
+        TicketAction::Reopen => "open",
+        TicketAction::Create | TicketAction::Update => ticket.state.as_str(),
+    };
+    json!({
+        "id": ticket.id,
+        "state": state,
+        "comment": comment,
+        "fingerprint": r.fingerprint,
+        "body": r.markdown,
+        "task_id": r.task_id,
+    })
+}
+
+casefile_guest::export_ticket_mapper!(PlatformTickets);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> ReportSummary {
+        ReportSummary {
+            task_id: "task-1".into(),
+            tenant: "acme".into(),
+            plugin_id: "pay".into(),
+            plugin_version: Some("1.2.0".into()),
+            error_event_id: "ev-9".into(),
+            fingerprint: "fp-abc".into(),
+            title: "pay fails".into(),
+            severity: "high".into(),
+            environments: vec!["prod".into()],
+            owners: vec!["team-pay".into()],
+            markdown: "# Report".into(),
+            report_url: None,
+        }
+    }
+
+    fn ticket(state: &str) -> TicketRef {
+        TicketRef {
+            id: "T-7".into(),
+            url: None,
+            state: state.into(),
+        }
+    }
+
+    fn body(req: &HttpRequest) -> Value {
+        serde_json::from_slice(&req.body).expect("JSON body")
+    }
+
+    #[test]
+    fn create_request() {
+        let req = PlatformTickets::build_request(
+            "http://tickets:9000/".into(),
+            TicketAction::Create,
+            report(),
+            None,
+            String::new(),
+        )
+        .expect("request");
+        assert_eq!(
+            (req.method.as_str(), req.url.as_str()),
+            ("POST", "http://tickets:9000/internal/ticket/create")
+        );
+        assert_eq!(req.headers, vec![field("content-type", "application/json")]);
+        let b = body(&req);
+        assert_eq!(b["idempotency_key"], "fp-abc");
+        assert_eq!(b["plugin"], json!({"id": "pay", "version": "1.2.0"}));
+        assert_eq!(b["environments"], json!(["prod"]));
+        assert_eq!(b["report_url"], Value::Null);
+        assert_eq!(b["body"], "# Report");
+        assert_eq!(b["error_event_id"], "ev-9");
+    }
+
+    #[test]
+    fn update_close_reopen_requests() {
+        for (action, state) in [
+            (TicketAction::Update, "in_progress"),
+            (TicketAction::Close, "closed"),
+            (TicketAction::Reopen, "open"),
+        ] {
+            let req = PlatformTickets::build_request(
+                "http://t".into(),
+                action,
+                report(),
+                Some(ticket("in_progress")),
+                "c".into(),
+            )
+            .expect("request");
+            assert_eq!(req.url, "http://t/internal/ticket/update");
+            let b = body(&req);
+            assert_eq!(
+                (b["id"].as_str(), b["state"].as_str(), b["comment"].as_str()),
+                (Some("T-7"), Some(state), Some("c"))
+            );
+            assert_eq!(b["task_id"], "task-1");
+        }
+        let e = PlatformTickets::build_request(
+            "http://t".into(),
+            TicketAction::Close,
+            report(),
+            None,
+            String::new(),
+        );
+        assert!(matches!(e, Err(PluginError::InvalidInput(m)) if m.contains("close")));
+        let e = PlatformTickets::build_request(
+            " ".into(),
+            TicketAction::Create,
+            report(),
+            None,
+            String::new(),
+        );
+        assert!(matches!(e, Err(PluginError::InvalidInput(_))));
+    }
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn parses_answers() {
+        let t = PlatformTickets::parse_response(
+            TicketAction::Create,
+            response(201, r#"{"id": 42, "url": "http://t/42"}"#),
+        )
+        .expect("ref");
+        assert_eq!(
+            (t.id.as_str(), t.url.as_deref(), t.state.as_str()),
+            ("42", Some("http://t/42"), "open")
+        );
+        let t =
+            PlatformTickets::parse_response(TicketAction::Close, response(204, "")).expect("ref");
+        assert_eq!((t.id.as_str(), t.state.as_str()), ("", "closed"));
+        let t = PlatformTickets::parse_response(
+            TicketAction::Update,
+            response(200, r#"{"id":"T-7","state":"resolved"}"#),
+        )
+        .expect("ref");
+        assert_eq!((t.id.as_str(), t.state.as_str()), ("T-7", "resolved"));
+    }
+
+    #[test]
+    fn bad_answers_are_unavailable() {
+        let long = "x".repeat(500);
+        for (action, resp, why) in [
+            (
+                TicketAction::Create,
+                response(500, &long),
+                "ticket system answered 500: xxx",
+            ),
+            (
+                TicketAction::Create,
+                response(200, "{}"),
+                "without a ticket id",
+            ),
+            (TicketAction::Update, response(200, "<html>"), "bad JSON"),
+        ] {
+            match PlatformTickets::parse_response(action, resp) {
+                Err(PluginError::Unavailable(m)) => {
+                    assert!(m.contains(why), "{m}");
+                    assert!(m.len() < 260, "excerpt is capped: {}", m.len());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! End-to-end: the real `casefile` binary, real components built from plugins/ and
+//! tests/guests/, SQLite on disk, and loopback stand-ins for Loki, the ticket
+//! system and the regression runner.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::*;
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().expect("ns")
+}
+
+fn window() -> Value {
+    let now = chrono::Utc::now();
+    json!({"start": (now - chrono::Duration::minutes(30)).to_rfc3339(), "end": (now + chrono::Duration::minutes(1)).to_rfc3339()})
+}
+
+/// A Loki with one stream for plugin `checkout` whose lines carry the secrets.
+fn loki_with_incident(s: &Secrets) -> Loki {
+    let loki = Loki::default();
+    let t0 = now_ns() - 60_000_000_000;
+    let mut values = Vec::new();
+    for i in 0..40i64 {
+        let line = match i {
+            10 => json!({"level": "warn", "msg": format!("connecting to https://svc:{}@db.internal:5432/orders", s.url_password), "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}).to_string(),
+            20 => json!({"level": "error", "msg": format!("charge failed for {}: AccessDenied for {}", s.email, s.aws_key), "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}).to_string(),
+            _ => format!("level=info msg=\"handled order {i}\" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+        };
+        values.push((t0 + i * 1_000_000_000, line));
+    }
+    loki.streams.lock().unwrap().push((json!({"plugin": "checkout", "environment": "prod", "host": "runtime-1"}), values));
+    loki
+}
+
+fn files_source(dir: &std::path::Path) {
+    let t0 = now_ns() - 30_000_000_000;
+    let mut lines = String::new();
+    for i in 0..5i64 {
+        lines.push_str(&json!({"ts": t0 + i, "level": "info", "msg": format!("fallback line {i}"), "plugin": "checkout", "env": "prod", "host": "runtime-2"}).to_string());
+        lines.push('\n');
+    }
+    lines.push_str(&json!({"kind": "span", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7", "name": "POST /charge", "service": "checkout", "host": "runtime-1", "env": "prod", "ts": t0, "duration_ms": 812, "error": true}).to_string());
+    lines.push('\n');
+    std::fs::write(dir.join("checkout.ndjson"), lines).unwrap();
+}
+
+fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    let template = dir.join("report_template.yaml");
+    std::fs::write(&template, "sections: [summary, sources, errors, timeline, traces, metrics, masking]\n").unwrap();
+    let p = dir.join("casefile.yaml");
+    let cache = shared_cache_dir();
+    std::fs::write(&p, format!("report: {{ template: {} }}\nruntime: {{ cache_dir: {} , call_timeout_ms: 2000, memory_limit_mb: 64, output_limit_mb: 8 }}\n{body}", template.display(), cache.display())).unwrap();
+    p
+}
+
+fn guest_components() -> String {
+    format!(
+        r#"
+components:
+  masker: {{ kind: masker, source: "builtin:masker-default" }}
+  ndjson: {{ kind: connector, source: "builtin:connector-ndjson" }}
+  loki: {{ kind: connector, source: "builtin:connector-loki" }}
+  mapper: {{ kind: ticket-mapper, source: "builtin:ticket-platform" }}
+  loop: {{ kind: connector, source: "{}" }}
+  membomb: {{ kind: connector, source: "{}" }}
+  flood: {{ kind: connector, source: "{}" }}
+  trap: {{ kind: connector, source: "{}" }}
+"#,
+        guest("hostile-loop").display(),
+        guest("hostile-membomb").display(),
+        guest("hostile-flood").display(),
+        guest("hostile-trap").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnosis_loop_from_trigger_to_closed_ticket() {
+    let secrets = Secrets::generate();
+    let loki_addr = start_loki(loki_with_incident(&secrets)).await;
+    let tickets = Tickets::default();
+    *tickets.regression_passes.lock().unwrap() = true;
+    let ticket_addr = start_tickets(tickets.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    files_source(&files);
+    let down = closed_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+server: {{ max_body_bytes: 65536 }}
+{components}
+sources:
+  loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"] }} }}
+  files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
+  loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
+  loki-gone: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
+ticket: {{ endpoint: "http://{ticket_addr}" }}
+regression: {{ url: "http://{ticket_addr}/internal/debug/regression/run" }}
+default: {{ masker: masker, sources: [loki, loki-down, loki-gone], ticket_mapper: mapper, owners: [team-checkout] }}
+tenants:
+  default: {{}}
+"#,
+            components = guest_components(),
+            files = files.display()
+        ),
+    );
+    let data = dir.path().join("data");
+    let host = Host::start(&config, &data);
+
+    let request = json!({
+        "error_event_id": "evt-1", "tenant": "default",
+        "plugin": {"id": "checkout", "version": "2.4.1"},
+        "environments": ["prod"], "window": window(),
+        "message": format!("customer {} saw a 500", secrets.email),
+        "regression": {"strategy": "webhook"},
+    });
+    let (status, created) = host.post("/internal/debug/report", &request).await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().unwrap().to_string();
+    let (status, again) = host.post("/internal/debug/report", &request).await;
+    assert_eq!((status, again["task_id"].as_str()), (200, Some(task.as_str())), "a repeat must return the same task");
+
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let report = &t["report"];
+    assert_eq!(report["schema"], "casefile.report/v1");
+    assert_eq!(report["plugin"]["id"], "checkout");
+    // 40 Loki lines + 5 lines and 1 span from the fallback files.
+    assert_eq!(report["summary"]["logs"], 45, "{:#}", report["summary"]);
+    assert_eq!(report["summary"]["spans"], 1);
+    assert_eq!(report["summary"]["errors"], 1);
+    assert!(report["title"].as_str().unwrap().contains("checkout"));
+    assert!(report["summary"]["first_error"]["message"].as_str().unwrap().contains("charge failed"));
+    let sources: Vec<(String, String)> = report["sources"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string())).collect();
+    assert!(sources.contains(&("loki".into(), "used".into())), "{sources:?}");
+    assert!(sources.contains(&("loki-down".into(), "degraded".into())), "{sources:?}");
+    assert!(sources.contains(&("loki-gone".into(), "missing".into())), "{sources:?}");
+    // The span is joined to the log lines that carry its trace id.
+    let trace = &report["traces"][0];
+    assert_eq!(trace["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(trace["error_logs"], 1);
+    assert!(trace["logs"].as_u64().unwrap() >= 40);
+    assert!(report["masking"]["total"].as_u64().unwrap() >= 4, "{:#}", report["masking"]);
+    let kinds: Vec<&str> = t["components"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"masker") && kinds.contains(&"connector"), "{kinds:?}");
+    assert!(t["components"].as_array().unwrap().iter().all(|c| c["sha256"].as_str().unwrap().len() == 64));
+    assert_eq!(t["ticket"]["state"], "open");
+
+    // Nothing sensitive leaves: report, Markdown, bundle, ticket.
+    secrets.assert_absent("the report", &t.to_string());
+    let (_, md) = host.get_bytes(&format!("/internal/debug/report/{task}/markdown")).await;
+    secrets.assert_absent("the markdown", &String::from_utf8_lossy(&md));
+    let (status, bundle) = host.get_bytes(&format!("/internal/debug/report/{task}/bundle")).await;
+    assert_eq!(status, 200);
+    let files = untar(&bundle);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for want in ["report.json", "report.md", "logs.ndjson", "spans.ndjson", "metrics.ndjson", "manifest.json"] {
+        assert!(names.contains(&want), "bundle lacks {want}: {names:?}");
+    }
+    let manifest: Value = serde_json::from_slice(&files.iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap();
+    for (name, bytes) in &files {
+        secrets.assert_absent(name, &String::from_utf8_lossy(bytes));
+        if name != "manifest.json" {
+            let listed = manifest["files"].as_array().unwrap().iter().find(|f| f["path"] == name.as_str()).expect("listed in manifest");
+            assert_eq!(listed["sha256"].as_str().unwrap(), hex_sha(bytes), "manifest hash of {name}");
+        }
+    }
+    assert!(!manifest["components"].as_array().unwrap().is_empty());
+    let logs = String::from_utf8_lossy(&files.iter().find(|(n, _)| n == "logs.ndjson").unwrap().1).to_string();
+    assert_eq!(logs.lines().count(), 45);
+    {
+        let creates = tickets.creates.lock().unwrap();
+        assert_eq!(creates.len(), 1);
+        secrets.assert_absent("the ticket", &creates[0].to_string());
+        assert_eq!(creates[0]["owners"], json!(["team-checkout"]));
+        assert!(creates[0]["body"].as_str().unwrap().contains("charge failed"));
+    }
+
+    // Regression passes: the ticket is closed, the task too.
+    let (status, r) = host.post(&format!("/internal/debug/report/{task}/regression"), &json!({"ref": "fix-123"})).await;
+    assert_eq!(status, 202, "{r}");
+    let t = host.wait_state(&task, &["closed", "failed"], 60).await;
+    assert_eq!(t["state"], "closed", "{t:#}");
+    assert_eq!(t["ticket"]["state"], "closed");
+    assert_eq!(tickets.creates.lock().unwrap().len(), 1, "exactly one create");
+    let updates = tickets.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "exactly one update: {updates:?}");
+    assert_eq!(updates[0]["state"], "closed");
+    assert_eq!(updates[0]["id"], "PLAT-1");
+    assert_eq!(tickets.regressions.lock().unwrap()[0]["ref"], "fix-123");
+
+    // Bad input: clear 4xx errors, nothing stored is lost.
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "invalid_json"),
+        (json!({"error_event_id": "e", "tenant": "nobody", "plugin": {"id": "p"}}).to_string().into_bytes(), 404, "unknown_tenant"),
+        (json!({"error_event_id": "e", "tenant": "default", "plugin": {"id": "p"}, "window": {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}}).to_string().into_bytes(), 400, "invalid_window"),
+        (json!({"error_event_id": "e", "tenant": "default", "plugin": {"id": "p"}, "window": {"start": "yesterday", "end": "2026-01-01T00:00:00Z"}}).to_string().into_bytes(), 400, "invalid_window"),
+        (json!({"error_event_id": "", "tenant": "default", "plugin": {"id": "p"}}).to_string().into_bytes(), 400, "invalid_request"),
+        (json!({"tenant": "default", "plugin": {"id": "p"}}).to_string().into_bytes(), 400, "invalid_request"),
+        (vec![b' '; 100_000], 413, "body_too_large"),
+    ];
+    for (body, want_status, want_code) in cases {
+        let (status, err) = host.post_raw("/internal/debug/report", body).await;
+        assert_eq!((status, err["error"]["code"].as_str()), (want_status, Some(want_code)), "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().len() > 10, "{err}");
+    }
+    let (status, err) = host.post_raw("/internal/components?kind=masker&name=junk", b"not wasm at all".to_vec()).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_component")));
+    assert!(err["error"]["message"].as_str().unwrap().contains("not WebAssembly"), "{err}");
+    let (status, err) = host.post_raw("/internal/components?kind=masker&name=core", b"\0asm\x01\0\0\0".to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(err["error"]["message"].as_str().unwrap().contains("core WebAssembly module"), "{err}");
+    let mapper = std::fs::read(guest("ticket-platform")).unwrap();
+    let (status, err) = host.post_raw("/internal/components?kind=masker&name=wrong-world", mapper).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("masker"), "{err}");
+    let (status, ok) = host.post_raw("/internal/components?kind=ticket-mapper&name=mapper-copy", std::fs::read(guest("ticket-platform")).unwrap()).await;
+    assert_eq!(status, 201, "{ok}");
+    let (status, err) = host.get("/internal/debug/report/tsk_nope").await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("unknown_task")));
+    let (status, err) = host.post(&format!("/internal/debug/report/{task}/regression"), &json!({})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (409, Some("not_awaiting_fix")));
+    let (_, still) = host.get(&format!("/internal/debug/report/{task}")).await;
+    assert_eq!(still["state"], "closed");
+    assert_eq!(still["report"], t["report"]);
+
+    let metrics = host.http.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("debug_report_generate_ms"), "{metrics}");
+    assert!(metrics.contains("casefile_component_calls_total"), "{metrics}");
+    let (_, audit) = host.get("/internal/audit").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["chain_intact"] == true));
+    assert!(entries.iter().any(|e| e["action"] == "ticket.close"));
+}
+
+fn hex_sha(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_components_are_stopped_and_the_host_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    files_source(&files);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+{components}
+sources:
+  files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
+  loop: {{ component: loop }}
+  membomb: {{ component: membomb }}
+  flood: {{ component: flood, settings: {{ records: 120000, message_bytes: 100 }} }}
+  trap: {{ component: trap }}
+default: {{ masker: masker, sources: [files] }}
+tenants:
+  default: {{}}
+  hostile: {{ sources: [loop, membomb, flood, trap] }}
+"#,
+            components = guest_components(),
+            files = files.display()
+        ),
+    );
+    let host = Host::start(&config, &dir.path().join("data"));
+
+    let (status, created) = host.post("/internal/debug/report", &json!({"error_event_id": "h-1", "tenant": "hostile", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().unwrap().to_string();
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 90).await;
+    assert_eq!(t["state"], "awaiting_fix", "a report is still written when every source fails: {t:#}");
+    let sources = t["report"]["sources"].as_array().unwrap();
+    let error_of = |name: &str| {
+        let s = sources.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no source {name}"));
+        assert_eq!(s["status"], "missing", "{s}");
+        s["error"].as_str().unwrap().to_string()
+    };
+    let e = error_of("loop");
+    assert!(e.contains("deadline"), "loop: {e}");
+    let e = error_of("membomb");
+    assert!(e.contains("memory cap"), "membomb: {e}");
+    let e = error_of("flood");
+    assert!(e.contains("output cap") || e.contains("memory cap"), "flood: {e}");
+    let e = error_of("trap");
+    assert!(e.contains("trapped"), "trap: {e}");
+
+    // The host goes on serving: a normal task right after completes.
+    let (status, created) = host.post("/internal/debug/report", &json!({"error_event_id": "ok-1", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!(status, 202);
+    let ok = host.wait_state(created["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(ok["state"], "awaiting_fix", "{ok:#}");
+    assert_eq!(ok["report"]["summary"]["logs"], 5);
+    assert!(ok["ticket"].is_null(), "no ticket endpoint is configured: manual hand-off");
+    let (status, h) = host.get("/healthz").await;
+    assert_eq!((status, h["status"].as_str()), (200, Some("ok")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_killed_mid_task_is_replaced_and_the_task_completes_once() {
+    let secrets = Secrets::generate();
+    let loki = loki_with_incident(&secrets);
+    // The first query hangs long enough for the test to kill the host mid-collection.
+    *loki.slow.lock().unwrap() = (1, Duration::from_secs(30));
+    let loki_addr = start_loki(loki.clone()).await;
+    let tickets = Tickets::default();
+    *tickets.regression_passes.lock().unwrap() = true;
+    let ticket_addr = start_tickets(tickets.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+pipeline: {{ lease_seconds: 2, collect_deadline_ms: 60000 }}
+{components}
+sources:
+  loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"] }} }}
+ticket: {{ endpoint: "http://{ticket_addr}" }}
+regression: {{ url: "http://{ticket_addr}/internal/debug/regression/run" }}
+default: {{ masker: masker, sources: [loki], ticket_mapper: mapper }}
+tenants:
+  default: {{}}
+"#,
+            components = guest_components()
+        ),
+    );
+    let data = dir.path().join("data");
+    let mut first = Host::start(&config, &data);
+    let request = json!({"error_event_id": "evt-restart", "tenant": "default", "plugin": {"id": "checkout"}, "environments": ["prod"], "window": window()});
+    let (status, created) = first.post("/internal/debug/report", &request).await;
+    assert_eq!(status, 202);
+    let task = created["task_id"].as_str().unwrap().to_string();
+    first.wait_state(&task, &["collecting"], 30).await;
+    // Wait until the host is really inside the slow source call, then kill it hard.
+    for _ in 0..100 {
+        if loki.slow.lock().unwrap().0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill();
+
+    let second = Host::start(&config, &data);
+    let (status, again) = second.post("/internal/debug/report", &request).await;
+    assert_eq!((status, again["task_id"].as_str()), (200, Some(task.as_str())), "the restarted host knows the task");
+    let t = second.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    assert_eq!(t["report"]["summary"]["logs"], 40);
+    secrets.assert_absent("the report", &t.to_string());
+    let history: Vec<&str> = t["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
+    assert_eq!(history.iter().filter(|s| **s == "collecting").count(), 2, "collected once per host: {history:?}");
+    assert_eq!(tickets.creates.lock().unwrap().len(), 1, "one ticket, not two");
+
+    let (status, _) = second.post(&format!("/internal/debug/report/{task}/regression"), &json!({})).await;
+    assert_eq!(status, 202);
+    let t = second.wait_state(&task, &["closed", "failed"], 60).await;
+    assert_eq!(t["state"], "closed", "{t:#}");
+    assert_eq!(tickets.creates.lock().unwrap().len(), 1);
+    assert_eq!(tickets.updates.lock().unwrap().len(), 1);
+}

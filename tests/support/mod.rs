@@ -1,0 +1,275 @@
+//! What the end-to-end tests share: the real `casefile` binary started on a free
+//! loopback port, and small loopback servers standing in for Loki, the ticket system
+//! and the regression runner.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_casefile");
+pub const GUEST_DIR: &str = env!("CASEFILE_GUEST_DIR");
+
+pub fn guest(name: &str) -> PathBuf {
+    let p = Path::new(GUEST_DIR).join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(p.exists(), "guest {} was not built by host/build.rs", p.display());
+    p
+}
+
+/// One compile cache for every host the tests start, so components compile once.
+pub fn shared_cache_dir() -> PathBuf {
+    let d = Path::new(GUEST_DIR).join("..").join("..").join("..").join("e2e-compiled");
+    std::fs::create_dir_all(&d).expect("cache dir");
+    d
+}
+
+/// A running `casefile serve`; killed when dropped.
+pub struct Host {
+    pub child: Child,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Host {
+    pub fn start(config: &Path, data_dir: &Path) -> Host {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info,casefile=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start casefile");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("casefile listening on ") {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(b) => b,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("casefile did not start listening within 120 s (see its log above)");
+            }
+        };
+        Host { child, base, http: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.http.post(self.url(path)).json(body).send().await.expect("post");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self.http.post(self.url(path)).body(body).send().await.expect("post");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).send().await.expect("get");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = self.http.get(self.url(path)).send().await.expect("get");
+        (r.status().as_u16(), r.bytes().await.expect("bytes").to_vec())
+    }
+
+    /// Polls the task until it reaches one of `states`; panics with the last view.
+    pub async fn wait_state(&self, task: &str, states: &[&str], secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (_, t) = self.get(&format!("/internal/debug/report/{task}")).await;
+            if states.contains(&t["state"].as_str().unwrap_or("")) {
+                return t;
+            }
+            if Instant::now() > deadline {
+                panic!("task {task} did not reach {states:?} in {secs} s; last: {t:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts a router on a free loopback port.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+// ---- fake Loki -------------------------------------------------------------
+
+#[derive(Clone, Default)]
+pub struct Loki {
+    /// (labels, [(ns, line)]) per stream.
+    pub streams: Arc<Mutex<Vec<(Value, Vec<(i64, String)>)>>>,
+    pub queries: Arc<Mutex<Vec<String>>>,
+    /// Answer this many first requests only after this delay.
+    pub slow: Arc<Mutex<(usize, Duration)>>,
+}
+
+async fn loki_query(State(l): State<Loki>, Query(q): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
+    let delay = {
+        let mut s = l.slow.lock().unwrap();
+        if s.0 > 0 {
+            s.0 -= 1;
+            Some(s.1)
+        } else {
+            None
+        }
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    l.queries.lock().unwrap().push(q.get("query").cloned().unwrap_or_default());
+    let start: i64 = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(i64::MIN);
+    let end: i64 = q.get("end").and_then(|s| s.parse().ok()).unwrap_or(i64::MAX);
+    let result: Vec<Value> = l
+        .streams
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(labels, values)| {
+            let v: Vec<Value> = values
+                .iter()
+                .filter(|(ns, _)| *ns >= start && *ns < end)
+                .map(|(ns, line)| json!([ns.to_string(), line]))
+                .collect();
+            json!({"stream": labels, "values": v})
+        })
+        .collect();
+    Json(json!({"status": "success", "data": {"resultType": "streams", "result": result}}))
+}
+
+pub async fn start_loki(loki: Loki) -> SocketAddr {
+    serve(Router::new().route("/loki/api/v1/query_range", get(loki_query)).with_state(loki)).await
+}
+
+// ---- fake ticket system and regression runner --------------------------------
+
+#[derive(Clone, Default)]
+pub struct Tickets {
+    pub creates: Arc<Mutex<Vec<Value>>>,
+    pub updates: Arc<Mutex<Vec<Value>>>,
+    pub regressions: Arc<Mutex<Vec<Value>>>,
+    /// What the regression runner answers.
+    pub regression_passes: Arc<Mutex<bool>>,
+}
+
+async fn ticket_create(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+    let mut c = t.creates.lock().unwrap();
+    c.push(body);
+    let id = format!("PLAT-{}", c.len());
+    Json(json!({"id": id, "url": format!("http://tickets.test/{id}"), "state": "open"}))
+}
+
+async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+    let reply = json!({"id": body["id"], "state": body["state"]});
+    t.updates.lock().unwrap().push(body);
+    Json(reply)
+}
+
+async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+    t.regressions.lock().unwrap().push(body);
+    let passed = *t.regression_passes.lock().unwrap();
+    Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests"}))
+}
+
+pub async fn start_tickets(t: Tickets) -> SocketAddr {
+    serve(
+        Router::new()
+            .route("/internal/ticket/create", post(ticket_create))
+            .route("/internal/ticket/update", post(ticket_update))
+            .route("/internal/debug/regression/run", post(regression_run))
+            .with_state(t),
+    )
+    .await
+}
+
+// ---- bundles -------------------------------------------------------------------
+
+/// The files of a tar.gz bundle.
+pub fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = Vec::new();
+    for e in a.entries().expect("tar") {
+        let mut e = e.expect("entry");
+        let name = e.path().expect("path").display().to_string();
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut buf).expect("read");
+        out.push((name, buf));
+    }
+    out
+}
+
+/// Generated fakes shaped like real secrets, different on every run.
+pub struct Secrets {
+    pub aws_key: String,
+    pub email: String,
+    pub url_password: String,
+}
+
+impl Secrets {
+    pub fn generate() -> Secrets {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let up: String = (0..16).map(|_| (b'A' + rng.random_range(0..26u8)) as char).collect();
+        let low: String = (0..10).map(|_| (b'a' + rng.random_range(0..26u8)) as char).collect();
+        let pw: String = (0..14).map(|_| (b'a' + rng.random_range(0..26u8)) as char).collect();
+        Secrets { aws_key: format!("AKIA{up}"), email: format!("{low}.owner@example.org"), url_password: format!("Pw{pw}9") }
+    }
+
+    pub fn all(&self) -> [&str; 3] {
+        [&self.aws_key, &self.email, &self.url_password]
+    }
+
+    pub fn assert_absent(&self, what: &str, text: &str) {
+        for s in self.all() {
+            assert!(!text.contains(s), "secret `{s}` leaked into {what}");
+        }
+    }
+}
