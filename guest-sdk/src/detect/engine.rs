@@ -472,31 +472,4 @@ mod tests {
         let (out, _) = mask(&p, "用户 password=密码很长 ünïcödé 手机");
         assert_eq!(out, "用户 password=[MASKED:secret-assignment] ünïcödé 手机");
     }
-
-    /// Not a check, a measurement: `cargo test --release -p casefile-guest
-    /// --no-default-features throughput -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing only"]
-    fn throughput() {
-        let started = std::time::Instant::now();
-        let _ = detector();
-        let build = started.elapsed();
-        let p = Policy::default();
-        let lines: Vec<String> = (0..20_000)
-            .map(|i| format!("2024-05-01T12:34:56.{i:03}Z INFO req_id=r{i} user=bob@example.com ip=10.0.{}.{} took {i}ms trace_id=4bf92f3577b34da6a3ce929d0e0e4736 GET /api/v1/items?id={i}", i % 256, i % 200))
-            .collect();
-        let bytes: usize = lines.iter().map(String::len).sum();
-        let started = std::time::Instant::now();
-        let mut counts = Counts::default();
-        for l in &lines {
-            std::hint::black_box(mask_text(&p, KEY, l, &mut counts));
-        }
-        let t = started.elapsed();
-        println!(
-            "build {build:?}; {} lines, {bytes} bytes in {t:?} ({:.1} MB/s); {} findings",
-            lines.len(),
-            bytes as f64 / t.as_secs_f64() / 1e6,
-            counts.total()
-        );
-    }
 }
