@@ -68,6 +68,9 @@ pub fn router(app: Arc<App>) -> Router {
             get(list_components).post(upload_component).layer(DefaultBodyLimit::max(max_component)),
         )
         .route("/internal/audit", get(audit_entries))
+        .route("/internal/review", get(review_list))
+        .route("/internal/review/cases", get(review_cases))
+        .route("/internal/review/{id}", post(review_mark))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -383,6 +386,71 @@ async fn list_components(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> 
 
 async fn audit_entries(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"entries": crate::audit::Audit::entries(&app.store, 10_000).await?})))
+}
+
+/// The review queue holds records whose masking may have missed something: only the
+/// security role (its bearer token from `auth.security_token`) reads it.
+fn require_security(app: &App, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    use sha2::{Digest, Sha256};
+    let Some(expected) = app.config.auth.security_token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the review queue is disabled: no auth.security_token is configured"));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the security role's token as `Authorization: Bearer <token>`"))?;
+    // Comparing digests keeps the comparison time independent of where they differ.
+    if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this token does not belong to the security role"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ReviewQuery {
+    tenant: Option<String>,
+    status: Option<String>,
+}
+
+async fn review_list(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Query(q): Query<ReviewQuery>) -> ApiResult<Json<Value>> {
+    require_security(&app, &headers)?;
+    let items = crate::mask::review::list(&app.store, q.tenant.as_deref(), q.status.as_deref(), 1000).await?;
+    Ok(Json(json!({"samples": items})))
+}
+
+async fn review_cases(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Query(q): Query<ReviewQuery>) -> ApiResult<Response> {
+    require_security(&app, &headers)?;
+    let tenant = q.tenant.ok_or_else(|| ApiError::bad("invalid_request", "say which tenant: ?tenant=T"))?;
+    let body = crate::mask::review::cases(&app.store, &tenant).await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewVerdict {
+    verdict: String,
+    #[serde(default)]
+    note: Option<String>,
+    /// What should have been masked, for a miss.
+    #[serde(default)]
+    expected_masked: Vec<String>,
+}
+
+async fn review_mark(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Path(id): Path<String>, b: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
+    require_security(&app, &headers)?;
+    let v: ReviewVerdict = parse_json(&body(b)?)?;
+    if !matches!(v.verdict.as_str(), "miss" | "ok") {
+        return Err(ApiError::bad("invalid_request", format!("verdict must be \"miss\" or \"ok\", got \"{}\"", v.verdict)));
+    }
+    if v.verdict == "miss" && v.expected_masked.iter().all(|e| e.trim().is_empty()) {
+        return Err(ApiError::bad("invalid_request", "a miss names what should have been masked in `expected_masked`"));
+    }
+    let marked = crate::mask::review::mark(&app.store, &id, &v.verdict, v.note.as_deref(), &v.expected_masked)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_sample", format!("no review sample `{id}`")))?;
+    app.audit.append(&app.store, "security", "review.marked", &id, json!({"verdict": v.verdict})).await?;
+    Ok(Json(marked))
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

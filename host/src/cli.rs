@@ -107,6 +107,9 @@ enum Command {
         /// Read `{"line": ...}` objects and write `{"line": masked}`.
         #[arg(long)]
         jsonl: bool,
+        /// Read review cases (`{"line", "expected_masked"}`) and fail if a value survives.
+        #[arg(long)]
+        check: bool,
     },
     /// Measure report latency and component call overhead on a synthetic incident.
     Bench {
@@ -202,7 +205,7 @@ async fn run(cli: Cli) -> Result<()> {
             let r = client.send(client.http.post(url).body(bytes)).await?;
             print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
         }
-        Command::Mask { component, tenant, config, jsonl } => crate::mask::mask_stdin(component, tenant, &config, jsonl).await,
+        Command::Mask { component, tenant, config, jsonl, check } => crate::mask::mask_stdin(component, tenant, &config, jsonl, check).await,
         Command::Bench { logs, spans, iterations, calls } => crate::bench::run(logs, spans, iterations, calls).await,
     }
 }

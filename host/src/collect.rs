@@ -74,7 +74,7 @@ async fn collect_one(
     let batch = match primary {
         Ok(b) => Some(b),
         Err(e) => {
-            tracing::warn!(source = %source.name, environment = %env, error = %e, "source failed");
+            tracing::warn!(source = %source.name, environment = %env, error = %crate::mask::gate::scrub(&e), "source failed");
             outcome.error = Some(e);
             match &source.fallback {
                 Some(fb) => {

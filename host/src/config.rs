@@ -33,6 +33,8 @@ pub struct Config {
     pub flags: Flags,
     #[serde(default)]
     pub report: ReportConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// Bindings every tenant inherits unless it overrides them.
     pub default: Bindings,
     /// Declared tenants; any other tenant is unknown.
@@ -222,6 +224,14 @@ impl Default for Flags {
     fn default() -> Self {
         Flags { observability_v2: true, ticket_bridge: true }
     }
+}
+
+/// Credentials of the roles that may read what others may not.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Bearer token of the security role (review queue); unset disables those endpoints.
+    pub security_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

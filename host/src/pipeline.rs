@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::collect::{collect, SourceSpec};
-use crate::mask::{mask_batch, mask_text};
+use crate::mask::gate::{Gate, GateOutcome};
+use crate::mask::{mask_and_gate, mask_text, review};
 use crate::model::{ComponentUse, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
@@ -188,19 +189,26 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         Some(k) => hex::decode(k).map_err(|e| fatal("config", format!("pseudonym_key: {e}")))?,
         None => app.store.tenant_key(&task.tenant).await.map_err(retry)?,
     };
-    let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: app.template.policy_for(&task.tenant), pseudonym_key: key };
-    let (batch, mut summary) = mask_batch(&app.runtime, &masker, &ctx, collected.batch, app.runtime.limits().mask_chunk_records)
-        .await
-        .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+    let masking = app.template.masking_for(&task.tenant);
+    let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
+    let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone(), pseudonym_key: key };
+    let (batch, mut summary, mut gated) =
+        mask_and_gate(&app.runtime, &masker, &ctx, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
+            .await
+            .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+    summary.gate.fail_closed = masking.fail_closed;
     // The trigger's own message leaves the host in the report too.
     let masked_message = match &task.request.message {
         Some(m) => {
-            let (masked, counts) = mask_text(&app.runtime, &masker, &ctx, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+            let (mut masked, counts) = mask_text(&app.runtime, &masker, &ctx, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
             summary.add(counts);
+            gate.check(|| "request.message".into(), None, &mut masked, &mut gated);
             Some(masked)
         }
         None => None,
     };
+    let sampled = review::sample(&batch.logs, masking.review_sample_rate);
+    review::enqueue(&app.store, &task.tenant, &task.id, &sampled).await.map_err(retry)?;
 
     app.store.set_state(&task.id, TaskState::Reporting, None).await.map_err(retry)?;
     let mut components: Vec<ComponentUse> = vec![ComponentUse { kind: "masker".into(), name: masker.name.clone(), sha256: masker.sha256.clone() }];
@@ -215,7 +223,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     }
     components.sort();
     components.dedup();
-    let built = report::build(
+    let mut built = report::build(
         &app.template,
         &ReportInput {
             task_id: &task.id,
@@ -228,6 +236,33 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             generated_at: chrono::Utc::now(),
         },
     );
+    // Last look at everything the report publishes (request fields, source errors,
+    // titles), then the Markdown is rendered again from what the gate let through.
+    let mut late = GateOutcome::default();
+    gate.scan_json("report", &mut built.json, &mut late);
+    if late.total() > 0 {
+        built.markdown = report::markdown(&built.json);
+    }
+    gated.merge(late);
+    if gated.total() > 0 {
+        record_violations(app, task, &gated, masking.fail_closed).await.map_err(retry)?;
+        if masking.fail_closed {
+            return Err(fatal(
+                "masking_violation",
+                format!(
+                    "the leak gate found {} value(s) the masker `{}` let through (rules: {}); under the tenant's fail-closed policy the report is held back. Fix the masker or its policy and open the diagnosis again.",
+                    gated.total(),
+                    masker.name,
+                    gated.by_rule.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if let Some(m) = built.json.get_mut("masking") {
+            m["gate"]["violations"] = json!(gated.total());
+            m["gate"]["by_rule"] = json!(gated.by_rule);
+        }
+        built.markdown = report::markdown(&built.json);
+    }
     let bundle = report::bundle(&built, &batch, &components).map_err(|e| fatal("report_failed", format!("{e:#}")))?;
     let bundle_sha = app.store.put_blob(&bundle).map_err(retry)?;
     app.store
@@ -239,6 +274,18 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     tracing::info!(task = %task.id, records = batch.len(), masked = summary.total, ms = started.elapsed().as_millis() as u64, since_trigger_ms = since_trigger, "report ready");
     app.store.set_state(&task.id, TaskState::Ticketing, None).await.map_err(retry)?;
     Ok(())
+}
+
+/// Counts and audits what the gate caught: rule and position, never the value.
+async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_closed: bool) -> anyhow::Result<()> {
+    for (rule, n) in &gated.by_rule {
+        metrics::counter!("debug_masking_violation_total", "tenant" => task.tenant.clone(), "rule" => rule.clone()).increment(*n);
+    }
+    tracing::warn!(task = %task.id, violations = gated.total(), fail_closed, "leak gate masked values the masker let through");
+    let positions: Vec<_> = gated.violations.iter().take(1000).collect();
+    app.audit
+        .append(&app.store, "gate", "masking.violation", &task.id, json!({"tenant": task.tenant, "total": gated.total(), "by_rule": gated.by_rule, "violations": positions, "fail_closed": fail_closed}))
+        .await
 }
 
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {

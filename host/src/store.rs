@@ -64,6 +64,17 @@ const SCHEMA: &[&str] = &[
         tenant TEXT PRIMARY KEY,
         key_hex TEXT NOT NULL
     )",
+    "CREATE TABLE IF NOT EXISTS review_queue (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT,
+        expected TEXT,
+        created_at BIGINT NOT NULL,
+        reviewed_at BIGINT
+    )",
     "CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY,
         at BIGINT NOT NULL,

@@ -419,7 +419,7 @@ impl Runtime {
         metrics::histogram!("casefile_component_call_ms", &labels).record(started.elapsed().as_secs_f64() * 1000.0);
         result.map_err(|e| {
             let err = self.classify(loaded, store, e);
-            tracing::warn!(component = %loaded.name, sha256 = %loaded.sha256, error = %err, "component call failed");
+            tracing::warn!(component = %loaded.name, sha256 = %loaded.sha256, error = %crate::mask::gate::scrub(&err.to_string()), "component call failed");
             err
         })
     }

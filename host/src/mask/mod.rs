@@ -1,6 +1,10 @@
 //! Mask: the tenant's masker component runs over every record, in chunks so that
-//! one call's memory stays bounded. The masker must hand back as many records as it
-//! got; the summary says which rule did what, never a value.
+//! one call's memory stays bounded, then the host's leak gate (`gate`) scans the
+//! result. The masker must hand back as many records as it got; the summary says
+//! which rule did what, never a value. `review` keeps samples for security review.
+
+pub mod gate;
+pub mod review;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,17 @@ pub struct MaskingSummary {
     /// `rule -> action -> count`.
     pub rules: BTreeMap<String, BTreeMap<String, u64>>,
     pub total: u64,
+    pub gate: GateSummary,
+}
+
+/// What the leak gate did after the masker.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct GateSummary {
+    pub version: String,
+    /// Values the masker let through and the gate masked.
+    pub violations: u64,
+    pub by_rule: BTreeMap<String, u64>,
+    pub fail_closed: bool,
 }
 
 impl MaskingSummary {
@@ -131,22 +146,48 @@ mod tests {
     }
 }
 
-/// `casefile mask`: masks stdin to stdout through the same masker call as the
-/// pipeline, with a component file or a tenant's masker and policy.
-pub async fn mask_stdin(component: Option<std::path::PathBuf>, tenant: Option<String>, config_path: &std::path::Path, jsonl: bool) -> Result<()> {
+
+/// The whole chain as the pipeline runs it: the masker over the batch, then the gate.
+pub async fn mask_and_gate(
+    runtime: &Runtime,
+    masker: &Loaded,
+    ctx: &wit::MaskContext,
+    gate: &gate::Gate,
+    batch: Batch,
+    chunk: usize,
+) -> Result<(Batch, MaskingSummary, gate::GateOutcome)> {
+    let (mut batch, mut summary) = mask_batch(runtime, masker, ctx, batch, chunk).await?;
+    let outcome = gate.scan_batch(&mut batch);
+    summary.gate.version = gate::version();
+    summary.gate.violations = outcome.total();
+    summary.gate.by_rule = outcome.by_rule.clone();
+    Ok((batch, summary, outcome))
+}
+
+/// `casefile mask`: masks stdin to stdout through the same chain as the pipeline
+/// (masker component, then the leak gate), with a component file or a tenant's
+/// masker and policy. Each input line is one record. With `check`, the input is
+/// review cases (`{"line", "expected_masked": [...]}`) and the command fails when a
+/// value that must be masked survives.
+pub async fn mask_stdin(
+    component: Option<std::path::PathBuf>,
+    tenant: Option<String>,
+    config_path: &std::path::Path,
+    jsonl: bool,
+    check: bool,
+) -> Result<()> {
     use std::io::{BufRead, Write};
 
     use anyhow::Context;
 
     use crate::config::{ComponentKind, RuntimeConfig};
 
-    let data_dir = std::env::temp_dir().join(format!("casefile-mask-{}", std::process::id()));
-    let (runtime_config, masker_bytes, name, policy, key) = match (&component, &tenant) {
-        (Some(path), _) => {
+    let (runtime_config, masker_bytes, name, policy, key) = match &component {
+        Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            (RuntimeConfig::default(), bytes, path.display().to_string(), "{}".to_string(), vec![0u8; 32])
+            (RuntimeConfig::default(), bytes, path.display().to_string(), "{}".to_string(), rand::random::<[u8; 32]>().to_vec())
         }
-        (None, tenant) => {
+        None => {
             let tenant = tenant.as_deref().unwrap_or("default");
             let config = crate::config::Config::load(config_path)?;
             let t = config.tenant(tenant).with_context(|| format!("tenant `{tenant}` is not declared in {}", config_path.display()))?;
@@ -156,7 +197,7 @@ pub async fn mask_stdin(component: Option<std::path::PathBuf>, tenant: Option<St
                 None => std::fs::read(config.resolve_path(&c.source)).with_context(|| format!("cannot read {}", c.source))?,
             };
             let template = crate::report::Template::load(&config.resolve_path(&config.report.template))?;
-            // Without the server's stored key, pseudonyms here are stable only within this run
+            // Without the server's stored key, pseudonyms are stable within this run only,
             // unless the tenant's pseudonym_key is set in the config.
             let key = match &t.pseudonym_key {
                 Some(k) => hex::decode(k)?,
@@ -165,25 +206,35 @@ pub async fn mask_stdin(component: Option<std::path::PathBuf>, tenant: Option<St
             (config.runtime.clone(), bytes, t.masker.clone(), template.policy_for(tenant), key)
         }
     };
-    let runtime = crate::runtime::Runtime::new(runtime_config, data_dir.join("compiled"))?;
+    let cache = std::env::temp_dir().join("casefile-mask-compiled");
+    let runtime = Runtime::new(runtime_config, cache)?;
     let masker = runtime.load(&name, ComponentKind::Masker, &masker_bytes)?;
+    let gate = gate::Gate::for_policy(&policy, key.clone()).map_err(|e| anyhow::anyhow!("masking policy: {e}"))?;
     let ctx = wit::MaskContext { tenant: tenant.unwrap_or_else(|| "default".into()), policy, pseudonym_key: key };
 
-    let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout());
-    let mut lines = Vec::new();
-    for (n, line) in stdin.lock().lines().enumerate() {
+    let mut texts = Vec::new();
+    let mut expected: Vec<Vec<String>> = Vec::new();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.context("cannot read stdin")?;
-        let text = if jsonl {
+        if jsonl || check {
+            if line.trim().is_empty() {
+                continue;
+            }
             let v: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("line {}: not JSON", n + 1))?;
-            v.get("line").and_then(|l| l.as_str()).with_context(|| format!("line {}: no string field `line`", n + 1))?.to_string()
+            let text = v.get("line").and_then(|l| l.as_str()).with_context(|| format!("line {}: no string field `line`", n + 1))?;
+            texts.push(text.to_string());
+            expected.push(
+                v.get("expected_masked")
+                    .and_then(|e| e.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+            );
         } else {
-            line
-        };
-        lines.push(text);
+            texts.push(line);
+        }
     }
     let mut batch = Batch::default();
-    batch.logs = lines
+    batch.logs = texts
         .into_iter()
         .map(|message| crate::model::LogRecord {
             timestamp_ns: 0,
@@ -198,9 +249,18 @@ pub async fn mask_stdin(component: Option<std::path::PathBuf>, tenant: Option<St
         })
         .collect();
     let chunk = runtime.limits().mask_chunk_records;
-    let (masked, summary) = mask_batch(&runtime, &masker, &ctx, batch, chunk).await?;
-    for l in masked.logs {
-        if jsonl {
+    let (masked, summary, _) = mask_and_gate(&runtime, &masker, &ctx, &gate, batch, chunk).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut failures = 0;
+    for (i, l) in masked.logs.iter().enumerate() {
+        if check {
+            let left: Vec<&String> = expected[i].iter().filter(|v| !v.is_empty() && l.message.contains(v.as_str())).collect();
+            if !left.is_empty() {
+                failures += 1;
+                // Which case and how many values, never the values themselves.
+                writeln!(out, "{}", serde_json::json!({"case": i + 1, "still_visible": left.len()}))?;
+            }
+        } else if jsonl {
             serde_json::to_writer(&mut out, &serde_json::json!({"line": l.message}))?;
             out.write_all(b"\n")?;
         } else {
@@ -208,7 +268,15 @@ pub async fn mask_stdin(component: Option<std::path::PathBuf>, tenant: Option<St
         }
     }
     out.flush()?;
-    let _ = std::fs::remove_dir_all(&data_dir);
-    eprintln!("masked {} values in {} records", summary.total, summary.records);
+    eprintln!(
+        "masked {} values in {} records; the leak gate masked {} more",
+        summary.total, summary.records, summary.gate.violations
+    );
+    if check {
+        if failures > 0 {
+            bail!("{failures} of {} cases still show a value that must be masked", masked.logs.len());
+        }
+        eprintln!("all {} cases pass", masked.logs.len());
+    }
     Ok(())
 }

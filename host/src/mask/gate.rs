@@ -1,0 +1,241 @@
+//! The leak gate: after the tenant's masker, the host scans everything it is about to
+//! publish with its own, native copy of the detectors (`casefile_guest::detect`, the
+//! code masker-default runs in wasm). Whatever it still finds is masked here, counted
+//! and recorded by rule and position, never by value. A broken or malicious masker
+//! therefore cannot leak what the gate knows.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use casefile_guest::detect::{self, Counts, Policy};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::Batch;
+
+/// Names the detector set the gate ran, for the report's masking summary.
+pub fn version() -> String {
+    format!("casefile-gate/{} ({} rules)", env!("CARGO_PKG_VERSION"), detect::RULES.len())
+}
+
+/// One value the gate had to mask: where, and by which rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub rule: String,
+    /// e.g. `logs[12].message`, `spans[3].attributes.db_url`, `report.title`.
+    pub location: String,
+    /// Byte offset and length of the value in the field, as the masker left it.
+    pub start: usize,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GateOutcome {
+    pub violations: Vec<Violation>,
+    pub by_rule: BTreeMap<String, u64>,
+}
+
+impl GateOutcome {
+    pub fn total(&self) -> u64 {
+        self.by_rule.values().sum()
+    }
+
+    pub fn merge(&mut self, other: GateOutcome) {
+        for (r, n) in other.by_rule {
+            *self.by_rule.entry(r).or_default() += n;
+        }
+        self.violations.extend(other.violations);
+    }
+}
+
+pub struct Gate {
+    policy: Policy,
+    key: Vec<u8>,
+}
+
+impl Gate {
+    pub fn new(policy: Policy, key: Vec<u8>) -> Gate {
+        Gate { policy, key }
+    }
+
+    /// A gate for the tenant's policy JSON; the same JSON its masker received.
+    pub fn for_policy(policy_json: &str, key: Vec<u8>) -> Result<Gate, String> {
+        Policy::from_json(policy_json).map(|p| Gate::new(p, key)).map_err(|e| e.to_string())
+    }
+
+    /// Checks one text (or field value when `field_key` is set) and masks what it finds.
+    pub fn check(&self, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
+        if text.is_empty() {
+            return;
+        }
+        let mut counts = Counts::default();
+        let masked = match field_key {
+            Some(k) => detect::mask_field(&self.policy, &self.key, k, text, &mut counts),
+            None => detect::mask_text(&self.policy, &self.key, text, &mut counts),
+        };
+        if counts.is_empty() {
+            return;
+        }
+        let location = location();
+        let found = detect::find(&self.policy, text);
+        if found.is_empty() {
+            // The key-name rule: the whole value.
+            out.violations.push(Violation { rule: "sensitive-key".into(), location: location.clone(), start: 0, len: text.len() });
+        }
+        for f in found {
+            out.violations.push(Violation { rule: f.rule.into(), location: location.clone(), start: f.start, len: f.end - f.start });
+        }
+        for (rule, _, n) in counts.iter() {
+            *out.by_rule.entry(rule.to_string()).or_default() += n;
+        }
+        *text = masked;
+    }
+
+    fn fields(&self, prefix: &str, i: usize, fields: &mut [(String, String)], out: &mut GateOutcome) {
+        for (k, v) in fields.iter_mut() {
+            // A key can itself carry a value (`user=alice@example.com` as a key).
+            self.check(|| format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
+            let key_loc = format!("{prefix}[{i}].attribute-key");
+            self.check(|| key_loc, None, k, out);
+        }
+    }
+
+    /// Every text a batch carries: messages, names, hosts, ids, attributes, labels.
+    pub fn scan_batch(&self, b: &mut Batch) -> GateOutcome {
+        let mut out = GateOutcome::default();
+        for (i, l) in b.logs.iter_mut().enumerate() {
+            self.check(|| format!("logs[{i}].message"), None, &mut l.message, &mut out);
+            for (name, t) in [("host", &mut l.host), ("environment", &mut l.environment), ("source", &mut l.source)] {
+                self.check(|| format!("logs[{i}].{name}"), None, t, &mut out);
+            }
+            for (name, t) in [("trace_id", &mut l.trace_id), ("span_id", &mut l.span_id)] {
+                if let Some(t) = t {
+                    self.check(|| format!("logs[{i}].{name}"), None, t, &mut out);
+                }
+            }
+            self.fields("logs", i, &mut l.attributes, &mut out);
+        }
+        for (i, s) in b.spans.iter_mut().enumerate() {
+            for (name, t) in [
+                ("name", &mut s.name),
+                ("service", &mut s.service),
+                ("host", &mut s.host),
+                ("environment", &mut s.environment),
+                ("trace_id", &mut s.trace_id),
+                ("span_id", &mut s.span_id),
+            ] {
+                self.check(|| format!("spans[{i}].{name}"), None, t, &mut out);
+            }
+            if let Some(p) = &mut s.parent_span_id {
+                self.check(|| format!("spans[{i}].parent_span_id"), None, p, &mut out);
+            }
+            self.fields("spans", i, &mut s.attributes, &mut out);
+        }
+        for (i, m) in b.metrics.iter_mut().enumerate() {
+            for (name, t) in [("name", &mut m.name), ("host", &mut m.host), ("environment", &mut m.environment)] {
+                self.check(|| format!("metrics[{i}].{name}"), None, t, &mut out);
+            }
+            self.fields("metrics", i, &mut m.labels, &mut out);
+        }
+        out
+    }
+
+    /// Every string in a JSON document (the report), keys of sensitive-looking
+    /// fields included.
+    pub fn scan_json(&self, path: &str, v: &mut Value, out: &mut GateOutcome) {
+        match v {
+            Value::String(s) => self.check(|| path.to_string(), None, s, out),
+            Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    self.scan_json(&format!("{path}[{i}]"), x, out);
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    let p = format!("{path}.{k}");
+                    match x {
+                        Value::String(s) => self.check(|| p.clone(), Some(k), s, out),
+                        other => self.scan_json(&p, other, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Scrubs text bound for the host's own logs with the default policy, so an error
+/// message quoting a URL with a password does not leak through `tracing`.
+pub fn scrub(text: &str) -> String {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    let policy = POLICY.get_or_init(Policy::default);
+    detect::mask_text(policy, b"casefile-log-scrub", text, &mut Counts::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, LogRecord};
+
+    fn gate() -> Gate {
+        Gate::for_policy("{}", b"k".to_vec()).unwrap()
+    }
+
+    fn log(msg: &str, attrs: &[(&str, &str)]) -> LogRecord {
+        LogRecord {
+            timestamp_ns: 0,
+            host: "runtime-1".into(),
+            environment: "prod".into(),
+            source: "s".into(),
+            level: Level::Error,
+            message: msg.into(),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            span_id: Some("00f067aa0ba902b7".into()),
+            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn catches_what_a_masker_let_through_and_says_where() {
+        let mut b = Batch::default();
+        b.logs.push(log("clean line about order 42", &[]));
+        b.logs.push(log("key AKIAIOSFODNN7EXAMPLE leaked", &[("password", "hunter22"), ("user", "bob@example.com")]));
+        let out = gate().scan_batch(&mut b);
+        assert_eq!(out.total(), 3, "{out:?}");
+        assert_eq!(b.logs[0].message, "clean line about order 42");
+        assert!(!b.logs[1].message.contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(!format!("{:?}", b.logs[1].attributes).contains("hunter22"));
+        assert!(!format!("{:?}", b.logs[1].attributes).contains("bob@example.com"));
+        let v = out.violations.iter().find(|v| v.rule == "aws-access-key-id").unwrap();
+        assert_eq!((v.location.as_str(), v.start, v.len), ("logs[1].message", 4, 20));
+        // The record says where, never what.
+        assert!(!serde_json::to_string(&out).unwrap().contains("AKIA"));
+    }
+
+    #[test]
+    fn output_of_the_default_masker_passes_clean() {
+        // What masker-default writes must not count as a violation, or every report
+        // would be one.
+        let mut b = Batch::default();
+        b.logs.push(log("key [MASKED:aws-access-key-id] for email:3f2a9c1b0d4e", &[("password", "[MASKED:sensitive-key]")]));
+        let before = b.clone();
+        let out = gate().scan_batch(&mut b);
+        assert_eq!(out.total(), 0, "{out:?}");
+        assert_eq!(b, before);
+    }
+
+    #[test]
+    fn scans_every_string_of_a_report() {
+        let mut report = serde_json::json!({"title": "failed for ann@example.org", "sources": [{"error": "GET https://svc:Sup3rS3cret@db.internal/x failed"}], "n": 3});
+        let mut out = GateOutcome::default();
+        gate().scan_json("report", &mut report, &mut out);
+        let text = report.to_string();
+        assert!(!text.contains("ann@example.org") && !text.contains("Sup3rS3cret"), "{text}");
+        assert!(out.violations.iter().any(|v| v.location == "report.sources[0].error"));
+    }
+
+    #[test]
+    fn log_scrub_hides_credentials_in_urls() {
+        assert!(!scrub("request to http://u:pw12345678@loki:3100/x failed").contains("pw12345678"));
+    }
+}
