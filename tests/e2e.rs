@@ -194,6 +194,32 @@ tenants:
     assert_eq!(updates[0]["id"], "PLAT-1");
     assert_eq!(tickets.regressions.lock().unwrap()[0]["ref"], "fix-123");
 
+    // The CLI is a client of the same API.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(BIN).args(args).args(["--server", &host.base]).output().expect("run casefile");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (ok, out, err) = cli(&["show", &task, "--json"]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("show --json prints JSON");
+    assert_eq!((shown["state"].as_str(), shown["ticket"]["state"].as_str()), (Some("closed"), Some("closed")));
+    let (ok, out, _) = cli(&["show", &task]);
+    assert!(ok && out.contains("closed") && out.contains("ticket PLAT-1"), "{out}");
+    let file = dir.path().join("bundle.tar.gz");
+    let (ok, _, err) = cli(&["bundle", &task, "-o", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(untar(&std::fs::read(&file).unwrap()).len(), 6);
+    let (ok, _, err) = cli(&["show", "tsk_nope"]);
+    assert!(!ok && err.contains("unknown_task"), "{err}");
+    let (ok, out, err) = cli(&["diagnose", "--tenant", "default", "--plugin", "checkout", "--event", "evt-cli", "--env", "prod", "--regression", "none", "--wait", "60", "--json"]);
+    assert!(ok, "{err}");
+    let via_cli: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(via_cli["state"], "awaiting_fix", "{via_cli:#}");
+    let (ok, _, err) = cli(&["regress", via_cli["task_id"].as_str().unwrap()]);
+    assert!(!ok && err.contains("no_regression"), "{err}");
+    let unreachable = std::process::Command::new(BIN).args(["show", "x", "--server", &format!("http://127.0.0.1:{}", closed_port())]).output().unwrap();
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the casefile server"));
+
     // Bad input: clear 4xx errors, nothing stored is lost.
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"{not json".to_vec(), 400, "invalid_json"),

@@ -313,7 +313,16 @@ impl Config {
     }
 
     pub fn parse(raw: &str, base_dir: &Path) -> Result<Config> {
-        let text = expand_env(raw, |k| std::env::var(k).ok())?;
+        // Comment lines are left alone, so they can document `${NAME}` syntax.
+        let mut text = String::with_capacity(raw.len());
+        for (n, line) in raw.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                text.push_str(line);
+            } else {
+                text.push_str(&expand_env(line, |k| std::env::var(k).ok()).with_context(|| format!("line {}", n + 1))?);
+            }
+            text.push('\n');
+        }
         let mut config: Config = serde_yaml::from_str(&text).context("config is not valid")?;
         config.base_dir = base_dir.to_path_buf();
         config.validate()?;
@@ -420,6 +429,15 @@ tenants:
   default: {}
   acme: { owners: [team-a] }
 "#;
+
+    #[test]
+    fn comment_lines_are_not_expanded() {
+        let raw = format!("# set ${{NAME}} or ${{OTHER:-x}}\n{MIN}");
+        assert!(Config::parse(&raw, Path::new(".")).is_ok());
+        let bad = MIN.replace("default: { masker: m", "default: { masker: ${CASEFILE_TEST_SURELY_UNSET}");
+        let e = format!("{:#}", Config::parse(&bad, Path::new(".")).unwrap_err());
+        assert!(e.contains("CASEFILE_TEST_SURELY_UNSET") && e.contains("line"), "{e}");
+    }
 
     #[test]
     fn tenants_inherit_default_bindings() {

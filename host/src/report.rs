@@ -404,8 +404,11 @@ pub fn markdown(r: &Value) -> String {
     }
     if let Some(Value::Array(tl)) = r.get("timeline") {
         if !tl.is_empty() {
-            md.push_str(&format!("\n## Timeline ({} lines)\n\n```\n", tl.len()));
-            for e in tl.iter().take(60) {
+            // Sixty lines around the first error read better than the first sixty.
+            let first_err = tl.iter().position(|e| matches!(e["level"].as_str(), Some("error" | "fatal"))).unwrap_or(0);
+            let from = first_err.saturating_sub(30).min(tl.len().saturating_sub(60));
+            md.push_str(&format!("\n## Timeline ({} of {} lines around the first error)\n\n```\n", tl.len().min(60), tl.len()));
+            for e in tl.iter().skip(from).take(60) {
                 md.push_str(&format!("{} {:5} {} {}\n", s(&e["time"]), s(&e["level"]), s(&e["host"]), s(&e["message"]).replace("```", "'''")));
             }
             md.push_str("```\n");
