@@ -48,6 +48,7 @@ tenants:
   default: {{}}
   open: {{ masker: leaky }}
   strict: {{ masker: leaky }}
+  other: {{}}
 {extra}
 "#,
             template = template.display(),
@@ -109,6 +110,22 @@ async fn the_leak_gate_catches_a_leaky_masker_and_fail_closed_holds_the_report()
     let t = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;
     assert_eq!(t["report"]["masking"]["gate"]["violations"], 0, "{:#}", t["report"]["masking"]);
     assert!(t["report"]["masking"]["total"].as_u64().unwrap() >= 3);
+
+    // Keyed pseudonyms: the same email is the same token across reports of one
+    // tenant, and a different token for another tenant (another key).
+    let token = |t: &Value| {
+        let text = t["report"].to_string();
+        let re = regex::Regex::new(r"email:[0-9a-f]{12}").unwrap();
+        re.find(&text).map(|m| m.as_str().to_string()).unwrap_or_else(|| panic!("no email pseudonym in {text}"))
+    };
+    let first = token(&t);
+    let (_, c) = host.post("/internal/debug/report", &json!({"error_event_id": "ok-2", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
+    let again = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix"], 60).await;
+    assert_eq!(token(&again), first, "same tenant, same value, same token");
+    let (_, c) = host.post("/internal/debug/report", &json!({"error_event_id": "ok-3", "tenant": "other", "plugin": {"id": "checkout"}, "window": window()})).await;
+    let other = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix"], 60).await;
+    assert_ne!(token(&other), first, "another tenant's key gives another token");
+    s.assert_absent("another tenant's report", &other.to_string());
 }
 
 fn run_mask(args: &[&str], stdin: &str) -> (bool, String, String) {
