@@ -123,7 +123,7 @@ impl Default for RuntimeConfig {
             call_timeout_ms: 10_000,
             memory_limit_mb: 256,
             output_limit_mb: 64,
-            mask_chunk_records: 4_000,
+            mask_chunk_records: 20_000,
             http_timeout_ms: 10_000,
             http_max_response_mb: 64,
             cache_dir: None,
