@@ -546,9 +546,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_is_idempotent_and_claims_are_exclusive() {
+    async fn create_is_idempotent_and_claims_are_exclusive_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap();
+        exercise(&store).await;
+    }
+
+    /// The same queries on PostgreSQL, the backend for several hosts, in a database
+    /// of its own (the machine's PostgreSQL, trust auth; CASEFILE_TEST_POSTGRES overrides).
+    #[tokio::test]
+    async fn create_is_idempotent_and_claims_are_exclusive_on_postgres() {
+        sqlx::any::install_default_drivers();
+        let admin_url = std::env::var("CASEFILE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = sqlx::AnyPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (see README)");
+        let db = format!("casefile_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+        let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&url, dir.path()).await.unwrap();
+        exercise(&store).await;
+        store.pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {db}")).execute(&admin).await.unwrap();
+    }
+
+    async fn exercise(store: &Store) {
         let (a, created) = store.create_task("t1", &request("e1")).await.unwrap();
         assert!(created);
         let (b, created) = store.create_task("t2", &request("e1")).await.unwrap();
