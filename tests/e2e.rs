@@ -258,6 +258,7 @@ tenants:
     let metrics = host.http.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("debug_report_generate_ms"), "{metrics}");
     assert!(metrics.contains("casefile_component_calls_total"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "debug_ticket_autoclose_rate 1"), "{metrics}");
     let (_, audit) = host.get("/internal/audit").await;
     let entries = audit["entries"].as_array().unwrap();
     assert!(entries.iter().all(|e| e["chain_intact"] == true));

@@ -1,6 +1,7 @@
 //! The process's shared state: config, storage, runtime and registry, built once.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
@@ -29,6 +30,9 @@ pub struct App {
     pub flags: RwLock<Flags>,
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
+    /// Passed regressions that had a ticket, and how many of those tickets this
+    /// process closed: the source of `debug_ticket_autoclose_rate`.
+    pub autoclose: (AtomicU64, AtomicU64),
 }
 
 impl App {
@@ -64,6 +68,7 @@ impl App {
             host_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             http,
             data_dir: data_dir.to_path_buf(),
+            autoclose: (AtomicU64::new(0), AtomicU64::new(0)),
         }))
     }
 

@@ -276,6 +276,15 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     Ok(())
 }
 
+/// Keeps `debug_ticket_autoclose_rate`: of the attempts to close a ticket after a
+/// passed regression, the share that succeeded (a retry counts as another attempt).
+fn record_autoclose(app: &App, closed: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let attempts = app.autoclose.0.fetch_add(1, Relaxed) + 1;
+    let ok = if closed { app.autoclose.1.fetch_add(1, Relaxed) + 1 } else { app.autoclose.1.load(Relaxed) };
+    metrics::gauge!("debug_ticket_autoclose_rate").set(ok as f64 / attempts as f64);
+}
+
 /// Counts and audits what the gate caught: rule and position, never the value.
 async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_closed: bool) -> anyhow::Result<()> {
     for (rule, n) in &gated.by_rule {
@@ -300,9 +309,11 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let target = ticket::target(app, &task.tenant);
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
-        if let Some(t) = &target {
+        if let (Some(t), Some(_)) = (&target, &task.ticket_id) {
             let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
-            ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await.map_err(retry)?;
+            let closed = ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await;
+            record_autoclose(app, closed.is_ok());
+            closed.map_err(retry)?;
             metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
         }
         app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
