@@ -53,9 +53,12 @@ fn main() {
         cmd.arg("-p").arg(krate);
     }
     // The outer build's flags are for the host target, not for wasm.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
         cmd.env_remove(var);
     }
+    // wasm SIMD lets memchr and regex use their vectorised searches in the guests;
+    // wasmtime enables the proposal by default.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
     let status = cmd.status().expect("cannot run cargo to build the WebAssembly guests");
     if !status.success() {
         panic!(

@@ -50,7 +50,7 @@ fn write_incident(dir: &std::path::Path, logs: usize, spans: usize, start_ns: i6
     Ok(())
 }
 
-pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize) -> Result<()> {
+pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chunk: Option<usize>) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("casefile-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -81,7 +81,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize) -> 
     };
     let template: Template = serde_yaml::from_str("{}")?;
     let ctx = wit::MaskContext { tenant: "default".into(), policy: "{}".into(), pseudonym_key: vec![7; 32] };
-    let chunk = RuntimeConfig::default().mask_chunk_records;
+    let chunk = chunk.unwrap_or(RuntimeConfig::default().mask_chunk_records);
 
     println!("synthetic incident: {logs} log lines, {spans} spans, 3 sources; {iterations} iterations");
     let mut totals = Vec::new();

@@ -121,6 +121,9 @@ enum Command {
         iterations: usize,
         #[arg(long, default_value_t = 2_000)]
         calls: usize,
+        /// Records per masker call [default: runtime.mask_chunk_records's default]
+        #[arg(long)]
+        chunk: Option<usize>,
     },
 }
 
@@ -206,7 +209,7 @@ async fn run(cli: Cli) -> Result<()> {
             print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
         }
         Command::Mask { component, tenant, config, jsonl, check } => crate::mask::mask_stdin(component, tenant, &config, jsonl, check).await,
-        Command::Bench { logs, spans, iterations, calls } => crate::bench::run(logs, spans, iterations, calls).await,
+        Command::Bench { logs, spans, iterations, calls, chunk } => crate::bench::run(logs, spans, iterations, calls, chunk).await,
     }
 }
 

@@ -566,7 +566,8 @@ mod tests {
         let store = Store::open(&url, dir.path()).await.unwrap();
         exercise(&store).await;
         store.pool.close().await;
-        sqlx::query(&format!("DROP DATABASE {db}")).execute(&admin).await.unwrap();
+        // FORCE: a pooled connection may still be closing.
+        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
     }
 
     async fn exercise(store: &Store) {
