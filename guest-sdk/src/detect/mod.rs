@@ -1,7 +1,15 @@
 //! Masking detectors, in the manner of Sentry Relay's `relay-pii`: the rules are data
 //! (`rules::RULES`), the validators that confirm a match are plain functions
 //! (`validate`), the tenant's choices are a serde struct (`Policy`), and one engine
-//! (`engine`) applies all three. The host's leak gate runs the same table natively.
+//! (`engine`) applies all three. Each rule also names its trigger (`prefilter`): the
+//! literals or the shape a text must have for the rule to be worth running, so an
+//! ordinary log line costs one literal scan and one byte pass, not forty regexes. The
+//! host's leak gate runs the same table natively.
+//!
+//! How well it does is measured, not asserted in prose: `tests/corpus.rs` (a labeled,
+//! generated corpus: recall per category and the false-positive rate over hard
+//! negatives), `tests/props.rs` (properties over generated input) and
+//! `examples/throughput.rs` (MB/s and build time).
 //!
 //! ```
 //! use casefile_guest::detect::{mask_text, Counts, Policy};
@@ -14,11 +22,13 @@
 
 mod engine;
 mod policy;
+pub mod prefilter;
 pub mod rules;
 pub mod validate;
 
-pub use engine::{find, mask_field, mask_text, render, Counts, Finding};
+pub use engine::{find, find_unfiltered, mask_field, mask_text, render, Counts, Finding};
 pub use policy::{Action, Actions, Policy, PolicyError};
+pub use prefilter::{Shape, Trigger};
 pub use rules::RULES;
 
 use serde::{Deserialize, Serialize};
@@ -60,10 +70,13 @@ impl Category {
 /// the first one that took part in the match is what gets masked (so `password=` stays
 /// readable and only the value goes); otherwise the whole match is. A group named `k`
 /// is handed to the validator as the key of a key/value pair. `validate` then confirms
-/// or rejects the candidate (check digits, context, neighbours).
+/// or rejects the candidate (check digits, context, neighbours). `trigger` is the cheap
+/// test that decides whether `pattern` is worth running on a text at all (see
+/// `prefilter`); it must fire on every text the rule can find something in.
 pub struct Rule {
     pub name: &'static str,
     pub category: Category,
+    pub trigger: Trigger,
     pub pattern: &'static str,
     pub validate: Option<fn(&Candidate<'_>) -> bool>,
 }

@@ -141,6 +141,10 @@ struct Compiled {
     allow: HashSet<String>,
     allow_patterns: Vec<Regex>,
     disabled: HashSet<String>,
+    /// Bit `i` set: `RULES[i]` is disabled by name.
+    disabled_mask: u128,
+    /// `enabled_rules` for the categories it was computed for.
+    enabled: (Vec<Category>, u128),
 }
 
 impl Policy {
@@ -182,11 +186,19 @@ impl Policy {
         let allow_patterns = (self.allow_patterns.iter().enumerate())
             .map(|(i, p)| compile("allow_patterns", i, p, true))
             .collect::<Result<_, _>>()?;
+        let disabled_mask = (RULES.iter().enumerate())
+            .filter(|(_, r)| self.disabled_rules.iter().any(|d| d == r.name))
+            .fold(0, |mask, (i, _)| mask | 1 << i);
         Ok(Compiled {
             keys,
             allow: self.allow.iter().cloned().collect(),
             allow_patterns,
             disabled: self.disabled_rules.iter().cloned().collect(),
+            disabled_mask,
+            enabled: (
+                self.categories.clone(),
+                enabled_mask(&self.categories, disabled_mask),
+            ),
         })
     }
 
@@ -208,6 +220,8 @@ impl Policy {
                     allow: HashSet::new(),
                     allow_patterns: Vec::new(),
                     disabled: HashSet::new(),
+                    disabled_mask: 0,
+                    enabled: (self.categories.clone(), enabled_mask(&self.categories, 0)),
                 })
             })
         })
@@ -216,6 +230,17 @@ impl Policy {
     /// Whether the rule runs under this policy.
     pub fn rule_enabled(&self, name: &str, category: Category) -> bool {
         self.categories.contains(&category) && !self.compiled().disabled.contains(name)
+    }
+
+    /// Bit `i` set: `RULES[i]` runs under this policy (`rule_enabled` for the whole
+    /// table at once).
+    pub fn enabled_rules(&self) -> u128 {
+        let compiled = self.compiled();
+        match &compiled.enabled {
+            (categories, mask) if *categories == self.categories => *mask,
+            // `categories` changed after the policy was first used.
+            _ => enabled_mask(&self.categories, compiled.disabled_mask),
+        }
     }
 
     /// The action for a rule: its own override, else its category's.
@@ -236,6 +261,13 @@ impl Policy {
         let c = self.compiled();
         c.allow.contains(value) || c.allow_patterns.iter().any(|re| re.is_match(value))
     }
+}
+
+/// The rules of `categories` that are not disabled, as bits of `RULES` indices.
+fn enabled_mask(categories: &[Category], disabled: u128) -> u128 {
+    (RULES.iter().enumerate())
+        .filter(|(i, r)| disabled & 1 << i == 0 && categories.contains(&r.category))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 #[cfg(test)]

@@ -9,13 +9,48 @@
 //! - Groups named `v...` hold the value to mask, the first one that took part in the
 //!   match wins; without them the whole match is masked. A group named `k` is the key
 //!   of a key/value pair and is handed to the validator.
+//! - `trigger` must fire on every text the rule can find something in (see
+//!   `prefilter`); the corpus and property tests compare filtered and unfiltered
+//!   findings to hold every trigger to that.
 //! - When two findings overlap, the earliest wins, then the longest, then the rule
 //!   that comes first here: specific token shapes come before generic assignments, and
 //!   credentials before everything else, so a password that happens to look like a
 //!   card number is masked as a credential, not kept in part.
 
+use super::prefilter::{self, Trigger};
 use super::validate as v;
 use super::{Category::*, Rule};
+
+/// Strings one of which every secret key word contains (`pass` for `password` and
+/// `passphrase`, `key` for `api_key` and `access-key`, `auth` for `authorization`).
+const SECRET_LITERALS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "session",
+    "cookie",
+    "auth",
+];
+
+/// `SECRET_LITERALS` and the command names `cli-secret-flag` knows.
+const SECRET_OR_CLI: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "session",
+    "cookie",
+    "auth",
+    "curl",
+    "sshpass",
+    "mysql",
+    "redis-cli",
+];
 
 /// The separator of a key/value pair: `=`, `:`, `=>`, with optional quotes around the
 /// key (also escaped quotes, for JSON that was itself put into a JSON string).
@@ -26,11 +61,12 @@ macro_rules! assign_op {
 }
 
 /// The value of a pair: escaped-quoted, double-quoted (JSON escapes allowed),
-/// single-quoted, or bare up to whitespace or a delimiter (a bare value never opens a
-/// bracket: `password= {` is an empty password before a JSON object).
+/// single-quoted, or bare up to whitespace or a delimiter, ASCII or CJK (`，；。、：`: a
+/// Chinese log line separates pairs with them). A bare value never opens a bracket:
+/// `password= {` is an empty password before a JSON object.
 macro_rules! assigned_value {
     () => {
-        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|]+))"##
+        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|，；。、：]+))"##
     };
 }
 
@@ -46,123 +82,205 @@ pub static RULES: &[Rule] = &[
     Rule {
         name: "pem-private-key",
         category: Credential,
+        trigger: Trigger::literals(&["-----BEGIN"]),
         // Up to the END line; a block cut off before it is masked to the end.
-        pattern: r"-----BEGIN[ A-Z0-9]*PRIVATE KEY-----(?s:.*?-----END[ A-Z0-9]*PRIVATE KEY-----|.*)",
+        // PGP's armour says `PRIVATE KEY BLOCK`.
+        pattern: r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*)",
         validate: None,
+    },
+    Rule {
+        name: "pem-private-key-base64",
+        category: Credential,
+        trigger: Trigger::literals(&["LS0tLS1CRUdJTi"]),
+        // A PEM block, base64-encoded once more: Kubernetes secrets (`tls.key: LS0t…`),
+        // Helm values. `LS0tLS1CRUdJTi` is `-----BEGIN`; the validator decodes the
+        // header and keeps certificates and public keys.
+        pattern: r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}",
+        validate: Some(v::base64_private_key),
     },
     Rule {
         name: "gcp-service-account-key",
         category: Credential,
+        trigger: Trigger::literals(&["private_key"]),
         pattern: r##""private_key"[ \t]*:[ \t]*"(?P<v>-----BEGIN(?:[^"\\]|\\.)*)""##,
         validate: None,
     },
     Rule {
         name: "aws-access-key-id",
         category: Credential,
+        trigger: Trigger::literals(&[
+            "A3T", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA",
+        ]),
         pattern: r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
         validate: None,
     },
     Rule {
         name: "aws-secret-access-key",
         category: Credential,
+        trigger: Trigger::shape(|s| s.base64_run_of_40),
         pattern: r"(?:^|[^A-Za-z0-9/+])(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         validate: Some(v::aws_secret),
     },
     Rule {
         name: "gcp-api-key",
         category: Credential,
+        trigger: Trigger::literals(&["AIza"]),
         pattern: r"\bAIza[0-9A-Za-z_-]{35}",
         validate: None,
     },
     Rule {
         name: "azure-storage-key",
         category: Credential,
+        trigger: Trigger::literals(&["AccountKey", "SharedAccessKey", "sig="]),
         pattern: r"(?i)\b(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*(?P<v1>[A-Za-z0-9+/]{20,}={0,2})|[?&]sig=(?P<v2>[A-Za-z0-9%+/]{20,})",
         validate: None,
     },
     Rule {
         name: "github-token",
         category: Credential,
+        trigger: Trigger::literals(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
         validate: None,
     },
     Rule {
         name: "gitlab-token",
         category: Credential,
+        trigger: Trigger::literals(&["glpat-"]),
         pattern: r"\bglpat-[A-Za-z0-9_-]{20,}",
         validate: None,
     },
     Rule {
         name: "slack-token",
         category: Credential,
+        trigger: Trigger::literals(&["xox"]),
         pattern: r"\bxox[baprs]-[A-Za-z0-9-]{10,}",
         validate: None,
     },
     Rule {
         name: "slack-webhook",
         category: Credential,
+        trigger: Trigger::literals(&["hooks.slack.com/"]),
         pattern: r"\bhooks\.slack\.com/(?P<v>(?:services|workflows|triggers)/[A-Za-z0-9/_-]+)",
         validate: None,
     },
     Rule {
         name: "stripe-key",
         category: Credential,
+        trigger: Trigger::literals(&["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"]),
         pattern: r"\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})\b",
         validate: None,
     },
     Rule {
         name: "npm-token",
         category: Credential,
+        trigger: Trigger::literals(&["npm_"]),
         pattern: r"\bnpm_[A-Za-z0-9]{36}\b",
         validate: None,
     },
     Rule {
         name: "pypi-token",
         category: Credential,
+        trigger: Trigger::literals(&["pypi-AgE"]),
         pattern: r"\bpypi-AgE[A-Za-z0-9_-]{50,}",
         validate: None,
     },
     Rule {
         name: "openai-api-key",
         category: Credential,
+        trigger: Trigger::literals(&["sk-"]),
         pattern: r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
         validate: Some(v::letters_and_digits),
     },
     Rule {
         name: "jwt",
         category: Credential,
+        trigger: Trigger::literals(&["eyJ"]),
         pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
         validate: None,
     },
     Rule {
         name: "authorization-header",
         category: Credential,
+        trigger: Trigger::literals(&["authorization"]),
         // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
         pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Bearer|Basic|Token|ApiKey)[ \t]+[^\s"'\\,;]+|(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+)"##,
         validate: None,
     },
     Rule {
+        name: "cookie-header",
+        category: Credential,
+        trigger: Trigger::literals(&["cookie"]),
+        // Every cookie of the header, whatever its name (`PHPSESSID`, `connect.sid`).
+        pattern: r##"(?i)\b(?:set-)?cookie\\?["']?[ \t]*:[ \t]*\\?["']?(?P<v>[^\r\n"'\\]+)"##,
+        validate: None,
+    },
+    Rule {
         name: "bearer-token",
         category: Credential,
+        trigger: Trigger::literals(&["bearer"]),
         pattern: r"\b(?i:bearer)[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)",
         validate: None,
     },
     Rule {
         name: "db-connection-string",
         category: Credential,
+        trigger: Trigger::literals_near(
+            &["://", "password", "pwd"],
+            prefilter::userinfo_or_key_operator,
+        ),
         pattern: r##"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb)://[^\s:/?#@]*:(?P<v1>[^\s/?#@]+)@|\b(?:Server|Data Source|Host|Address)[ \t]*=[^;\r\n]*;(?:[^;\r\n]*;)*?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*(?P<v2>[^;\r\n"']+)"##,
         validate: None,
     },
     Rule {
         name: "url-credentials",
         category: Credential,
+        trigger: Trigger::literals_near(&["://"], prefilter::userinfo_follows),
         pattern: r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@]*:(?P<v>[^\s/?#@]+)@",
+        validate: None,
+    },
+    Rule {
+        name: "cli-secret-flag",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_OR_CLI, prefilter::flag_or_command),
+        // A command line as a process or job log echoes it: `--password X`, `--api-key
+        // X`, `curl -u user:X`, `sshpass -p X`, `mysql -pX`, `redis-cli -a X`. (`--flag=X`
+        // is `secret-assignment`'s.) A value starting with `-` is the next flag.
+        pattern: concat!(
+            r##"(?i)(?:^|[\s'"])--?[A-Za-z0-9_-]*?"##,
+            secret_words!(),
+            r##"[ \t]+(?:"(?P<v1>[^"\r\n]+)"|'(?P<v2>[^'\r\n]+)'|(?P<v3>[^\s"'-][^\s"']*))"##,
+            r##"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user)[ \t]*["']?[^\s:"']+:(?P<v4>[^\s"']+)"##,
+            r##"|\bsshpass[ \t]+-p[ \t]*(?P<v5>[^\s"']+)"##,
+            r##"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p(?P<v6>[^\s"'-][^\s"']*)"##,
+            r##"|\bredis-cli\b[^\r\n]*?[ \t]-a[ \t]+(?P<v7>[^\s"']+)"##
+        ),
+        validate: None,
+    },
+    Rule {
+        name: "sql-password",
+        category: Credential,
+        trigger: Trigger::literals_near(&["password", "identified"], prefilter::quoted_after),
+        // `CREATE USER … WITH PASSWORD '…'`, `IDENTIFIED BY '…'` in database logs.
+        pattern: r"(?i)\b(?:PASSWORD|IDENTIFIED[ \t]+BY)[ \t]+'(?P<v>(?:[^'\\\r\n]|\\.|'')+)'",
+        validate: None,
+    },
+    Rule {
+        name: "secret-xml-element",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::in_element_name),
+        // `<password>…</password>`, `<wsse:Password Type="…">…</wsse:Password>`.
+        pattern: concat!(
+            r"(?i)<(?:[A-Za-z0-9_-]+:)?[A-Za-z0-9_.-]*?",
+            secret_words!(),
+            r"(?:[ \t][^>]*)?>(?P<v>[^<]+)</"
+        ),
         validate: None,
     },
     // ---- credentials: generic assignments ----------------------------------------
     Rule {
         name: "secret-assignment",
         category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::key_then_operator),
         // `password=…`, `db_password: …`, `"api_key":"…"`, `?access_token=…&`.
         pattern: concat!(
             r"(?i)\b[A-Za-z0-9_.-]*?",
@@ -173,15 +291,32 @@ pub static RULES: &[Rule] = &[
         validate: Some(v::not_next_pair),
     },
     Rule {
+        name: "secret-env-entry",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::name_then_value),
+        // A name/value pair whose name is the secret's: Kubernetes and ECS environment
+        // entries (`- name: DB_PASSWORD` then `value: …`, `{"name": "API_TOKEN",
+        // "value": "…"}`), CloudFormation parameters.
+        pattern: concat!(
+            r##"(?i)\b(?:name|key|ParameterKey)\\?["']?[ \t]*[:=][ \t]*\\?["']?[A-Za-z0-9_.-]*?"##,
+            secret_words!(),
+            r##"\\?["']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*)?\\?["']?(?:value|ParameterValue)"##,
+            assign_op!(),
+            assigned_value!()
+        ),
+        validate: None,
+    },
+    Rule {
         name: "sensitive-key",
         category: Credential,
+        trigger: Trigger::shape(prefilter::has_sensitive_pair),
         // Any pair whose key matches the policy's `sensitive_keys`. Bare values stop at
         // `?` and `=` (bar base64 padding) so that a URL value does not hide the pairs
         // of its query string.
         pattern: concat!(
             r##"(?:^|[^A-Za-z0-9_.-])\\?["']?(?P<k>[A-Za-z0-9_.-]{1,64})"##,
             assign_op!(),
-            r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|?=]+=*))"##
+            r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|?=，；。、：]+=*))"##
         ),
         validate: Some(v::sensitive_key),
     },
@@ -189,12 +324,14 @@ pub static RULES: &[Rule] = &[
     Rule {
         name: "credit-card",
         category: Payment,
+        trigger: Trigger::shape(|s| s.card_digits >= 13),
         pattern: r"\b(?:[0-9][ -]?){12,18}[0-9]\b",
         validate: Some(v::card_number),
     },
     Rule {
         name: "iban",
         category: Payment,
+        trigger: Trigger::shape(|s| s.iban_head),
         pattern: r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
         validate: Some(v::iban),
     },
@@ -202,50 +339,66 @@ pub static RULES: &[Rule] = &[
     Rule {
         name: "us-ssn",
         category: GovernmentId,
-        pattern: r"(?i)\b(?P<v1>[0-9]{3}-[0-9]{2}-[0-9]{4})\b|\b(?:ssn|social security(?: number)?)\W{0,3}(?P<v2>[0-9]{9})\b",
+        trigger: Trigger::literals_or_shape(&["ssn", "social"], |s| s.ssn_dashed),
+        // Dashed anywhere; compact or spaced only right after a key or label that says
+        // so (`ssn=…`, `"ssn": "…"`, `taxpayer_ssn=…`, `Social Security Number: …`).
+        pattern: r"(?i)\b(?P<v1>[0-9]{3}-[0-9]{2}-[0-9]{4})\b|(?:\b|_)(?:ssn|social[ _-]?security(?:[ _-]?(?:number|num|no)\.?)?)[A-Za-z_]{0,10}?[^A-Za-z0-9_\r\n]{0,6}(?P<v2>[0-9]{3} ?[0-9]{2} ?[0-9]{4})\b",
         validate: Some(v::us_ssn),
     },
     Rule {
         name: "cn-resident-id",
         category: GovernmentId,
-        pattern: r"\b[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]\b",
+        trigger: Trigger::shape(|s| s.digit_run >= 17),
+        // Area, birth date, sequence, check character; the validator checks the date
+        // and the check character (a smaller regex compiles four times faster).
+        pattern: r"\b[1-9][0-9]{16}[0-9Xx]\b",
         validate: Some(v::cn_resident_id),
     },
     // ---- contact ------------------------------------------------------------------
     Rule {
         name: "email",
         category: Contact,
-        pattern: r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        trigger: Trigger::literals(&["@", "%40"]),
+        // `%40` is the `@` of an address in a query string (`?email=bob%40example.com`).
+        pattern: r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
         validate: Some(v::email),
     },
     Rule {
         name: "phone-e164",
         category: Contact,
+        trigger: Trigger::shape(|s| s.plus_digit),
         pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()-]{6,20}[0-9])",
         validate: Some(v::phone_e164),
     },
     Rule {
         name: "phone-cn-mobile",
         category: Contact,
-        pattern: r"\b1[3-9][0-9]{9}\b",
+        trigger: Trigger::shape(|s| s.cn_mobile),
+        // Compact, or grouped 3-4-4 by spaces or dashes.
+        pattern: r"\b1[3-9][0-9](?:[0-9]{8}|-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})\b",
         validate: None,
     },
     // ---- network ------------------------------------------------------------------
     Rule {
         name: "ipv4",
         category: Network,
+        trigger: Trigger::shape(|s| s.dots_in_number >= 3),
         pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
         validate: Some(v::ipv4),
     },
     Rule {
         name: "ipv6",
         category: Network,
+        trigger: Trigger::literals_or_shape(&["::"], |s| s.colons_in_hex >= 6),
         pattern: r"(?i)(?:[0-9a-f]{1,4}:|:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{1,4}|:)?",
         validate: Some(v::ipv6),
     },
     Rule {
         name: "mac-address",
         category: Network,
+        trigger: Trigger::shape(|s| {
+            s.colons_in_hex >= 5 || s.dashes_in_hex >= 5 || s.long_dotted_hex
+        }),
         pattern: r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b(?:[0-9a-f]{2}-){5}[0-9a-f]{2}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b",
         validate: Some(v::mac),
     },
@@ -291,6 +444,22 @@ mod tests {
         );
         keeps("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0B\n-----END PUBLIC KEY-----");
         keeps("-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----");
+        // PGP armour says `PRIVATE KEY BLOCK` (found by the corpus).
+        masks(
+            "gpg --export-secret-keys: -----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGX\n-----END PGP PRIVATE KEY BLOCK----- ok",
+            "gpg --export-secret-keys: [MASKED:pem-private-key] ok",
+        );
+    }
+
+    #[test]
+    fn pem_private_key_base64() {
+        // `-----BEGIN RSA PRIVATE KEY-----\nMIIE` encoded, as in a Kubernetes secret.
+        masks(
+            "  tls.key: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF\n",
+            "  tls.key: [MASKED:pem-private-key-base64]\n",
+        );
+        // A certificate (`-----BEGIN CERTIFICATE-----`) is public.
+        keeps("  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUQ=");
     }
 
     #[test]
@@ -328,6 +497,9 @@ mod tests {
         keeps("commit 3f786850e387550fdab836ed7e6dc881de23001b merged");
         keeps("sha=3F786850E387550FDAB836ED7E6DC881DE23001B");
         keeps("no context wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY here");
+        // Forty base64 characters that decode to text are a message, not a key (found by
+        // the corpus: `payload=<base64 of 30 ASCII bytes>`).
+        keeps("payload(base64)=Zm9yIHJldHJ5IGRlcHRoIGZvciBjb21wYWN0aW9u size=30");
     }
 
     #[test]
@@ -452,6 +624,20 @@ mod tests {
     }
 
     #[test]
+    fn cookie_header() {
+        // Every cookie, whatever its name (found by the corpus: `PHPSESSID`, `connect.sid`).
+        masks(
+            "> Cookie: _ga=GA1.2.3; PHPSESSID=abc123def; theme=dark",
+            "> Cookie: [MASKED:cookie-header]",
+        );
+        masks(
+            r#"{"cookie":"connect.sid=s%3Aabc"}"#,
+            r#"{"cookie":"[MASKED:cookie-header]"}"#,
+        );
+        keeps("cookie consent banner shown");
+    }
+
+    #[test]
     fn bearer_token() {
         masks(
             "curl -H 'X-Thing: Bearer 0123456789abcdefXYZ'",
@@ -491,6 +677,56 @@ mod tests {
     }
 
     #[test]
+    fn cli_secret_flag() {
+        // Found by the corpus: command lines echoed by job runners.
+        masks(
+            "spawned: tool --host db --password s3cr3t --verbose",
+            "spawned: tool --host db --password [MASKED:cli-secret-flag] --verbose",
+        );
+        masks(
+            "exec: curl -sS -u deploy:hunter2 https://x/",
+            "exec: curl -sS -u deploy:[MASKED:cli-secret-flag] https://x/",
+        );
+        masks(
+            "sshpass -p hunter2 ssh bastion",
+            "sshpass -p [MASKED:cli-secret-flag] ssh bastion",
+        );
+        masks(
+            "mysql -h db -u app -phunter2 app",
+            "mysql -h db -u app -p[MASKED:cli-secret-flag] app",
+        );
+        masks(
+            "redis-cli -h cache -a hunter2 ping",
+            "redis-cli -h cache -a [MASKED:cli-secret-flag] ping",
+        );
+        keeps("docker login --username ci --password-stdin registry");
+        keeps("helm upgrade --token-file /var/run/secrets/token --no-auth --wait");
+        keeps("docker run -u 1000:1000 -p 8080:80 app");
+    }
+
+    #[test]
+    fn sql_password() {
+        masks(
+            "statement: CREATE USER app WITH PASSWORD 'hunter2';",
+            "statement: CREATE USER app WITH PASSWORD '[MASKED:sql-password]';",
+        );
+        masks(
+            "CREATE USER 'app'@'%' IDENTIFIED BY 'hunter2'",
+            "CREATE USER 'app'@'%' IDENTIFIED BY '[MASKED:sql-password]'",
+        );
+        keeps("password reset for 'bob' requested");
+    }
+
+    #[test]
+    fn secret_xml_element() {
+        masks(
+            "<wsse:Username>bob</wsse:Username><wsse:Password Type=\"PasswordText\">hunter2</wsse:Password>",
+            "<wsse:Username>bob</wsse:Username><wsse:Password Type=\"PasswordText\">[MASKED:secret-xml-element]</wsse:Password>",
+        );
+        keeps("<tokenCount>12</tokenCount><status>OK</status>");
+    }
+
+    #[test]
     fn secret_assignment() {
         masks(
             "login password=hunter2 user=bob",
@@ -519,6 +755,34 @@ mod tests {
         keeps("max_tokens=100 password reset ok");
         keeps(r#"{"password":""}"#);
         keeps("password= user=bob");
+        // A value with `=` or `:` in it is a value, unless it is what a `remove` left
+        // (found by the corpus: YAML `password: Xy7=abc`).
+        masks(
+            "  password: sxwkad3=$V2#6NuCCTP-",
+            "  password: [MASKED:secret-assignment]",
+        );
+        masks("password = k=v", "password = [MASKED:secret-assignment]");
+        keeps("password:  user=bob");
+        // CJK punctuation ends a bare value as ASCII punctuation does.
+        masks(
+            "登录失败 password=hunter2，user=bob。",
+            "登录失败 password=[MASKED:secret-assignment]，user=bob。",
+        );
+    }
+
+    #[test]
+    fn secret_env_entry() {
+        // Found by the corpus: Kubernetes and ECS environment entries.
+        masks(
+            "env:\n- name: DB_PASSWORD\n  value: \"hunter2\"\n- name: DB_USER\n  value: app",
+            "env:\n- name: DB_PASSWORD\n  value: \"[MASKED:secret-env-entry]\"\n- name: DB_USER\n  value: app",
+        );
+        masks(
+            r#"[{"name":"API_TOKEN","value":"abc123"}]"#,
+            r#"[{"name":"API_TOKEN","value":"[MASKED:secret-env-entry]"}]"#,
+        );
+        keeps("- name: DB_PASSWORD_FILE\n  value: /run/secrets/db");
+        keeps("- name: DB_HOST\n  value: db.internal");
     }
 
     #[test]
@@ -559,6 +823,18 @@ mod tests {
         masks("SSN: 123456789", "SSN: [MASKED:us-ssn]");
         keeps("ref 000-12-3456 and 666-12-3456 and 2024-05-01");
         keeps("call 123456789");
+        // Found by the corpus: compact after JSON keys and compound keys, spaced after a
+        // label.
+        masks(r#"{"ssn": "533788811"}"#, r#"{"ssn": "[MASKED:us-ssn]"}"#);
+        masks(
+            "taxpayer_ssn=535396925 social_security_number=634660643",
+            "taxpayer_ssn=[MASKED:us-ssn] social_security_number=[MASKED:us-ssn]",
+        );
+        masks(
+            "Social Security Number: 834 95 3389 (unverified)",
+            "Social Security Number: [MASKED:us-ssn] (unverified)",
+        );
+        keeps("lesson 123456789 and classname=123456789");
     }
 
     #[test]
@@ -577,6 +853,11 @@ mod tests {
             "mail [MASKED:email] now",
         );
         keeps("user@localhost and git@v1 and a@b");
+        // Found by the corpus: URL-encoded in a query string.
+        masks(
+            "GET /api/v1/users?email=ops-team%40yahoo.co.jp&limit=1",
+            "GET /api/v1/users?email=[MASKED:email]&limit=1",
+        );
     }
 
     #[test]
@@ -593,6 +874,11 @@ mod tests {
             "手机[MASKED:phone-cn-mobile]，请回电",
         );
         keeps("ts 1712345678901 ms and 12345678901");
+        // Found by the corpus: grouped 3-4-4.
+        masks(
+            "手机号：160 9274 4278，mobile=190-4060-0263",
+            "手机号：[MASKED:phone-cn-mobile]，mobile=[MASKED:phone-cn-mobile]",
+        );
     }
 
     #[test]
@@ -603,6 +889,19 @@ mod tests {
         );
         keeps("listening on 127.0.0.1:8080");
         keeps("version 1.2.3.4, v10.0.0.1, curl/7.68.0.1, oid 1.3.6.1.4.1.311");
+        // Found by the corpus: words that merely contain `ver` or `v=` are no version
+        // context, and a path segment before `/` is no product token.
+        masks(
+            "upstream server 10.1.2.3:80 down, resolver 10.0.0.2, srv=10.0.0.3",
+            "upstream server [MASKED:ipv4]:80 down, resolver [MASKED:ipv4], srv=[MASKED:ipv4]",
+        );
+        masks(
+            "DELETE /api/v1/blocklist/10.9.8.7 204",
+            "DELETE /api/v1/blocklist/[MASKED:ipv4] 204",
+        );
+        keeps(
+            r#"{"appVersion":"1.2.3.4"} X-App-Version: 4.2.0.12 (build 10.0.19041.1) MyApp/1.2.3.4"#,
+        );
     }
 
     #[test]

@@ -30,14 +30,70 @@ pub fn luhn(digits: &str) -> bool {
 /// issuer uses, consistent grouping and the Luhn check. The issuer check keeps epoch
 /// timestamps (which start with 1) and most ids out even though one in ten random
 /// numbers passes Luhn.
+///
+/// A grouped candidate may take in a number before or after the card (`4111 1111 1111
+/// 1111 12/25`, a card and its expiry; `0 4019-4265-1225-2568`; found by the property
+/// tests): then a run of its groups that is a card makes it one, and the whole
+/// candidate is masked.
 pub fn card_number(c: &Candidate<'_>) -> bool {
     let value = c.value();
-    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-    if !(13..=19).contains(&digits.len()) || !luhn(&digits) {
+    if !value.contains([' ', '-']) {
+        return card_digits(value.as_bytes());
+    }
+    let groups: Vec<&str> = value.split([' ', '-']).collect();
+    // Byte offset of each group in `value`.
+    let offsets: Vec<usize> = (groups.iter())
+        .scan(0, |at, g| {
+            let here = *at;
+            *at += g.len() + 1;
+            Some(here)
+        })
+        .collect();
+    (0..groups.len()).any(|first| {
+        // No issuer starts with 0, 1, 7, 8 or 9 (most candidates are timestamps).
+        matches!(groups[first].as_bytes()[0], b'2'..=b'6')
+            && (first + 1..=groups.len()).rev().any(|end| {
+                card_groups(
+                    &value[offsets[first]..offsets[end - 1] + groups[end - 1].len()],
+                    &groups[first..end],
+                )
+            })
+    })
+}
+
+/// `text` (the groups `groups` and their separators) is a card: one kind of separator,
+/// card-like groups (4-4-4-4(-3), Amex 4-6-5, Diners 4-6-4, or one compact run) and
+/// card digits.
+fn card_groups(text: &str, groups: &[&str]) -> bool {
+    let k = groups.len();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let grouping = k == 1
+        || !(text.contains(' ') && text.contains('-'))
+            && (lens[..k - 1].iter().all(|&g| g == 4) && (1..=4).contains(&lens[k - 1])
+                || lens == [4, 6, 5]
+                || lens == [4, 6, 4]);
+    if !grouping {
         return false;
     }
-    let d = digits.as_bytes();
+    let mut buf = [0u8; 19];
+    let mut n = 0;
+    for b in text.bytes().filter(u8::is_ascii_digit) {
+        if n == buf.len() {
+            return false;
+        }
+        buf[n] = b;
+        n += 1;
+    }
+    card_digits(&buf[..n])
+}
+
+/// The digits of a card: issuer, length, Luhn, and not a Chinese resident id.
+fn card_digits(d: &[u8]) -> bool {
     let len = d.len();
+    if !(13..=19).contains(&len) || !d.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let digits = std::str::from_utf8(d).unwrap_or_default();
     let issuer_ok = match (d[0], d[1]) {
         (b'4', _) => matches!(len, 13 | 16 | 19),
         // Mastercard 2221-2720.
@@ -54,21 +110,9 @@ pub fn card_number(c: &Candidate<'_>) -> bool {
         (b'3', b'0' | b'6' | b'8' | b'9') => (14..=19).contains(&len),
         _ => false,
     };
-    if !issuer_ok {
-        return false;
-    }
-    // Grouped numbers use one separator and card-like groups: 4-4-4-4(-3),
-    // Amex 4-6-5, Diners 4-6-4.
-    let groups: Vec<usize> = value.split([' ', '-']).map(str::len).collect();
-    if groups.len() == 1 {
-        return true;
-    }
-    if value.contains(' ') && value.contains('-') || groups.contains(&0) {
-        return false;
-    }
-    let fours = groups[..groups.len() - 1].iter().all(|&g| g == 4)
-        && (1..=4).contains(&groups[groups.len() - 1]);
-    fours || groups == [4, 6, 5] || groups == [4, 6, 4]
+    // An 18-digit run that is a valid Chinese resident id (birth date and check
+    // character) is that id; one in ten of them also passes Luhn.
+    issuer_ok && luhn(digits) && !(len == 18 && is_cn_resident_id(digits))
 }
 
 /// IBAN length per country (ISO 13616 registry); unknown countries are rejected so
@@ -154,12 +198,26 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 ];
 
 /// An IBAN: the country's length and the ISO 7064 mod-97 check (remainder 1).
+///
+/// The candidate may run on into a short word after the IBAN (`AT45 5222 5175 5209
+/// 4126 0`, found by the property tests): the country's length, counted from the
+/// start, must end at a space or at the end, and the whole candidate is masked.
 pub fn iban(c: &Candidate<'_>) -> bool {
-    let compact: String = c.value().chars().filter(|ch| *ch != ' ').collect();
-    let Some(&(_, len)) = IBAN_LENGTHS.iter().find(|(cc, _)| compact.starts_with(cc)) else {
+    let value = c.value();
+    let Some(&(_, len)) = IBAN_LENGTHS.iter().find(|(cc, _)| value.starts_with(cc)) else {
         return false;
     };
-    if compact.len() != len {
+    let mut compact = String::with_capacity(len);
+    let mut chars = value.chars();
+    for ch in chars.by_ref() {
+        if ch != ' ' {
+            compact.push(ch);
+            if compact.len() == len {
+                break;
+            }
+        }
+    }
+    if compact.len() != len || !matches!(chars.next(), None | Some(' ')) {
         return false;
     }
     // Move the first four characters to the end, letters become 10..35, then mod 97
@@ -179,13 +237,28 @@ pub fn iban(c: &Candidate<'_>) -> bool {
     rem == 1
 }
 
-/// A Chinese resident identity number: 17 digits and an ISO 7064 MOD 11-2 check
-/// character (0-9 or X). The regex already checked the birth date's shape.
+/// A Chinese resident identity number: 17 digits (six of area, the birth date
+/// `YYYYMMDD` from 1800 to 2099, three of sequence) and an ISO 7064 MOD 11-2 check
+/// character (0-9 or X).
 pub fn cn_resident_id(c: &Candidate<'_>) -> bool {
+    is_cn_resident_id(c.value())
+}
+
+/// The check behind `cn_resident_id`, for the card validator too.
+pub fn is_cn_resident_id(value: &str) -> bool {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
-    let v = c.value().as_bytes();
+    let v = value.as_bytes();
     if v.len() != 18 || !v[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |from: usize, to: usize| -> u32 {
+        v[from..to]
+            .iter()
+            .fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let (year, month, day) = (number(6, 10), number(10, 12), number(12, 14));
+    if !(1800..2100).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return false;
     }
     let sum: u32 = v[..17]
@@ -239,7 +312,7 @@ pub fn aws_secret(c: &Candidate<'_>) -> bool {
         && v.bytes().any(|b| b.is_ascii_lowercase())
         && !v.bytes().all(|b| b.is_ascii_hexdigit())
         && shannon_entropy(v) > 4.0;
-    if !random {
+    if !random || decodes_to_text(v) {
         return false;
     }
     let before = c.before(80);
@@ -247,6 +320,53 @@ pub fn aws_secret(c: &Candidate<'_>) -> bool {
         .trim_end_matches(['"', '\'', ' '])
         .ends_with(['=', ':']);
     assigned || mentions(before, &["aws", "secret"])
+}
+
+/// Whether standard base64 decodes to printable ASCII: then it is encoded text (a
+/// message, a name), not a key. Thirty random bytes are all printable about once in
+/// 10^13, so a real key is never mistaken for text.
+pub fn decodes_to_text(b64: &str) -> bool {
+    decode_base64(b64).is_some_and(|bytes| {
+        (bytes.iter()).all(|&b| b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b))
+    })
+}
+
+/// Base64 whose decoded start is a PEM header of a private key (not a certificate or a
+/// public key).
+pub fn base64_private_key(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let head = &v[..v.len().min(64) / 4 * 4];
+    let Some(decoded) = decode_base64(head) else {
+        return false;
+    };
+    let line = decoded.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    line.windows(11).any(|w| w == b"PRIVATE KEY")
+}
+
+/// Standard base64 without padding handling; `None` on any other character or a
+/// length that is not a multiple of four.
+fn decode_base64(b64: &str) -> Option<Vec<u8>> {
+    let bytes = b64.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for quad in bytes.chunks(4) {
+        let mut n = 0u32;
+        for &b in quad {
+            let sextet = match b {
+                b'A'..=b'Z' => b - b'A',
+                b'a'..=b'z' => b - b'a' + 26,
+                b'0'..=b'9' => b - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => return None,
+            };
+            n = (n << 6) | u32::from(sextet);
+        }
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    Some(out)
 }
 
 /// Random-looking tokens contain both letters and digits; words joined by dashes do not.
@@ -272,24 +392,76 @@ pub fn phone_e164(c: &Candidate<'_>) -> bool {
     (8..=15).contains(&digits) && !c.char_after().is_some_and(|ch| ch.is_ascii_digit())
 }
 
-/// Words after which a dotted quad is a version, not an address.
-const VERSION_WORDS: &[&str] = &["version", "ver", "release", "build", "firmware", "v="];
+/// Where the run of `in_word` characters that ends `text` starts (a byte index on a
+/// char boundary).
+fn word_start(text: &str, in_word: impl Fn(char) -> bool) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|(_, ch)| !in_word(*ch))
+        .map_or(0, |(i, ch)| i + ch.len_utf8())
+}
+
+/// Key or word segments after which a dotted quad is a version, not an address.
+const VERSION_WORDS: &[&str] = &[
+    "version", "ver", "release", "released", "rel", "build", "firmware", "fw", "revision", "rev",
+];
+
+/// Whether the text right before a dotted quad names it a version: the last word before
+/// it (past `=`, `:`, quotes, a parenthesis and spaces), or that word's last segment
+/// (`app_version`, `X-App-Version`, `sdkVersion`), is one of `VERSION_WORDS`. Only the
+/// word right before counts, so `server 10.0.0.1` and `resolver 10.0.0.2` stay
+/// addresses.
+pub fn version_context(before: &str) -> bool {
+    let trimmed = before.trim_end_matches([' ', '\t', '=', ':', '"', '\'', '(', '\\']);
+    if before.len() - trimmed.len() > 6 {
+        return false;
+    }
+    let word = &trimmed[word_start(trimmed, |ch| {
+        ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.')
+    })..];
+    // The last segment: after the last `_`, `-`, `.`, or before the last capital of a
+    // camelCase word.
+    let after_sep = word.rfind(['_', '-', '.']).map_or(0, |i| i + 1);
+    let segment = &word[after_sep..];
+    let camel = segment
+        .char_indices()
+        .skip(1)
+        .filter(|(_, ch)| ch.is_ascii_uppercase())
+        .last()
+        .filter(|(i, _)| segment[..*i].bytes().any(|b| b.is_ascii_lowercase()))
+        .map_or(0, |(i, _)| i);
+    let last = segment[camel..].to_ascii_lowercase();
+    VERSION_WORDS.contains(&last.as_str())
+}
+
+/// `name/1.2.3.4` where `name` starts a token: a product token (`MyApp/1.2.3.4` in a
+/// User-Agent), not a path (`/v1/blocklist/10.1.2.3`).
+fn product_token(before: &str) -> bool {
+    let Some(name) = before.strip_suffix('/') else {
+        return false;
+    };
+    let start = word_start(name, |ch| {
+        ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.')
+    });
+    let token = &name[start..];
+    let opener = name[..start].chars().next_back();
+    token.bytes().any(|b| b.is_ascii_alphabetic())
+        && !matches!(opener, Some('/' | ':' | '@' | '?' | '&' | '='))
+}
 
 /// An IPv4 address, unless it is a version (`v1.2.3.4`, `version 1.2.3.4`,
-/// `app/1.2.3.4`), part of a longer dotted number (OIDs), or a range the policy
-/// leaves alone (loopback and unspecified by default).
+/// `"appVersion": "1.2.3.4"`, `app/1.2.3.4`), part of a longer dotted number (OIDs),
+/// or a range the policy leaves alone (loopback and unspecified by default). A dotted
+/// quad with nothing saying it is a version is an address: masking a version by
+/// mistake costs little, missing an address breaks the promise.
 pub fn ipv4(c: &Candidate<'_>) -> bool {
-    let before = c.before(16);
+    let before = c.before(48);
     let after = c.after(2).as_bytes();
     let prev = before.as_bytes();
-    let glued_before = matches!(prev.last(), Some(b'.' | b'v' | b'V' | b'-' | b'_'))
+    let glued_before = matches!(prev.last(), Some(b'.' | b'-' | b'_'))
         || prev.last().is_some_and(u8::is_ascii_alphanumeric);
     let glued_after = after.first() == Some(&b'.') && after.get(1).is_some_and(u8::is_ascii_digit);
-    // `name/1.2.3.4` is a product token; `//1.2.3.4` and `x /1.2.3.4` are not.
-    let product_token = prev.len() >= 2
-        && prev[prev.len() - 1] == b'/'
-        && prev[prev.len() - 2].is_ascii_alphanumeric();
-    if glued_before || glued_after || product_token || mentions(before, VERSION_WORDS) {
+    if glued_before || glued_after || product_token(before) || version_context(before) {
         return false;
     }
     let Ok(ip) = c.value().parse::<Ipv4Addr>() else {
@@ -349,14 +521,31 @@ pub fn mac(c: &Candidate<'_>) -> bool {
 
 /// Rejects a bare value that is really the next pair: in `password= user=bob` (what a
 /// `remove` action leaves behind) the password is empty and `user=bob` is not it.
+///
+/// What a removal leaves is told apart from a value that merely contains `=` or `:`
+/// (`password: Xy7=abc`, `password = k=v`) by the gap before it: removing a value
+/// leaves the gap before it plus the separator after it, so `password= user=bob`
+/// (`=` glued to its key, one space) and `password:  user=bob` (two spaces) are
+/// leftovers, while YAML's `password: Xy7=abc` and INI's `password = Xy7=abc` (one
+/// space, as written) are values.
 pub fn not_next_pair(c: &Candidate<'_>) -> bool {
-    let spaced = c.before(1).chars().next().is_some_and(char::is_whitespace);
     let v = c.value();
     let key_len = v
         .find(|ch: char| !(ch.is_alphanumeric() || matches!(ch, '_' | '.' | '-')))
         .unwrap_or(v.len());
     let looks_like_pair = key_len > 0 && v[key_len..].starts_with([':', '=']);
-    !(spaced && looks_like_pair)
+    if !looks_like_pair {
+        return true;
+    }
+    let before = c.before(16);
+    let op_end = before.trim_end_matches([' ', '\t']);
+    let gap = before.len() - op_end.len();
+    let leftover = match gap {
+        0 => false,
+        1 => op_end.ends_with('=') && !op_end[..op_end.len() - 1].ends_with([' ', '\t']),
+        _ => true,
+    };
+    !leftover
 }
 
 /// The `sensitive-key` rule: the pair's key matches one of the policy's key patterns.
@@ -442,6 +631,17 @@ mod tests {
             "ZZ89370400440532013000",
             "ZZ89370400440532013000"
         ));
+        // A short word after the IBAN; the IBAN's length must end at a space.
+        assert!(check(
+            iban,
+            "DE89 3704 0044 0532 0130 00 A",
+            "DE89 3704 0044 0532 0130 00 A"
+        ));
+        assert!(!check(
+            iban,
+            "DE89 3704 0044 0532 0130 0012",
+            "DE89 3704 0044 0532 0130 0012"
+        ));
     }
 
     #[test]
@@ -460,6 +660,48 @@ mod tests {
             cn_resident_id,
             "110105194912310021",
             "110105194912310021"
+        ));
+        // Right check character, impossible birth dates: month 13, year 1749.
+        assert!(!is_cn_resident_id("110105194913310021"));
+        assert!(!is_cn_resident_id("110105174912310021"));
+    }
+
+    #[test]
+    fn card_number_followed_by_a_number() {
+        // The card and its expiry, the card and a short number: the card's groups make
+        // the candidate a card.
+        assert!(check(
+            card_number,
+            "4111 1111 1111 1111 12",
+            "4111 1111 1111 1111 12"
+        ));
+        assert!(check(
+            card_number,
+            "2345-2143-6706-1824 0",
+            "2345-2143-6706-1824 0"
+        ));
+        assert!(check(
+            card_number,
+            "0 4019-4265-1225-2568",
+            "0 4019-4265-1225-2568"
+        ));
+        // A short number after something that is no card changes nothing.
+        assert!(!check(
+            card_number,
+            "4111 1111 1111 1112 12",
+            "4111 1111 1111 1112 12"
+        ));
+    }
+
+    #[test]
+    fn card_number_yields_to_a_resident_id() {
+        // 18 digits from 6: UnionPay's length and Luhn-valid, but also a valid id.
+        assert!(luhn("610113198607011097"));
+        assert!(is_cn_resident_id("610113198607011097"));
+        assert!(!check(
+            card_number,
+            "610113198607011097",
+            "610113198607011097"
         ));
     }
 
@@ -488,6 +730,59 @@ mod tests {
         assert!(!check(ipv4, "curl/7.68.0.1", "7.68.0.1"));
         assert!(check(ipv4, "http://10.0.0.1/", "10.0.0.1"));
         assert!(!check(ipv4, "oid 1.3.6.1.4.1", "1.3.6.1"));
+    }
+
+    #[test]
+    fn version_context_wants_the_word_right_before() {
+        for before in [
+            "version ",
+            "Version: ",
+            r#""sdkVersion":""#,
+            "app_version=",
+            "X-App-Version: ",
+            "(build ",
+            "released ",
+            "fw_rev=",
+        ] {
+            assert!(version_context(before), "{before:?}");
+        }
+        for before in [
+            "server ",
+            "resolver ",
+            "srv=",
+            "dev=",
+            "observer ",
+            "version is ",
+            "from ",
+        ] {
+            assert!(!version_context(before), "{before:?}");
+        }
+    }
+
+    #[test]
+    fn product_token_is_a_token_not_a_path() {
+        assert!(!check(ipv4, "User-Agent: MyApp/1.2.3.4 (x)", "1.2.3.4"));
+        assert!(check(ipv4, "GET /api/blocklist/10.1.2.3 200", "10.1.2.3"));
+        assert!(check(ipv4, "https://10.1.2.3/", "10.1.2.3"));
+    }
+
+    #[test]
+    fn base64_of_text_is_no_key() {
+        assert!(decodes_to_text("Zm9yIHJldHJ5IGRlcHRoIGZvciBjb21wYWN0aW9u"));
+        assert!(!decodes_to_text("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+        assert!(!decodes_to_text("abc"));
+    }
+
+    #[test]
+    fn next_pair_is_told_from_a_value_by_the_gap() {
+        let np = |text: &str, value: &str| check(not_next_pair, text, value);
+        // What `remove` leaves: the next pair is no value.
+        assert!(!np("password= user=bob", "user=bob"));
+        assert!(!np("password:  user=bob", "user=bob"));
+        // A value that contains `=` or `:`, as YAML and INI write it.
+        assert!(np("password: Xy7=abc", "Xy7=abc"));
+        assert!(np("password = k=v", "k=v"));
+        assert!(np("password=c2VjcmV0=", "c2VjcmV0="));
     }
 
     #[test]

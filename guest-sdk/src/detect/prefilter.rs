@@ -1,0 +1,530 @@
+//! The cheap first look at a text that decides which rules can match it at all, so that
+//! an ordinary log line costs one literal scan and one pass over its bytes instead of
+//! forty regexes.
+//!
+//! Each rule's `Trigger` names the strings it cannot match without (any one of them,
+//! ASCII case-insensitively) and/or a test over `Shape`, facts about the text gathered
+//! in that one pass. A trigger may fire and the rule then find nothing; it must never
+//! stay quiet when the rule would find something. The engine's tests run every rule
+//! unfiltered over the corpus and compare, so a trigger that is too narrow fails there.
+
+use super::policy::Policy;
+
+/// A test of the bytes around a literal's occurrence: `near(text, start, end)`.
+pub type Near = fn(&[u8], usize, usize) -> bool;
+
+/// When a rule is worth running on a text: when one of `literals` occurs in it (ASCII
+/// case-insensitively) and, if there is a `near` test, that test accepts the bytes
+/// around the occurrence; or when `shape` says so.
+#[derive(Clone, Copy)]
+pub struct Trigger {
+    pub literals: &'static [&'static str],
+    /// `near(text, start, end)` for an occurrence at `text[start..end]`.
+    pub near: Option<Near>,
+    pub shape: Option<fn(&Shape<'_>) -> bool>,
+}
+
+impl Trigger {
+    pub const fn literals(literals: &'static [&'static str]) -> Trigger {
+        Trigger {
+            literals,
+            near: None,
+            shape: None,
+        }
+    }
+
+    /// Literals that count only where `near` accepts their surroundings: a word
+    /// common in prose (`token`, `key`, `auth`) counts where it is used as a key.
+    pub const fn literals_near(literals: &'static [&'static str], near: Near) -> Trigger {
+        Trigger {
+            literals,
+            near: Some(near),
+            shape: None,
+        }
+    }
+
+    pub const fn shape(shape: fn(&Shape<'_>) -> bool) -> Trigger {
+        Trigger {
+            literals: &[],
+            near: None,
+            shape: Some(shape),
+        }
+    }
+
+    pub const fn literals_or_shape(
+        literals: &'static [&'static str],
+        shape: fn(&Shape<'_>) -> bool,
+    ) -> Trigger {
+        Trigger {
+            literals,
+            near: None,
+            shape: Some(shape),
+        }
+    }
+}
+
+// ---- `near` tests: what must surround a literal for a rule to have a chance ----------
+//
+// Each one skips what the rule's regex allows between the literal and the part it
+// needs, generously (a secret word's rest: `pass` + `word`, `auth` + `orization`), and
+// checks for that part. Generous is safe; a test that rejects something the regex
+// accepts hides a finding, which the engine's equivalence tests catch.
+
+/// Past the rest of a key word after `end`: ASCII letters, `_`, `-` (at most 16).
+fn word_rest(text: &[u8], end: usize) -> usize {
+    let stop = (end + 16).min(text.len());
+    let mut i = end;
+    while i < stop && (text[i].is_ascii_alphabetic() || matches!(text[i], b'_' | b'-')) {
+        i += 1;
+    }
+    i
+}
+
+fn skip_spaces(text: &[u8], mut i: usize) -> usize {
+    while matches!(text.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// `secret word` + `\?["']?[ \t]*[:=]`: the word is a key with a value.
+pub fn key_then_operator(text: &[u8], _start: usize, end: usize) -> bool {
+    let mut i = word_rest(text, end);
+    i += usize::from(text.get(i) == Some(&b'\\'));
+    i += usize::from(matches!(text.get(i), Some(b'"' | b'\'')));
+    matches!(text.get(skip_spaces(text, i)), Some(b'=' | b':'))
+}
+
+/// `name: DB_PASSWORD` then `value:`: the secret word ends a name that a `value` key
+/// follows (the `secret-env-entry` rule).
+pub fn name_then_value(text: &[u8], _start: usize, end: usize) -> bool {
+    let mut i = word_rest(text, end);
+    i += usize::from(text.get(i) == Some(&b'\\'));
+    i += usize::from(matches!(text.get(i), Some(b'"' | b'\'')));
+    i = skip_spaces(text, i);
+    i += usize::from(text.get(i) == Some(&b','));
+    i = skip_spaces(text, i);
+    i += usize::from(text.get(i) == Some(&b'\r'));
+    if text.get(i) == Some(&b'\n') {
+        i = skip_spaces(text, i + 1);
+    }
+    i += usize::from(text.get(i) == Some(&b'\\'));
+    i += usize::from(matches!(text.get(i), Some(b'"' | b'\'')));
+    let rest = &text[i.min(text.len())..];
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    starts(b"value") || starts(b"parametervalue")
+}
+
+/// `<…secret word…>` or `<…secret word attr="…">`: an XML element named for a secret.
+pub fn in_element_name(text: &[u8], start: usize, end: usize) -> bool {
+    let mut i = start;
+    while i > 0
+        && (text[i - 1].is_ascii_alphanumeric() || matches!(text[i - 1], b'_' | b'.' | b'-' | b':'))
+    {
+        i -= 1;
+    }
+    let after = word_rest(text, end);
+    i > 0 && text[i - 1] == b'<' && matches!(text.get(after), Some(b' ' | b'\t' | b'>'))
+}
+
+/// `--password X`, `-token X`: the secret word ends a flag that a value follows; or a
+/// command name that takes a secret (`curl`, `sshpass`, `mysql`, `redis-cli`).
+pub fn flag_or_command(text: &[u8], start: usize, end: usize) -> bool {
+    let literal = &text[start..end];
+    if [&b"curl"[..], b"sshpass", b"mysql", b"redis-cli"]
+        .iter()
+        .any(|c| literal.eq_ignore_ascii_case(c))
+    {
+        return true;
+    }
+    let mut i = start;
+    while i > 0 && (text[i - 1].is_ascii_alphanumeric() || matches!(text[i - 1], b'_' | b'-')) {
+        i -= 1;
+    }
+    text[i] == b'-' && matches!(text.get(word_rest(text, end)), Some(b' ' | b'\t'))
+}
+
+/// `scheme://user:password@`: after `://`, an `@` before any `/`, `?`, `#` or space.
+pub fn userinfo_follows(text: &[u8], _start: usize, end: usize) -> bool {
+    let rest = &text[end.min(text.len())..];
+    let stop = rest
+        .iter()
+        .position(|b| matches!(b, b'@' | b'/' | b'?' | b'#') || b.is_ascii_whitespace());
+    stop.is_some_and(|i| rest[i] == b'@')
+}
+
+/// The `db-connection-string` rule: a URL with a password, or `Password=` in a
+/// connection string.
+pub fn userinfo_or_key_operator(text: &[u8], start: usize, end: usize) -> bool {
+    if &text[start..end] == b"://" {
+        userinfo_follows(text, start, end)
+    } else {
+        key_then_operator(text, start, end)
+    }
+}
+
+/// `PASSWORD '…'`, `IDENTIFIED BY '…'`: a quote after the keyword.
+pub fn quoted_after(text: &[u8], _start: usize, end: usize) -> bool {
+    let stop = (end + 16).min(text.len());
+    let mut i = end;
+    while i < stop && (text[i].is_ascii_alphabetic() || matches!(text[i], b' ' | b'\t')) {
+        i += 1;
+    }
+    text.get(i) == Some(&b'\'')
+}
+
+/// What a text looks like, gathered in one pass over its bytes. Runs are maximal:
+/// `digit_run` of `ab 12345 c 99` is 5.
+#[derive(Clone, Debug)]
+pub struct Shape<'a> {
+    pub text: &'a str,
+    pub policy: &'a Policy,
+    /// The longest run of ASCII digits.
+    pub digit_run: usize,
+    /// The most digits in a run where one space or dash may stand between two digits
+    /// (`4111 1111 1111 1111` has 16, `2024-05-01 12` has 10).
+    pub grouped_digits: usize,
+    /// The most digits in a grouped run (as in `grouped_digits`) counted from the
+    /// first group that starts with 2-6, the first digits of the card issuers (so
+    /// that epoch timestamps, which start with 1, do not count).
+    pub card_digits: usize,
+    /// `ddd-dd-dddd` somewhere.
+    pub ssn_dashed: bool,
+    /// A run of exactly eleven digits starting `13`..`19`, or three such digits before
+    /// a space or dash (a Chinese mobile number, compact or grouped 3-4-4).
+    pub cn_mobile: bool,
+    /// The most dots in a run of digits and dots (`10.1.2.3` has 3).
+    pub dots_in_number: usize,
+    /// The most colons in a run of hex digits, colons and dots (`fe80::1` has 2).
+    pub colons_in_hex: usize,
+    /// The most dashes in a run of hex digits and dashes (`00-1A-2B-3C-4D-5E` has 5).
+    pub dashes_in_hex: usize,
+    /// A run of hex digits and dots at least 14 long with two dots or more
+    /// (`001a.2b3c.4d5e`).
+    pub long_dotted_hex: bool,
+    /// Some run of base64 characters (`[A-Za-z0-9+/]`) is exactly 40 long and not all
+    /// hex digits (forty hex digits are a commit, not an AWS secret key).
+    pub base64_run_of_40: bool,
+    /// A `+` right before a digit 1-9.
+    pub plus_digit: bool,
+    /// Two capital letters that start a word, then two digits (`DE89`).
+    pub iban_head: bool,
+}
+
+const DIGIT: u8 = 1;
+const BASE64: u8 = 4;
+const UPPER: u8 = 8;
+/// A letter that is not a hex digit (`g`-`z`, `G`-`Z`): the common case, which ends
+/// every run but the base64 one.
+const PLAIN_LETTER: u8 = 16;
+const ALNUM: u8 = 32;
+const LETTER: u8 = 64;
+
+/// Byte classes, so that the pass does one table look-up per byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut k = 0;
+        if c.is_ascii_digit() {
+            k |= DIGIT | BASE64 | ALNUM;
+        }
+        if c.is_ascii_alphabetic() {
+            k |= BASE64 | ALNUM | LETTER;
+            if !matches!(c, b'a'..=b'f' | b'A'..=b'F') {
+                k |= PLAIN_LETTER;
+            }
+        }
+        if c == b'+' || c == b'/' {
+            k |= BASE64;
+        }
+        if c.is_ascii_uppercase() {
+            k |= UPPER;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
+
+impl<'a> Shape<'a> {
+    /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
+    /// what matters about it is whether it is all digits, hex, or has other letters.
+    /// Digits inside a token with letters are glued to a letter, so they can start or
+    /// end none of the digit rules' matches (those want a word boundary); only the
+    /// hex and base64 runs see them.
+    pub fn of(text: &'a str, policy: &'a Policy) -> Shape<'a> {
+        let bytes = text.as_bytes();
+        let mut s = Shape {
+            text,
+            policy,
+            digit_run: 0,
+            grouped_digits: 0,
+            card_digits: 0,
+            ssn_dashed: false,
+            cn_mobile: false,
+            dots_in_number: 0,
+            colons_in_hex: 0,
+            dashes_in_hex: 0,
+            long_dotted_hex: false,
+            base64_run_of_40: false,
+            plus_digit: false,
+            iban_head: false,
+        };
+        // Current runs.
+        let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
+        let (mut number_dots, mut hex_colons, mut hex_dashes) = (0usize, 0usize, 0usize);
+        let (mut dotted_len, mut dotted_dots, mut base64) = (0usize, 0usize, 0usize);
+        let mut base64_hex_only = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let class = CLASS[b as usize];
+            if class & ALNUM != 0 {
+                let start = i;
+                let mut kinds = 0;
+                while i < bytes.len() && CLASS[bytes[i] as usize] & ALNUM != 0 {
+                    kinds |= CLASS[bytes[i] as usize];
+                    i += 1;
+                }
+                let len = i - start;
+                base64 += len;
+                base64_hex_only &= kinds & PLAIN_LETTER == 0;
+                if class & UPPER != 0 && !s.iban_head && len >= 4 {
+                    s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
+                        && bytes[start + 2].is_ascii_digit()
+                        && bytes[start + 3].is_ascii_digit();
+                }
+                if kinds & LETTER == 0 {
+                    // All digits.
+                    grouped += len;
+                    if card > 0 {
+                        card += len;
+                    } else if matches!(b, b'2'..=b'6') {
+                        card = len;
+                    }
+                    s.grouped_digits = s.grouped_digits.max(grouped);
+                    s.card_digits = s.card_digits.max(card);
+                    s.end_digit_run(bytes, i, len, bytes.get(i).copied().unwrap_or(0));
+                    dotted_len += len;
+                    after_digits = true;
+                    continue;
+                }
+                (grouped, card, after_digits, number_dots) = (0, 0, false, 0);
+                // The one letter a digit rule takes: a Chinese resident id's check `X`.
+                if len >= 18
+                    && matches!(bytes[i - 1], b'X' | b'x')
+                    && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
+                {
+                    s.digit_run = s.digit_run.max(len - 1);
+                }
+                if kinds & PLAIN_LETTER == 0 {
+                    // Hex digits: the hex runs go on.
+                    dotted_len += len;
+                } else {
+                    s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
+                    (hex_colons, hex_dashes, dotted_len, dotted_dots) = (0, 0, 0, 0);
+                }
+                continue;
+            }
+            // A byte between tokens.
+            if !(after_digits && matches!(b, b' ' | b'-')) {
+                (grouped, card) = (0, 0);
+            }
+            after_digits = false;
+            if class & BASE64 != 0 {
+                base64 += 1;
+                base64_hex_only = false;
+            } else {
+                s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+                (base64, base64_hex_only) = (0, true);
+            }
+            if b != b'.' {
+                s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
+            }
+            match b {
+                b'.' => {
+                    number_dots += 1;
+                    dotted_len += 1;
+                    dotted_dots += 1;
+                    hex_dashes = 0;
+                    s.dots_in_number = s.dots_in_number.max(number_dots);
+                }
+                b':' => {
+                    hex_colons += 1;
+                    (number_dots, hex_dashes, dotted_len, dotted_dots) = (0, 0, 0, 0);
+                    s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+                }
+                b'-' => {
+                    hex_dashes += 1;
+                    (number_dots, hex_colons, dotted_len, dotted_dots) = (0, 0, 0, 0);
+                    s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+                }
+                _ => {
+                    (number_dots, hex_colons, hex_dashes, dotted_len, dotted_dots) =
+                        (0, 0, 0, 0, 0);
+                    s.plus_digit |= b == b'+' && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
+                }
+            }
+            i += 1;
+        }
+        s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
+        s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+        s
+    }
+
+    /// The digit run `bytes[end - len..end]` ended, followed by `next` (0 at the end).
+    fn end_digit_run(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
+        self.digit_run = self.digit_run.max(len);
+        let run = &bytes[end - len..end];
+        let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
+        if mobile_head && (len == 11 || len == 3 && matches!(next, b' ' | b'-')) {
+            self.cn_mobile = true;
+        }
+        // `ddd-dd-dddd`: this run is the last four, two dashes back.
+        if len == 4 && end >= 11 {
+            let s = &bytes[end - 11..end - 4];
+            self.ssn_dashed |= s[3] == b'-'
+                && s[6] == b'-'
+                && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
+        }
+    }
+}
+
+/// Whether some `key=` / `key:` pair in the text has a key the policy calls sensitive:
+/// the `sensitive-key` rule's trigger. The key is found as that rule's regex finds it:
+/// the run of `[A-Za-z0-9_.-]` before the operator, past spaces, a quote and a
+/// backslash.
+pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
+    let bytes = s.text.as_bytes();
+    let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    memchr::memchr2_iter(b'=', b':', bytes).any(|op| {
+        let mut end = op;
+        while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        if end > 0 && matches!(bytes[end - 1], b'"' | b'\'') {
+            end -= 1;
+        }
+        if end > 0 && bytes[end - 1] == b'\\' {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0 && is_key(bytes[start - 1]) {
+            start -= 1;
+        }
+        // The regex takes at most 64 key characters after a non-key character.
+        start < end && end - start <= 64 && s.policy.key_is_sensitive(&s.text[start..end])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(text: &str) -> Shape<'_> {
+        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        Shape::of(text, POLICY.get_or_init(Policy::default))
+    }
+
+    #[test]
+    fn runs_are_measured() {
+        let s = shape("card 4111 1111 1111 1111, ts 1700000000000 at 10.1.2.3");
+        assert_eq!(s.digit_run, 13);
+        assert_eq!(s.grouped_digits, 16);
+        assert_eq!(s.card_digits, 16);
+        assert_eq!(shape("ts 1700000000000 4111").card_digits, 4);
+        assert_eq!(shape("1700 4111 1111 1111 1111").card_digits, 16);
+        assert_eq!(s.dots_in_number, 3);
+        assert_eq!(shape("123-45-6789").grouped_digits, 9);
+        assert_eq!(shape("1 -2").grouped_digits, 1);
+        assert_eq!(shape("version 1.2.3").dots_in_number, 2);
+    }
+
+    #[test]
+    fn hex_runs() {
+        assert_eq!(shape("at 12:34:56").colons_in_hex, 2);
+        assert_eq!(shape("hw 00:1a:2b:3c:4d:5e").colons_in_hex, 5);
+        assert_eq!(shape("::ffff:10.1.2.3").colons_in_hex, 3);
+        assert_eq!(shape("00-1A-2B-3C-4D-5E").dashes_in_hex, 5);
+        assert_eq!(
+            shape("uuid 123e4567-e89b-12d3-a456-426614174000").dashes_in_hex,
+            4
+        );
+        assert!(shape("hw 001a.2b3c.4d5e").long_dotted_hex);
+        assert!(shape("001a.2b3c.4d5e").long_dotted_hex);
+        assert!(shape("hw 001a.2b3c.4d5e up").long_dotted_hex);
+        assert!(!shape("version 1.2.3.4").long_dotted_hex);
+    }
+
+    #[test]
+    fn small_flags() {
+        assert!(shape("x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY y").base64_run_of_40);
+        assert!(!shape("x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ").base64_run_of_40);
+        assert!(!shape("commit 3f786850e387550fdab836ed7e6dc881de23001b").base64_run_of_40);
+        assert!(shape("k=3f786850e387550fdab836ed7e6dc881de23001+").base64_run_of_40);
+        assert!(shape("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLE123").base64_run_of_40);
+        assert!(shape("call +14155552671").plus_digit);
+        assert!(!shape("+0800").plus_digit);
+        assert!(shape("iban DE89370400440532013000").iban_head);
+        assert!(!shape("DE8 x").iban_head);
+        assert!(!shape("req_01HX40YXS43GG").iban_head);
+        assert!(shape("ssn 123-45-6789").ssn_dashed);
+        assert!(!shape("on 2024-05-01").ssn_dashed);
+        assert!(shape("手机13812345678，").cn_mobile);
+        assert!(shape("138-1234-5678").cn_mobile);
+        assert!(!shape("ts 1712345678901").cn_mobile);
+    }
+
+    fn near(f: fn(&[u8], usize, usize) -> bool, text: &str, literal: &str) -> bool {
+        let start = text.find(literal).expect("literal in text");
+        f(text.as_bytes(), start, start + literal.len())
+    }
+
+    #[test]
+    fn near_tests_look_around_the_literal() {
+        assert!(near(key_then_operator, "db_password = x", "pass"));
+        assert!(near(key_then_operator, r#"{\"auth\": 1}"#, "auth"));
+        assert!(near(key_then_operator, "Authorization: Basic", "Auth"));
+        assert!(!near(key_then_operator, "auth-svc started", "auth"));
+        assert!(!near(
+            key_then_operator,
+            "token expired for user=bob",
+            "token"
+        ));
+        assert!(near(
+            name_then_value,
+            "- name: DB_PASSWORD\n  value: x",
+            "PASS"
+        ));
+        assert!(near(
+            name_then_value,
+            r#"{"name":"API_TOKEN","value":"x"}"#,
+            "TOKEN"
+        ));
+        assert!(!near(name_then_value, "name: DB_PASSWORD_FILE", "PASS"));
+        assert!(near(in_element_name, "<wsse:Password Type=\"x\">", "Pass"));
+        assert!(!near(in_element_name, "<b>token</b> expired", "token"));
+        assert!(near(flag_or_command, "tool --api-key abc", "key"));
+        assert!(near(flag_or_command, "exec curl -u a:b", "curl"));
+        assert!(!near(flag_or_command, "tool --token-file=/x", "token"));
+        assert!(!near(flag_or_command, "the token is gone", "token"));
+        assert!(near(userinfo_follows, "postgres://u:p@db/x", "://"));
+        assert!(!near(userinfo_follows, "https://example.com/a@b", "://"));
+        assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
+        assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
+        assert!(!near(quoted_after, "password reset sent", "password"));
+    }
+
+    #[test]
+    fn sensitive_pairs() {
+        assert!(has_sensitive_pair(&shape("a=1 password=x")));
+        assert!(has_sensitive_pair(&shape(r#"{"api_key" : "x"}"#)));
+        assert!(has_sensitive_pair(&shape(r#"{\"token\":\"x\"}"#)));
+        assert!(!has_sensitive_pair(&shape(
+            "user=bob at 12:34:56 token_count=3"
+        )));
+    }
+}
