@@ -64,14 +64,21 @@ tenants:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leak_gate_catches_a_leaky_masker_and_fail_closed_holds_the_report() {
     let s = Secrets::generate();
+    let customer = format!("CUST-{}", &Secrets::generate().aws_key[4..14]);
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("files");
     write_lines(&files, &[
         format!("charge failed for {} with key {}", s.email, s.aws_key),
         format!("connecting to postgres://app:{}@db.internal:5432/orders", s.url_password),
         "handled order 42 in 12 ms".to_string(),
+        format!(r#"order body {{"customer":{{"id":"{customer}","tier":"gold"}}}}"#),
     ]);
-    let cfg = config(dir.path(), &files, "  tenants:\n    strict: { fail_closed: true }", "");
+    let cfg = config(
+        dir.path(),
+        &files,
+        "  tenants:\n    strict: { fail_closed: true }\n    other: { policy: { fields: [\"customer.id\"] } }",
+        "",
+    );
     let host = Host::start(&cfg, &dir.path().join("data"));
 
     let (_, c) = host.post("/internal/debug/report", &json!({"error_event_id": "leak-1", "tenant": "open", "plugin": {"id": "checkout"}, "window": window()})).await;
@@ -126,6 +133,10 @@ async fn the_leak_gate_catches_a_leaky_masker_and_fail_closed_holds_the_report()
     let other = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix"], 60).await;
     assert_ne!(token(&other), first, "another tenant's key gives another token");
     s.assert_absent("another tenant's report", &other.to_string());
+    // A field selector in one tenant's policy masks that JSON field there only.
+    assert!(!other.to_string().contains(&customer), "`customer.id` is selected for tenant other");
+    assert!(other.to_string().contains("gold"), "only the selected field is masked");
+    assert!(again.to_string().contains(&customer), "tenant default selects no fields");
 }
 
 fn run_mask(args: &[&str], stdin: &str) -> (bool, String, String) {

@@ -178,7 +178,7 @@ impl Detector {
 /// hex>`, `****1234`. Never masked again, so masking is idempotent and the host's leak
 /// gate, which runs the same rules over a masker's output, does not count our own
 /// tokens as leaks.
-fn is_mask_output(value: &str) -> bool {
+pub(super) fn is_mask_output(value: &str) -> bool {
     mask_token_len(value) == Some(value.len())
 }
 
@@ -414,6 +414,9 @@ fn render_into(out: &mut String, action: Action, rule: &str, value: &str, keyed:
 
 /// Masks every finding in `text`, counting each under its rule and action.
 pub fn mask_text(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut Counts) -> String {
+    // Selected JSON fields first; the detectors then scan what is left.
+    let selected = super::selectors::apply(policy, pseudonym_key, text, counts);
+    let text = selected.as_deref().unwrap_or(text);
     let findings = find(policy, text);
     if findings.is_empty() {
         return text.to_owned();
@@ -446,6 +449,11 @@ pub fn mask_field(
 ) -> String {
     const RULE: &str = "sensitive-key";
     let category = Category::Credential;
+    if !value.is_empty() && super::selectors::selects_attribute(policy, field_key) && !is_mask_output(value) {
+        let action = policy.action_for(super::selectors::RULE, category);
+        counts.add(super::selectors::RULE, action);
+        return render(action, super::selectors::RULE, value, pseudonym_key);
+    }
     if !value.is_empty()
         && policy.rule_enabled(RULE, category)
         && policy.key_is_sensitive(field_key)

@@ -24,6 +24,7 @@ mod engine;
 mod policy;
 pub mod prefilter;
 pub mod rules;
+pub mod selectors;
 pub mod validate;
 
 pub use engine::{find, find_unfiltered, mask_field, mask_text, render, Counts, Finding};

@@ -101,6 +101,9 @@ pub struct Policy {
     /// Mask the documentation ranges 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and
     /// 2001:db8::/32 (default true: they are addresses like any other).
     pub mask_documentation_ip: bool,
+    /// Field selectors (`customer.id`, `items.*.card`, `attributes.customer_ref`):
+    /// these fields of JSON bodies and attributes are masked whatever they hold.
+    pub fields: Vec<String>,
     #[serde(skip)]
     compiled: OnceLock<Compiled>,
 }
@@ -117,6 +120,7 @@ impl Default for Policy {
             allow_patterns: Vec::new(),
             mask_loopback_ip: false,
             mask_documentation_ip: true,
+            fields: Vec::new(),
             compiled: OnceLock::new(),
         }
     }
@@ -167,6 +171,11 @@ impl Policy {
     }
 
     fn build(&self) -> Result<Compiled, PolicyError> {
+        for (i, f) in self.fields.iter().enumerate() {
+            if f.is_empty() || f.split('.').any(str::is_empty) {
+                return Err(PolicyError(format!("policy: fields[{i}] {f:?} is not a dotted path such as \"customer.id\"")));
+            }
+        }
         for name in self.disabled_rules.iter().chain(self.rule_actions.keys()) {
             if !RULES.iter().any(|r| r.name == name) {
                 return Err(PolicyError(format!("policy: unknown rule {name:?}")));
