@@ -327,6 +327,33 @@ tenants:
     assert!(ok["ticket"].is_null(), "no ticket endpoint is configured: manual hand-off");
     let (status, h) = host.get("/healthz").await;
     assert_eq!((status, h["status"].as_str()), (200, Some("ok")));
+
+    // The other triggers: a plugin.debug.alert event and an Alertmanager v4 webhook.
+    let (status, ev) = host.post("/internal/debug/events", &json!({"type": "plugin.debug.alert", "error_event_id": "ev-1", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!(status, 202, "{ev}");
+    let (status, err) = host.post("/internal/debug/events", &json!({"type": "something.else", "error_event_id": "ev-2", "tenant": "default", "plugin": {"id": "checkout"}})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_event")));
+    let now = chrono::Utc::now().to_rfc3339();
+    let webhook = json!({
+        "version": "4", "status": "firing", "receiver": "casefile", "groupKey": "{}:{}",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "PluginErrors", "plugin": "checkout", "tenant": "default", "environment": "prod"},
+             "annotations": {"summary": "checkout error rate above 5%"}, "startsAt": now, "fingerprint": "a1b2c3"},
+            {"status": "firing", "labels": {"alertname": "DiskFull"}, "startsAt": now, "fingerprint": "d4"},
+            {"status": "resolved", "labels": {"alertname": "PluginErrors", "plugin": "other"}, "startsAt": now, "fingerprint": "e5"},
+        ],
+    });
+    let (status, r) = host.post("/internal/debug/alerts", &webhook).await;
+    assert_eq!(status, 202, "{r}");
+    assert_eq!(r["tasks"].as_array().unwrap().len(), 1, "only the firing alert that names a plugin: {r}");
+    assert_eq!(r["skipped_without_plugin_label"], json!(["DiskFull"]));
+    let (_, again) = host.post("/internal/debug/alerts", &webhook).await;
+    assert_eq!(again["tasks"][0]["task_id"], r["tasks"][0]["task_id"], "a repeated notification is the same task");
+    let t = host.wait_state(r["tasks"][0]["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    assert_eq!(t["report"]["message"], "checkout error rate above 5%");
+    let (status, err) = host.post("/internal/debug/alerts", &json!({"version": "3", "alerts": []})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_alert")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
