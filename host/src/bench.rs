@@ -190,8 +190,10 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let policy = detect::Policy::from_json(&ctx.policy).map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = Instant::now();
     let mut counts = detect::Counts::default();
+    // The same texts masker-default masks in these records: message and host.
     for l in &lines {
         std::hint::black_box(detect::mask_text(&policy, &ctx.pseudonym_key, l, &mut counts));
+        std::hint::black_box(detect::mask_text(&policy, &ctx.pseudonym_key, "runtime-1", &mut counts));
     }
     let native = t.elapsed().as_secs_f64();
 
@@ -206,8 +208,8 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let gate_time = t.elapsed().as_secs_f64();
 
     println!("masking throughput on {n} lines ({mb:.1} MB, {} values found natively):", counts.total());
-    println!("  native detectors (the gate's code):     {:>7.1} MB/s", mb / native);
-    println!("  wasm masker (masker-default, chunks of {chunk}): {:>7.1} MB/s  ({:.2}x native time)", mb / wasm, wasm / native);
+    println!("  native detectors, same texts as the masker: {:>7.1} MB/s", mb / native);
+    println!("  wasm masker (masker-default, chunks of {chunk}, records copied in and out): {:>7.1} MB/s  ({:.2}x native time)", mb / wasm, wasm / native);
     println!("  gate over the masked output:             {:>7.1} MB/s  ({} leaks)", mb / gate_time, leaks.total());
     println!("  whole chain (masker + gate):             {:>7.1} MB/s", mb / (wasm + gate_time));
     Ok(())
