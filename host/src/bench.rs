@@ -50,7 +50,7 @@ fn write_incident(dir: &std::path::Path, logs: usize, spans: usize, start_ns: i6
     Ok(())
 }
 
-pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chunk: Option<usize>) -> Result<()> {
+pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chunk: Option<usize>, masker: Option<std::path::PathBuf>) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("casefile-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -59,7 +59,13 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     let runtime = Runtime::new(RuntimeConfig::default(), tmp.join("compiled"))?;
     let get = |n: &str| builtin::get(n).ok_or_else(|| anyhow::anyhow!("built-in {n} missing"));
     let ndjson = runtime.load("connector-ndjson", ComponentKind::Connector, get("connector-ndjson")?)?;
-    let masker = runtime.load("masker-default", ComponentKind::Masker, get("masker-default")?)?;
+    let masker = match &masker {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            runtime.load(&path.display().to_string(), ComponentKind::Masker, &bytes)?
+        }
+        None => runtime.load("masker-default", ComponentKind::Masker, get("masker-default")?)?,
+    };
     let sources: Vec<SourceSpec> = (0..3)
         .map(|s| SourceSpec {
             name: format!("source-{s}"),
@@ -122,14 +128,13 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
 
     // Overhead of one call: fresh instance from the pre-instantiated template plus an
     // empty call, through the same path the pipeline uses.
-    let empty = Batch::default();
     for _ in 0..50 {
-        runtime.mask(&masker, &ctx, &empty).await?;
+        runtime.mask(&masker, &ctx, Batch::default()).await?;
     }
     let mut per_call = Vec::with_capacity(calls);
     for _ in 0..calls {
         let t = Instant::now();
-        runtime.mask(&masker, &ctx, &empty).await?;
+        runtime.mask(&masker, &ctx, Batch::default()).await?;
         per_call.push(t.elapsed().as_secs_f64() * 1e6);
     }
     per_call.sort_by(|a, b| a.total_cmp(b));
@@ -198,7 +203,7 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let native = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (masked, _) = mask_batch(runtime, masker, ctx, batch.clone(), chunk).await?;
+    let (masked, _) = mask_batch(runtime, masker, ctx, batch, chunk).await?;
     let wasm = t.elapsed().as_secs_f64();
 
     let gate = crate::mask::gate::Gate::new(policy, ctx.pseudonym_key.clone());
@@ -209,7 +214,7 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
 
     println!("masking throughput on {n} lines ({mb:.1} MB, {} values found natively):", counts.total());
     println!("  native detectors, same texts as the masker: {:>7.1} MB/s", mb / native);
-    println!("  wasm masker (masker-default, chunks of {chunk}, records copied in and out): {:>7.1} MB/s  ({:.2}x native time)", mb / wasm, wasm / native);
+    println!("  wasm masker ({}, chunks of {chunk}, records copied in and out): {:>7.1} MB/s  ({:.2}x native time)", masker.name, mb / wasm, wasm / native);
     println!("  gate over the masked output:             {:>7.1} MB/s  ({} leaks)", mb / gate_time, leaks.total());
     println!("  whole chain (masker + gate):             {:>7.1} MB/s", mb / (wasm + gate_time));
     Ok(())

@@ -124,6 +124,9 @@ enum Command {
         /// Records per masker call [default: runtime.mask_chunk_records's default]
         #[arg(long)]
         chunk: Option<usize>,
+        /// Measure this masker component instead of the built-in masker-default.
+        #[arg(long)]
+        masker: Option<PathBuf>,
     },
 }
 
@@ -209,7 +212,7 @@ async fn run(cli: Cli) -> Result<()> {
             print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
         }
         Command::Mask { component, tenant, config, jsonl, check } => crate::mask::mask_stdin(component, tenant, &config, jsonl, check).await,
-        Command::Bench { logs, spans, iterations, calls, chunk } => crate::bench::run(logs, spans, iterations, calls, chunk).await,
+        Command::Bench { logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn mask_batch(
     let mut out = Batch::default();
     for part in split(batch, chunk) {
         let (want_logs, want_spans, want_metrics) = (part.logs.len(), part.spans.len(), part.metrics.len());
-        let (masked, counts) = runtime.mask(masker, ctx, &part).await?;
+        let (masked, counts) = runtime.mask(masker, ctx, part).await?;
         if (masked.logs.len(), masked.spans.len(), masked.metrics.len()) != (want_logs, want_spans, want_metrics) {
             bail!(
                 "masker {} returned {}/{}/{} logs/spans/metrics for {want_logs}/{want_spans}/{want_metrics}; its output was discarded",
@@ -93,7 +93,7 @@ pub async fn mask_text(runtime: &Runtime, masker: &Loaded, ctx: &wit::MaskContex
         span_id: None,
         attributes: vec![],
     });
-    let (masked, counts) = runtime.mask(masker, ctx, &b).await?;
+    let (masked, counts) = runtime.mask(masker, ctx, b).await?;
     match masked.logs.into_iter().next() {
         Some(l) => Ok((l.message, counts)),
         None => bail!("masker {} dropped the record it was given", masker.name),

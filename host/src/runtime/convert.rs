@@ -7,10 +7,6 @@ fn fields_in(f: Vec<wit::Field>) -> Vec<(String, String)> {
     f.into_iter().map(|f| (f.key, f.value)).collect()
 }
 
-fn fields_out(f: &[(String, String)]) -> Vec<wit::Field> {
-    f.iter().map(|(k, v)| wit::Field { key: k.clone(), value: v.clone() }).collect()
-}
-
 fn level_in(l: wit::Level) -> Level {
     match l {
         wit::Level::Trace => Level::Trace,
@@ -82,50 +78,53 @@ pub fn batch_in(b: wit::Batch) -> Batch {
     }
 }
 
-pub fn batch_out(b: &Batch) -> wit::Batch {
+/// Moves the batch into the WIT types without copying its strings: the masker gets
+/// the records by value and hands back new ones.
+pub fn batch_out(b: Batch) -> wit::Batch {
+    let fields = |f: Vec<(String, String)>| f.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
     wit::Batch {
         logs: b
             .logs
-            .iter()
+            .into_iter()
             .map(|l| wit::LogRecord {
                 timestamp_ns: l.timestamp_ns,
-                host: l.host.clone(),
-                environment: l.environment.clone(),
-                source: l.source.clone(),
+                host: l.host,
+                environment: l.environment,
+                source: l.source,
                 level: level_out(l.level),
-                message: l.message.clone(),
-                trace_id: l.trace_id.clone(),
-                span_id: l.span_id.clone(),
-                attributes: fields_out(&l.attributes),
+                message: l.message,
+                trace_id: l.trace_id,
+                span_id: l.span_id,
+                attributes: fields(l.attributes),
             })
             .collect(),
         spans: b
             .spans
-            .iter()
+            .into_iter()
             .map(|s| wit::Span {
-                trace_id: s.trace_id.clone(),
-                span_id: s.span_id.clone(),
-                parent_span_id: s.parent_span_id.clone(),
-                name: s.name.clone(),
-                service: s.service.clone(),
-                host: s.host.clone(),
-                environment: s.environment.clone(),
+                trace_id: s.trace_id,
+                span_id: s.span_id,
+                parent_span_id: s.parent_span_id,
+                name: s.name,
+                service: s.service,
+                host: s.host,
+                environment: s.environment,
                 start_ns: s.start_ns,
                 duration_ns: s.duration_ns,
                 error: s.error,
-                attributes: fields_out(&s.attributes),
+                attributes: fields(s.attributes),
             })
             .collect(),
         metrics: b
             .metrics
-            .iter()
+            .into_iter()
             .map(|m| wit::MetricSample {
-                name: m.name.clone(),
-                labels: fields_out(&m.labels),
+                name: m.name,
+                labels: fields(m.labels),
                 timestamp_ns: m.timestamp_ns,
                 value: m.value,
-                host: m.host.clone(),
-                environment: m.environment.clone(),
+                host: m.host,
+                environment: m.environment,
             })
             .collect(),
     }

@@ -327,7 +327,7 @@ impl Runtime {
         }
     }
 
-    pub async fn mask(&self, loaded: &Loaded, ctx: &wit::MaskContext, batch: &Batch) -> Result<(Batch, Vec<wit::RuleCount>), CallError> {
+    pub async fn mask(&self, loaded: &Loaded, ctx: &wit::MaskContext, batch: Batch) -> Result<(Batch, Vec<wit::RuleCount>), CallError> {
         let Pre::Masker(pre) = &loaded.pre else { return Err(not_kind(loaded, ComponentKind::Masker)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
