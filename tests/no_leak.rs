@@ -1,0 +1,204 @@
+//! Randomised property: a sensitive value planted anywhere in the collected data
+//! never reappears in any output format (report JSON, Markdown, every bundle file,
+//! the ticket request), through the real chain: masker-default in wasm, the leak
+//! gate, the report and bundle writers and the ticket-platform mapper.
+
+use casefile::config::{ComponentKind, RuntimeConfig};
+use casefile::mask::gate::Gate;
+use casefile::mask::mask_and_gate;
+use casefile::model::*;
+use casefile::registry::builtin;
+use casefile::report::{self, ReportInput, Template};
+use casefile::runtime::bindings::wit;
+use casefile::runtime::Runtime;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn pick(rng: &mut StdRng, alphabet: &[u8], n: usize) -> String {
+    (0..n).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+}
+
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const DIGITS: &[u8] = b"0123456789";
+
+fn luhn_complete(prefix: &str, len: usize, rng: &mut StdRng) -> String {
+    let mut digits: Vec<u32> = prefix.chars().filter_map(|c| c.to_digit(10)).collect();
+    while digits.len() < len - 1 {
+        digits.push(rng.random_range(0..10));
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 0 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .sum();
+    digits.push((10 - sum % 10) % 10);
+    digits.iter().map(|d| char::from_digit(*d, 10).unwrap()).collect()
+}
+
+/// One generated value and a line that carries it, for each kind the detectors know.
+fn planted(rng: &mut StdRng) -> (String, String) {
+    match rng.random_range(0..9) {
+        0 => {
+            let v = format!("AKIA{}", pick(rng, UPPER, 16));
+            (v.clone(), format!("AccessDenied for key {v}"))
+        }
+        1 => {
+            let v = format!("{}.{}@example.org", pick(rng, LOWER, 6), pick(rng, LOWER, 5));
+            (v.clone(), format!("notify {v} about the failure"))
+        }
+        2 => {
+            let v = format!("Pw{}9", pick(rng, ALNUM, 14));
+            (v.clone(), format!("connecting to https://svc:{v}@db.internal:5432/orders"))
+        }
+        3 => {
+            let v = luhn_complete("4", 16, rng);
+            let spaced = v.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ");
+            // Partial masking keeps the last four digits; the whole number must go.
+            (spaced.clone(), format!("charge declined card={spaced}"))
+        }
+        4 => {
+            let v = format!("ghp_{}", pick(rng, ALNUM, 36));
+            (v.clone(), format!("git clone with token {v} failed"))
+        }
+        5 => {
+            // Loopback (127/8) stays visible by default policy; every other address goes.
+            let first = [rng.random_range(11..127), rng.random_range(128..224)][rng.random_range(0..2)];
+            let v = format!("{first}.{}.{}.{}", rng.random_range(0..255), rng.random_range(0..255), rng.random_range(1..254));
+            (v.clone(), format!("upstream {v} refused the connection"))
+        }
+        6 => {
+            let v = pick(rng, ALNUM, 18);
+            (v.clone(), format!(r#"request body {{"user":"x","password":"{v}"}} rejected"#))
+        }
+        7 => {
+            let v = format!("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOi{}.{}", pick(rng, ALNUM, 20), pick(rng, ALNUM, 32));
+            (v.clone(), format!("Authorization: Bearer {v}"))
+        }
+        _ => {
+            let v = format!("+44 7{}", pick(rng, DIGITS, 9));
+            (v.clone(), format!("SMS to {v} bounced"))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_value_never_reappears_in_any_output_format() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default(), cache.path().to_path_buf()).unwrap();
+    let masker = runtime.load("masker-default", ComponentKind::Masker, builtin::get("masker-default").unwrap()).unwrap();
+    let mapper = runtime.load("ticket-platform", ComponentKind::TicketMapper, builtin::get("ticket-platform").unwrap()).unwrap();
+    let template: Template = serde_yaml::from_str("{}").unwrap();
+    let mut checked = 0;
+    for seed in 0..20u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let key: Vec<u8> = (0..32).map(|_| rng.random()).collect();
+        let mut values = Vec::new();
+        let mut batch = Batch::default();
+        let now = chrono::Utc::now();
+        for i in 0..40 {
+            let (value, line) = planted(&mut rng);
+            let (_, attr_line) = planted(&mut rng);
+            values.push(value);
+            // Values land in every field the collectors fill: messages, attributes,
+            // span names and attributes, metric labels.
+            batch.logs.push(LogRecord {
+                timestamp_ns: now.timestamp_nanos_opt().unwrap() + i,
+                host: format!("runtime-{}", i % 3),
+                environment: "prod".into(),
+                source: "files".into(),
+                level: if i % 7 == 0 { Level::Error } else { Level::Info },
+                message: line.clone(),
+                trace_id: Some(format!("{:032x}", i / 4)),
+                span_id: None,
+                attributes: vec![("detail".into(), attr_line.clone()), ("password".into(), values[values.len() - 1].clone())],
+            });
+            let (v2, l2) = planted(&mut rng);
+            values.push(v2);
+            batch.spans.push(Span {
+                trace_id: format!("{:032x}", i / 4),
+                span_id: format!("{i:016x}"),
+                parent_span_id: None,
+                name: l2.clone(),
+                service: "checkout".into(),
+                host: "runtime-1".into(),
+                environment: "prod".into(),
+                start_ns: 0,
+                duration_ns: 5,
+                error: i % 5 == 0,
+                attributes: vec![("db.statement".into(), l2)],
+            });
+            let (v3, l3) = planted(&mut rng);
+            values.push(v3);
+            batch.metrics.push(MetricSample { name: "errors".into(), labels: vec![("reason".into(), l3)], timestamp_ns: 0, value: 1.0, host: "runtime-2".into(), environment: "prod".into() });
+        }
+        let (msg_value, msg_line) = planted(&mut rng);
+        values.push(msg_value);
+        let request = DiagnosisRequest {
+            error_event_id: format!("evt-{seed}"),
+            tenant: "t".into(),
+            plugin: PluginRef { id: "checkout".into(), version: None },
+            environments: vec!["prod".into()],
+            window: Window { start: now - chrono::Duration::minutes(5), end: now },
+            trace_ids: vec![],
+            message: Some(msg_line.clone()),
+            regression: RegressionStrategy::Webhook,
+        };
+        let ctx = wit::MaskContext { tenant: "t".into(), policy: "{}".into(), pseudonym_key: key.clone() };
+        let gate = Gate::for_policy("{}", key.clone()).unwrap();
+        let (masked, summary, _) = mask_and_gate(&runtime, &masker, &ctx, &gate, batch, 1000).await.unwrap();
+        let (mut message, _) = casefile::mask::mask_text(&runtime, &masker, &ctx, &msg_line).await.unwrap();
+        let mut out = casefile::mask::gate::GateOutcome::default();
+        gate.check(|| "request.message".into(), None, &mut message, &mut out);
+        let mut built = report::build(&template, &ReportInput {
+            task_id: "tsk_prop",
+            request: &request,
+            masked_message: Some(message),
+            batch: &masked,
+            sources: &[],
+            masking: &summary,
+            components: &[],
+            generated_at: now,
+        });
+        gate.scan_json("report", &mut built.json, &mut out);
+        built.markdown = report::markdown(&built.json);
+        let bundle = report::bundle(&built, &masked, &[]).unwrap();
+        let mut outputs = vec![("report.json".to_string(), built.json.to_string()), ("markdown".to_string(), built.markdown.clone())];
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle.as_slice()));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            outputs.push((format!("bundle/{name}"), text));
+        }
+        let summary_for_ticket = wit::ReportSummary {
+            task_id: "tsk_prop".into(),
+            tenant: "t".into(),
+            plugin_id: "checkout".into(),
+            plugin_version: None,
+            error_event_id: request.error_event_id.clone(),
+            fingerprint: built.fingerprint.clone(),
+            title: built.title.clone(),
+            severity: built.severity.clone(),
+            environments: vec!["prod".into()],
+            owners: vec![],
+            markdown: built.markdown.clone(),
+            report_url: None,
+        };
+        let ticket = runtime
+            .build_ticket_request(&mapper, "http://tickets.test", wit::TicketAction::Create, &summary_for_ticket, None, "")
+            .await
+            .unwrap();
+        outputs.push(("ticket request".into(), String::from_utf8_lossy(&ticket.body).to_string()));
+        for value in &values {
+            for (name, text) in &outputs {
+                assert!(!text.contains(value.as_str()), "seed {seed}: `{value}` reappears in {name}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20 * 120 * 8, "{checked}");
+}
