@@ -170,9 +170,11 @@ fn rfc3339_ns(ns: i64) -> String {
 /// The same failure gets the same fingerprint: the tenant, the plugin and the
 /// first error with numbers and ids blurred out.
 pub fn fingerprint(tenant: &str, plugin: &str, headline: &str) -> String {
-    let blurred: String = regex::Regex::new(r"[0-9a-fA-F]{8,}|\d+")
-        .map(|re| re.replace_all(headline, "#").into_owned())
-        .unwrap_or_else(|_| headline.to_string());
+    static NUMBERS: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let blurred: String = match NUMBERS.get_or_init(|| regex::Regex::new(r"[0-9a-fA-F]{8,}|\d+").ok()) {
+        Some(re) => re.replace_all(headline, "#").into_owned(),
+        None => headline.to_string(),
+    };
     sha256_hex(format!("{tenant}\0{plugin}\0{}", blurred.trim()).as_bytes())[..16].to_string()
 }
 
