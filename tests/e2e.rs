@@ -341,12 +341,14 @@ tenants:
              "annotations": {"summary": "checkout error rate above 5%"}, "startsAt": now, "fingerprint": "a1b2c3"},
             {"status": "firing", "labels": {"alertname": "DiskFull"}, "startsAt": now, "fingerprint": "d4"},
             {"status": "resolved", "labels": {"alertname": "PluginErrors", "plugin": "other"}, "startsAt": now, "fingerprint": "e5"},
+            {"status": "firing", "labels": {"alertname": "Elsewhere", "plugin": "checkout", "tenant": "nobody"}, "startsAt": now, "fingerprint": "f6"},
         ],
     });
     let (status, r) = host.post("/internal/debug/alerts", &webhook).await;
     assert_eq!(status, 202, "{r}");
     assert_eq!(r["tasks"].as_array().unwrap().len(), 1, "only the firing alert that names a plugin: {r}");
     assert_eq!(r["skipped_without_plugin_label"], json!(["DiskFull"]));
+    assert_eq!(r["rejected"][0]["error"]["code"], "unknown_tenant", "{r}");
     let (_, again) = host.post("/internal/debug/alerts", &webhook).await;
     assert_eq!(again["tasks"][0]["task_id"], r["tasks"][0]["task_id"], "a repeated notification is the same task");
     let t = host.wait_state(r["tasks"][0]["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;

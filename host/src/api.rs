@@ -242,6 +242,7 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, b: Result<Bytes, 
     let alerts = v.get("alerts").and_then(Value::as_array).ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
     let mut tasks = Vec::new();
     let mut skipped = Vec::new();
+    let mut rejected = Vec::new();
     for a in alerts {
         let label = |k: &str| a.get("labels").and_then(|l| l.get(k)).and_then(Value::as_str).map(str::to_string);
         if a.get("status").and_then(Value::as_str) == Some("resolved") {
@@ -265,11 +266,16 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, b: Result<Bytes, 
             message: a.get("annotations").and_then(|x| x.get("summary").or_else(|| x.get("description"))).and_then(Value::as_str).map(str::to_string),
             regression: None,
         };
-        let req = validate(&app, r, now)?;
-        let (id, created, state) = submit(&app, req).await?;
-        tasks.push(json!({"task_id": id, "state": state, "created": created}));
+        // One bad alert (say, an undeclared tenant label) must not drop the others.
+        match validate(&app, r, now) {
+            Ok(req) => {
+                let (id, created, state) = submit(&app, req).await?;
+                tasks.push(json!({"task_id": id, "state": state, "created": created}));
+            }
+            Err(e) => rejected.push(json!({"alertname": label("alertname"), "error": {"code": e.code, "message": e.message}})),
+        }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"tasks": tasks, "skipped_without_plugin_label": skipped}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({"tasks": tasks, "skipped_without_plugin_label": skipped, "rejected": rejected}))).into_response())
 }
 
 async fn load_task(app: &App, id: &str) -> ApiResult<crate::store::TaskRow> {
