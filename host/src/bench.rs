@@ -179,17 +179,7 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let mut batch = Batch::default();
     batch.logs = lines
         .iter()
-        .map(|m| crate::model::LogRecord {
-            timestamp_ns: 0,
-            host: "runtime-1".into(),
-            environment: "prod".into(),
-            source: "bench".into(),
-            level: crate::model::Level::Info,
-            message: m.clone(),
-            trace_id: None,
-            span_id: None,
-            attributes: vec![],
-        })
+        .map(|m| crate::model::LogRecord { host: "runtime-1".into(), environment: "prod".into(), ..crate::model::LogRecord::text("bench", m.clone()) })
         .collect();
 
     let policy = detect::Policy::from_json(&ctx.policy).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -36,6 +36,24 @@ pub struct LogRecord {
     pub attributes: Vec<(String, String)>,
 }
 
+impl LogRecord {
+    /// A bare line of text from `source`: what `casefile mask` and the request
+    /// message are masked as.
+    pub fn text(source: &str, message: impl Into<String>) -> LogRecord {
+        LogRecord {
+            timestamp_ns: 0,
+            host: String::new(),
+            environment: String::new(),
+            source: source.into(),
+            level: Level::Info,
+            message: message.into(),
+            trace_id: None,
+            span_id: None,
+            attributes: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {
     pub trace_id: String,

@@ -79,7 +79,8 @@ impl Registry {
     }
 }
 
-fn read_source(config: &Config, source: &str) -> Result<Vec<u8>> {
+/// The bytes of a component named in the config: `builtin:<name>` or a path.
+pub fn read_source(config: &Config, source: &str) -> Result<Vec<u8>> {
     if let Some(name) = source.strip_prefix("builtin:") {
         return builtin::get(name).map(<[u8]>::to_vec).with_context(|| {
             format!(

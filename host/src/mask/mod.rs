@@ -82,17 +82,7 @@ pub async fn mask_batch(
 /// Masks one free-text value (a request message) through the same masker.
 pub async fn mask_text(runtime: &Runtime, masker: &Loaded, ctx: &wit::MaskContext, text: &str) -> Result<(String, Vec<wit::RuleCount>)> {
     let mut b = Batch::default();
-    b.logs.push(crate::model::LogRecord {
-        timestamp_ns: 0,
-        host: String::new(),
-        environment: String::new(),
-        source: "request".into(),
-        level: crate::model::Level::Info,
-        message: text.to_string(),
-        trace_id: None,
-        span_id: None,
-        attributes: vec![],
-    });
+    b.logs.push(crate::model::LogRecord::text("request", text));
     let (masked, counts) = runtime.mask(masker, ctx, b).await?;
     match masked.logs.into_iter().next() {
         Some(l) => Ok((l.message, counts)),
@@ -192,10 +182,7 @@ pub async fn mask_stdin(
             let config = crate::config::Config::load(config_path)?;
             let t = config.tenant(tenant).with_context(|| format!("tenant `{tenant}` is not declared in {}", config_path.display()))?;
             let c = config.components.get(&t.masker).with_context(|| format!("masker `{}` is not declared", t.masker))?;
-            let bytes = match c.source.strip_prefix("builtin:") {
-                Some(b) => crate::registry::builtin::get(b).with_context(|| format!("no built-in component `{b}`"))?.to_vec(),
-                None => std::fs::read(config.resolve_path(&c.source)).with_context(|| format!("cannot read {}", c.source))?,
-            };
+            let bytes = crate::registry::read_source(&config, &c.source).with_context(|| format!("component `{}`", t.masker))?;
             let template = crate::report::Template::load(&config.resolve_path(&config.report.template))?;
             // Without the server's stored key, pseudonyms are stable within this run only,
             // unless the tenant's pseudonym_key is set in the config.
@@ -234,20 +221,7 @@ pub async fn mask_stdin(
         }
     }
     let mut batch = Batch::default();
-    batch.logs = texts
-        .into_iter()
-        .map(|message| crate::model::LogRecord {
-            timestamp_ns: 0,
-            host: String::new(),
-            environment: String::new(),
-            source: "stdin".into(),
-            level: crate::model::Level::Info,
-            message,
-            trace_id: None,
-            span_id: None,
-            attributes: vec![],
-        })
-        .collect();
+    batch.logs = texts.into_iter().map(|m| crate::model::LogRecord::text("stdin", m)).collect();
     let chunk = runtime.limits().mask_chunk_records;
     let (masked, summary, _) = mask_and_gate(&runtime, &masker, &ctx, &gate, batch, chunk).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());

@@ -50,7 +50,8 @@ pub struct Loaded {
     pub name: String,
     pub sha256: String,
     pub kind: ComponentKind,
-    pre: Pre,
+    /// Shared by every name the same bytes are loaded under.
+    pre: Arc<Pre>,
 }
 
 enum Pre {
@@ -127,7 +128,8 @@ pub struct Runtime {
     mapper_linker: Linker<HostState>,
     limits: RuntimeConfig,
     cache_dir: PathBuf,
-    loaded: Mutex<HashMap<(String, &'static str), Arc<Loaded>>>,
+    /// Linked templates by (sha256, world): the same bytes compile and link once.
+    linked: Mutex<HashMap<(String, &'static str), Arc<Pre>>>,
     http: reqwest::Client,
 }
 
@@ -181,7 +183,7 @@ impl Runtime {
             mapper_linker,
             limits,
             cache_dir,
-            loaded: Mutex::new(HashMap::new()),
+            linked: Mutex::new(HashMap::new()),
             http,
         }))
     }
@@ -195,8 +197,9 @@ impl Runtime {
     pub fn load(&self, name: &str, kind: ComponentKind, bytes: &[u8]) -> Result<Arc<Loaded>> {
         let sha = sha256_hex(bytes);
         let key = (sha.clone(), kind.as_str());
-        if let Some(l) = self.loaded.lock().map_err(|_| anyhow!("component cache poisoned"))?.get(&key) {
-            return Ok(l.clone());
+        let cached = self.linked.lock().map_err(|_| anyhow!("component cache poisoned"))?.get(&key).cloned();
+        if let Some(pre) = cached {
+            return Ok(Arc::new(Loaded { name: name.to_string(), sha256: sha, kind, pre }));
         }
         check_component_header(bytes)?;
         let component = self.compile_cached(&sha, bytes)?;
@@ -214,9 +217,9 @@ impl Runtime {
                     .map_err(|e| wrong_world(kind, e))?,
             ),
         };
-        let loaded = Arc::new(Loaded { name: name.to_string(), sha256: sha, kind, pre });
-        self.loaded.lock().map_err(|_| anyhow!("component cache poisoned"))?.insert(key, loaded.clone());
-        Ok(loaded)
+        let pre = Arc::new(pre);
+        self.linked.lock().map_err(|_| anyhow!("component cache poisoned"))?.insert(key, pre.clone());
+        Ok(Arc::new(Loaded { name: name.to_string(), sha256: sha, kind, pre }))
     }
 
     fn link(
@@ -328,7 +331,7 @@ impl Runtime {
     }
 
     pub async fn mask(&self, loaded: &Loaded, ctx: &wit::MaskContext, batch: Batch) -> Result<(Batch, Vec<wit::RuleCount>), CallError> {
-        let Pre::Masker(pre) = &loaded.pre else { return Err(not_kind(loaded, ComponentKind::Masker)) };
+        let Pre::Masker(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::Masker)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let input = convert::batch_out(batch);
@@ -344,7 +347,7 @@ impl Runtime {
     }
 
     pub async fn fetch(&self, loaded: &Loaded, query: &wit::Query, grant: &CallGrant) -> Result<Batch, CallError> {
-        let Pre::Connector(pre) = &loaded.pre else { return Err(not_kind(loaded, ComponentKind::Connector)) };
+        let Pre::Connector(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::Connector)) };
         let started = Instant::now();
         let mut store = self.new_store(grant).map_err(|e| host_err(loaded, e))?;
         let result = async {
@@ -367,7 +370,7 @@ impl Runtime {
         ticket: Option<&wit::TicketRef>,
         comment: &str,
     ) -> Result<wit::HttpRequest, CallError> {
-        let Pre::Mapper(pre) = &loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let ticket = ticket.cloned();
@@ -389,7 +392,7 @@ impl Runtime {
         action: wit::TicketAction,
         response: &wit::HttpResponse,
     ) -> Result<wit::TicketRef, CallError> {
-        let Pre::Mapper(pre) = &loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let result = async {
@@ -493,4 +496,23 @@ pub async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_bytes_under_two_names_keep_their_names_and_share_one_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::new(RuntimeConfig::default(), dir.path().to_path_buf()).unwrap();
+        let bytes = crate::registry::builtin::get("ticket-platform").expect("built-in");
+        let a = rt.load("mapper", ComponentKind::TicketMapper, bytes).unwrap();
+        let b = rt.load("mapper-copy", ComponentKind::TicketMapper, bytes).unwrap();
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("mapper", "mapper-copy"));
+        assert_eq!(a.sha256, b.sha256);
+        assert!(Arc::ptr_eq(&a.pre, &b.pre));
+        let e = format!("{:#}", rt.load("x", ComponentKind::Masker, bytes).err().expect("wrong world"));
+        assert!(e.contains("masker"), "{e}");
+    }
 }
