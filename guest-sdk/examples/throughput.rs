@@ -13,7 +13,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use casefile_guest::detect::{mask_text, Counts, Policy};
+use casefile_guest::detect::{mask_text, Counts, HmacPseudonyms, Policy};
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -35,7 +35,12 @@ fn main() {
     let policy = Policy::from_json("").expect("default policy");
     let policy_time = started.elapsed();
     let started = Instant::now();
-    let first = mask_text(&policy, b"k", "x", &mut Counts::default());
+    let first = mask_text(
+        &policy,
+        &mut HmacPseudonyms::new(b"k"),
+        "x",
+        &mut Counts::default(),
+    );
     let build_time = started.elapsed();
     assert_eq!(first, "x");
 
@@ -56,12 +61,22 @@ fn main() {
     let batch_bytes: usize = batch.iter().map(|l| l.len()).sum();
     let started = Instant::now();
     for line in batch {
-        std::hint::black_box(mask_text(&policy, b"k", line, &mut Counts::default()));
+        std::hint::black_box(mask_text(
+            &policy,
+            &mut HmacPseudonyms::new(b"k"),
+            line,
+            &mut Counts::default(),
+        ));
     }
     let cold_batch = started.elapsed();
     let started = Instant::now();
     for line in batch {
-        std::hint::black_box(mask_text(&policy, b"k", line, &mut Counts::default()));
+        std::hint::black_box(mask_text(
+            &policy,
+            &mut HmacPseudonyms::new(b"k"),
+            line,
+            &mut Counts::default(),
+        ));
     }
     let warm_batch = started.elapsed();
     let started = Instant::now();
@@ -74,7 +89,12 @@ fn main() {
         let mut counts = Counts::default();
         let started = Instant::now();
         for line in &lines {
-            std::hint::black_box(mask_text(&policy, b"k", line, &mut counts));
+            std::hint::black_box(mask_text(
+                &policy,
+                &mut HmacPseudonyms::new(b"k"),
+                line,
+                &mut counts,
+            ));
         }
         best = best.min(started.elapsed());
         findings = counts.total();

@@ -7,9 +7,15 @@ pub fn parse(line: &str) -> Option<Vec<(String, String)>> {
     let mut pairs = Vec::new();
     let mut rest = line.trim();
     while !rest.is_empty() {
-        let key_end = rest.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(rest.len());
+        let key_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
         let key = &rest[..key_end];
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@')) {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'))
+        {
             return None;
         }
         rest = &rest[key_end..];
@@ -57,16 +63,26 @@ mod tests {
     use super::parse;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn reads_plain_and_quoted_values() {
         assert_eq!(
             parse(r#"level=info msg="handled order \"7\"" trace_id=4bf9 ok"#),
-            Some(pairs(&[("level", "info"), ("msg", "handled order \"7\""), ("trace_id", "4bf9"), ("ok", "")]))
+            Some(pairs(&[
+                ("level", "info"),
+                ("msg", "handled order \"7\""),
+                ("trace_id", "4bf9"),
+                ("ok", "")
+            ]))
         );
-        assert_eq!(parse("ts=2026-01-01T00:00:00Z level=error"), Some(pairs(&[("ts", "2026-01-01T00:00:00Z"), ("level", "error")])));
+        assert_eq!(
+            parse("ts=2026-01-01T00:00:00Z level=error"),
+            Some(pairs(&[("ts", "2026-01-01T00:00:00Z"), ("level", "error")]))
+        );
     }
 
     #[test]

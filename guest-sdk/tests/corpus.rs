@@ -5,7 +5,7 @@
 
 mod support;
 
-use casefile_guest::detect::{find, mask_text, Category, Counts, Policy};
+use casefile_guest::detect::{find, mask_text, Category, Counts, HmacPseudonyms, Policy};
 use support::{negative_line, positive_line, Line, Rng};
 
 const SEED: u64 = 0x00C0_FFEE_CA5E_F11E;
@@ -22,7 +22,12 @@ const NEGATIVE_LINES: usize = 3000;
 
 /// Why a planted value counts as missed, or `None` when it was masked as its category.
 fn miss(policy: &Policy, line: &Line, value: &str, category: Category) -> Option<String> {
-    let out = mask_text(policy, b"corpus-key", &line.text, &mut Counts::default());
+    let out = mask_text(
+        policy,
+        &mut HmacPseudonyms::new(b"corpus-key"),
+        &line.text,
+        &mut Counts::default(),
+    );
     if out.contains(value) {
         return Some(format!("left in the output: {out}"));
     }
@@ -83,7 +88,12 @@ fn every_planted_value_is_masked_and_negatives_are_kept() {
     let mut false_positives = 0;
     for _ in 0..NEGATIVE_LINES {
         let line = negative_line(&mut rng);
-        let out = mask_text(&policy, b"corpus-key", &line.text, &mut Counts::default());
+        let out = mask_text(
+            &policy,
+            &mut HmacPseudonyms::new(b"corpus-key"),
+            &line.text,
+            &mut Counts::default(),
+        );
         if out != line.text {
             false_positives += 1;
             failures.push(format!(
@@ -118,7 +128,12 @@ fn recall_holds_under_every_action() {
         for category in Category::ALL {
             for _ in 0..100 {
                 let line = positive_line(&mut rng, category);
-                let out = mask_text(&policy, b"k", &line.text, &mut Counts::default());
+                let out = mask_text(
+                    &policy,
+                    &mut HmacPseudonyms::new(b"k"),
+                    &line.text,
+                    &mut Counts::default(),
+                );
                 for p in &line.planted {
                     assert!(
                         !out.contains(&p.value),

@@ -4,7 +4,9 @@
 
 mod support;
 
-use casefile_guest::detect::{find, find_unfiltered, mask_field, mask_text, Counts, Policy};
+use casefile_guest::detect::{
+    find, find_unfiltered, mask_field, mask_text, Counts, HmacPseudonyms, Policy,
+};
 use proptest::prelude::*;
 use support::Rng;
 
@@ -18,7 +20,12 @@ fn policy(action: &str) -> Policy {
 }
 
 fn mask(policy: &Policy, text: &str) -> String {
-    mask_text(policy, b"prop-key", text, &mut Counts::default())
+    mask_text(
+        policy,
+        &mut HmacPseudonyms::new(b"prop-key"),
+        text,
+        &mut Counts::default(),
+    )
 }
 
 /// A sensitive value as it stands in a log line: the text to embed (`context`, the
@@ -197,8 +204,8 @@ proptest! {
             let p = policy(action);
             for t in [&text, &lossy] {
                 let _ = mask(&p, t);
-                let _ = mask_field(&p, b"k", "password", t, &mut Counts::default());
-                let _ = mask_field(&p, b"k", t, t, &mut Counts::default());
+                let _ = mask_field(&p, &mut HmacPseudonyms::new(b"k"), "password", t, &mut Counts::default());
+                let _ = mask_field(&p, &mut HmacPseudonyms::new(b"k"), t, t, &mut Counts::default());
             }
         }
     }

@@ -187,8 +187,8 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let mut counts = detect::Counts::default();
     // The same texts masker-default masks in these records: message and host.
     for l in &lines {
-        std::hint::black_box(detect::mask_text(&policy, &ctx.pseudonym_key, l, &mut counts));
-        std::hint::black_box(detect::mask_text(&policy, &ctx.pseudonym_key, "runtime-1", &mut counts));
+        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(&ctx.pseudonym_key), l, &mut counts));
+        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(&ctx.pseudonym_key), "runtime-1", &mut counts));
     }
     let native = t.elapsed().as_secs_f64();
 

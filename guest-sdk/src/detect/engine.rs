@@ -2,14 +2,14 @@
 //! overlaps, replace. Kept apart from the table so that adding a rule never touches
 //! this file.
 
-use super::policy::{Action, Policy};
+use super::policy::Policy;
 use super::prefilter::Shape;
+use super::render::{
+    is_mask_output, mask_token_len, pseudonym_hex, render, render_into, Counts, Pseudonyms,
+};
 use super::{Candidate, Category, Rule, RULES};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use hmac::{Hmac, Mac};
 use regex::Regex;
-use sha2::Sha256;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// One value a rule found and its validator confirmed: what, where (byte range of the
@@ -22,42 +22,6 @@ pub struct Finding {
     pub end: usize,
     /// Position of the rule in `RULES`; breaks ties between equal ranges.
     order: usize,
-}
-
-/// How often each rule fired with each action; never the values.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counts(BTreeMap<(&'static str, Action), u64>);
-
-impl Counts {
-    pub fn add(&mut self, rule: &'static str, action: Action) {
-        *self.0.entry((rule, action)).or_default() += 1;
-    }
-
-    pub fn get(&self, rule: &str, action: &str) -> u64 {
-        (self.0.iter())
-            .filter(|((r, a), _)| *r == rule && a.as_str() == action)
-            .map(|(_, n)| *n)
-            .sum()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.values().sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `(rule, action, count)`, ordered by rule then action.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> + '_ {
-        self.0.iter().map(|((r, a), n)| (*r, a.as_str(), *n))
-    }
-
-    pub fn merge(&mut self, other: &Counts) {
-        for (k, n) in &other.0 {
-            *self.0.entry(*k).or_default() += n;
-        }
-    }
 }
 
 /// A rule's regex and where its value and key groups are.
@@ -172,43 +136,6 @@ impl Detector {
     fn rule(&self, idx: usize) -> &CompiledRule {
         self.rules[idx].get_or_init(|| CompiledRule::new(&RULES[idx]))
     }
-}
-
-/// Whether `value` is what earlier masking left behind: `[MASKED:…]`, `<rule>:<12
-/// hex>`, `****1234`. Never masked again, so masking is idempotent and the host's leak
-/// gate, which runs the same rules over a masker's output, does not count our own
-/// tokens as leaks.
-pub(super) fn is_mask_output(value: &str) -> bool {
-    mask_token_len(value) == Some(value.len())
-}
-
-/// The length of the mask token `value` starts with, if it starts with one that is not
-/// glued to more letters or digits.
-fn mask_token_len(value: &str) -> Option<usize> {
-    let glued = |rest: &str| rest.chars().next().is_some_and(char::is_alphanumeric);
-    if let Some(rest) = value.strip_prefix("[MASKED:") {
-        let name = rest.find(']')?;
-        let ok = rest[..name].bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
-        return ok.then_some("[MASKED:".len() + name + 1);
-    }
-    if let Some(rest) = value.strip_prefix("****") {
-        // What `partial` keeps: up to four letters or digits, of any script.
-        let kept: usize = (rest.chars().take_while(|c| c.is_alphanumeric()))
-            .map(char::len_utf8)
-            .sum();
-        let ok = rest[..kept].chars().count() <= 4 && !glued(&rest[kept..]);
-        return ok.then_some(4 + kept);
-    }
-    let (rule, rest) = value.split_once(':')?;
-    let ok = RULES.iter().any(|r| r.name == rule) && pseudonym_hex(rest);
-    ok.then_some(rule.len() + 1 + 12)
-}
-
-/// `rest` starts with the twelve hex digits of a pseudonym, not glued to more.
-fn pseudonym_hex(rest: &str) -> bool {
-    rest.len() >= 12
-        && (rest.as_bytes()[..12].iter()).all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        && !rest[12..].chars().next().is_some_and(char::is_alphanumeric)
 }
 
 /// Where the part of a candidate that is not ours starts, or `None` when there is
@@ -334,88 +261,15 @@ fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-/// What `value`, found by `rule`, becomes under `action`.
-pub fn render(action: Action, rule: &str, value: &str, pseudonym_key: &[u8]) -> String {
-    let mut out = String::new();
-    render_into(
-        &mut out,
-        action,
-        rule,
-        value,
-        &mut Keyed::new(pseudonym_key),
-    );
-    out
-}
-
-/// The tenant's HMAC key, set up once for all the values of one text (setting up the
-/// key costs as much as hashing a short value).
-struct Keyed<'k> {
-    key: &'k [u8],
-    mac: Option<Option<Hmac<Sha256>>>,
-}
-
-impl<'k> Keyed<'k> {
-    fn new(key: &'k [u8]) -> Keyed<'k> {
-        Keyed { key, mac: None }
-    }
-
-    /// The first six bytes of HMAC-SHA256(key, value); `None` if the key is refused.
-    fn digest(&mut self, value: &str) -> Option<[u8; 6]> {
-        let key = self.key;
-        let mac = self
-            .mac
-            .get_or_insert_with(|| Hmac::<Sha256>::new_from_slice(key).ok());
-        let mut mac = mac.clone()?;
-        mac.update(value.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut first = [0u8; 6];
-        first.copy_from_slice(&digest[..6]);
-        Some(first)
-    }
-}
-
-fn render_into(out: &mut String, action: Action, rule: &str, value: &str, keyed: &mut Keyed<'_>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    match action {
-        Action::Mask => {
-            out.push_str("[MASKED:");
-            out.push_str(rule);
-            out.push(']');
-        }
-        Action::Remove => {}
-        Action::Hash => match keyed.digest(value) {
-            Some(digest) => {
-                out.push_str(rule);
-                out.push(':');
-                for b in digest {
-                    out.push(HEX[usize::from(b >> 4)] as char);
-                    out.push(HEX[usize::from(b & 15)] as char);
-                }
-            }
-            // HMAC takes keys of any length; should that ever change, fail closed.
-            None => render_into(out, Action::Mask, rule, value, keyed),
-        },
-        Action::Partial => {
-            out.push_str("****");
-            let alnum = value.chars().filter(|c| c.is_alphanumeric()).count();
-            if alnum >= 8 {
-                let mut tail: Vec<char> = value
-                    .chars()
-                    .rev()
-                    .filter(|c| c.is_alphanumeric())
-                    .take(4)
-                    .collect();
-                tail.reverse();
-                out.extend(tail);
-            }
-        }
-    }
-}
-
 /// Masks every finding in `text`, counting each under its rule and action.
-pub fn mask_text(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut Counts) -> String {
+pub fn mask_text(
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    text: &str,
+    counts: &mut Counts,
+) -> String {
     // Selected JSON fields first; the detectors then scan what is left.
-    let selected = super::selectors::apply(policy, pseudonym_key, text, counts);
+    let selected = super::selectors::apply(policy, pseudonyms, text, counts);
     let text = selected.as_deref().unwrap_or(text);
     let findings = find(policy, text);
     if findings.is_empty() {
@@ -424,12 +278,11 @@ pub fn mask_text(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut
     // Findings are sorted and disjoint, so one pass left to right rebuilds the text
     // (the same result as replacing right to left, without shifting offsets).
     let mut out = String::with_capacity(text.len() + 16 * findings.len());
-    let mut keyed = Keyed::new(pseudonym_key);
     let mut last = 0;
     for f in &findings {
         let action = policy.action_for(f.rule, f.category);
         out.push_str(&text[last..f.start]);
-        render_into(&mut out, action, f.rule, &text[f.start..f.end], &mut keyed);
+        render_into(&mut out, action, f.rule, &text[f.start..f.end], pseudonyms);
         counts.add(f.rule, action);
         last = f.end;
     }
@@ -442,17 +295,20 @@ pub fn mask_text(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut
 /// like; otherwise the value is scanned like any text.
 pub fn mask_field(
     policy: &Policy,
-    pseudonym_key: &[u8],
+    pseudonyms: &mut dyn Pseudonyms,
     field_key: &str,
     value: &str,
     counts: &mut Counts,
 ) -> String {
     const RULE: &str = "sensitive-key";
     let category = Category::Credential;
-    if !value.is_empty() && super::selectors::selects_attribute(policy, field_key) && !is_mask_output(value) {
+    if !value.is_empty()
+        && super::selectors::selects_attribute(policy, field_key)
+        && !is_mask_output(value)
+    {
         let action = policy.action_for(super::selectors::RULE, category);
         counts.add(super::selectors::RULE, action);
-        return render(action, super::selectors::RULE, value, pseudonym_key);
+        return render(action, super::selectors::RULE, value, pseudonyms);
     }
     if !value.is_empty()
         && policy.rule_enabled(RULE, category)
@@ -462,20 +318,27 @@ pub fn mask_field(
     {
         let action = policy.action_for(RULE, category);
         counts.add(RULE, action);
-        return render(action, RULE, value, pseudonym_key);
+        return render(action, RULE, value, pseudonyms);
     }
-    mask_text(policy, pseudonym_key, value, counts)
+    mask_text(policy, pseudonyms, value, counts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::detect::policy::Action;
+    use crate::detect::render::HmacPseudonyms;
+
     const KEY: &[u8] = b"tenant-a";
+
+    fn keyed() -> HmacPseudonyms<'static> {
+        HmacPseudonyms::new(KEY)
+    }
 
     fn mask(policy: &Policy, text: &str) -> (String, Counts) {
         let mut counts = Counts::default();
-        let out = mask_text(policy, KEY, text, &mut counts);
+        let out = mask_text(policy, &mut keyed(), text, &mut counts);
         (out, counts)
     }
 
@@ -511,8 +374,8 @@ mod tests {
             &p,
             "card 4111 1111 1111 1111 from bob@example.com at 10.1.2.3",
         );
-        let email = render(Action::Hash, "email", "bob@example.com", KEY);
-        let ip = render(Action::Hash, "ipv4", "10.1.2.3", KEY);
+        let email = render(Action::Hash, "email", "bob@example.com", &mut keyed());
+        let ip = render(Action::Hash, "ipv4", "10.1.2.3", &mut keyed());
         assert_eq!(out, format!("card ****1111 from {email} at {ip}"));
         assert!(email.starts_with("email:") && email.len() == "email:".len() + 12);
         assert_eq!(counts.get("credit-card", "partial"), 1);
@@ -522,21 +385,18 @@ mod tests {
     }
 
     #[test]
-    fn pseudonyms_are_keyed_and_stable() {
-        let a = render(Action::Hash, "email", "bob@example.com", b"k1");
-        assert_eq!(a, render(Action::Hash, "email", "bob@example.com", b"k1"));
-        assert_ne!(a, render(Action::Hash, "email", "bob@example.com", b"k2"));
-        assert_ne!(a, render(Action::Hash, "email", "eve@example.com", b"k1"));
-    }
-
-    #[test]
     fn remove_and_partial() {
-        assert_eq!(render(Action::Remove, "x", "secret", KEY), "");
+        assert_eq!(render(Action::Remove, "x", "secret", &mut keyed()), "");
         assert_eq!(
-            render(Action::Partial, "iban", "DE89 3704 0044 0532 0130 00", KEY),
+            render(
+                Action::Partial,
+                "iban",
+                "DE89 3704 0044 0532 0130 00",
+                &mut keyed()
+            ),
             "****3000"
         );
-        assert_eq!(render(Action::Partial, "x", "short", KEY), "****");
+        assert_eq!(render(Action::Partial, "x", "short", &mut keyed()), "****");
     }
 
     #[test]
@@ -662,18 +522,24 @@ mod tests {
         let p = Policy::default();
         let mut counts = Counts::default();
         assert_eq!(
-            mask_field(&p, KEY, "X-Api-Key", "plain", &mut counts),
+            mask_field(&p, &mut keyed(), "X-Api-Key", "plain", &mut counts),
             "[MASKED:sensitive-key]"
         );
         assert_eq!(
-            mask_field(&p, KEY, "Cookie", "a=b; c=d", &mut counts),
+            mask_field(&p, &mut keyed(), "Cookie", "a=b; c=d", &mut counts),
             "[MASKED:sensitive-key]"
         );
-        assert_eq!(mask_field(&p, KEY, "user", "bob", &mut counts), "bob");
-        assert_eq!(mask_field(&p, KEY, "password", "", &mut counts), "");
-        let email = render(Action::Hash, "email", "bob@example.com", KEY);
         assert_eq!(
-            mask_field(&p, KEY, "from", "bob@example.com", &mut counts),
+            mask_field(&p, &mut keyed(), "user", "bob", &mut counts),
+            "bob"
+        );
+        assert_eq!(
+            mask_field(&p, &mut keyed(), "password", "", &mut counts),
+            ""
+        );
+        let email = render(Action::Hash, "email", "bob@example.com", &mut keyed());
+        assert_eq!(
+            mask_field(&p, &mut keyed(), "from", "bob@example.com", &mut counts),
             email
         );
         assert_eq!(counts.get("sensitive-key", "mask"), 2);

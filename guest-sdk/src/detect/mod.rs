@@ -12,10 +12,11 @@
 //! `examples/throughput.rs` (MB/s and build time).
 //!
 //! ```
-//! use casefile_guest::detect::{mask_text, Counts, Policy};
+//! use casefile_guest::detect::{mask_text, Counts, HmacPseudonyms, Policy};
 //! let policy = Policy::default();
 //! let mut counts = Counts::default();
-//! let out = mask_text(&policy, b"tenant-key", "login password=hunter2", &mut counts);
+//! let mut pseudonyms = HmacPseudonyms::new(b"tenant-key");
+//! let out = mask_text(&policy, &mut pseudonyms, "login password=hunter2", &mut counts);
 //! assert_eq!(out, "login password=[MASKED:secret-assignment]");
 //! assert_eq!(counts.get("secret-assignment", "mask"), 1);
 //! ```
@@ -23,13 +24,15 @@
 mod engine;
 mod policy;
 pub mod prefilter;
+pub mod render;
 pub mod rules;
 pub mod selectors;
 pub mod validate;
 
-pub use engine::{find, find_unfiltered, mask_field, mask_text, render, Counts, Finding};
+pub use engine::{find, find_unfiltered, mask_field, mask_text, Finding};
 pub use policy::{Action, Actions, Policy, PolicyError};
 pub use prefilter::{Shape, Trigger};
+pub use render::{is_mask_output, render, Counts, HmacPseudonyms, Pseudonyms};
 pub use rules::RULES;
 
 use serde::{Deserialize, Serialize};

@@ -173,7 +173,9 @@ impl Policy {
     fn build(&self) -> Result<Compiled, PolicyError> {
         for (i, f) in self.fields.iter().enumerate() {
             if f.is_empty() || f.split('.').any(str::is_empty) {
-                return Err(PolicyError(format!("policy: fields[{i}] {f:?} is not a dotted path such as \"customer.id\"")));
+                return Err(PolicyError(format!(
+                    "policy: fields[{i}] {f:?} is not a dotted path such as \"customer.id\""
+                )));
             }
         }
         for name in self.disabled_rules.iter().chain(self.rule_actions.keys()) {

@@ -406,7 +406,7 @@ pub static RULES: &[Rule] = &[
 
 #[cfg(test)]
 mod tests {
-    use crate::detect::{mask_text, Counts, Policy};
+    use crate::detect::{mask_text, Counts, HmacPseudonyms, Policy};
 
     /// Every category masked as `[MASKED:<rule>]`, so outputs name the rule that fired.
     fn masked(input: &str) -> String {
@@ -414,7 +414,12 @@ mod tests {
             r#"{"actions": {"credential": "mask", "payment": "mask", "government-id": "mask", "contact": "mask", "network": "mask"}}"#,
         )
         .expect("valid policy");
-        mask_text(&policy, b"k", input, &mut Counts::default())
+        mask_text(
+            &policy,
+            &mut HmacPseudonyms::new(b"k"),
+            input,
+            &mut Counts::default(),
+        )
     }
 
     #[track_caller]
@@ -427,7 +432,12 @@ mod tests {
     fn keeps(input: &str) {
         assert_eq!(masked(input), input);
         assert_eq!(
-            mask_text(&Policy::default(), b"k", input, &mut Counts::default()),
+            mask_text(
+                &Policy::default(),
+                &mut HmacPseudonyms::new(b"k"),
+                input,
+                &mut Counts::default()
+            ),
             input
         );
     }
@@ -911,7 +921,7 @@ mod tests {
                 .expect("valid");
         let out = mask_text(
             &loopback,
-            b"k",
+            &mut HmacPseudonyms::new(b"k"),
             "on 127.0.0.1 and ::1",
             &mut Counts::default(),
         );
@@ -919,7 +929,7 @@ mod tests {
         let docs = Policy::from_json(r#"{"mask_documentation_ip": false}"#).expect("valid");
         let out = mask_text(
             &docs,
-            b"k",
+            &mut HmacPseudonyms::new(b"k"),
             "example 192.0.2.10 and 2001:db8::1",
             &mut Counts::default(),
         );

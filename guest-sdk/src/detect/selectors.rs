@@ -7,18 +7,27 @@
 
 use serde_json::Value;
 
-use super::engine::{is_mask_output, render, Counts};
 use super::policy::Policy;
+use super::render::{is_mask_output, render, Counts, Pseudonyms};
 use super::Category;
 
 pub const RULE: &str = "field-selector";
 
 /// Whether an attribute named `key` is selected (`key` or `attributes.key`).
 pub fn selects_attribute(policy: &Policy, key: &str) -> bool {
-    policy.fields.iter().any(|f| f == key || f.strip_prefix("attributes.") == Some(key))
+    policy
+        .fields
+        .iter()
+        .any(|f| f == key || f.strip_prefix("attributes.") == Some(key))
 }
 
-fn mask_path(v: &mut Value, path: &[&str], policy: &Policy, pseudonym_key: &[u8], counts: &mut Counts) {
+fn mask_path(
+    v: &mut Value,
+    path: &[&str],
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    counts: &mut Counts,
+) {
     let Some((head, rest)) = path.split_first() else {
         // The selected value itself: strings keep their pseudonym, anything else
         // (numbers, objects) is masked whole as its JSON text.
@@ -31,21 +40,21 @@ fn mask_path(v: &mut Value, path: &[&str], policy: &Policy, pseudonym_key: &[u8]
             other => other.to_string(),
         };
         counts.add(RULE, action);
-        *v = Value::String(render(action, RULE, &text, pseudonym_key));
+        *v = Value::String(render(action, RULE, &text, pseudonyms));
         return;
     };
     match v {
         Value::Object(o) => {
             for (k, child) in o.iter_mut() {
                 if *head == "*" || k == head {
-                    mask_path(child, rest, policy, pseudonym_key, counts);
+                    mask_path(child, rest, policy, pseudonyms, counts);
                 }
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter_mut().enumerate() {
                 if *head == "*" || head.parse::<usize>() == Ok(i) {
-                    mask_path(child, rest, policy, pseudonym_key, counts);
+                    mask_path(child, rest, policy, pseudonyms, counts);
                 }
             }
         }
@@ -56,7 +65,12 @@ fn mask_path(v: &mut Value, path: &[&str], policy: &Policy, pseudonym_key: &[u8]
 /// Applies the policy's selectors to the first JSON object or array in `text`.
 /// Returns None when there is nothing to change (no selectors, no JSON, or no
 /// selected field in it); otherwise the text with that JSON re-serialised compactly.
-pub fn apply(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut Counts) -> Option<String> {
+pub fn apply(
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    text: &str,
+    counts: &mut Counts,
+) -> Option<String> {
     if policy.fields.is_empty() {
         return None;
     }
@@ -71,7 +85,7 @@ pub fn apply(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut Cou
             Some(&"attributes") => &path[1..],
             _ => &path[..],
         };
-        mask_path(&mut value, path, policy, pseudonym_key, &mut local);
+        mask_path(&mut value, path, policy, pseudonyms, &mut local);
     }
     if local.is_empty() {
         return None;
@@ -83,6 +97,11 @@ pub fn apply(policy: &Policy, pseudonym_key: &[u8], text: &str, counts: &mut Cou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::render::HmacPseudonyms;
+
+    fn k() -> HmacPseudonyms<'static> {
+        HmacPseudonyms::new(b"k")
+    }
 
     fn policy(fields: &[&str]) -> Policy {
         let json = serde_json::json!({"fields": fields}).to_string();
@@ -93,7 +112,7 @@ mod tests {
     fn masks_selected_json_fields_whatever_they_hold() {
         let p = policy(&["customer.id", "items.*.sku"]);
         let mut c = Counts::default();
-        let out = apply(&p, b"k", r#"order rejected {"customer":{"id":"C-991","name":"x"},"items":[{"sku":"A1"},{"sku":7}]} retry"#, &mut c).unwrap();
+        let out = apply(&p, &mut k(), r#"order rejected {"customer":{"id":"C-991","name":"x"},"items":[{"sku":"A1"},{"sku":7}]} retry"#, &mut c).unwrap();
         assert_eq!(
             out,
             r#"order rejected {"customer":{"id":"[MASKED:field-selector]","name":"x"},"items":[{"sku":"[MASKED:field-selector]"},{"sku":"[MASKED:field-selector]"}]} retry"#
@@ -101,7 +120,7 @@ mod tests {
         assert_eq!(c.get(RULE, "mask"), 3);
         // Masking the output again changes and counts nothing (the gate relies on it).
         let mut again = Counts::default();
-        assert_eq!(apply(&p, b"k", &out, &mut again), None);
+        assert_eq!(apply(&p, &mut k(), &out, &mut again), None);
         assert!(again.is_empty());
     }
 
@@ -109,10 +128,22 @@ mod tests {
     fn leaves_text_without_selected_fields_alone() {
         let p = policy(&["customer.id"]);
         let mut c = Counts::default();
-        assert_eq!(apply(&p, b"k", r#"{"id":"C-1"}"#, &mut c), None, "`id` at the top is another field");
-        assert_eq!(apply(&p, b"k", "no json here", &mut c), None);
-        assert_eq!(apply(&p, b"k", "broken {json", &mut c), None);
-        assert_eq!(apply(&policy(&[]), b"k", r#"{"customer":{"id":"C-1"}}"#, &mut c), None);
+        assert_eq!(
+            apply(&p, &mut k(), r#"{"id":"C-1"}"#, &mut c),
+            None,
+            "`id` at the top is another field"
+        );
+        assert_eq!(apply(&p, &mut k(), "no json here", &mut c), None);
+        assert_eq!(apply(&p, &mut k(), "broken {json", &mut c), None);
+        assert_eq!(
+            apply(
+                &policy(&[]),
+                &mut k(),
+                r#"{"customer":{"id":"C-1"}}"#,
+                &mut c
+            ),
+            None
+        );
         assert!(c.is_empty());
     }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use casefile_guest::detect::{self, Counts, Policy};
+use casefile_guest::detect::{self, Counts, HmacPseudonyms, Policy};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -70,8 +70,8 @@ impl Gate {
         }
         let mut counts = Counts::default();
         let masked = match field_key {
-            Some(k) => detect::mask_field(&self.policy, &self.key, k, text, &mut counts),
-            None => detect::mask_text(&self.policy, &self.key, text, &mut counts),
+            Some(k) => detect::mask_field(&self.policy, &mut HmacPseudonyms::new(&self.key), k, text, &mut counts),
+            None => detect::mask_text(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
         };
         if counts.is_empty() {
             return;
@@ -169,7 +169,7 @@ impl Gate {
 pub fn scrub(text: &str) -> String {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     let policy = POLICY.get_or_init(Policy::default);
-    detect::mask_text(policy, b"casefile-log-scrub", text, &mut Counts::default())
+    detect::mask_text(policy, &mut HmacPseudonyms::new(b"casefile-log-scrub"), text, &mut Counts::default())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! tenant's policy, over every text a batch carries. Records are changed in place, so
 //! the output has exactly as many records as the input.
 
-use casefile_guest::detect::{mask_field, mask_text, Counts, Policy};
+use casefile_guest::detect::{mask_field, mask_text, Counts, HmacPseudonyms, Policy};
 use casefile_guest::masker::Guest;
 use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
 
@@ -14,7 +14,7 @@ impl Guest for DefaultMasker {
             .map_err(|e| PluginError::InvalidInput(e.to_string()))?;
         let mut masker = Masker {
             policy: &policy,
-            key: &context.pseudonym_key,
+            key: HmacPseudonyms::new(&context.pseudonym_key),
             counts: Counts::default(),
         };
 
@@ -48,20 +48,20 @@ impl Guest for DefaultMasker {
 
 struct Masker<'a> {
     policy: &'a Policy,
-    key: &'a [u8],
+    key: HmacPseudonyms<'a>,
     counts: Counts,
 }
 
 impl Masker<'_> {
     fn text(&mut self, text: &str) -> String {
-        mask_text(self.policy, self.key, text, &mut self.counts)
+        mask_text(self.policy, &mut self.key, text, &mut self.counts)
     }
 
     /// Values first, judged by their original key (`password` masks whatever the value
     /// is); then the key itself is scanned like any text.
     fn fields(&mut self, fields: &mut [Field]) {
         for f in fields {
-            f.value = mask_field(self.policy, self.key, &f.key, &f.value, &mut self.counts);
+            f.value = mask_field(self.policy, &mut self.key, &f.key, &f.value, &mut self.counts);
             f.key = self.text(&f.key);
         }
     }
