@@ -7,26 +7,69 @@ use super::prefilter::Shape;
 use super::render::{
     is_mask_output, mask_token_len, pseudonym_hex, render, render_into, Counts, Pseudonyms,
 };
+use super::rules::{RULES_CONST, RULE_COUNT, TRIGGERS};
 use super::{Candidate, Category, Rule, RULES};
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// One value a rule found and its validator confirmed: what, where (byte range of the
 /// value in the text), never the value itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: &'static str,
+    /// The rule's name: a built-in rule's, or one of the policy's own rules.
+    pub rule: Cow<'static, str>,
     pub category: Category,
     pub start: usize,
     pub end: usize,
-    /// Position of the rule in `RULES`; breaks ties between equal ranges.
+    /// Position of the rule in `RULES` (the policy's rules come after); breaks ties
+    /// between equal ranges.
     order: usize,
 }
 
+const WORDS: usize = RULE_COUNT.div_ceil(64);
+
+/// A set of rules, bit `i` for `RULES[i]`: as many words as the table needs, fixed
+/// at compile time, so a set costs no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RuleSet([u64; WORDS]);
+
+impl RuleSet {
+    pub(crate) const fn empty() -> RuleSet {
+        RuleSet([0; WORDS])
+    }
+
+    pub(crate) fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    pub(crate) fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    /// Set members in ascending order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(w * 64 + i)
+            })
+        })
+    }
+}
+
 /// A rule's regex and where its value and key groups are.
-struct CompiledRule {
-    regex: Regex,
+pub(crate) struct CompiledRule {
+    pub(crate) regex: Regex,
     value_groups: Vec<usize>,
     key_group: Option<usize>,
 }
@@ -37,6 +80,10 @@ impl CompiledRule {
         // so a failure here is a bug in this crate, not bad input.
         let regex = Regex::new(&ascii_boundaries(rule.pattern))
             .unwrap_or_else(|e| panic!("rule {}: {e}", rule.name));
+        CompiledRule::from_regex(regex)
+    }
+
+    pub(crate) fn from_regex(regex: Regex) -> CompiledRule {
         let names: Vec<(usize, &str)> = (regex.capture_names().enumerate())
             .filter_map(|(i, n)| Some((i, n?)))
             .collect();
@@ -49,93 +96,91 @@ impl CompiledRule {
             regex,
         }
     }
+
+    /// Calls `consider(start, end, key)` for each candidate value in `text`.
+    pub(crate) fn candidates<'t>(
+        &self,
+        text: &'t str,
+        mut consider: impl FnMut(usize, usize, Option<&'t str>),
+    ) {
+        if self.value_groups.is_empty() && self.key_group.is_none() {
+            // No groups: the whole match is the value, and finding it is cheaper than
+            // capturing it.
+            for m in self.regex.find_iter(text) {
+                consider(m.start(), m.end(), None);
+            }
+            return;
+        }
+        for caps in self.regex.captures_iter(text) {
+            let value = if self.value_groups.is_empty() {
+                caps.get(0)
+            } else {
+                self.value_groups.iter().find_map(|&g| caps.get(g))
+            };
+            let Some(value) = value else {
+                continue;
+            };
+            let key = (self.key_group)
+                .and_then(|g| caps.get(g))
+                .map(|k| k.as_str());
+            consider(value.start(), value.end(), key);
+        }
+    }
 }
 
-/// The whole table, built once per process (per instance in a component): one
-/// Aho-Corasick automaton over every rule's trigger literals, and each rule's regex,
-/// compiled the first time its trigger fires. A component instance lives for one call,
-/// so it only pays for the rules its batch needs.
-struct Detector {
-    literals: AhoCorasick,
-    /// For each literal of `literals`, the rules it triggers wherever it occurs (bit
-    /// `i`: `RULES[i]`) and those whose `near` test must accept the occurrence first.
-    literal_rules: Vec<(u128, u128)>,
-    rules: Vec<OnceLock<CompiledRule>>,
-}
+/// Each rule's regex, compiled the first time its trigger fires (once per process;
+/// per instance in a component, which then only pays for the rules its batch needs).
+/// The trigger index itself is built at compile time (`rules::TRIGGERS`).
+static COMPILED: [OnceLock<CompiledRule>; RULE_COUNT] = [const { OnceLock::new() }; RULE_COUNT];
+
+/// The rules with a `shape` test, in table order.
+static SHAPE_RULES: ([u16; RULE_COUNT], usize) = {
+    let mut out = [0u16; RULE_COUNT];
+    let (mut n, mut i) = (0, 0);
+    while i < RULE_COUNT {
+        if RULES_CONST[i].trigger.shape.is_some() {
+            out[n] = i as u16;
+            n += 1;
+        }
+        i += 1;
+    }
+    (out, n)
+};
 
 /// `\b` in the table means an ASCII word boundary (see rules.rs).
-fn ascii_boundaries(pattern: &str) -> String {
+pub(crate) fn ascii_boundaries(pattern: &str) -> String {
     pattern.replace(r"\b", r"(?-u:\b)")
 }
 
-fn detector() -> &'static Detector {
-    static DETECTOR: OnceLock<Detector> = OnceLock::new();
-    DETECTOR.get_or_init(|| {
-        let mut words: Vec<String> = Vec::new();
-        let mut literal_rules: Vec<(u128, u128)> = Vec::new();
-        for (i, rule) in RULES.iter().enumerate() {
-            for literal in rule.trigger.literals {
-                let literal = literal.to_ascii_lowercase();
-                let at = words.iter().position(|w| *w == literal).unwrap_or_else(|| {
-                    words.push(literal);
-                    literal_rules.push((0, 0));
-                    words.len() - 1
-                });
-                match rule.trigger.near {
-                    None => literal_rules[at].0 |= 1 << i,
-                    Some(_) => literal_rules[at].1 |= 1 << i,
-                }
-            }
+/// The rules of `enabled` that may find something in `text` (their trigger fired).
+fn triggered(text: &str, policy: &Policy, enabled: &RuleSet) -> RuleSet {
+    let mut fired = RuleSet::empty();
+    let bytes = text.as_bytes();
+    TRIGGERS.scan(bytes, |e, start, end| {
+        let i = usize::from(e.rule);
+        if !enabled.contains(i) || fired.contains(i) {
+            return;
         }
-        let literals = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&words)
-            .expect("trigger literals build an automaton");
-        Detector {
-            literals,
-            literal_rules,
-            rules: RULES.iter().map(|_| OnceLock::new()).collect(),
+        if !e.near || RULES[i].trigger.near.is_some_and(|f| f(bytes, start, end)) {
+            fired.insert(i);
         }
-    })
+    });
+    let mut shape: Option<Shape<'_>> = None;
+    for &i in &SHAPE_RULES.0[..SHAPE_RULES.1] {
+        let i = usize::from(i);
+        if fired.contains(i) || !enabled.contains(i) {
+            continue;
+        }
+        let shape = shape.get_or_insert_with(|| Shape::of(text, policy));
+        if RULES[i].trigger.shape.is_some_and(|f| f(shape)) {
+            fired.insert(i);
+        }
+    }
+    fired
 }
 
-impl Detector {
-    /// Bit `i` set: `RULES[i]` may find something in `text` (its trigger fired).
-    fn triggered(&self, text: &str, policy: &Policy, enabled: u128) -> u128 {
-        let mut fired = 0u128;
-        for m in self.literals.find_overlapping_iter(text) {
-            let (anywhere, near) = self.literal_rules[m.pattern().as_usize()];
-            fired |= anywhere & enabled;
-            let mut pending = near & enabled & !fired;
-            while pending != 0 {
-                let i = pending.trailing_zeros() as usize;
-                pending &= pending - 1;
-                if RULES[i]
-                    .trigger
-                    .near
-                    .is_some_and(|f| f(text.as_bytes(), m.start(), m.end()))
-                {
-                    fired |= 1 << i;
-                }
-            }
-        }
-        let shape = Shape::of(text, policy);
-        for (i, rule) in RULES.iter().enumerate() {
-            let bit = 1u128 << i;
-            if fired & bit == 0
-                && enabled & bit != 0
-                && rule.trigger.shape.is_some_and(|f| f(&shape))
-            {
-                fired |= bit;
-            }
-        }
-        fired
-    }
-
-    fn rule(&self, idx: usize) -> &CompiledRule {
-        self.rules[idx].get_or_init(|| CompiledRule::new(&RULES[idx]))
-    }
+fn compiled(idx: usize) -> &'static CompiledRule {
+    COMPILED[idx].get_or_init(|| CompiledRule::new(&RULES[idx]))
 }
 
 /// Where the part of a candidate that is not ours starts, or `None` when there is
@@ -150,7 +195,7 @@ fn past_mask_tokens(text: &str, start: usize, end: usize) -> Option<usize> {
     let value = &text[start..end];
     let after_rule = text[..start]
         .strip_suffix(':')
-        .is_some_and(|before| RULES.iter().any(|r| before.ends_with(r.name)));
+        .is_some_and(super::render::ends_with_rule_name);
     if after_rule && pseudonym_hex(value) {
         return None;
     }
@@ -167,10 +212,9 @@ pub fn find(policy: &Policy, text: &str) -> Vec<Finding> {
     if text.is_empty() {
         return Vec::new();
     }
-    let det = detector();
     let enabled = policy.enabled_rules();
-    let fired = det.triggered(text, policy, enabled);
-    find_with(det, policy, text, fired)
+    let fired = triggered(text, policy, &enabled);
+    find_with(policy, text, &fired, true)
 }
 
 /// `find` without the prefilter: every enabled rule runs. For tests that prove the
@@ -180,20 +224,17 @@ pub fn find_unfiltered(policy: &Policy, text: &str) -> Vec<Finding> {
     if text.is_empty() {
         return Vec::new();
     }
-    find_with(detector(), policy, text, policy.enabled_rules())
+    find_with(policy, text, &policy.enabled_rules(), false)
 }
 
-fn find_with(det: &Detector, policy: &Policy, text: &str, rules: u128) -> Vec<Finding> {
+fn find_with(policy: &Policy, text: &str, rules: &RuleSet, filtered: bool) -> Vec<Finding> {
     let mut found = Vec::new();
-    if rules == 0 {
+    if rules.is_empty() && policy.custom_rules().is_empty() {
         return found;
     }
-    for (idx, rule) in RULES.iter().enumerate() {
-        if rules & 1 << idx == 0 {
-            continue;
-        }
-        let compiled = det.rule(idx);
-        let mut consider = |start: usize, end: usize, key: Option<&str>| {
+    for idx in rules.iter() {
+        let rule = &RULES[idx];
+        compiled(idx).candidates(text, |start, end, key| {
             if start == end {
                 return;
             }
@@ -214,37 +255,35 @@ fn find_with(det: &Detector, policy: &Policy, text: &str, rules: u128) -> Vec<Fi
                 return;
             };
             found.push(Finding {
-                rule: rule.name,
+                rule: Cow::Borrowed(rule.name),
                 category: rule.category,
                 start,
                 end,
                 order: idx,
             });
-        };
-        if compiled.value_groups.is_empty() && compiled.key_group.is_none() {
-            // No groups: the whole match is the value, and finding it is cheaper than
-            // capturing it.
-            for m in compiled.regex.find_iter(text) {
-                consider(m.start(), m.end(), None);
-            }
-            continue;
-        }
-        for caps in compiled.regex.captures_iter(text) {
-            let value = if compiled.value_groups.is_empty() {
-                caps.get(0)
-            } else {
-                compiled.value_groups.iter().find_map(|&g| caps.get(g))
-            };
-            let Some(value) = value else {
-                continue;
-            };
-            let key = compiled
-                .key_group
-                .and_then(|g| caps.get(g))
-                .map(|k| k.as_str());
-            consider(value.start(), value.end(), key);
-        }
+        });
     }
+    super::custom::find(
+        policy,
+        text,
+        filtered,
+        RULES.len(),
+        &mut |custom, category, order, start, end| {
+            if policy.is_allowed(&text[start..end]) {
+                return;
+            }
+            let Some(start) = past_mask_tokens(text, start, end) else {
+                return;
+            };
+            found.push(Finding {
+                rule: Cow::Owned(custom.to_owned()),
+                category,
+                start,
+                end,
+                order,
+            });
+        },
+    );
     resolve_overlaps(found)
 }
 
@@ -280,10 +319,10 @@ pub fn mask_text(
     let mut out = String::with_capacity(text.len() + 16 * findings.len());
     let mut last = 0;
     for f in &findings {
-        let action = policy.action_for(f.rule, f.category);
+        let action = policy.action_for(&f.rule, f.category);
         out.push_str(&text[last..f.start]);
-        render_into(&mut out, action, f.rule, &text[f.start..f.end], pseudonyms);
-        counts.add(f.rule, action);
+        render_into(&mut out, action, &f.rule, &text[f.start..f.end], pseudonyms);
+        counts.add(&f.rule, action);
         last = f.end;
     }
     out.push_str(&text[last..]);
@@ -344,11 +383,9 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles_and_names_are_unique() {
-        let det = detector();
-        assert_eq!(det.rules.len(), RULES.len());
-        assert!(RULES.len() <= 128, "rule sets are u128 bit masks");
+        assert_eq!(RULE_COUNT, RULES.len());
         for (i, r) in RULES.iter().enumerate() {
-            let _ = det.rule(i);
+            let _ = compiled(i);
             assert!(
                 !r.trigger.literals.is_empty() || r.trigger.shape.is_some(),
                 "{}: a trigger that never fires",
@@ -403,7 +440,7 @@ mod tests {
     fn masking_twice_changes_nothing_more() {
         for action in ["mask", "hash", "partial", "remove"] {
             let json = format!(
-                r#"{{"actions": {{"credential": "{action}", "payment": "{action}", "government-id": "{action}", "contact": "{action}", "network": "{action}"}}}}"#
+                r#"{{"actions": {{"credential": "{action}", "payment": "{action}", "government-id": "{action}", "contact": "{action}", "network": "{action}", "person": "{action}"}}}}"#
             );
             let p = Policy::from_json(&json).expect("valid");
             let text = r#"password=hunter22 {"api_key":"abcd1234efgh"} card 4111111111111111 mail bob@example.com ip 10.0.0.9 postgres://u:pw123456@db/x ssn 123-45-6789"#;
@@ -467,35 +504,35 @@ mod tests {
         assert_eq!(counts.total(), 1);
         let f = resolve_overlaps(vec![
             Finding {
-                rule: "b",
+                rule: Cow::Borrowed("b"),
                 category: Category::Contact,
                 start: 2,
                 end: 5,
                 order: 1,
             },
             Finding {
-                rule: "a",
+                rule: Cow::Borrowed("a"),
                 category: Category::Contact,
                 start: 0,
                 end: 3,
                 order: 2,
             },
             Finding {
-                rule: "c",
+                rule: Cow::Borrowed("c"),
                 category: Category::Contact,
                 start: 0,
                 end: 4,
                 order: 3,
             },
             Finding {
-                rule: "d",
+                rule: Cow::Borrowed("d"),
                 category: Category::Contact,
                 start: 0,
                 end: 4,
                 order: 0,
             },
         ]);
-        assert_eq!(f.iter().map(|f| f.rule).collect::<Vec<_>>(), ["d"]);
+        assert_eq!(f.iter().map(|f| f.rule.clone()).collect::<Vec<_>>(), ["d"]);
     }
 
     #[test]

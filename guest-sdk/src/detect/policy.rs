@@ -5,10 +5,13 @@
 //! are errors so that a typo (`"catgories"`) is reported instead of silently ignored;
 //! every field has a default, so `{}` is the default policy.
 
+use super::custom::{CompiledCustom, CustomRule};
+use super::engine::RuleSet;
 use super::{Category, RULES};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 /// What a match becomes.
@@ -27,6 +30,8 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 4] = [Action::Mask, Action::Remove, Action::Hash, Action::Partial];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Mask => "mask",
@@ -47,6 +52,8 @@ pub struct Actions {
     pub government_id: Action,
     pub contact: Action,
     pub network: Action,
+    /// Person names and street addresses.
+    pub person: Action,
 }
 
 impl Default for Actions {
@@ -57,6 +64,7 @@ impl Default for Actions {
             government_id: Action::Mask,
             contact: Action::Hash,
             network: Action::Hash,
+            person: Action::Hash,
         }
     }
 }
@@ -69,19 +77,88 @@ impl Actions {
             Category::GovernmentId => self.government_id,
             Category::Contact => self.contact,
             Category::Network => self.network,
+            Category::Person => self.person,
         }
     }
 }
 
 /// Keys whose values are secret whatever they look like. Anchored at the end so that
 /// `db_password`, `X-Api-Key` and `accessToken` match but `author`, `token_count` and
-/// `max_tokens` do not.
-pub const DEFAULT_SENSITIVE_KEYS: &str = r"(?i)(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|auth|authorization|session([_-]?id)?|sessionid|cookie)$";
+/// `max_tokens` do not. The default policy matches them without building this regex
+/// (`DEFAULT_KEY_SUFFIXES`, the same set; a test holds the two together).
+pub const DEFAULT_SENSITIVE_KEYS: &str = r"(?i)(pass(word|wd|phrase|code)?|pwd|secret|token|(api|access|private|secret|client|app|account|master|encryption|signing|shared|subscription|license)[_-]?key|apikey|art[_-]?api|credentials?|auth|authorization|session([_-]?id)?|sessionid|cookie)$";
+
+/// The ends of a key that mark its value secret (`DEFAULT_SENSITIVE_KEYS`), lower case.
+const DEFAULT_KEY_SUFFIXES: &[&str] = &[
+    "pass",
+    "password",
+    "passwd",
+    "passphrase",
+    "passcode",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "credentials",
+    "auth",
+    "authorization",
+    "session",
+    "sessionid",
+    "session_id",
+    "session-id",
+    "cookie",
+    "apikey",
+    "artapi",
+    "art_api",
+    "art-api",
+];
+
+/// Words that make `<word>key`, `<word>_key`, `<word>-key` a secret key.
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "private",
+    "secret",
+    "client",
+    "app",
+    "account",
+    "master",
+    "encryption",
+    "signing",
+    "shared",
+    "subscription",
+    "license",
+];
+
+/// `DEFAULT_SENSITIVE_KEYS` without a regex.
+pub(crate) fn default_key_is_sensitive(key: &str) -> bool {
+    let tail = &key.as_bytes()[key.len().saturating_sub(24)..];
+    let mut lower = [0u8; 24];
+    let lower = &mut lower[..tail.len()];
+    for (l, b) in lower.iter_mut().zip(tail) {
+        *l = b.to_ascii_lowercase();
+    }
+    let lower: &[u8] = lower;
+    if DEFAULT_KEY_SUFFIXES
+        .iter()
+        .any(|s| lower.ends_with(s.as_bytes()))
+    {
+        return true;
+    }
+    let Some(rest) = lower.strip_suffix(b"key") else {
+        return false;
+    };
+    let rest = rest
+        .strip_suffix(b"_")
+        .or_else(|| rest.strip_suffix(b"-"))
+        .unwrap_or(rest);
+    KEY_QUALIFIERS.iter().any(|q| rest.ends_with(q.as_bytes()))
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// Categories whose rules run (default: all five).
+    /// Categories whose rules run (default: all six).
     pub categories: Vec<Category>,
     /// Rules switched off by name, e.g. `["phone-e164"]`.
     pub disabled_rules: Vec<String>,
@@ -104,6 +181,9 @@ pub struct Policy {
     /// Field selectors (`customer.id`, `items.*.card`, `attributes.customer_ref`):
     /// these fields of JSON bodies and attributes are masked whatever they hold.
     pub fields: Vec<String>,
+    /// The tenant's own detectors: a pattern, keywords that must be near it, a
+    /// validator from the built-in set, a category and an action (see `CustomRule`).
+    pub rules: Vec<CustomRule>,
     #[serde(skip)]
     compiled: OnceLock<Compiled>,
 }
@@ -121,12 +201,13 @@ impl Default for Policy {
             mask_loopback_ip: false,
             mask_documentation_ip: true,
             fields: Vec::new(),
+            rules: Vec::new(),
             compiled: OnceLock::new(),
         }
     }
 }
 
-/// Why a policy was refused; the message names the field.
+/// Why a policy was refused; the message names the field and says what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyError(pub String);
 
@@ -138,17 +219,56 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// The policy's regexes and sets, built once per policy value.
-#[derive(Clone, Debug)]
+/// How keys are judged sensitive: the default set without a regex, or the policy's
+/// regexes, compiled on first use.
+#[derive(Debug)]
+enum Keys {
+    Default,
+    Patterns(Vec<String>, OnceLock<Vec<Regex>>),
+}
+
+/// The policy's sets and regexes, built once per policy value; regexes are compiled
+/// when first needed, so a policy that never meets a key or an allowed value costs
+/// nothing for them.
+#[derive(Debug)]
 struct Compiled {
-    keys: Vec<Regex>,
-    allow: HashSet<String>,
-    allow_patterns: Vec<Regex>,
-    disabled: HashSet<String>,
-    /// Bit `i` set: `RULES[i]` is disabled by name.
-    disabled_mask: u128,
+    keys: Keys,
+    allow: BTreeSet<String>,
+    allow_patterns: Vec<String>,
+    allow_regexes: OnceLock<Vec<Regex>>,
+    disabled: BTreeSet<String>,
+    disabled_set: RuleSet,
     /// `enabled_rules` for the categories it was computed for.
-    enabled: (Vec<Category>, u128),
+    enabled: (Vec<Category>, RuleSet),
+    custom: Vec<CompiledCustom>,
+}
+
+impl Clone for Compiled {
+    fn clone(&self) -> Self {
+        Compiled {
+            keys: match &self.keys {
+                Keys::Default => Keys::Default,
+                Keys::Patterns(p, _) => Keys::Patterns(p.clone(), OnceLock::new()),
+            },
+            allow: self.allow.clone(),
+            allow_patterns: self.allow_patterns.clone(),
+            allow_regexes: OnceLock::new(),
+            disabled: self.disabled.clone(),
+            disabled_set: self.disabled_set.clone(),
+            enabled: self.enabled.clone(),
+            custom: self.custom.clone(),
+        }
+    }
+}
+
+/// Checks that `pattern` is a regex the `regex` crate accepts (parsing it, which costs
+/// far less than compiling it), and whether it can match the empty string.
+pub(crate) fn check_pattern(pattern: &str) -> Result<bool, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string().replace('\n', " "))?;
+    Ok(hir.properties().minimum_len() == Some(0))
 }
 
 impl Policy {
@@ -163,7 +283,8 @@ impl Policy {
         Ok(policy)
     }
 
-    /// Checks rule names and compiles the regexes, keeping them for later calls.
+    /// Checks rule names, patterns and the policy's own rules, keeping what it built
+    /// for later calls.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let compiled = self.build()?;
         let _ = self.compiled.set(compiled);
@@ -178,44 +299,64 @@ impl Policy {
                 )));
             }
         }
-        for name in self.disabled_rules.iter().chain(self.rule_actions.keys()) {
-            if !RULES.iter().any(|r| r.name == name) {
-                return Err(PolicyError(format!("policy: unknown rule {name:?}")));
+        let custom = super::custom::build(&self.rules)?;
+        let known = |name: &str| {
+            RULES.iter().any(|r| r.name == name)
+                || self.rules.iter().any(|r| r.name == name)
+                || name == super::selectors::RULE
+        };
+        for (field, name) in (self.disabled_rules.iter().map(|n| ("disabled_rules", n)))
+            .chain(self.rule_actions.keys().map(|n| ("rule_actions", n)))
+        {
+            if !known(name) {
+                return Err(PolicyError(format!(
+                    "policy: {field}: unknown rule {name:?} (rule names are listed in the \
+                     detector table; a policy's own rules are named in \"rules\")"
+                )));
             }
         }
-        let compile = |field: &str, i: usize, p: &str, anchored: bool| {
-            let p = if anchored {
-                format!("^(?:{p})$")
-            } else {
-                p.to_owned()
-            };
-            Regex::new(&p).map_err(|e| PolicyError(format!("policy: {field}[{i}]: {e}")))
+        let check = |field: &str, patterns: &[String]| {
+            for (i, p) in patterns.iter().enumerate() {
+                check_pattern(p).map_err(|e| {
+                    PolicyError(format!(
+                        "policy: {field}[{i}]: {e}; fix the regex (Rust `regex` syntax)"
+                    ))
+                })?;
+            }
+            Ok::<(), PolicyError>(())
         };
-        let keys = (self.sensitive_keys.iter().enumerate())
-            .map(|(i, p)| compile("sensitive_keys", i, p, false))
-            .collect::<Result<_, _>>()?;
-        let allow_patterns = (self.allow_patterns.iter().enumerate())
-            .map(|(i, p)| compile("allow_patterns", i, p, true))
-            .collect::<Result<_, _>>()?;
-        let disabled_mask = (RULES.iter().enumerate())
-            .filter(|(_, r)| self.disabled_rules.iter().any(|d| d == r.name))
-            .fold(0, |mask, (i, _)| mask | 1 << i);
+        let default_keys =
+            self.sensitive_keys.len() == 1 && self.sensitive_keys[0] == DEFAULT_SENSITIVE_KEYS;
+        if !default_keys {
+            check("sensitive_keys", &self.sensitive_keys)?;
+        }
+        check("allow_patterns", &self.allow_patterns)?;
+        let mut disabled_set = RuleSet::empty();
+        for (i, r) in RULES.iter().enumerate() {
+            if self.disabled_rules.iter().any(|d| d == r.name) {
+                disabled_set.insert(i);
+            }
+        }
+        let enabled = enabled_set(&self.categories, &disabled_set);
         Ok(Compiled {
-            keys,
+            keys: if default_keys {
+                Keys::Default
+            } else {
+                Keys::Patterns(self.sensitive_keys.clone(), OnceLock::new())
+            },
             allow: self.allow.iter().cloned().collect(),
-            allow_patterns,
+            allow_patterns: self.allow_patterns.clone(),
+            allow_regexes: OnceLock::new(),
             disabled: self.disabled_rules.iter().cloned().collect(),
-            disabled_mask,
-            enabled: (
-                self.categories.clone(),
-                enabled_mask(&self.categories, disabled_mask),
-            ),
+            disabled_set,
+            enabled: (self.categories.clone(), enabled),
+            custom,
         })
     }
 
     /// The compiled form. A policy built in code and never validated may hold a bad
     /// regex; then it fails closed: the default key patterns stand in for the
-    /// sensitive keys and no allow pattern applies.
+    /// sensitive keys, no allow pattern applies, and no rule is switched off.
     fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| {
             self.build().unwrap_or_else(|_| {
@@ -224,18 +365,29 @@ impl Policy {
                     sensitive_keys: vec![DEFAULT_SENSITIVE_KEYS.to_owned()],
                     disabled_rules: Vec::new(),
                     rule_actions: BTreeMap::new(),
+                    rules: Vec::new(),
                     ..self.clone()
                 };
                 fallback.build().unwrap_or_else(|_| Compiled {
-                    keys: Vec::new(),
-                    allow: HashSet::new(),
+                    keys: Keys::Default,
+                    allow: BTreeSet::new(),
                     allow_patterns: Vec::new(),
-                    disabled: HashSet::new(),
-                    disabled_mask: 0,
-                    enabled: (self.categories.clone(), enabled_mask(&self.categories, 0)),
+                    allow_regexes: OnceLock::new(),
+                    disabled: BTreeSet::new(),
+                    disabled_set: RuleSet::empty(),
+                    enabled: (
+                        self.categories.clone(),
+                        enabled_set(&self.categories, &RuleSet::empty()),
+                    ),
+                    custom: Vec::new(),
                 })
             })
         })
+    }
+
+    /// The policy's own rules, ready to run.
+    pub(crate) fn custom_rules(&self) -> &[CompiledCustom] {
+        &self.compiled().custom
     }
 
     /// Whether the rule runs under this policy.
@@ -243,42 +395,84 @@ impl Policy {
         self.categories.contains(&category) && !self.compiled().disabled.contains(name)
     }
 
-    /// Bit `i` set: `RULES[i]` runs under this policy (`rule_enabled` for the whole
+    /// The built-in rules that run under this policy (`rule_enabled` for the whole
     /// table at once).
-    pub fn enabled_rules(&self) -> u128 {
+    pub(crate) fn enabled_rules(&self) -> Cow<'_, RuleSet> {
         let compiled = self.compiled();
         match &compiled.enabled {
-            (categories, mask) if *categories == self.categories => *mask,
+            (categories, set) if *categories == self.categories => Cow::Borrowed(set),
             // `categories` changed after the policy was first used.
-            _ => enabled_mask(&self.categories, compiled.disabled_mask),
+            _ => Cow::Owned(enabled_set(&self.categories, &compiled.disabled_set)),
         }
     }
 
-    /// The action for a rule: its own override, else its category's.
+    /// The action for a rule: its own override, else the policy rule's own action,
+    /// else its category's.
     pub fn action_for(&self, rule: &str, category: Category) -> Action {
-        self.rule_actions
-            .get(rule)
-            .copied()
-            .unwrap_or_else(|| self.actions.get(category))
+        if let Some(a) = self.rule_actions.get(rule) {
+            return *a;
+        }
+        if !self.rules.is_empty() {
+            if let Some(a) = self
+                .rules
+                .iter()
+                .find(|r| r.name == rule)
+                .and_then(|r| r.action)
+            {
+                return a;
+            }
+        }
+        self.actions.get(category)
     }
 
     /// Whether a key (attribute name, JSON field, `key=`) marks its value as secret.
     pub fn key_is_sensitive(&self, key: &str) -> bool {
-        self.compiled().keys.iter().any(|re| re.is_match(key))
+        match &self.compiled().keys {
+            Keys::Default => default_key_is_sensitive(key),
+            Keys::Patterns(patterns, regexes) => regexes
+                .get_or_init(|| {
+                    let compiled: Option<Vec<Regex>> =
+                        patterns.iter().map(|p| Regex::new(p).ok()).collect();
+                    // Fails closed: a pattern that does not compile after all (over a
+                    // size limit) leaves the default keys in force.
+                    compiled.unwrap_or_else(|| {
+                        vec![Regex::new(DEFAULT_SENSITIVE_KEYS).expect("default keys compile")]
+                    })
+                })
+                .iter()
+                .any(|re| re.is_match(key)),
+        }
     }
 
     /// Whether a value is on the allow-list.
     pub fn is_allowed(&self, value: &str) -> bool {
         let c = self.compiled();
-        c.allow.contains(value) || c.allow_patterns.iter().any(|re| re.is_match(value))
+        if c.allow.contains(value) {
+            return true;
+        }
+        if c.allow_patterns.is_empty() {
+            return false;
+        }
+        c.allow_regexes
+            .get_or_init(|| {
+                (c.allow_patterns.iter())
+                    .filter_map(|p| Regex::new(&format!("^(?:{p})$")).ok())
+                    .collect()
+            })
+            .iter()
+            .any(|re| re.is_match(value))
     }
 }
 
-/// The rules of `categories` that are not disabled, as bits of `RULES` indices.
-fn enabled_mask(categories: &[Category], disabled: u128) -> u128 {
-    (RULES.iter().enumerate())
-        .filter(|(i, r)| disabled & 1 << i == 0 && categories.contains(&r.category))
-        .fold(0, |mask, (i, _)| mask | 1 << i)
+/// The rules of `categories` that are not disabled.
+fn enabled_set(categories: &[Category], disabled: &RuleSet) -> RuleSet {
+    let mut set = RuleSet::empty();
+    for (i, r) in RULES.iter().enumerate() {
+        if !disabled.contains(i) && categories.contains(&r.category) {
+            set.insert(i);
+        }
+    }
+    set
 }
 
 #[cfg(test)]
@@ -304,6 +498,57 @@ mod tests {
         assert_eq!(a.get(Category::GovernmentId), Action::Mask);
         assert_eq!(a.get(Category::Contact), Action::Hash);
         assert_eq!(a.get(Category::Network), Action::Hash);
+        assert_eq!(a.get(Category::Person), Action::Hash);
+    }
+
+    #[test]
+    fn default_keys_without_a_regex_match_the_regex() {
+        let re = Regex::new(DEFAULT_SENSITIVE_KEYS).expect("compiles");
+        let words = [
+            "password",
+            "db_password",
+            "X-Api-Key",
+            "accessToken",
+            "client_secret",
+            "Cookie",
+            "session_id",
+            "auth",
+            "author",
+            "token_count",
+            "max_tokens",
+            "user",
+            "session_count",
+            "passenger",
+            "passcode",
+            "secret_key",
+            "SECRET-KEY",
+            "monkey",
+            "X-JFrog-Art-Api",
+            "Ocp-Apim-Subscription-Key",
+            "apikey",
+            "signing_key",
+            "key",
+            "cache_key",
+            "idempotency_key",
+            "keyword",
+            "sessionid",
+            "SESSIONID",
+            "bypass",
+            "pwd",
+            "credentials",
+            "credential_id",
+            "PRIVATE-KEY",
+            "licensekey",
+            "turnkey",
+            "master_key",
+            "client-key",
+            "appkey",
+            "hotkey",
+            "",
+        ];
+        for w in words {
+            assert_eq!(default_key_is_sensitive(w), re.is_match(w), "{w:?}");
+        }
     }
 
     #[test]
@@ -329,6 +574,7 @@ mod tests {
         assert!(e.0.contains("unknown variant `scramble`"), "{e}");
         let e = Policy::from_json(r#"{"disabled_rules": ["no-such-rule"]}"#).unwrap_err();
         assert!(e.0.contains("no-such-rule"), "{e}");
+        assert!(e.0.contains("disabled_rules"), "{e}");
         let e = Policy::from_json(r#"{"sensitive_keys": ["("]}"#).unwrap_err();
         assert!(e.0.contains("sensitive_keys[0]"), "{e}");
         let e = Policy::from_json("[1]").unwrap_err();
@@ -357,6 +603,8 @@ mod tests {
             "user",
             "session_count",
             "passenger",
+            "cache_key",
+            "idempotency_key",
         ] {
             assert!(!p.key_is_sensitive(k), "{k}");
         }

@@ -63,6 +63,166 @@ impl Trigger {
     }
 }
 
+/// Every trigger literal of the rule table, found in a text by one pass over its bytes.
+///
+/// Built at compile time from the table (a component instance lives for one call, so
+/// an automaton built at run time would cost more than many calls): the first three
+/// bytes of each literal, folded to lower case, hash into a bitmap and a chain of
+/// literal entries; a text is scanned three bytes at a time, and a set bit is checked
+/// against the entries of its chain, ASCII case-insensitively. Literals of one or two
+/// bytes (`@`, `::`) are looked for with `memchr` or a plain comparison.
+pub struct TriggerTable<const N: usize> {
+    /// One bit per hash of a literal's first three bytes.
+    bitmap: [u64; (1 << HASH_BITS) / 64],
+    /// Per hash, the first entry (index + 1; 0: none), then `next`.
+    heads: [u16; 1 << HASH_BITS],
+    next: [u16; N],
+    entries: [TriggerEntry; N],
+    /// Entries whose literal is shorter than three bytes, `short_len` of them.
+    short: [u16; N],
+    short_len: usize,
+}
+
+/// One literal of one rule.
+#[derive(Clone, Copy)]
+pub struct TriggerEntry {
+    pub literal: &'static [u8],
+    /// The rule's position in `RULES`.
+    pub rule: u16,
+    /// Whether the rule's `near` test must accept the occurrence.
+    pub near: bool,
+}
+
+const HASH_BITS: u32 = 13;
+
+#[inline(always)]
+const fn fold3(bytes: &[u8], i: usize) -> u32 {
+    // `| 0x20` folds ASCII letters to lower case (and a few punctuation bytes onto
+    // others, which only costs a literal comparison).
+    (bytes[i] as u32 | (bytes[i + 1] as u32) << 8 | (bytes[i + 2] as u32) << 16) | 0x0020_2020
+}
+
+#[inline(always)]
+const fn hash3(key: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+/// How many trigger literals the rules of `parts` have, all told.
+pub const fn count_literals(parts: &[&[super::Rule]]) -> usize {
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            n += parts[p][i].trigger.literals.len();
+            i += 1;
+        }
+        p += 1;
+    }
+    n
+}
+
+impl<const N: usize> TriggerTable<N> {
+    /// The table of every literal of every rule of `parts`, rules numbered in order.
+    pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<N> {
+        let mut t = TriggerTable {
+            bitmap: [0; (1 << HASH_BITS) / 64],
+            heads: [0; 1 << HASH_BITS],
+            next: [0; N],
+            entries: [TriggerEntry {
+                literal: b"",
+                rule: 0,
+                near: false,
+            }; N],
+            short: [0; N],
+            short_len: 0,
+        };
+        let (mut n, mut rule, mut p) = (0usize, 0usize, 0usize);
+        while p < parts.len() {
+            let mut i = 0;
+            while i < parts[p].len() {
+                let trigger = &parts[p][i].trigger;
+                let mut l = 0;
+                while l < trigger.literals.len() {
+                    let literal = trigger.literals[l].as_bytes();
+                    assert!(!literal.is_empty(), "an empty trigger literal");
+                    assert!(n < u16::MAX as usize && rule < u16::MAX as usize);
+                    t.entries[n] = TriggerEntry {
+                        literal,
+                        rule: rule as u16,
+                        near: trigger.near.is_some(),
+                    };
+                    if literal.len() < 3 {
+                        t.short[t.short_len] = n as u16;
+                        t.short_len += 1;
+                    } else {
+                        let h = hash3(fold3(literal, 0));
+                        t.bitmap[h / 64] |= 1 << (h % 64);
+                        t.next[n] = t.heads[h];
+                        t.heads[h] = n as u16 + 1;
+                    }
+                    n += 1;
+                    l += 1;
+                }
+                rule += 1;
+                i += 1;
+            }
+            p += 1;
+        }
+        assert!(n == N, "the literal count is the table's size");
+        t
+    }
+
+    /// Calls `found(entry, start, end)` for every occurrence of every literal
+    /// (overlapping ones too), ASCII case-insensitively; short literals last.
+    #[inline]
+    pub fn scan(&self, text: &[u8], mut found: impl FnMut(&TriggerEntry, usize, usize)) {
+        if text.len() >= 3 {
+            for i in 0..text.len() - 2 {
+                let h = hash3(fold3(text, i));
+                if self.bitmap[h / 64] & (1 << (h % 64)) == 0 {
+                    continue;
+                }
+                let mut at = self.heads[h];
+                while at != 0 {
+                    let e = &self.entries[usize::from(at - 1)];
+                    let lit = e.literal;
+                    if text.len() - i >= lit.len()
+                        && text[i..i + lit.len()].eq_ignore_ascii_case(lit)
+                    {
+                        found(e, i, i + lit.len());
+                    }
+                    at = self.next[usize::from(at - 1)];
+                }
+            }
+        }
+        for &id in &self.short[..self.short_len] {
+            let e = &self.entries[usize::from(id)];
+            let lit = e.literal;
+            if lit.len() == 1 && !lit[0].is_ascii_alphabetic() {
+                for i in memchr::memchr_iter(lit[0], text) {
+                    found(e, i, i + 1);
+                }
+            } else if lit.len() == 2 && !lit[0].is_ascii_alphabetic() {
+                for i in memchr::memchr_iter(lit[0], text) {
+                    if text
+                        .get(i + 1)
+                        .is_some_and(|b| b.eq_ignore_ascii_case(&lit[1]))
+                    {
+                        found(e, i, i + 2);
+                    }
+                }
+            } else {
+                let n = lit.len();
+                for i in 0..text.len().saturating_sub(n - 1) {
+                    if text[i..i + n].eq_ignore_ascii_case(lit) {
+                        found(e, i, i + n);
+                    }
+                }
+            }
+        }
+    }
+}
+
 // ---- `near` tests: what must surround a literal for a rule to have a chance ----------
 //
 // Each one skips what the rule's regex allows between the literal and the part it
@@ -516,6 +676,47 @@ mod tests {
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));
+    }
+
+    #[test]
+    fn trigger_table_finds_every_occurrence_case_insensitively() {
+        use crate::detect::{Category, Examples, Rule};
+        const fn rule(literals: &'static [&'static str]) -> Rule {
+            Rule {
+                name: "t",
+                category: Category::Credential,
+                trigger: Trigger::literals(literals),
+                pattern: "x",
+                validate: None,
+                examples: Examples::NONE,
+            }
+        }
+        const PARTS: &[&[Rule]] = &[
+            &[rule(&["ghp_", "GLPAT-"]), rule(&["@", "::"])],
+            &[rule(&["key", "keyword"])],
+        ];
+        static TABLE: TriggerTable<6> = TriggerTable::build(PARTS);
+        assert_eq!(count_literals(PARTS), 6);
+        let mut seen = Vec::new();
+        TABLE.scan(b"a GHP_x glpat-y b@c std::io KEYWORD", |e, s, end| {
+            seen.push((e.rule, std::str::from_utf8(e.literal).unwrap(), s, end))
+        });
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (0, "GLPAT-", 8, 14),
+                (0, "ghp_", 2, 6),
+                (1, "::", 23, 25),
+                (1, "@", 17, 18),
+                (2, "key", 28, 31),
+                (2, "keyword", 28, 35)
+            ]
+        );
+        let mut none = 0;
+        TABLE.scan(b"gh", |_, _, _| none += 1);
+        TABLE.scan(b"", |_, _, _| none += 1);
+        assert_eq!(none, 0);
     }
 
     #[test]

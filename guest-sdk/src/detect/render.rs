@@ -11,7 +11,9 @@ use super::policy::Action;
 use super::RULES;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::RwLock;
 
 /// Makes the keyed token for a value: `<rule>:<12 lowercase hex>`, the same token for
 /// the same value under one key, and irreversible without it.
@@ -56,40 +58,101 @@ impl Pseudonyms for HmacPseudonyms<'_> {
     }
 }
 
-/// How often each rule fired with each action; never the values.
+/// How often each rule fired with each action; never the values. Rule names are the
+/// built-in rules' and those of a policy's own rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counts(BTreeMap<(&'static str, Action), u64>);
+pub struct Counts(BTreeMap<Cow<'static, str>, [u64; 4]>);
+
+fn action_slot(action: Action) -> usize {
+    Action::ALL.iter().position(|a| *a == action).unwrap_or(0)
+}
 
 impl Counts {
-    pub fn add(&mut self, rule: &'static str, action: Action) {
-        *self.0.entry((rule, action)).or_default() += 1;
+    pub fn add(&mut self, rule: &str, action: Action) {
+        self.add_n(rule, action, 1);
+    }
+
+    fn add_n(&mut self, rule: &str, action: Action, n: u64) {
+        let slot = action_slot(action);
+        if let Some(counts) = self.0.get_mut(rule) {
+            counts[slot] += n;
+            return;
+        }
+        let name = match RULES.iter().find(|r| r.name == rule) {
+            Some(r) => Cow::Borrowed(r.name),
+            None => Cow::Owned(rule.to_owned()),
+        };
+        let mut counts = [0; 4];
+        counts[slot] = n;
+        self.0.insert(name, counts);
     }
 
     pub fn get(&self, rule: &str, action: &str) -> u64 {
-        (self.0.iter())
-            .filter(|((r, a), _)| *r == rule && a.as_str() == action)
-            .map(|(_, n)| *n)
+        self.iter()
+            .filter(|(r, a, _)| *r == rule && *a == action)
+            .map(|(_, _, n)| n)
             .sum()
     }
 
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.0.values().flatten().sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.total() == 0
     }
 
     /// `(rule, action, count)`, ordered by rule then action.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> + '_ {
-        self.0.iter().map(|((r, a), n)| (*r, a.as_str(), *n))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &'static str, u64)> + '_ {
+        self.0.iter().flat_map(|(rule, counts)| {
+            (Action::ALL.iter().zip(counts))
+                .filter(|(_, n)| **n > 0)
+                .map(move |(a, n)| (rule.as_ref(), a.as_str(), *n))
+        })
     }
 
     pub fn merge(&mut self, other: &Counts) {
-        for (k, n) in &other.0 {
-            *self.0.entry(*k).or_default() += n;
+        for (rule, counts) in &other.0 {
+            for (a, n) in Action::ALL.iter().zip(counts) {
+                if *n > 0 {
+                    self.add_n(rule, *a, *n);
+                }
+            }
         }
     }
+}
+
+/// The names of policies' own rules seen by this process (an instance, in a
+/// component), so that their pseudonyms are recognised as masking output like those of
+/// built-in rules. Only ever grows; a name says nothing about a value.
+static CUSTOM_NAMES: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+pub(super) fn register_custom_names<'a>(names: impl Iterator<Item = &'a str>) {
+    let mut known = CUSTOM_NAMES.write().unwrap_or_else(|e| e.into_inner());
+    for name in names {
+        if !known.iter().any(|k| k == name) {
+            known.push(name.to_owned());
+        }
+    }
+}
+
+/// Whether `name` is a rule that can make a pseudonym: a built-in rule, the field
+/// selectors, or a policy's own rule.
+fn is_rule_name(name: &str) -> bool {
+    RULES.iter().any(|r| r.name == name)
+        || name == super::selectors::RULE
+        || (CUSTOM_NAMES.read().unwrap_or_else(|e| e.into_inner()))
+            .iter()
+            .any(|k| k == name)
+}
+
+/// Whether `text` ends with the name of such a rule (`…gcp-api-key`).
+pub(super) fn ends_with_rule_name(text: &str) -> bool {
+    RULES.iter().any(|r| text.ends_with(r.name))
+        || text.ends_with(super::selectors::RULE)
+        || (CUSTOM_NAMES.read().unwrap_or_else(|e| e.into_inner()))
+            .iter()
+            .any(|k| text.ends_with(k.as_str()))
 }
 
 /// What `value`, found by `rule`, becomes under `action`.
@@ -158,9 +221,9 @@ pub(super) fn mask_token_len(value: &str) -> Option<usize> {
     let glued = |rest: &str| rest.chars().next().is_some_and(char::is_alphanumeric);
     if let Some(rest) = value.strip_prefix("[MASKED:") {
         let name = rest.find(']')?;
-        let ok = rest[..name]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-');
+        let ok = name > 0
+            && (rest[..name].bytes())
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         return ok.then_some("[MASKED:".len() + name + 1);
     }
     if let Some(rest) = value.strip_prefix("****") {
@@ -172,7 +235,7 @@ pub(super) fn mask_token_len(value: &str) -> Option<usize> {
         return ok.then_some(4 + kept);
     }
     let (rule, rest) = value.split_once(':')?;
-    let ok = RULES.iter().any(|r| r.name == rule) && pseudonym_hex(rest);
+    let ok = is_rule_name(rule) && pseudonym_hex(rest);
     ok.then_some(rule.len() + 1 + 12)
 }
 

@@ -17,9 +17,9 @@
 //!   credentials before everything else, so a password that happens to look like a
 //!   card number is masked as a credential, not kept in part.
 
-use super::prefilter::{self, Trigger};
+use super::prefilter::{self, Trigger, TriggerTable};
 use super::validate as v;
-use super::{Category::*, Rule};
+use super::{Category::*, Examples, Rule};
 
 /// Strings one of which every secret key word contains (`pass` for `password` and
 /// `passphrase`, `key` for `api_key` and `access-key`, `auth` for `authorization`).
@@ -77,7 +77,53 @@ macro_rules! secret_words {
     };
 }
 
-pub static RULES: &[Rule] = &[
+/// The whole table: vendor token formats first (`tokens`), then the rules below, in
+/// that order (see the overlap note above).
+pub static RULES: &[Rule] = &RULES_CONST;
+
+/// The table as a constant, for tables built from it at compile time.
+pub(crate) const RULES_CONST: [Rule; RULE_COUNT] = join::<RULE_COUNT>(PARTS);
+
+/// How many rules the table has.
+pub const RULE_COUNT: usize = total(PARTS);
+
+/// Every trigger literal of the table, indexed at compile time.
+pub(crate) static TRIGGERS: TriggerTable<{ prefilter::count_literals(PARTS) }> =
+    TriggerTable::build(PARTS);
+
+pub(crate) const PARTS: &[&[Rule]] = &[
+    super::tokens::TOKENS,
+    CORE,
+    super::phone::RULES,
+    super::person::RULES,
+];
+
+const fn total(parts: &[&[Rule]]) -> usize {
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        n += parts[p].len();
+        p += 1;
+    }
+    n
+}
+
+/// The parts one after another, at compile time.
+const fn join<const N: usize>(parts: &[&[Rule]]) -> [Rule; N] {
+    let mut out = [parts[0][0]; N];
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    out
+}
+
+const CORE: &[Rule] = &[
     // ---- credentials: specific shapes -------------------------------------------
     Rule {
         name: "pem-private-key",
@@ -87,6 +133,7 @@ pub static RULES: &[Rule] = &[
         // PGP's armour says `PRIVATE KEY BLOCK`.
         pattern: r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*)",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "pem-private-key-base64",
@@ -97,6 +144,7 @@ pub static RULES: &[Rule] = &[
         // header and keeps certificates and public keys.
         pattern: r"\bLS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}",
         validate: Some(v::base64_private_key),
+        examples: Examples::NONE,
     },
     Rule {
         name: "gcp-service-account-key",
@@ -104,6 +152,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["private_key"]),
         pattern: r##""private_key"[ \t]*:[ \t]*"(?P<v>-----BEGIN(?:[^"\\]|\\.)*)""##,
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "aws-access-key-id",
@@ -113,6 +162,7 @@ pub static RULES: &[Rule] = &[
         ]),
         pattern: r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "aws-secret-access-key",
@@ -120,6 +170,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::shape(|s| s.base64_run_of_40),
         pattern: r"(?:^|[^A-Za-z0-9/+])(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         validate: Some(v::aws_secret),
+        examples: Examples::NONE,
     },
     Rule {
         name: "gcp-api-key",
@@ -127,6 +178,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["AIza"]),
         pattern: r"\bAIza[0-9A-Za-z_-]{35}",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "azure-storage-key",
@@ -134,6 +186,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["AccountKey", "SharedAccessKey", "sig="]),
         pattern: r"(?i)\b(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*(?P<v1>[A-Za-z0-9+/]{20,}={0,2})|[?&]sig=(?P<v2>[A-Za-z0-9%+/]{20,})",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "github-token",
@@ -141,6 +194,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "gitlab-token",
@@ -148,6 +202,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["glpat-"]),
         pattern: r"\bglpat-[A-Za-z0-9_-]{20,}",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "slack-token",
@@ -155,6 +210,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["xox"]),
         pattern: r"\bxox[baprs]-[A-Za-z0-9-]{10,}",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "slack-webhook",
@@ -162,6 +218,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["hooks.slack.com/"]),
         pattern: r"\bhooks\.slack\.com/(?P<v>(?:services|workflows|triggers)/[A-Za-z0-9/_-]+)",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "stripe-key",
@@ -169,6 +226,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"]),
         pattern: r"\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})\b",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "npm-token",
@@ -176,6 +234,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["npm_"]),
         pattern: r"\bnpm_[A-Za-z0-9]{36}\b",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "pypi-token",
@@ -183,6 +242,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["pypi-AgE"]),
         pattern: r"\bpypi-AgE[A-Za-z0-9_-]{50,}",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "openai-api-key",
@@ -190,6 +250,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["sk-"]),
         pattern: r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
         validate: Some(v::letters_and_digits),
+        examples: Examples::NONE,
     },
     Rule {
         name: "jwt",
@@ -197,6 +258,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["eyJ"]),
         pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "authorization-header",
@@ -205,6 +267,7 @@ pub static RULES: &[Rule] = &[
         // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
         pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Bearer|Basic|Token|ApiKey)[ \t]+[^\s"'\\,;]+|(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+)"##,
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "cookie-header",
@@ -213,6 +276,7 @@ pub static RULES: &[Rule] = &[
         // Every cookie of the header, whatever its name (`PHPSESSID`, `connect.sid`).
         pattern: r##"(?i)\b(?:set-)?cookie\\?["']?[ \t]*:[ \t]*\\?["']?(?P<v>[^\r\n"'\\]+)"##,
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "bearer-token",
@@ -220,6 +284,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals(&["bearer"]),
         pattern: r"\b(?i:bearer)[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "db-connection-string",
@@ -230,6 +295,7 @@ pub static RULES: &[Rule] = &[
         ),
         pattern: r##"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb)://[^\s:/?#@]*:(?P<v1>[^\s/?#@]+)@|\b(?:Server|Data Source|Host|Address)[ \t]*=[^;\r\n]*;(?:[^;\r\n]*;)*?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*(?P<v2>[^;\r\n"']+)"##,
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "url-credentials",
@@ -237,6 +303,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals_near(&["://"], prefilter::userinfo_follows),
         pattern: r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@]*:(?P<v>[^\s/?#@]+)@",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "cli-secret-flag",
@@ -255,6 +322,7 @@ pub static RULES: &[Rule] = &[
             r##"|\bredis-cli\b[^\r\n]*?[ \t]-a[ \t]+(?P<v7>[^\s"']+)"##
         ),
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "sql-password",
@@ -263,6 +331,7 @@ pub static RULES: &[Rule] = &[
         // `CREATE USER … WITH PASSWORD '…'`, `IDENTIFIED BY '…'` in database logs.
         pattern: r"(?i)\b(?:PASSWORD|IDENTIFIED[ \t]+BY)[ \t]+'(?P<v>(?:[^'\\\r\n]|\\.|'')+)'",
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "secret-xml-element",
@@ -275,6 +344,7 @@ pub static RULES: &[Rule] = &[
             r"(?:[ \t][^>]*)?>(?P<v>[^<]+)</"
         ),
         validate: None,
+        examples: Examples::NONE,
     },
     // ---- credentials: generic assignments ----------------------------------------
     Rule {
@@ -289,6 +359,7 @@ pub static RULES: &[Rule] = &[
             assigned_value!()
         ),
         validate: Some(v::not_next_pair),
+        examples: Examples::NONE,
     },
     Rule {
         name: "secret-env-entry",
@@ -305,6 +376,7 @@ pub static RULES: &[Rule] = &[
             assigned_value!()
         ),
         validate: None,
+        examples: Examples::NONE,
     },
     Rule {
         name: "sensitive-key",
@@ -319,6 +391,7 @@ pub static RULES: &[Rule] = &[
             r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|?=，；。、：]+=*))"##
         ),
         validate: Some(v::sensitive_key),
+        examples: Examples::NONE,
     },
     // ---- payment ------------------------------------------------------------------
     Rule {
@@ -327,6 +400,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::shape(|s| s.card_digits >= 13),
         pattern: r"\b(?:[0-9][ -]?){12,18}[0-9]\b",
         validate: Some(v::card_number),
+        examples: Examples::NONE,
     },
     Rule {
         name: "iban",
@@ -334,6 +408,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::shape(|s| s.iban_head),
         pattern: r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
         validate: Some(v::iban),
+        examples: Examples::NONE,
     },
     // ---- government ids -----------------------------------------------------------
     Rule {
@@ -344,6 +419,7 @@ pub static RULES: &[Rule] = &[
         // so (`ssn=…`, `"ssn": "…"`, `taxpayer_ssn=…`, `Social Security Number: …`).
         pattern: r"(?i)\b(?P<v1>[0-9]{3}-[0-9]{2}-[0-9]{4})\b|(?:\b|_)(?:ssn|social[ _-]?security(?:[ _-]?(?:number|num|no)\.?)?)[A-Za-z_]{0,10}?[^A-Za-z0-9_\r\n]{0,6}(?P<v2>[0-9]{3} ?[0-9]{2} ?[0-9]{4})\b",
         validate: Some(v::us_ssn),
+        examples: Examples::NONE,
     },
     Rule {
         name: "cn-resident-id",
@@ -353,6 +429,7 @@ pub static RULES: &[Rule] = &[
         // and the check character (a smaller regex compiles four times faster).
         pattern: r"\b[1-9][0-9]{16}[0-9Xx]\b",
         validate: Some(v::cn_resident_id),
+        examples: Examples::NONE,
     },
     // ---- contact ------------------------------------------------------------------
     Rule {
@@ -362,6 +439,7 @@ pub static RULES: &[Rule] = &[
         // `%40` is the `@` of an address in a query string (`?email=bob%40example.com`).
         pattern: r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
         validate: Some(v::email),
+        examples: Examples::NONE,
     },
     Rule {
         name: "phone-e164",
@@ -369,6 +447,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::shape(|s| s.plus_digit),
         pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()-]{6,20}[0-9])",
         validate: Some(v::phone_e164),
+        examples: Examples::NONE,
     },
     Rule {
         name: "phone-cn-mobile",
@@ -377,6 +456,7 @@ pub static RULES: &[Rule] = &[
         // Compact, or grouped 3-4-4 by spaces or dashes.
         pattern: r"\b1[3-9][0-9](?:[0-9]{8}|-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})\b",
         validate: None,
+        examples: Examples::NONE,
     },
     // ---- network ------------------------------------------------------------------
     Rule {
@@ -385,6 +465,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::shape(|s| s.dots_in_number >= 3),
         pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
         validate: Some(v::ipv4),
+        examples: Examples::NONE,
     },
     Rule {
         name: "ipv6",
@@ -392,6 +473,7 @@ pub static RULES: &[Rule] = &[
         trigger: Trigger::literals_or_shape(&["::"], |s| s.colons_in_hex >= 6),
         pattern: r"(?i)(?:[0-9a-f]{1,4}:|:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{1,4}|:)?",
         validate: Some(v::ipv6),
+        examples: Examples::NONE,
     },
     Rule {
         name: "mac-address",
@@ -401,6 +483,7 @@ pub static RULES: &[Rule] = &[
         }),
         pattern: r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b(?:[0-9a-f]{2}-){5}[0-9a-f]{2}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b",
         validate: Some(v::mac),
+        examples: Examples::NONE,
     },
 ];
 

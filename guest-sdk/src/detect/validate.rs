@@ -237,6 +237,25 @@ pub fn iban(c: &Candidate<'_>) -> bool {
     rem == 1
 }
 
+/// ISO 7064 MOD 97-10 over the letters and digits of `value` (letters count 10-35):
+/// the number they spell leaves remainder 1. Anything else in `value` is skipped.
+pub fn mod97(value: &str) -> bool {
+    let mut rem = 0u32;
+    let mut any = false;
+    for ch in value.chars().filter(char::is_ascii_alphanumeric) {
+        let Some(v) = ch.to_digit(36) else {
+            return false;
+        };
+        any = true;
+        rem = if v < 10 {
+            (rem * 10 + v) % 97
+        } else {
+            (rem * 100 + v) % 97
+        };
+    }
+    any && rem == 1
+}
+
 /// A Chinese resident identity number: 17 digits (six of area, the birth date
 /// `YYYYMMDD` from 1800 to 2099, three of sequence) and an ISO 7064 MOD 11-2 check
 /// character (0-9 or X).

@@ -1860,6 +1860,178 @@ pub fn positive_line(r: &mut Rng, category: Category) -> Line {
         GovernmentId => government_line(r),
         Contact => contact_line(r),
         Network => network_line(r),
+        Person => person_line(r),
+    }
+}
+
+// ---- person names and street addresses ------------------------------------------------
+
+const GIVEN: &[&str] = &[
+    "James", "Mary", "Robert", "Patricia", "Michael", "Jennifer", "David", "Linda", "Sarah",
+    "Thomas", "Karen", "Daniel", "Nancy", "Anna", "Peter", "Laura", "Maria", "Jose", "Emma",
+    "Oliver",
+];
+const FAMILY: &[&str] = &[
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+];
+
+fn full_name(r: &mut Rng) -> String {
+    format!("{} {}", r.pick(GIVEN), r.pick(FAMILY))
+}
+
+pub fn street_address(r: &mut Rng) -> String {
+    let n = r.between(1, 9999);
+    match r.below(6) {
+        0 => format!(
+            "{n} {} {}",
+            r.pick(&["Main", "Oak", "Maple", "Cedar", "Elm", "Washington", "Lake"]),
+            r.pick(&[
+                "Street",
+                "St",
+                "Avenue",
+                "Ave",
+                "Road",
+                "Rd",
+                "Boulevard",
+                "Lane",
+                "Drive"
+            ])
+        ),
+        1 => format!(
+            "{n} {} {} Apt {}",
+            r.pick(&["Pine", "Hill", "Park", "Sunset", "River"]),
+            r.pick(&["St.", "Ave.", "Dr.", "Blvd.", "Ct."]),
+            r.between(1, 999)
+        ),
+        2 => format!(
+            "{} {}",
+            r.pick(&[
+                "Hauptstraße",
+                "Bahnhofstr.",
+                "Gartenweg",
+                "Schillerstraße",
+                "Lindenallee"
+            ]),
+            r.between(1, 199)
+        ),
+        3 => format!(
+            "{}, {} {}",
+            r.between(1, 199),
+            r.pick(&["rue", "avenue", "boulevard", "place"]),
+            r.pick(&["de la Paix", "Victor Hugo", "des Lilas", "du Moulin"])
+        ),
+        4 => format!(
+            "{}{}路{}号",
+            r.pick(&["北京市朝阳区", "上海市浦东新区", "广州市天河区"]),
+            r.pick(&["建国", "中山", "人民", "解放"]),
+            r.between(1, 999)
+        ),
+        _ => format!(
+            "{} {} {}",
+            r.between(1, 300),
+            r.pick(&["High", "Church", "Station", "Victoria", "Green"]),
+            r.pick(&["Street", "Road", "Lane", "Close", "Crescent"])
+        ),
+    }
+}
+
+pub fn person_line(r: &mut Rng) -> Line {
+    let p = prefix(r);
+    let (kind, text, planted): (&'static str, String, Vec<Planted>) = match r.below(8) {
+        0 => {
+            let n = full_name(r);
+            (
+                "greeting",
+                format!("{p}chat: Hi {n}, your order has shipped."),
+                vec![plant(Person, n)],
+            )
+        }
+        1 => {
+            let n = full_name(r);
+            let t = *r.pick(&["Mr.", "Mrs.", "Ms.", "Dr."]);
+            (
+                "title",
+                format!("{p}ticket opened by {t} {n} about billing"),
+                vec![plant(Person, n)],
+            )
+        }
+        2 => {
+            let n = full_name(r);
+            let key = *r.pick(&["customer_name", "full_name", "name", "customer"]);
+            (
+                "name field",
+                format!(r#"{p}{{"{key}":"{n}","tier":"gold"}}"#),
+                vec![plant(Person, n)],
+            )
+        }
+        3 => {
+            let n = full_name(r);
+            let e = email(r);
+            (
+                "from header",
+                format!("{p}From: {n} <{e}>"),
+                vec![plant(Person, n), plant(Contact, e)],
+            )
+        }
+        4 => {
+            let a = street_address(r);
+            (
+                "address kv",
+                format!("{p}shipping address: {a}"),
+                vec![plant(Person, a)],
+            )
+        }
+        5 => {
+            let a = street_address(r);
+            (
+                "address prose",
+                format!("{p}prompt: please deliver to {a} tomorrow"),
+                vec![plant(Person, a)],
+            )
+        }
+        6 => {
+            let n = full_name(r);
+            (
+                "my name is",
+                format!("{p}llm input: My name is {n} and I need help"),
+                vec![plant(Person, n)],
+            )
+        }
+        _ => {
+            let a = street_address(r);
+            (
+                "address json",
+                format!(
+                    r#"{p}{{"address":"{a}","country":"{}"}}"#,
+                    r.pick(&["US", "DE", "FR", "CN", "GB"])
+                ),
+                vec![plant(Person, a)],
+            )
+        }
+    };
+    Line {
+        kind,
+        text,
+        planted,
     }
 }
 

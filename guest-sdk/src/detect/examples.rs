@@ -1,0 +1,129 @@
+//! Example templates: how a rule's positive examples are written without writing a
+//! value that looks like a live secret. `glptt-{h40}` is `glptt-` and forty random
+//! lower-case hex digits, drawn when a test runs; a secret scanner reading the
+//! repository sees only the template.
+//!
+//! | placeholder | characters |
+//! | --- | --- |
+//! | `{hN}` / `{HN}` | hex, lower / upper case |
+//! | `{dN}` | digits |
+//! | `{aN}` | letters (both cases) and digits |
+//! | `{lN}` / `{uN}` | lower / upper case letters |
+//! | `{xN}` / `{XN}` | lower / upper case letters and digits |
+//! | `{bN}` | base64 (`A-Za-z0-9+/`) |
+//! | `{BN}` | base64url (`A-Za-z0-9-_`) |
+//! | `{zN}` | base32 (`A-Z2-7`) |
+//! | `{uuid}` | a random UUID |
+//!
+//! `{{` and `}}` stand for braces. Random bodies always hold at least one letter and
+//! one digit where the class has both, as real keys do.
+
+/// A SplitMix64 step: tiny, and the same on every platform.
+pub fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn class(c: char) -> Option<&'static [u8]> {
+    Some(match c {
+        'h' => b"0123456789abcdef",
+        'H' => b"0123456789ABCDEF",
+        'd' => b"0123456789",
+        'a' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        'l' => b"abcdefghijklmnopqrstuvwxyz",
+        'u' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        'x' => b"abcdefghijklmnopqrstuvwxyz0123456789",
+        'X' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        'b' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        'B' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        'z' => b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+        _ => return None,
+    })
+}
+
+/// Draws `n` characters of `alphabet`, mixing letters and digits when it has both.
+fn draw(alphabet: &[u8], n: usize, seed: &mut u64) -> String {
+    let has_letters = alphabet.iter().any(u8::is_ascii_alphabetic);
+    let has_digits = alphabet.iter().any(u8::is_ascii_digit);
+    loop {
+        let s: String = (0..n)
+            .map(|_| alphabet[(next(seed) % alphabet.len() as u64) as usize] as char)
+            .collect();
+        let mixed = n < 4
+            || !(has_letters && has_digits)
+            || (s.bytes().any(|b| b.is_ascii_alphabetic())
+                && s.bytes().any(|b| b.is_ascii_digit()));
+        if mixed {
+            return s;
+        }
+    }
+}
+
+/// The template with every placeholder drawn from `seed`. Panics on a malformed
+/// template (they are fixed in the table, and a test expands every one).
+pub fn expand(template: &str, seed: u64) -> String {
+    let mut seed = seed ^ 0xD1B5_4A32_D192_ED03;
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let close = tail
+            .find('}')
+            .unwrap_or_else(|| panic!("unclosed placeholder in {template:?}"));
+        let spec = &tail[1..close];
+        if spec == "uuid" {
+            let h = draw(b"0123456789abcdef", 32, &mut seed);
+            out.push_str(&format!(
+                "{}-{}-4{}-a{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[13..16],
+                &h[17..20],
+                &h[20..32]
+            ));
+        } else {
+            let mut chars = spec.chars();
+            let c = chars.next().unwrap_or(' ');
+            let n: usize = chars
+                .as_str()
+                .parse()
+                .unwrap_or_else(|_| panic!("bad placeholder {{{spec}}} in {template:?}"));
+            let alphabet = class(c).unwrap_or_else(|| panic!("bad class {c:?} in {template:?}"));
+            out.push_str(&draw(alphabet, n, &mut seed));
+        }
+        rest = &tail[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_expand_to_their_classes() {
+        let v = expand("glptt-{h40}", 1);
+        assert!(v.starts_with("glptt-") && v.len() == 46, "{v}");
+        assert!(v[6..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(expand("glptt-{h40}", 1), expand("glptt-{h40}", 2));
+        assert_eq!(expand("glptt-{h40}", 7), expand("glptt-{h40}", 7));
+        let v = expand("{{x}} {d3}-{uuid}", 3);
+        assert!(v.starts_with("{x} ") && v.len() == 4 + 3 + 1 + 36, "{v}");
+        let v = expand("{a30}", 9);
+        assert!(
+            v.bytes().any(|b| b.is_ascii_digit()) && v.bytes().any(|b| b.is_ascii_alphabetic())
+        );
+    }
+}

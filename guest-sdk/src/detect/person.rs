@@ -1,0 +1,5 @@
+//! Person names and street addresses (filled in below).
+
+use super::Rule;
+
+pub const RULES: &[Rule] = &[];

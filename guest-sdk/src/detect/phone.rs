@@ -1,0 +1,5 @@
+//! Phone numbers (filled in below).
+
+use super::Rule;
+
+pub const RULES: &[Rule] = &[];
