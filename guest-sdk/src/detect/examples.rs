@@ -127,3 +127,144 @@ mod tests {
         );
     }
 }
+
+/// A positive example expanded: the text, and the byte range of the value the rule
+/// must find. `«…»` in a template marks the value within its context; without marks
+/// the whole expansion is the value.
+pub fn expand_marked(template: &str, seed: u64) -> (String, std::ops::Range<usize>) {
+    let text = expand(template, seed);
+    match (text.find('«'), text.find('»')) {
+        (Some(a), Some(b)) if a < b => {
+            let value_start = a;
+            let value_end = b - '«'.len_utf8();
+            let clean = text.replacen('«', "", 1).replacen('»', "", 1);
+            (clean, value_start..value_end)
+        }
+        _ => {
+            let n = text.len();
+            (text, 0..n)
+        }
+    }
+}
+
+/// Every rule's examples, run as tests: each positive is found whole by its own rule
+/// (with every other rule switched off), in several surroundings when it has no
+/// context of its own, and never survives the default policy; each negative is not
+/// found by its rule; and the trigger hides none of them.
+#[cfg(test)]
+mod rule_examples {
+    use super::expand_marked;
+    use crate::detect::{find, find_unfiltered, mask_text, Counts, HmacPseudonyms, Policy, RULES};
+
+    fn only(rule: &str) -> Policy {
+        let others: Vec<&str> = RULES
+            .iter()
+            .map(|r| r.name)
+            .filter(|n| *n != rule)
+            .collect();
+        let json = serde_json::json!({
+            "disabled_rules": others,
+            "sensitive_keys": ["^$"],
+            "actions": {"credential": "mask", "payment": "mask", "government-id": "mask",
+                        "contact": "mask", "network": "mask", "person": "mask"},
+        });
+        Policy::from_json(&json.to_string()).expect("valid policy")
+    }
+
+    #[test]
+    fn every_rule_finds_its_examples_and_keeps_its_negatives() {
+        let default = Policy::default();
+        let mut failures = Vec::new();
+        for rule in RULES {
+            if rule.examples.masks.is_empty() && rule.examples.keeps.is_empty() {
+                continue;
+            }
+            let policy = only(rule.name);
+            for template in rule.examples.masks {
+                for seed in 1..=3u64 {
+                    let (text, range) = expand_marked(template, seed);
+                    let marked = range.len() != text.len();
+                    let contexts: Vec<(String, usize)> = if marked {
+                        vec![(text.clone(), 0)]
+                    } else {
+                        [
+                            ("", ""),
+                            ("token ", " used"),
+                            ("{\"key\": \"", "\"}"),
+                            ("KEY=", "\n"),
+                            ("(", ")"),
+                        ]
+                        .iter()
+                        .map(|(a, b)| (format!("{a}{text}{b}"), a.len()))
+                        .collect()
+                    };
+                    for (line, offset) in contexts {
+                        let want = (range.start + offset)..(range.end + offset);
+                        let found = find(&policy, &line);
+                        let whole = found.iter().any(|f| {
+                            f.rule == rule.name && f.start == want.start && f.end == want.end
+                        });
+                        if !whole {
+                            failures.push(format!(
+                                "{}: {:?} not found whole in {line:?}: {found:?}",
+                                rule.name,
+                                &line[want.clone()]
+                            ));
+                        }
+                        if found != find_unfiltered(&policy, &line) {
+                            failures.push(format!("{}: the trigger hides {line:?}", rule.name));
+                        }
+                        let out = mask_text(
+                            &default,
+                            &mut HmacPseudonyms::new(b"k"),
+                            &line,
+                            &mut Counts::default(),
+                        );
+                        if out.contains(&line[want.clone()]) {
+                            failures.push(format!(
+                                "{}: default policy leaves {:?} in {out:?}",
+                                rule.name, &line[want]
+                            ));
+                        }
+                    }
+                }
+            }
+            for template in rule.examples.keeps {
+                let (text, _) = expand_marked(template, 1);
+                let found = find(&policy, &text);
+                if found.iter().any(|f| f.rule == rule.name) {
+                    failures.push(format!("{}: negative {text:?} found: {found:?}", rule.name));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_credential_rule_has_examples_both_ways() {
+        for rule in RULES {
+            if rule.category == crate::detect::Category::Credential
+                && rule.examples.masks.is_empty()
+            {
+                // The generic rules keep their examples as test functions in rules.rs.
+                assert!(
+                    crate::detect::rules::GENERIC_CREDENTIAL_RULES.contains(&rule.name),
+                    "{}: no positive example",
+                    rule.name
+                );
+            }
+            if !rule.examples.masks.is_empty() {
+                assert!(
+                    !rule.examples.keeps.is_empty(),
+                    "{}: no negative example",
+                    rule.name
+                );
+            }
+        }
+    }
+}

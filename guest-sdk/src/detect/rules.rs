@@ -21,6 +21,38 @@ use super::prefilter::{self, Trigger, TriggerTable};
 use super::validate as v;
 use super::{Category::*, Examples, Rule};
 
+/// The credential rules of this file, whose examples are the test functions below
+/// rather than `examples` templates.
+pub const GENERIC_CREDENTIAL_RULES: &[&str] = &[
+    "pem-private-key",
+    "pem-private-key-base64",
+    "gcp-service-account-key",
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "gcp-api-key",
+    "azure-storage-key",
+    "github-token",
+    "gitlab-token",
+    "slack-token",
+    "slack-webhook",
+    "stripe-key",
+    "npm-token",
+    "pypi-token",
+    "openai-api-key",
+    "jwt",
+    "authorization-header",
+    "cookie-header",
+    "bearer-token",
+    "db-connection-string",
+    "url-credentials",
+    "cli-secret-flag",
+    "sql-password",
+    "secret-xml-element",
+    "secret-assignment",
+    "secret-env-entry",
+    "sensitive-key",
+];
+
 /// Strings one of which every secret key word contains (`pass` for `password` and
 /// `passphrase`, `key` for `api_key` and `access-key`, `auth` for `authorization`).
 const SECRET_LITERALS: &[&str] = &[
@@ -94,6 +126,7 @@ pub(crate) static TRIGGERS: TriggerTable<{ prefilter::count_literals(PARTS) }> =
 pub(crate) const PARTS: &[&[Rule]] = &[
     super::tokens::TOKENS,
     CORE,
+    super::tokens::LATE,
     super::phone::RULES,
     super::person::RULES,
 ];

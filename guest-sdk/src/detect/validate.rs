@@ -394,6 +394,64 @@ pub fn letters_and_digits(c: &Candidate<'_>) -> bool {
     v.bytes().any(|b| b.is_ascii_alphabetic()) && v.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Whether a value is a stand-in rather than a secret: `xxxx`, `your-api-key`,
+/// `<token>`, `****`, `changeme`, a run of one character or of a counting sequence.
+pub fn placeholder_like(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "xxxx",
+        "your",
+        "example",
+        "placeholder",
+        "redacted",
+        "changeme",
+        "dummy",
+        "sample",
+        "insert",
+        "replace",
+        "token_here",
+        "key_here",
+        "secret_here",
+        "<",
+        ">",
+        "****",
+        "...",
+        "${",
+        "{{",
+        "%s",
+        "0123456789",
+        "123456789",
+        "abcdefgh",
+        "qwerty",
+    ];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    let first = lower.bytes().next();
+    lower.len() >= 4 && lower.bytes().all(|b| Some(b) == first)
+}
+
+/// A value that looks drawn at random: not a placeholder, letters and digits mixed
+/// (or, for hex and digit-only formats, enough of them), and at least 2.5 bits of
+/// entropy per character. For formats found by a vendor's name near a secret word.
+pub fn random_token(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    if placeholder_like(v) || shannon_entropy(v) < 2.5 {
+        return false;
+    }
+    let letters = v.bytes().any(|b| b.is_ascii_alphabetic());
+    let digits = v.bytes().any(|b| b.is_ascii_digit());
+    let mixed_case =
+        v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
+    (letters && digits) || (digits && v.len() >= 12) || (mixed_case && v.len() >= 24)
+}
+
+/// A token whose body must look random (see `random_token`), for prefix formats
+/// whose prefix is also an ordinary word (`secret_`, `key-`).
+pub fn random_body(c: &Candidate<'_>) -> bool {
+    random_token(c)
+}
+
 /// An email address, unless it is the `user:password@host` part of a URL (the URL
 /// rules own that, and masking it as an email would hide the host).
 pub fn email(c: &Candidate<'_>) -> bool {
