@@ -156,13 +156,15 @@ pub(crate) fn ascii_boundaries(pattern: &str) -> String {
 fn triggered(text: &str, policy: &Policy, enabled: &RuleSet) -> RuleSet {
     let mut fired = RuleSet::empty();
     let bytes = text.as_bytes();
-    TRIGGERS.scan(bytes, |e, start, end| {
-        let i = usize::from(e.rule);
-        if !enabled.contains(i) || fired.contains(i) {
-            return;
-        }
-        if !e.near || RULES[i].trigger.near.is_some_and(|f| f(bytes, start, end)) {
-            fired.insert(i);
+    TRIGGERS.scan(bytes, |uses, start, end| {
+        for u in uses {
+            let i = usize::from(u.rule);
+            if !enabled.contains(i) || fired.contains(i) {
+                continue;
+            }
+            if !u.near || RULES[i].trigger.near.is_some_and(|f| f(bytes, start, end)) {
+                fired.insert(i);
+            }
         }
     });
     let mut shape: Option<Shape<'_>> = None;
@@ -215,6 +217,21 @@ pub fn find(policy: &Policy, text: &str) -> Vec<Finding> {
     let enabled = policy.enabled_rules();
     let fired = triggered(text, policy, &enabled);
     find_with(policy, text, &fired, true)
+}
+
+/// How many trigger literal occurrences `text` holds (for the throughput example).
+#[doc(hidden)]
+pub fn trigger_hits(text: &str) -> usize {
+    let mut n = 0;
+    TRIGGERS.scan(text.as_bytes(), |_, _, _| n += 1);
+    n
+}
+
+/// The names of the rules whose trigger fires on `text` (for profiling).
+#[doc(hidden)]
+pub fn fired_rules(policy: &Policy, text: &str) -> Vec<&'static str> {
+    let fired = triggered(text, policy, &policy.enabled_rules());
+    fired.iter().map(|i| RULES[i].name).collect()
 }
 
 /// `find` without the prefilter: every enabled rule runs. For tests that prove the

@@ -24,6 +24,7 @@
 pub mod custom;
 mod engine;
 pub mod examples;
+pub mod keyed;
 pub mod person;
 pub mod phone;
 mod policy;
@@ -35,7 +36,9 @@ pub mod tokens;
 pub mod validate;
 
 pub use custom::{CustomRule, CustomValidator};
-pub use engine::{find, find_unfiltered, mask_field, mask_text, Finding};
+pub use engine::{
+    find, find_unfiltered, fired_rules, mask_field, mask_text, trigger_hits, Finding,
+};
 pub use policy::{Action, Actions, Policy, PolicyError};
 pub use prefilter::{Shape, Trigger};
 pub use render::{is_mask_output, render, Counts, HmacPseudonyms, Pseudonyms};

@@ -425,6 +425,12 @@ impl Policy {
         self.actions.get(category)
     }
 
+    /// Whether the sensitive keys are the default set (then `key_is_sensitive` needs
+    /// no regex, and the triggers can pre-filter keys by their last letters).
+    pub(crate) fn has_default_keys(&self) -> bool {
+        matches!(self.compiled().keys, Keys::Default)
+    }
+
     /// Whether a key (attribute name, JSON field, `key=`) marks its value as secret.
     pub fn key_is_sensitive(&self, key: &str) -> bool {
         match &self.compiled().keys {

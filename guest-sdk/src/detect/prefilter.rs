@@ -66,34 +66,44 @@ impl Trigger {
 /// Every trigger literal of the rule table, found in a text by one pass over its bytes.
 ///
 /// Built at compile time from the table (a component instance lives for one call, so
-/// an automaton built at run time would cost more than many calls): the first three
-/// bytes of each literal, folded to lower case, hash into a bitmap and a chain of
-/// literal entries; a text is scanned three bytes at a time, and a set bit is checked
-/// against the entries of its chain, ASCII case-insensitively. Literals of one or two
-/// bytes (`@`, `::`) are looked for with `memchr` or a plain comparison.
-pub struct TriggerTable<const N: usize> {
-    /// One bit per hash of a literal's first three bytes.
+/// an automaton built at run time would cost more than many calls): each distinct
+/// literal, folded to lower case, hashes by its first four bytes (three for a
+/// three-byte literal) into a bitmap and a chain of literals; a text is scanned with a
+/// sliding four-byte window, and a set bit is checked against the literals of its
+/// chain, ASCII case-insensitively. Four bytes, not three: `ion_` must not stop at
+/// every `-tion`. Each literal
+/// lists the rules it triggers (`uses`). Literals of one or two bytes (`@`, `::`) are
+/// looked for with `memchr` or a plain comparison.
+pub struct TriggerTable<const L: usize, const U: usize> {
+    /// One bit per hash of a three-byte literal.
     bitmap: [u64; (1 << HASH_BITS) / 64],
-    /// Per hash, the first entry (index + 1; 0: none), then `next`.
+    /// One bit per hash of the first four bytes of a longer literal.
+    bitmap4: [u64; (1 << HASH_BITS) / 64],
+    /// Per hash (three bytes, or four for longer literals: one table, the two kinds
+    /// of key hash apart), the first literal (index + 1; 0: none), then `next`.
     heads: [u16; 1 << HASH_BITS],
-    next: [u16; N],
-    entries: [TriggerEntry; N],
-    /// Entries whose literal is shorter than three bytes, `short_len` of them.
-    short: [u16; N],
+    next: [u16; L],
+    /// Distinct literals (ASCII case folded), `literals_len` of them.
+    literals: [&'static [u8]; L],
+    literals_len: usize,
+    /// `uses[first[l]..first[l + 1]]` are the rules literal `l` triggers.
+    first: [u16; L],
+    uses: [TriggerUse; U],
+    /// Literals shorter than three bytes, `short_len` of them.
+    short: [u16; L],
     short_len: usize,
 }
 
-/// One literal of one rule.
-#[derive(Clone, Copy)]
-pub struct TriggerEntry {
-    pub literal: &'static [u8],
+/// One rule a literal triggers.
+#[derive(Clone, Copy, Debug)]
+pub struct TriggerUse {
     /// The rule's position in `RULES`.
     pub rule: u16,
     /// Whether the rule's `near` test must accept the occurrence.
     pub near: bool,
 }
 
-const HASH_BITS: u32 = 13;
+const HASH_BITS: u32 = 15;
 
 #[inline(always)]
 const fn fold3(bytes: &[u8], i: usize) -> u32 {
@@ -105,6 +115,39 @@ const fn fold3(bytes: &[u8], i: usize) -> u32 {
 #[inline(always)]
 const fn hash3(key: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+#[inline(always)]
+const fn fold4(bytes: &[u8], i: usize) -> u32 {
+    fold3(bytes, i) | ((bytes[i + 3] | 0x20) as u32) << 24
+}
+
+#[inline(always)]
+const fn hash4(key: u32) -> usize {
+    (key.wrapping_mul(0x85EB_CA77) >> (32 - HASH_BITS)) as usize
+}
+
+/// The hash a literal is kept under: of its first four bytes, or of three.
+const fn literal_hash(lit: &[u8]) -> usize {
+    if lit.len() >= 4 {
+        hash4(fold4(lit, 0))
+    } else {
+        hash3(fold3(lit, 0))
+    }
+}
+
+const fn eq_folded(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i].to_ascii_lowercase() != b[i].to_ascii_lowercase() {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// How many trigger literals the rules of `parts` have, all told.
@@ -121,21 +164,34 @@ pub const fn count_literals(parts: &[&[super::Rule]]) -> usize {
     n
 }
 
-impl<const N: usize> TriggerTable<N> {
+impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// The table of every literal of every rule of `parts`, rules numbered in order.
-    pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<N> {
+    /// `L` is at least the number of distinct literals, `U` the number of (literal,
+    /// rule) pairs (`count_literals`).
+    pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
             bitmap: [0; (1 << HASH_BITS) / 64],
+            bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
-            next: [0; N],
-            entries: [TriggerEntry {
-                literal: b"",
+            next: [0; L],
+            literals: [b""; L],
+            literals_len: 0,
+            first: [0; L],
+            uses: [TriggerUse {
                 rule: 0,
                 near: false,
-            }; N],
-            short: [0; N],
+            }; U],
+            short: [0; L],
             short_len: 0,
         };
+        // One pass over the occurrences: each literal's index (found through its hash
+        // chain, or the short list), then the uses grouped by literal (a counting
+        // sort), so that building stays linear and compiling stays quick.
+        let mut occ_lit = [0u16; U];
+        let mut occ_use = [TriggerUse {
+            rule: 0,
+            near: false,
+        }; U];
         let (mut n, mut rule, mut p) = (0usize, 0usize, 0usize);
         while p < parts.len() {
             let mut i = 0;
@@ -143,23 +199,49 @@ impl<const N: usize> TriggerTable<N> {
                 let trigger = &parts[p][i].trigger;
                 let mut l = 0;
                 while l < trigger.literals.len() {
-                    let literal = trigger.literals[l].as_bytes();
-                    assert!(!literal.is_empty(), "an empty trigger literal");
-                    assert!(n < u16::MAX as usize && rule < u16::MAX as usize);
-                    t.entries[n] = TriggerEntry {
-                        literal,
+                    let lit = trigger.literals[l].as_bytes();
+                    assert!(!lit.is_empty(), "an empty trigger literal");
+                    let mut k = usize::MAX;
+                    if lit.len() < 3 {
+                        let mut j = 0;
+                        while j < t.short_len {
+                            if eq_folded(t.literals[t.short[j] as usize], lit) {
+                                k = t.short[j] as usize;
+                            }
+                            j += 1;
+                        }
+                    } else {
+                        let mut at = t.heads[literal_hash(lit)];
+                        while at != 0 {
+                            if eq_folded(t.literals[at as usize - 1], lit) {
+                                k = at as usize - 1;
+                            }
+                            at = t.next[at as usize - 1];
+                        }
+                    }
+                    if k == usize::MAX {
+                        k = t.literals_len;
+                        t.literals[k] = lit;
+                        t.literals_len += 1;
+                        if lit.len() < 3 {
+                            t.short[t.short_len] = k as u16;
+                            t.short_len += 1;
+                        } else {
+                            let h = literal_hash(lit);
+                            if lit.len() >= 4 {
+                                t.bitmap4[h / 64] |= 1 << (h % 64);
+                            } else {
+                                t.bitmap[h / 64] |= 1 << (h % 64);
+                            }
+                            t.next[k] = t.heads[h];
+                            t.heads[h] = k as u16 + 1;
+                        }
+                    }
+                    occ_lit[n] = k as u16;
+                    occ_use[n] = TriggerUse {
                         rule: rule as u16,
                         near: trigger.near.is_some(),
                     };
-                    if literal.len() < 3 {
-                        t.short[t.short_len] = n as u16;
-                        t.short_len += 1;
-                    } else {
-                        let h = hash3(fold3(literal, 0));
-                        t.bitmap[h / 64] |= 1 << (h % 64);
-                        t.next[n] = t.heads[h];
-                        t.heads[h] = n as u16 + 1;
-                    }
                     n += 1;
                     l += 1;
                 }
@@ -168,54 +250,113 @@ impl<const N: usize> TriggerTable<N> {
             }
             p += 1;
         }
-        assert!(n == N, "the literal count is the table's size");
+        assert!(n == U, "U is the number of (literal, rule) pairs");
+        // Counting sort of the uses by literal (a rule that names a literal twice is
+        // listed twice, which costs a repeated check and changes nothing).
+        let mut count = [0u16; L];
+        let mut j = 0;
+        while j < n {
+            count[occ_lit[j] as usize] += 1;
+            j += 1;
+        }
+        let mut at = 0u16;
+        let mut k = 0;
+        while k < t.literals_len {
+            t.first[k] = at;
+            at += count[k];
+            count[k] = t.first[k];
+            k += 1;
+        }
+        if t.literals_len < L {
+            t.first[t.literals_len] = at;
+        }
+        let mut j = 0;
+        while j < n {
+            let k = occ_lit[j] as usize;
+            t.uses[count[k] as usize] = occ_use[j];
+            count[k] += 1;
+            j += 1;
+        }
         t
     }
 
-    /// Calls `found(entry, start, end)` for every occurrence of every literal
-    /// (overlapping ones too), ASCII case-insensitively; short literals last.
+    fn uses_of(&self, k: usize) -> &[TriggerUse] {
+        let from = usize::from(self.first[k]);
+        let to = if k + 1 < self.literals_len {
+            usize::from(self.first[k + 1])
+        } else if self.literals_len < L {
+            usize::from(self.first[self.literals_len])
+        } else {
+            U
+        };
+        &self.uses[from..to]
+    }
+
+    #[inline(never)]
+    fn check_chain(
+        &self,
+        text: &[u8],
+        i: usize,
+        h: usize,
+        found: &mut impl FnMut(&[TriggerUse], usize, usize),
+    ) {
+        let mut at = self.heads[h];
+        while at != 0 {
+            let k = usize::from(at - 1);
+            let lit = self.literals[k];
+            if text.len() - i >= lit.len() && text[i..i + lit.len()].eq_ignore_ascii_case(lit) {
+                found(self.uses_of(k), i, i + lit.len());
+            }
+            at = self.next[k];
+        }
+    }
+
+    /// Calls `found(uses, start, end)` for every occurrence of every literal
+    /// (overlapping ones too), ASCII case-insensitively, with the rules it triggers;
+    /// short literals last.
     #[inline]
-    pub fn scan(&self, text: &[u8], mut found: impl FnMut(&TriggerEntry, usize, usize)) {
+    pub fn scan(&self, text: &[u8], mut found: impl FnMut(&[TriggerUse], usize, usize)) {
         if text.len() >= 3 {
-            for i in 0..text.len() - 2 {
-                let h = hash3(fold3(text, i));
-                if self.bitmap[h / 64] & (1 << (h % 64)) == 0 {
-                    continue;
+            // A sliding window of the next four bytes from `i`, folded as `fold4`
+            // folds: one load per byte. Near the end the missing bytes are zero, which
+            // no literal's fourth byte folds to.
+            let mut window =
+                u32::from(text[0]) << 8 | u32::from(text[1]) << 16 | u32::from(text[2]) << 24;
+            let n = text.len();
+            for i in 0..n - 2 {
+                let next = text.get(i + 3).copied().unwrap_or(0);
+                window = (window >> 8) | u32::from(next) << 24;
+                let folded = window | 0x2020_2020;
+                let h4 = hash4(folded);
+                if self.bitmap4[h4 / 64] & (1 << (h4 % 64)) != 0 && i + 4 <= n {
+                    self.check_chain(text, i, h4, &mut found);
                 }
-                let mut at = self.heads[h];
-                while at != 0 {
-                    let e = &self.entries[usize::from(at - 1)];
-                    let lit = e.literal;
-                    if text.len() - i >= lit.len()
-                        && text[i..i + lit.len()].eq_ignore_ascii_case(lit)
-                    {
-                        found(e, i, i + lit.len());
-                    }
-                    at = self.next[usize::from(at - 1)];
+                let h3 = hash3(folded & 0x00FF_FFFF);
+                if self.bitmap[h3 / 64] & (1 << (h3 % 64)) != 0 {
+                    self.check_chain(text, i, h3, &mut found);
                 }
             }
         }
-        for &id in &self.short[..self.short_len] {
-            let e = &self.entries[usize::from(id)];
-            let lit = e.literal;
-            if lit.len() == 1 && !lit[0].is_ascii_alphabetic() {
+        for &k in &self.short[..self.short_len] {
+            let k = usize::from(k);
+            let lit = self.literals[k];
+            let uses = self.uses_of(k);
+            if !lit[0].is_ascii_alphabetic() {
                 for i in memchr::memchr_iter(lit[0], text) {
-                    found(e, i, i + 1);
-                }
-            } else if lit.len() == 2 && !lit[0].is_ascii_alphabetic() {
-                for i in memchr::memchr_iter(lit[0], text) {
-                    if text
+                    if lit.len() == 1 {
+                        found(uses, i, i + 1);
+                    } else if text
                         .get(i + 1)
                         .is_some_and(|b| b.eq_ignore_ascii_case(&lit[1]))
                     {
-                        found(e, i, i + 2);
+                        found(uses, i, i + 2);
                     }
                 }
             } else {
                 let n = lit.len();
                 for i in 0..text.len().saturating_sub(n - 1) {
                     if text[i..i + n].eq_ignore_ascii_case(lit) {
-                        found(e, i, i + n);
+                        found(uses, i, i + n);
                     }
                 }
             }
@@ -322,6 +463,23 @@ pub fn userinfo_or_key_operator(text: &[u8], start: usize, end: usize) -> bool {
     } else {
         key_then_operator(text, start, end)
     }
+}
+
+/// `::` inside something that can be an IPv6 address: the letters and digits right
+/// before and right after it are hex digits (`fe80::1`, `::ffff:10.1.2.3`, `[::]`);
+/// `std::io` and `Foo::bar` are paths.
+pub fn ipv6_colons(text: &[u8], start: usize, end: usize) -> bool {
+    let before = text[..start]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    let after = text[end.min(text.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    let hex = |run: &[u8]| run.iter().all(u8::is_ascii_hexdigit);
+    hex(&text[start - before..start]) && hex(&text[end..end + after])
 }
 
 /// `PASSWORD '…'`, `IDENTIFIED BY '…'`: a quote after the keyword.
@@ -540,7 +698,15 @@ impl<'a> Shape<'a> {
         self.digit_run = self.digit_run.max(len);
         let run = &bytes[end - len..end];
         let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
-        if mobile_head && (len == 11 || len == 3 && matches!(next, b' ' | b'-')) {
+        // Compact, or the first group of 3-4-4 (the next group's four digits and the
+        // separator after them checked here).
+        let grouped = len == 3
+            && matches!(next, b' ' | b'-')
+            && bytes.len() >= end + 10
+            && bytes[end + 1..end + 5].iter().all(u8::is_ascii_digit)
+            && bytes[end + 5] == next
+            && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
+        if mobile_head && (len == 11 || grouped) {
             self.cn_mobile = true;
         }
         // `ddd-dd-dddd`: this run is the last four, two dashes back.
@@ -560,6 +726,7 @@ impl<'a> Shape<'a> {
 pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
     let bytes = s.text.as_bytes();
     let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let default_keys = s.policy.has_default_keys();
     memchr::memchr2_iter(b'=', b':', bytes).any(|op| {
         let mut end = op;
         while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
@@ -571,6 +738,11 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         if end > 0 && bytes[end - 1] == b'\\' {
             end -= 1;
         }
+        // The default keys all end with one of a few three-letter tails: most pairs
+        // (`ts=`, `12:34`, `user=`) are told apart without walking back over the key.
+        if default_keys && (end < 3 || !default_key_tail(&bytes[end - 3..end])) {
+            return false;
+        }
         let mut start = end;
         while start > 0 && is_key(bytes[start - 1]) {
             start -= 1;
@@ -578,6 +750,21 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         // The regex takes at most 64 key characters after a non-key character.
         start < end && end - start <= 64 && s.policy.key_is_sensitive(&s.text[start..end])
     })
+}
+
+/// Whether a key ending in `tail` (three bytes) can be one of the default sensitive
+/// keys (`policy::DEFAULT_SENSITIVE_KEYS`): the last three letters of each of them.
+fn default_key_tail(tail: &[u8]) -> bool {
+    const TAILS: &[&[u8; 3]] = &[
+        b"ass", b"ord", b"swd", b"ase", b"ode", b"pwd", b"ret", b"ken", b"ial", b"als", b"uth",
+        b"ion", b"nid", b"_id", b"-id", b"kie", b"key", b"api",
+    ];
+    let t = [
+        tail[0].to_ascii_lowercase(),
+        tail[1].to_ascii_lowercase(),
+        tail[2].to_ascii_lowercase(),
+    ];
+    TAILS.iter().any(|x| **x == t)
 }
 
 #[cfg(test)]
@@ -693,24 +880,27 @@ mod tests {
         }
         const PARTS: &[&[Rule]] = &[
             &[rule(&["ghp_", "GLPAT-"]), rule(&["@", "::"])],
-            &[rule(&["key", "keyword"])],
+            &[rule(&["key", "keyword"]), rule(&["KEY"])],
         ];
-        static TABLE: TriggerTable<6> = TriggerTable::build(PARTS);
-        assert_eq!(count_literals(PARTS), 6);
+        static TABLE: TriggerTable<7, 7> = TriggerTable::build(PARTS);
+        assert_eq!(count_literals(PARTS), 7);
         let mut seen = Vec::new();
-        TABLE.scan(b"a GHP_x glpat-y b@c std::io KEYWORD", |e, s, end| {
-            seen.push((e.rule, std::str::from_utf8(e.literal).unwrap(), s, end))
+        TABLE.scan(b"a GHP_x glpat-y b@c std::io KEYWORD", |uses, s, end| {
+            for u in uses {
+                seen.push((u.rule, s, end))
+            }
         });
         seen.sort();
         assert_eq!(
             seen,
             [
-                (0, "GLPAT-", 8, 14),
-                (0, "ghp_", 2, 6),
-                (1, "::", 23, 25),
-                (1, "@", 17, 18),
-                (2, "key", 28, 31),
-                (2, "keyword", 28, 35)
+                (0, 2, 6),
+                (0, 8, 14),
+                (1, 17, 18),
+                (1, 23, 25),
+                (2, 28, 31),
+                (2, 28, 35),
+                (3, 28, 31)
             ]
         );
         let mut none = 0;

@@ -120,11 +120,14 @@ pub(crate) const RULES_CONST: [Rule; RULE_COUNT] = join::<RULE_COUNT>(PARTS);
 pub const RULE_COUNT: usize = total(PARTS);
 
 /// Every trigger literal of the table, indexed at compile time.
-pub(crate) static TRIGGERS: TriggerTable<{ prefilter::count_literals(PARTS) }> =
-    TriggerTable::build(PARTS);
+pub(crate) static TRIGGERS: TriggerTable<
+    { prefilter::count_literals(PARTS) },
+    { prefilter::count_literals(PARTS) },
+> = TriggerTable::build(PARTS);
 
 pub(crate) const PARTS: &[&[Rule]] = &[
     super::tokens::TOKENS,
+    super::keyed::KEYED,
     CORE,
     super::tokens::LATE,
     super::phone::RULES,
@@ -503,7 +506,11 @@ const CORE: &[Rule] = &[
     Rule {
         name: "ipv6",
         category: Network,
-        trigger: Trigger::literals_or_shape(&["::"], |s| s.colons_in_hex >= 6),
+        trigger: Trigger {
+            literals: &["::"],
+            near: Some(prefilter::ipv6_colons),
+            shape: Some(|s| s.colons_in_hex >= 6),
+        },
         pattern: r"(?i)(?:[0-9a-f]{1,4}:|:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{1,4}|:)?",
         validate: Some(v::ipv6),
         examples: Examples::NONE,

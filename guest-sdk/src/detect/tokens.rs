@@ -1388,7 +1388,7 @@ pub const TOKENS: &[Rule] = &[
     prefix!(
         "jwk-private-key",
         ["\"kty\""],
-        r#"(?s)"kty"\s*:\s*"(?:RSA|EC|OKP|oct)".{0,800}?"(?:d|k)"\s*:\s*"(?P<v>[A-Za-z0-9_-]{20,})""#,
+        r#""kty"[ \t]*:[ \t]*"(?:RSA|EC|OKP|oct)"[\t\n\r\x20-\x7E]{0,800}?"[dk]"[ \t]*:[ \t]*"(?P<v>[A-Za-z0-9_-]{20,})""#,
         masks: [r#"{{"kty":"EC","crv":"P-256","x":"{B43}","y":"{B43}","d":"«{B43}»"}}"#],
         keeps: [r#"{{"kty":"EC","crv":"P-256","x":"abc","y":"def"}}"#],
     ),

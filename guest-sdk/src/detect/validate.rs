@@ -443,7 +443,9 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
     let digits = v.bytes().any(|b| b.is_ascii_digit());
     let mixed_case =
         v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
-    (letters && digits) || (digits && v.len() >= 12) || (mixed_case && v.len() >= 24)
+    // Twenty-four random letters and digits hold no digit about once in seventy
+    // draws, forty about once in a thousand; a long camel-case word holds none.
+    (letters && digits) || (digits && v.len() >= 12) || (mixed_case && v.len() >= 40)
 }
 
 /// A token whose body must look random (see `random_token`), for prefix formats
