@@ -301,7 +301,7 @@ impl Policy {
         }
         let custom = super::custom::build(&self.rules)?;
         let known = |name: &str| {
-            RULES.iter().any(|r| r.name == name)
+            rule_names().contains(name)
                 || self.rules.iter().any(|r| r.name == name)
                 || name == super::selectors::RULE
         };
@@ -332,9 +332,12 @@ impl Policy {
         }
         check("allow_patterns", &self.allow_patterns)?;
         let mut disabled_set = RuleSet::empty();
-        for (i, r) in RULES.iter().enumerate() {
-            if self.disabled_rules.iter().any(|d| d == r.name) {
-                disabled_set.insert(i);
+        if !self.disabled_rules.is_empty() {
+            let disabled: BTreeSet<&str> = self.disabled_rules.iter().map(String::as_str).collect();
+            for (i, r) in RULES.iter().enumerate() {
+                if disabled.contains(r.name) {
+                    disabled_set.insert(i);
+                }
             }
         }
         let enabled = enabled_set(&self.categories, &disabled_set);
@@ -468,6 +471,12 @@ impl Policy {
             .iter()
             .any(|re| re.is_match(value))
     }
+}
+
+/// The names of the built-in rules, for checking a policy's rule names.
+fn rule_names() -> &'static BTreeSet<&'static str> {
+    static NAMES: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| RULES.iter().map(|r| r.name).collect())
 }
 
 /// The rules of `categories` that are not disabled.

@@ -507,6 +507,15 @@ pub struct Shape<'a> {
     /// first group that starts with 2-6, the first digits of the card issuers (so
     /// that epoch timestamps, which start with 1, do not count).
     pub card_digits: usize,
+    /// The most digits in a grouped run (as in `grouped_digits`) whose first group
+    /// starts with `0`: a national number with its trunk prefix (`020 7946 0958`), or
+    /// an international one after `00`.
+    pub zero_grouped_digits: usize,
+    /// `ddd-ddd-dddd` or `ddd.ddd.dddd` somewhere (a NANP number).
+    pub nanp_dashed: bool,
+    /// The most two-digit groups in a row, one space, dot or dash apart (`06 12 34 56
+    /// 78` has 5; counted up to 4).
+    pub digit_pairs: usize,
     /// `ddd-dd-dddd` somewhere.
     pub ssn_dashed: bool,
     /// A run of exactly eleven digits starting `13`..`19`, or three such digits before
@@ -581,6 +590,9 @@ impl<'a> Shape<'a> {
             digit_run: 0,
             grouped_digits: 0,
             card_digits: 0,
+            zero_grouped_digits: 0,
+            nanp_dashed: false,
+            digit_pairs: 0,
             ssn_dashed: false,
             cn_mobile: false,
             dots_in_number: 0,
@@ -593,6 +605,7 @@ impl<'a> Shape<'a> {
         };
         // Current runs.
         let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
+        let mut zero = 0usize;
         let (mut number_dots, mut hex_colons, mut hex_dashes) = (0usize, 0usize, 0usize);
         let (mut dotted_len, mut dotted_dots, mut base64) = (0usize, 0usize, 0usize);
         let mut base64_hex_only = true;
@@ -618,6 +631,12 @@ impl<'a> Shape<'a> {
                 if kinds & LETTER == 0 {
                     // All digits.
                     grouped += len;
+                    if zero > 0 {
+                        zero += len;
+                    } else if b == b'0' && grouped == len {
+                        zero = len;
+                    }
+                    s.zero_grouped_digits = s.zero_grouped_digits.max(zero);
                     if card > 0 {
                         card += len;
                     } else if matches!(b, b'2'..=b'6') {
@@ -631,6 +650,7 @@ impl<'a> Shape<'a> {
                     continue;
                 }
                 (grouped, card, after_digits, number_dots) = (0, 0, false, 0);
+                zero = 0;
                 // The one letter a digit rule takes: a Chinese resident id's check `X`.
                 if len >= 18
                     && matches!(bytes[i - 1], b'X' | b'x')
@@ -649,7 +669,7 @@ impl<'a> Shape<'a> {
             }
             // A byte between tokens.
             if !(after_digits && matches!(b, b' ' | b'-')) {
-                (grouped, card) = (0, 0);
+                (grouped, card, zero) = (0, 0, 0);
             }
             after_digits = false;
             if class & BASE64 != 0 {
@@ -708,6 +728,30 @@ impl<'a> Shape<'a> {
             && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
         if mobile_head && (len == 11 || grouped) {
             self.cn_mobile = true;
+        }
+        let digit = |i: usize| bytes[i].is_ascii_digit();
+        // `ddd-ddd-dddd` / `ddd.ddd.dddd`: this run is the last four.
+        if len == 4 && end >= 12 && !self.nanp_dashed {
+            let sep = bytes[end - 5];
+            self.nanp_dashed = matches!(sep, b'-' | b'.')
+                && bytes[end - 9] == sep
+                && (end - 12..end - 9).all(digit)
+                && (end - 8..end - 5).all(digit)
+                && (end == 12 || !digit(end - 13));
+        }
+        // Pairs: this run is the last of (up to) four two-digit groups.
+        if len == 2 && end >= 11 && self.digit_pairs < 4 {
+            let sep = bytes[end - 3];
+            let pairs = matches!(sep, b' ' | b'.' | b'-')
+                && bytes[end - 6] == sep
+                && bytes[end - 9] == sep
+                && [end - 11, end - 10, end - 8, end - 7, end - 5, end - 4]
+                    .iter()
+                    .all(|&i| digit(i))
+                && (end == 11 || !digit(end - 12));
+            if pairs {
+                self.digit_pairs = 4;
+            }
         }
         // `ddd-dd-dddd`: this run is the last four, two dashes back.
         if len == 4 && end >= 11 {
@@ -784,6 +828,14 @@ mod tests {
         assert_eq!(s.card_digits, 16);
         assert_eq!(shape("ts 1700000000000 4111").card_digits, 4);
         assert_eq!(shape("1700 4111 1111 1111 1111").card_digits, 16);
+        assert_eq!(shape("tel 020 7946 0958").zero_grouped_digits, 11);
+        assert_eq!(shape("ts 2024-05-01 12").zero_grouped_digits, 0);
+        assert!(shape("call 415-555-2671").nanp_dashed);
+        assert!(shape("415.555.2671").nanp_dashed);
+        assert!(!shape("1415-555-2671").nanp_dashed);
+        assert!(!shape("10.100.1000").nanp_dashed);
+        assert_eq!(shape("06 12 34 56 78").digit_pairs, 4);
+        assert_eq!(shape("at 12:34:56").digit_pairs, 0);
         assert_eq!(s.dots_in_number, 3);
         assert_eq!(shape("123-45-6789").grouped_digits, 9);
         assert_eq!(shape("1 -2").grouped_digits, 1);

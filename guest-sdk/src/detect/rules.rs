@@ -481,8 +481,10 @@ const CORE: &[Rule] = &[
         name: "phone-e164",
         category: Contact,
         trigger: Trigger::shape(|s| s.plus_digit),
-        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()-]{6,20}[0-9])",
-        validate: Some(v::phone_e164),
+        // `+` and the country code, then groups (spaces, dots, dashes, parentheses,
+        // a `(0)` for callers at home), and an extension.
+        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()/-]{6,22}[0-9](?:[ ]?(?:ext\.?|x|#)[ ]?[0-9]{1,6})?)",
+        validate: Some(super::phone::phone_e164),
         examples: Examples::NONE,
     },
     Rule {
