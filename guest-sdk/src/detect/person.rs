@@ -1,5 +1,1643 @@
-//! Person names and street addresses (filled in below).
+//! Person names and street addresses in free text: chat transcripts, LLM prompts and
+//! outputs, support tickets and the log fields that carry them.
+//!
+//! Names are found in context: after a title (`Mr.`, `Dr.`, `Frau`, `Mme`) or a
+//! greeting (`Hi`, `Dear`, `Thanks`), after `my name is` and its like, as the value of a
+//! `name`/`customer`/`user`/`holder` field, before an e-mail address in a `From:`/`To:`
+//! header or in `Name <mail>`; and, without any of these, as a given name followed by
+//! a surname when both are on the public-domain name lists (the 1990 US Census given
+//! names and 20,000 most frequent surnames, `data/names`), and neither is a common
+//! English word. The weaker the context, the more the lists must confirm.
+//!
+//! Street addresses are found by their parts: a house number, a street name and a
+//! street type from USPS Publication 28 and its UK, German, French, Spanish,
+//! Portuguese and Italian counterparts (`data/addresses`), a unit (`Apt 4B`, `Suite
+//! 690`, `Flat 5`), and what follows on the line (city, state, postcode); the German
+//! style puts the number after the street (`Hauptstraße 5`), the French a comma after
+//! the number (`23, rue Victoire Perrier`), and Chinese and Japanese addresses run from
+//! province or prefecture to house number (`北京市朝阳区建国路88号`, `…28丁目20番1号`).
 
-use super::Rule;
+use super::prefilter::{Shape, Trigger};
 
-pub const RULES: &[Rule] = &[];
+use super::{Candidate, Category::Person, Examples, Rule};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+fn list(text: &'static str) -> HashSet<&'static str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn given_names() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| list(include_str!("../../data/names/given.txt")))
+}
+
+fn surnames() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| list(include_str!("../../data/names/surnames.txt")))
+}
+
+fn street_types() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| list(include_str!("../../data/addresses/street_types.txt")))
+}
+
+fn unit_types() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| list(include_str!("../../data/addresses/unit_types.txt")))
+}
+
+/// Given names that are also common English words (or words of log text): a name
+/// only in a strong context, never on the lists' word alone.
+const COMMON_WORD_NAMES: &[&str] = &[
+    "will",
+    "may",
+    "june",
+    "april",
+    "august",
+    "mark",
+    "grant",
+    "chase",
+    "page",
+    "bill",
+    "rich",
+    "art",
+    "don",
+    "ray",
+    "long",
+    "young",
+    "sky",
+    "star",
+    "joy",
+    "hope",
+    "faith",
+    "dawn",
+    "summer",
+    "autumn",
+    "winter",
+    "rose",
+    "lily",
+    "ivy",
+    "holly",
+    "iris",
+    "violet",
+    "hazel",
+    "pearl",
+    "ruby",
+    "crystal",
+    "amber",
+    "jade",
+    "rocky",
+    "hunter",
+    "angel",
+    "king",
+    "major",
+    "price",
+    "miles",
+    "lane",
+    "dale",
+    "glen",
+    "wade",
+    "drew",
+    "cliff",
+    "gene",
+    "val",
+    "van",
+    "del",
+    "sal",
+    "pat",
+    "max",
+    "guy",
+    "jack",
+    "frank",
+    "earl",
+    "duke",
+    "prince",
+    "sterling",
+    "forest",
+    "river",
+    "storm",
+    "rain",
+    "snow",
+    "misty",
+    "sunny",
+    "honey",
+    "candy",
+    "ginger",
+    "sugar",
+    "brandy",
+    "sherry",
+    "diamond",
+    "precious",
+    "destiny",
+    "harmony",
+    "melody",
+    "essence",
+    "trinity",
+    "unique",
+    "miracle",
+    "justice",
+    "liberty",
+    "christian",
+    "tuesday",
+    "an",
+    "in",
+    "so",
+    "a",
+    "in",
+    "le",
+    "la",
+    "de",
+    "jan",
+    "sue",
+    "lou",
+    "ed",
+    "al",
+    "mac",
+    "cash",
+    "penny",
+    "buck",
+    "rod",
+    "sandy",
+    "rusty",
+    "woody",
+    "dusty",
+    "clay",
+    "stone",
+    "west",
+    "north",
+    "south",
+    "east",
+    "else",
+    "home",
+    "main",
+    "new",
+    "rich",
+    "noble",
+    "royal",
+    "carter",
+    "mason",
+    "cooper",
+    "baker",
+    "fisher",
+    "taylor",
+    "parker",
+    "porter",
+    "walker",
+    "hall",
+    "love",
+    "bay",
+    "boy",
+    "man",
+    "major",
+    "minor",
+    "pierce",
+    "reed",
+    "reid",
+    "rich",
+    "ali",
+    "ima",
+    "ned",
+    "tom",
+    "bob",
+    "jean",
+    "lee",
+    "june",
+    "kay",
+    "le",
+    "don",
+    "ben",
+    "sol",
+    "tim",
+    "sam",
+    "pete",
+    "hal",
+    "chance",
+    "lucky",
+    "cherry",
+    "apple",
+    "berry",
+    "bunny",
+    "carol",
+    "carmen",
+    "season",
+    "pepper",
+    "chuck",
+    "freeman",
+    "worth",
+    "zeal",
+    "sage",
+    "echo",
+    "rex",
+    "rich",
+    "sonny",
+    "spring",
+    "tanner",
+    "case",
+    "wiley",
+    "shelby",
+    "tracy",
+    "dewey",
+    "rob",
+    "mack",
+    "nick",
+    "jewel",
+    "coral",
+    "hunter",
+    "avery",
+    "bishop",
+    "dean",
+    "judge",
+    "marshal",
+    "marshall",
+    "sheriff",
+    "warden",
+    "general",
+    "colonel",
+    "captain",
+    "admiral",
+];
+
+/// Capitalised words a context may put where a name goes that are no name.
+const NOT_NAMES: &[&str] = &[
+    "team",
+    "all",
+    "there",
+    "everyone",
+    "everybody",
+    "world",
+    "customer",
+    "customers",
+    "support",
+    "service",
+    "sir",
+    "madam",
+    "user",
+    "users",
+    "admin",
+    "administrator",
+    "manager",
+    "bank",
+    "card",
+    "account",
+    "please",
+    "thanks",
+    "thank",
+    "hello",
+    "hi",
+    "dear",
+    "again",
+    "guys",
+    "folks",
+    "friends",
+    "colleagues",
+    "team",
+    "sales",
+    "billing",
+    "help",
+    "desk",
+    "helpdesk",
+    "the",
+    "this",
+    "that",
+    "your",
+    "my",
+    "our",
+    "their",
+    "his",
+    "her",
+    "a",
+    "an",
+    "and",
+    "or",
+    "for",
+    "to",
+    "from",
+    "of",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "you",
+    "we",
+    "they",
+    "it",
+    "is",
+    "am",
+    "are",
+    "was",
+    "not",
+    "no",
+    "yes",
+    "ok",
+    "okay",
+    "sure",
+    "good",
+    "great",
+    "morning",
+    "afternoon",
+    "evening",
+    "night",
+    "day",
+    "week",
+    "month",
+    "year",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "null",
+    "none",
+    "unknown",
+    "anonymous",
+    "guest",
+    "test",
+    "demo",
+    "example",
+    "system",
+    "root",
+    "default",
+    "bot",
+    "assistant",
+    "agent",
+    "operator",
+    "owner",
+    "member",
+    "members",
+    "client",
+    "clients",
+    "patient",
+    "employee",
+    "applicant",
+    "beneficiary",
+    "recipient",
+    "sender",
+    "holder",
+    "name",
+    "names",
+    "first",
+    "last",
+    "full",
+    "new",
+    "old",
+    "other",
+    "another",
+    "some",
+    "any",
+    "every",
+    "each",
+    "both",
+    "here",
+    "now",
+    "then",
+    "just",
+    "also",
+    "only",
+    "still",
+    "very",
+    "so",
+    "too",
+    "not",
+    "error",
+    "warning",
+    "info",
+    "debug",
+    "failed",
+    "success",
+    "request",
+    "response",
+    "order",
+    "payment",
+    "invoice",
+    "ticket",
+    "issue",
+    "update",
+    "status",
+    "true",
+    "false",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "prof",
+    "herr",
+    "frau",
+    "mme",
+    "mlle",
+    "monsieur",
+    "madame",
+    "mister",
+    "doctor",
+    "professor",
+    "company",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "corp",
+    "group",
+    "department",
+    "office",
+    "street",
+    "road",
+    "avenue",
+    "city",
+    "state",
+    "country",
+    "please",
+    "kindly",
+    "regards",
+    "best",
+    "cheers",
+    "sincerely",
+    "hey",
+    "welcome",
+    "hallo",
+    "bonjour",
+    "hola",
+    "ciao",
+    "olá",
+    "liebe",
+    "lieber",
+    "cher",
+    "chère",
+    "i",
+    "me",
+    "he",
+    "she",
+    "him",
+    "us",
+    "them",
+    "who",
+    "what",
+    "when",
+    "where",
+    "why",
+    "how",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "shall",
+    "might",
+    "must",
+    "do",
+    "does",
+    "did",
+    "have",
+    "has",
+    "had",
+    "be",
+    "been",
+    "being",
+    "get",
+    "got",
+    "let",
+    "know",
+    "need",
+    "want",
+    "like",
+    "see",
+    "check",
+    "call",
+    "email",
+    "phone",
+    "mobile",
+    "address",
+    "number",
+    "id",
+    "code",
+    "password",
+    "login",
+    "logout",
+    "sign",
+    "signed",
+    "click",
+    "open",
+    "close",
+    "cancel",
+    "confirm",
+    "block",
+    "unblock",
+    "lost",
+    "stolen",
+    "credit",
+    "debit",
+    "visa",
+    "mastercard",
+    "amex",
+    "iban",
+    "swift",
+    "bic",
+    "api",
+    "http",
+    "https",
+    "json",
+    "xml",
+    "sql",
+    "aws",
+    "gcp",
+    "azure",
+    "google",
+    "microsoft",
+    "apple",
+    "amazon",
+    "github",
+    "gitlab",
+    "slack",
+    "jira",
+    "linux",
+    "windows",
+    "android",
+    "ios",
+    "chrome",
+    "firefox",
+    "safari",
+    "mozilla",
+    "java",
+    "python",
+    "rust",
+    "go",
+    "node",
+    "docker",
+    "kubernetes",
+    "redis",
+    "postgres",
+    "mysql",
+];
+
+/// Folds a word for the lists: lower case, common Latin diacritics dropped
+/// (`Müller` is listed as `muller`).
+fn fold(word: &str) -> String {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'ß' => 's',
+            '’' => '\'',
+            c => c,
+        })
+        .collect()
+}
+
+fn is_given(word: &str) -> bool {
+    let f = fold(word);
+    given_names().contains(f.as_str()) && !COMMON_WORD_NAMES.contains(&f.as_str())
+}
+
+fn is_surname(word: &str) -> bool {
+    let f = fold(word);
+    surnames().contains(f.as_str()) && !NOT_NAMES.contains(&f.as_str())
+}
+
+fn is_not_name(word: &str) -> bool {
+    NOT_NAMES.contains(&fold(word).as_str())
+}
+
+/// A word of a name: a capital, then letters (apostrophes and hyphens inside:
+/// `O'Brien`, `Wieloch-Bolnbach`), or an initial (`J.`).
+fn name_word(w: &str) -> bool {
+    let mut chars = w.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    if !first.is_uppercase() {
+        return false;
+    }
+    let rest: Vec<char> = chars.collect();
+    if rest == ['.'] {
+        return true;
+    }
+    rest.iter()
+        .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
+        && rest.iter().any(|c| c.is_lowercase())
+}
+
+/// Particles inside names: `van der`, `da`, `de la`, `bin`.
+const PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "bin", "al",
+    "dos", "das", "do", "y", "e", "zu", "ter", "ten",
+];
+
+fn han(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
+}
+
+/// How strongly the text before a candidate says a name follows.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Context {
+    None,
+    Weak,
+    Strong,
+}
+
+const STRONG_BEFORE: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "sir",
+    "madam",
+    "mme",
+    "mlle",
+    "herr",
+    "frau",
+    "señor",
+    "señora",
+    "sr",
+    "sra",
+    "srta",
+    "dona",
+    "monsieur",
+    "madame",
+    "my name is",
+    "i am",
+    "i'm",
+    "call me",
+    "named",
+    "signed by",
+    "signed",
+    "regards",
+    "sincerely",
+    "cheers",
+    "best",
+    "thanks",
+    "thank you",
+    "dear",
+    "attn",
+    "attention",
+    "contact person",
+    "cardholder",
+    "card holder",
+    "account holder",
+    "guardian",
+    "patient",
+    "employee",
+    "applicant",
+    "beneficiary",
+    "recipient",
+    "customer",
+    "client",
+    "speak to",
+    "speak with",
+    "ask for",
+    "assigned to",
+    "escalated to",
+    "reported by",
+    "written by",
+    "approved by",
+    "name is",
+    "this is",
+    "ich heiße",
+    "je m'appelle",
+    "me llamo",
+    "meu nome é",
+    "mein name ist",
+];
+
+const WEAK_BEFORE: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "hallo",
+    "bonjour",
+    "hola",
+    "olá",
+    "ciao",
+    "liebe",
+    "lieber",
+    "cher",
+    "chère",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "welcome",
+    "with",
+    "and",
+    "for",
+    "by",
+    "add",
+    "ask",
+    "tell",
+    "contact",
+    "meet",
+    "met",
+    "visit",
+    "invite",
+    "told",
+    "thank",
+    "pay",
+    "paid",
+    "send",
+    "sent",
+    "transfer",
+    "owe",
+    "including",
+];
+
+/// What the words right before the candidate (past spaces, a comma, a colon, quotes)
+/// say about it.
+fn context_before(before: &str) -> Context {
+    let trimmed = before.trim_end_matches([' ', '\t', ',', ':', '"', '\'', '=', '.', '(']);
+    let lower = trimmed.to_lowercase();
+    let ends_word = |w: &str| {
+        lower.ends_with(w)
+            && lower[..lower.len() - w.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+    };
+    // Field names: `"customer_name": "`, `name=`, `holder: `.
+    if before.trim_end().ends_with([':', '=']) || before.trim_end().ends_with(['"', '\'']) {
+        let key: String = lower
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        match name_key(&key) {
+            KeyKind::Person => return Context::Strong,
+            KeyKind::Account => return Context::Weak,
+            KeyKind::Other => {}
+        }
+    }
+    if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
+        return Context::Strong;
+    }
+    // A mail header: `From:`, `To:`, `Cc:` at the start of a line.
+    let line = lower.rsplit('\n').next().unwrap_or(&lower).trim_start();
+    if ["from", "to", "cc", "bcc", "reply-to", "sender"].contains(&line) {
+        return Context::Strong;
+    }
+    if WEAK_BEFORE.iter().any(|w| ends_word(w)) {
+        return Context::Weak;
+    }
+    Context::None
+}
+
+/// What a key says about its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// A person's name (`full_name`, `customer`, `cardholder`).
+    Person,
+    /// An account that may be a person's name or a login (`user`, `author`): names
+    /// there must be confirmed by the lists, and a lower-case login is no name.
+    Account,
+    Other,
+}
+
+fn name_key(key: &str) -> KeyKind {
+    let k = key
+        .rsplit(['.', '-'])
+        .next()
+        .unwrap_or(key)
+        .replace(['_', '-'], "");
+    match k.as_str() {
+        "name" | "fullname" | "firstname" | "lastname" | "givenname" | "familyname" | "surname"
+        | "customer" | "customername" | "contactname" | "recipient" | "sender" | "holder"
+        | "cardholder" | "cardholdername" | "accountholder" | "beneficiary" | "patient"
+        | "employee" | "applicant" | "displayname" | "person" | "nom" | "prénom" | "prenom"
+        | "vorname" | "nachname" | "nombre" | "apellido" | "nome" | "sobrenome" | "guest"
+        | "passenger" | "payee" | "payer" | "signer" | "shipto" | "billto" | "attendee"
+        | "student" | "teacher" | "doctor" | "physician" => KeyKind::Person,
+        "user" | "username" | "contact" | "owner" | "author" | "assignee" | "reporter"
+        | "requester" | "agent" | "buyer" | "seller" | "member" | "driver" => KeyKind::Account,
+        _ => KeyKind::Other,
+    }
+}
+
+/// Whether the text right after the candidate is an e-mail address in angle brackets
+/// or parentheses (`Ann Lee <ann@x.com>`), or a phone number or e-mail after a comma.
+fn contact_after(after: &str) -> bool {
+    let a = after.trim_start_matches([' ', '\t', '"']);
+    (a.starts_with('<') || a.starts_with('('))
+        && a[1..]
+            .chars()
+            .take(64)
+            .take_while(|c| !matches!(c, '>' | ')' | ' '))
+            .any(|c| c == '@')
+}
+
+/// The `person-name` rule's validator.
+pub fn person_name(c: &Candidate<'_>) -> bool {
+    let value = c.value().trim_end_matches(['.', ',']);
+    // CJK names: two to four Han characters (or family name, space, given name).
+    if value.chars().next().is_some_and(han) {
+        let chars: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
+        return (2..=5).contains(&chars.len())
+            && chars.iter().all(|&c| han(c))
+            && (cjk_surname(&chars)
+                || context_before(c.before(48)) == Context::Strong
+                || cjk_marker(c.before(16)));
+    }
+    // A name ends where a word does (`DB_PASSWORD` is no `D`).
+    if c.char_after()
+        .is_some_and(|ch| ch.is_alphanumeric() || ch == '_')
+    {
+        return false;
+    }
+    let words: Vec<&str> = value.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let lower_case = words.iter().all(|w| w.chars().all(|ch| !ch.is_uppercase()));
+    if lower_case && words.len() < 2 {
+        return false;
+    }
+    let name_words: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !PARTICLES.contains(&w.to_lowercase().as_str()))
+        .collect();
+    if name_words.is_empty()
+        || name_words.len() > 4
+        || !name_words
+            .iter()
+            .all(|w| name_word(w) || key_context_lowercase(c, w))
+        || name_words
+            .iter()
+            .any(|w| is_not_name(w.trim_end_matches('.')))
+    {
+        return false;
+    }
+    let context = context_before(c.before(48)).max(if contact_after(c.after(80)) {
+        Context::Strong
+    } else {
+        Context::None
+    });
+    let first = name_words[0];
+    let last = name_words[name_words.len() - 1];
+    let listed_first = is_given(first);
+    let listed_last = name_words.len() >= 2 && is_surname(last);
+    match context {
+        // A strong context: any name-shaped words (names of every origin).
+        Context::Strong => true,
+        // A weak one: the lists must know the given name, or the surname of two words.
+        Context::Weak => listed_first || listed_last,
+        // None: a given name and a surname, both listed.
+        Context::None => name_words.len() >= 2 && listed_first && listed_last,
+    }
+}
+
+/// In a `name`-like field, a name may be written in lower case (`"customer": "ann
+/// lee"`): then the lists must know it.
+fn key_context_lowercase(c: &Candidate<'_>, w: &str) -> bool {
+    w.chars().all(|ch| ch.is_lowercase())
+        && (is_given(w) || is_surname(w))
+        && lower_case_name_context(c.before(48))
+}
+
+/// A lower-case name counts only as the value of a person-name key, and with two
+/// words or more (`"customer": "ann lee"`; `user=bob` is a login).
+fn lower_case_name_context(before: &str) -> bool {
+    let lower = before
+        .trim_end_matches([' ', '\t', '"', '\''])
+        .to_lowercase();
+    let Some(k) = lower.strip_suffix(['=', ':']) else {
+        return false;
+    };
+    let k = k.trim_end_matches([' ', '"', '\'']);
+    let key: String = k
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    name_key(&key) == KeyKind::Person
+}
+
+const CJK_SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝";
+
+const JP_SURNAMES: &[&str] = &[
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "山口",
+    "松本",
+    "井上",
+    "木村",
+    "林",
+    "斎藤",
+    "清水",
+    "山崎",
+    "森",
+    "池田",
+    "橋本",
+    "阿部",
+    "石川",
+    "山下",
+    "中島",
+    "石井",
+    "小川",
+    "前田",
+    "岡田",
+    "長谷川",
+    "藤田",
+    "後藤",
+    "近藤",
+    "村上",
+    "遠藤",
+    "青木",
+    "坂本",
+    "斉藤",
+    "福田",
+    "太田",
+    "西村",
+    "藤井",
+    "金子",
+    "岡本",
+    "藤原",
+    "中野",
+    "三浦",
+    "原田",
+    "中川",
+    "松田",
+    "竹内",
+    "小野",
+    "田村",
+    "中山",
+    "和田",
+    "石田",
+    "森田",
+    "上田",
+    "原",
+    "内田",
+    "柴田",
+    "酒井",
+    "宮崎",
+    "横山",
+    "高木",
+    "安藤",
+    "宮本",
+    "大野",
+    "小島",
+    "谷口",
+    "今井",
+    "工藤",
+    "高田",
+    "増田",
+    "丸山",
+    "杉山",
+    "村田",
+    "大塚",
+    "新井",
+    "小山",
+    "平野",
+    "藤本",
+    "河野",
+    "上野",
+    "野口",
+    "武田",
+    "松井",
+    "千葉",
+    "岩崎",
+    "菅原",
+    "木下",
+    "久保",
+    "佐野",
+    "野村",
+    "松尾",
+    "菊地",
+    "杉本",
+    "市川",
+];
+
+fn cjk_surname(chars: &[char]) -> bool {
+    let s: String = chars.iter().collect();
+    CJK_SURNAMES.contains(chars[0]) || JP_SURNAMES.iter().any(|j| s.starts_with(j))
+}
+
+/// A Chinese or Japanese name marker right before (`姓名：`, `联系人`, `我叫`).
+fn cjk_marker(before: &str) -> bool {
+    let b = before.trim_end_matches([' ', '：', ':', '　']);
+    [
+        "姓名",
+        "名字",
+        "联系人",
+        "收件人",
+        "收货人",
+        "客户",
+        "用户",
+        "我叫",
+        "我是",
+        "氏名",
+        "名前",
+        "担当",
+        "担当者",
+        "宛先",
+    ]
+    .iter()
+    .any(|m| b.ends_with(m))
+}
+
+/// Trigger words of the context rule (ASCII case-insensitively; the CJK markers too).
+const NAME_WORDS: &[&str] = &[
+    "mr.",
+    "mr ",
+    "mrs",
+    "ms.",
+    "ms ",
+    "miss ",
+    "dr.",
+    "dr ",
+    "prof",
+    "sir ",
+    "madam",
+    "mme",
+    "mlle",
+    "herr ",
+    "frau ",
+    "señor",
+    "sr.",
+    "sra",
+    "dona ",
+    "monsieur",
+    "madame",
+    "my name",
+    "i am ",
+    "i'm ",
+    "call me",
+    "named",
+    "signed",
+    "regards",
+    "sincerely",
+    "cheers",
+    "thanks",
+    "thank you",
+    "dear ",
+    "attn",
+    "attention",
+    "holder",
+    "guardian",
+    "patient",
+    "employee",
+    "applicant",
+    "beneficiary",
+    "recipient",
+    "customer",
+    "client",
+    "speak ",
+    "ask for",
+    "assigned",
+    "escalated",
+    "reported",
+    "written by",
+    "approved by",
+    "from:",
+    "to:",
+    "cc:",
+    "reply-to",
+    "name",
+    "user",
+    "contact",
+    "sender",
+    "owner",
+    "author",
+    "assignee",
+    "reporter",
+    "person",
+    "nom",
+    "vorname",
+    "nachname",
+    "nombre",
+    "apellido",
+    "nome",
+    "guest",
+    "passenger",
+    "payee",
+    "payer",
+    "signer",
+    "requester",
+    "buyer",
+    "seller",
+    "attendee",
+    "member",
+    "student",
+    "driver",
+    "hi ",
+    "hello",
+    "hey ",
+    "hallo",
+    "bonjour",
+    "hola",
+    "olá",
+    "ciao",
+    "liebe",
+    "lieber",
+    "cher ",
+    "chère",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "welcome",
+    "this is",
+    "ich heiße",
+    "appelle",
+    "me llamo",
+    "姓名",
+    "名字",
+    "联系人",
+    "收件人",
+    "收货人",
+    "客户",
+    "用户",
+    "我叫",
+    "我是",
+    "氏名",
+    "名前",
+    "担当",
+    "宛先",
+    "様",
+    "さん",
+    "先生",
+    "女士",
+    "小姐",
+    "@",
+    " with ",
+    " and ",
+    " for ",
+    " by ",
+    "ask ",
+    "tell ",
+    "meet ",
+    "met ",
+    "told ",
+    "paid ",
+    "sent ",
+    "add ",
+    "including ",
+];
+
+/// `Ann Lee <…@…>`: a name before an address in angle brackets.
+fn name_before_mail(text: &[u8], start: usize, _end: usize) -> bool {
+    text[..start]
+        .iter()
+        .rev()
+        .take(64)
+        .take_while(|b| !matches!(b, b' ' | b'\t' | b'>' | b',' | b';'))
+        .any(|b| *b == b'<' || *b == b'(')
+}
+
+/// The trigger's `near` test: a field word (`name`, `user`, ...) counts only as a key
+/// (`name=`, `"customer": `, `user_name:`), `@` only after `<` or `(` in the same
+/// token; the other words anywhere.
+fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
+    let lit = &text[start..end];
+    if lit == b"@" {
+        return name_before_mail(text, start, end);
+    }
+    let field = [
+        &b"name"[..],
+        b"user",
+        b"contact",
+        b"sender",
+        b"owner",
+        b"author",
+        b"assignee",
+        b"reporter",
+        b"person",
+        b"nom",
+        b"vorname",
+        b"nachname",
+        b"nombre",
+        b"apellido",
+        b"nome",
+        b"guest",
+        b"passenger",
+        b"payee",
+        b"payer",
+        b"signer",
+        b"requester",
+        b"buyer",
+        b"seller",
+        b"attendee",
+        b"member",
+        b"student",
+        b"driver",
+        b"holder",
+        b"customer",
+        b"client",
+        b"recipient",
+        b"patient",
+        b"employee",
+        b"applicant",
+        b"beneficiary",
+    ]
+    .iter()
+    .any(|f| lit.eq_ignore_ascii_case(f));
+    if !field {
+        return true;
+    }
+    let mut i = end;
+    while i < text.len() && i < end + 16 && (text[i].is_ascii_alphanumeric() || text[i] == b'_') {
+        i += 1;
+    }
+    while matches!(text.get(i), Some(b'"' | b'\'' | b' ' | b'\\')) {
+        i += 1;
+    }
+    matches!(text.get(i), Some(b':' | b'='))
+}
+
+/// Two capitalised words in a row (the bare-name rule's shape): a capital after a
+/// space, letters, one space, a capital and a lower-case letter.
+fn title_bigram(s: &Shape<'_>) -> bool {
+    let b = s.text.as_bytes();
+    memchr::memchr_iter(b' ', b).any(|i| {
+        i >= 3
+            && b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+            && b.get(i + 2).is_some_and(u8::is_ascii_lowercase)
+            && b[i - 1].is_ascii_lowercase()
+            && {
+                let word: Vec<u8> = b[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .copied()
+                    .collect();
+                word.len() >= 2 && word.last().is_some_and(u8::is_ascii_uppercase)
+            }
+    })
+}
+
+// ---- street addresses -----------------------------------------------------------
+
+/// The number-first address rule's validator: a street type among the words after
+/// the number (the last word of the street name, or `rue`/`avenue` first), and no
+/// date or time in front of it.
+pub fn street_address(c: &Candidate<'_>) -> bool {
+    let value = c.value();
+    let before = c.before(16);
+    if before.ends_with([':', '.', '/', '-', '$', '#']) || before.ends_with("v") {
+        return false;
+    }
+    let words: Vec<&str> = value
+        .split(|ch: char| ch.is_whitespace() || ch == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    // The first word is the number; then the street's words.
+    let street: Vec<String> = words
+        .iter()
+        .skip(1)
+        .map(|w| fold(w.trim_end_matches('.')))
+        .collect();
+    let types = street_types();
+    let typed = street.iter().take(7).any(|w| types.contains(w.as_str()));
+    // A number and an ordinary word such as `200 OK` or `3 Retries` is not enough:
+    // a street type must be there, and the words must be a street's (capitalised,
+    // or the lower-case types and particles of French and Spanish addresses).
+    typed && street.iter().take(2).all(|w| !is_log_word(w))
+}
+
+/// Words that follow a number in log text and happen to be street types (`200 OK`
+/// is not one, but `5 Way merge`, `3 Point release`, `2 Park` might be).
+fn is_log_word(w: &str) -> bool {
+    matches!(
+        w,
+        "ms" | "s"
+            | "sec"
+            | "min"
+            | "bytes"
+            | "kb"
+            | "mb"
+            | "gb"
+            | "records"
+            | "rows"
+            | "times"
+            | "retries"
+            | "errors"
+            | "items"
+            | "way"
+            | "point"
+            | "points"
+            | "step"
+            | "steps"
+            | "pass"
+            | "run"
+            | "loop"
+            | "ways"
+            | "lines"
+            | "line"
+            | "view"
+            | "views"
+    )
+}
+
+/// The street-name-first rule's validator (`Hauptstraße 5`, `Calle Mayor 12`): no
+/// version or path before it.
+pub fn street_address_named(c: &Candidate<'_>) -> bool {
+    let before = c.before(4);
+    !before.ends_with(['/', '.', '-', '_'])
+}
+
+/// The CJK address rule's validator: a province, city, district or county before the
+/// street, or a house number after it.
+pub fn street_address_cjk(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let admin = ["省", "市", "区", "县", "都", "道", "府", "県", "町", "村"]
+        .iter()
+        .any(|m| v.contains(m));
+    let number = v.contains('号') || v.contains("丁目") || v.contains('座') || v.contains('番');
+    admin && number || (number && v.chars().filter(|c| han(*c)).count() >= 4)
+}
+
+/// The number-first rule's trigger: a house number (one to six digits starting a
+/// word), maybe a comma, a space, then a capitalised word (`Main`, not `INFO`) or a
+/// French street type (`rue`, `avenue`, ...).
+fn number_then_word(s: &Shape<'_>) -> bool {
+    let b = s.text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit()
+            || (i > 0
+                && (b[i - 1].is_ascii_alphanumeric()
+                    || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start > 6 {
+            continue;
+        }
+        let mut j = i;
+        if b.get(j).is_some_and(u8::is_ascii_alphabetic)
+            && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic)
+        {
+            j += 1;
+        }
+        if matches!(b.get(j), Some(b'-' | b'/')) {
+            j += 1;
+            while b.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+        }
+        if b.get(j) == Some(&b',') {
+            j += 1;
+        }
+        if !matches!(b.get(j), Some(b' ' | b'\t')) {
+            continue;
+        }
+        while matches!(b.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        let rest = &b[j.min(b.len())..];
+        let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
+            && rest
+                .get(1)
+                .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
+        let accented_capital = rest.first().is_some_and(|c| *c >= 0xC3);
+        let french = [
+            "rue ",
+            "avenue ",
+            "boulevard ",
+            "bd ",
+            "place ",
+            "chemin ",
+            "impasse ",
+            "allée ",
+            "quai ",
+            "route ",
+        ]
+        .iter()
+        .any(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes()));
+        if capital || accented_capital || french {
+            return true;
+        }
+    }
+    false
+}
+
+/// `straße 5`, `weg 12`: a street type then a house number; `Calle Mayor`, `Via
+/// Roma`: a street type (ending in a space) then a capitalised word.
+fn type_then_number(text: &[u8], start: usize, end: usize) -> bool {
+    if text[end - 1] == b' ' {
+        return text
+            .get(end)
+            .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3)
+            && text[start].is_ascii_uppercase();
+    }
+    let mut i = end;
+    while matches!(text.get(i), Some(b' ' | b'\t' | b'.' | b',')) {
+        i += 1;
+    }
+    i > end && text.get(i).is_some_and(u8::is_ascii_digit)
+}
+
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "person-name",
+        category: Person,
+        trigger: Trigger {
+            literals: NAME_WORDS,
+            near: Some(name_word_near),
+            shape: None,
+        },
+        // A name after a title, a greeting, an introduction or a word that puts a
+        // person next (v1-v3), as the value of a name-like key (v4), in a mail header
+        // (v5), before an e-mail in brackets (v6), or in Han characters after a marker
+        // or before an honorific (v7, v8). The validator weighs the context against
+        // the name lists.
+        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|with|and|for|by|add|ask|tell|contact|meet|met|told|pay|paid|send|sent|transfer to|including|customer|client|patient|employee|applicant|beneficiary|recipient)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)"#,
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &[
+                "Hi «Sarah Connor», your order shipped",
+                "ticket opened by Mr. «John Smith»",
+                "Dear Ms. «Jane Lee», welcome",
+                r#"{{"customer_name": "«Anna Müller»", "tier": "gold"}}"#,
+                "From: «Maria Garcia» <maria@example.com>",
+                "My name is «Priya Raghunathan» and I need help",
+                "姓名：«王伟»",
+                "Please ask «David Thompson» to approve",
+            ],
+            keeps: &[
+                "Hi team, the build is green",
+                "Dear Customer Service, my card is blocked",
+                "Connection Refused while contacting Upstream Server",
+                "Traceback (most recent call last): KeyError",
+                "user=bob session_count=3",
+                "Thanks again!",
+                "java.lang.NullPointerException: Cannot invoke String.length()",
+                "Will Retry in 5 seconds",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-bare",
+        category: Person,
+        trigger: Trigger::shape(title_bigram),
+        pattern: r"\b(?P<v>[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){1,2})\b",
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &["we need to add «Jennifer Martinez» as guardian"],
+            keeps: &[
+                "Grant Access to the Main Street deployment",
+                "Request Timeout reached",
+            ],
+        },
+    },
+    Rule {
+        name: "street-address",
+        category: Person,
+        trigger: Trigger::shape(number_then_word),
+        // House number (with a letter or a range), an optional direction, up to five
+        // words of the street (its type among them), a unit, and what follows on the
+        // line: city, state or province, postcode.
+        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
+        validate: Some(street_address),
+        examples: Examples {
+            masks: &[
+                "ship to «391 Johnson Burg Apt. 636, New Jeffreymouth, NM 72965» today",
+                "«77763 Tony Village Suite 690»",
+                "«10 Downing Street, London SW1A 2AA»",
+                "«23, rue Victoire Perrier»",
+                "«1600 Pennsylvania Avenue NW»",
+                "«7 Griffith End, Lake Anthonytown, ACT, 2983»",
+            ],
+            keeps: &[
+                "HTTP/1.1 200 OK",
+                "took 3 Retries and 5 Errors",
+                "processed 120 Records in 5 Seconds",
+                "2024-05-01 12:34:56 INFO Started",
+                "version 3 Point release",
+            ],
+        },
+    },
+    Rule {
+        name: "street-address-named",
+        category: Person,
+        trigger: Trigger::literals_near(
+            &[
+                "straße",
+                "strasse",
+                "str.",
+                "weg",
+                "allee",
+                "platz",
+                "gasse",
+                "ring",
+                "damm",
+                "ufer",
+                "chaussee",
+                "calle ",
+                "avenida ",
+                "via ",
+                "viale ",
+                "piazza ",
+                "corso ",
+                "rua ",
+                "praça ",
+                "travessa ",
+                "largo ",
+                "paseo ",
+                "plaza ",
+                "straat",
+                "laan",
+                "gracht",
+                "plein",
+            ],
+            type_then_number,
+        ),
+        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t])?\p{Lu}[\p{L}\p{M}'’.-]*?(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|straat|laan|gracht|plein)|(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Praça|Travessa|Largo|Paseo|Plaza)(?:[ \t]+(?:de|del|da|do|dos|das|della|di)?[ \t]*\p{Lu}[\p{L}\p{M}'’.-]*){1,4},?)[ \t]+[0-9]{1,5}[a-zA-Z]?(?:[-/][0-9]{1,5}[a-zA-Z]?)?(?:,?[ \t]*\n?[ \t]*[0-9]{4,5}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t-]\p{Lu}[\p{L}\p{M}'’.-]*){0,2})?)",
+        validate: Some(street_address_named),
+        examples: Examples {
+            masks: &[
+                "Lieferadresse: «Hauptstraße 5, 10115 Berlin»",
+                "«Agnes-Wesack-Straße 26-83»",
+                "«Schlosserallee 7»",
+                "«Calle Mayor 12»",
+                "«Via Roma 1»",
+            ],
+            keeps: &["the str. 5 field", "/api/v1/weg 2", "ring 3 buffer"],
+        },
+    },
+    Rule {
+        name: "street-address-cjk",
+        category: Person,
+        trigger: Trigger::literals(&["路", "街", "大道", "巷", "弄", "胡同", "丁目", "番地", "号"]),
+        pattern: r"(?P<v>(?:\p{Han}{2,10}(?:省|自治区|市|都|道|府|県))?(?:\p{Han}{1,8}(?:市|区|县|州|町|村|郡))*[\p{Han}\p{Katakana}\p{Hiragana}ー]{1,12}(?:(?:路|街|大道|大街|巷|弄|胡同)(?:[0-9０-９]{1,5}号|[A-Za-z0-9]{1,3}座)?|[0-9０-９]{1,4}丁目(?:[0-9０-９]{1,4}番地?)?(?:[0-9０-９]{1,4}号)?)(?:[0-9０-９]{1,4}(?:栋|幢|号楼|单元|室|层|号))*(?:[ \t]*[0-9]{6})?)",
+        validate: Some(street_address_cjk),
+        examples: Examples {
+            masks: &[
+                "地址：«北京市朝阳区建国路88号»",
+                "«浙江省惠州市高明大冶路L座 150008»",
+                "«島根県鎌ケ谷市芝大門28丁目20番1号»",
+            ],
+            keeps: &["路由器重启", "号码无效"],
+        },
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_load() {
+        assert!(given_names().contains("james"));
+        assert!(surnames().contains("smith"));
+        assert!(street_types().contains("street") && street_types().contains("rue"));
+        assert!(unit_types().contains("apt"));
+        assert!(is_given("María") || is_given("Maria"));
+        assert!(is_surname("Müller") || !surnames().contains("muller"));
+        assert!(!is_given("Will"));
+    }
+
+    #[test]
+    fn contexts() {
+        assert!(Context::Strong == context_before("ticket opened by Mr. "));
+        assert!(Context::Strong == context_before(r#"{"customer_name": ""#));
+        assert!(Context::Weak == context_before("Hi "));
+        assert!(Context::None == context_before("the build of "));
+        assert!(contact_after(" <ann@example.com>"));
+        assert!(!contact_after(" went home"));
+    }
+}
