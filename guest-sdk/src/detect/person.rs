@@ -837,7 +837,7 @@ fn name_key(key: &str) -> KeyKind {
         | "passenger" | "payee" | "payer" | "signer" | "shipto" | "billto" | "attendee"
         | "student" | "teacher" | "doctor" | "physician" => KeyKind::Person,
         "user" | "username" | "contact" | "owner" | "author" | "assignee" | "reporter"
-        | "requester" | "agent" | "buyer" | "seller" | "member" | "driver" => KeyKind::Account,
+        | "requester" | "buyer" | "seller" | "member" | "driver" => KeyKind::Account,
         _ => KeyKind::Other,
     }
 }
@@ -1271,11 +1271,47 @@ fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
     .iter()
     .any(|f| lit.eq_ignore_ascii_case(f));
     if !field {
-        return true;
+        // A context word: it starts a word, and a capital (or a Han character) comes
+        // next, past punctuation, spaces and a title.
+        if lit[0].is_ascii_alphabetic() && start > 0 && text[start - 1].is_ascii_alphanumeric() {
+            return false;
+        }
+        let mut i = end;
+        for _ in 0..3 {
+            while matches!(text.get(i), Some(b' ' | b'\t' | b'.' | b',' | b':' | b'"' | b'\'' | b'=' | b'!' | b'\n')) {
+                i += 1;
+            }
+            if text.get(i).is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3) {
+                return true;
+            }
+            // A lower-case word in between (`thank you`, `my name is`): skip it.
+            let word = text[i.min(text.len())..]
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase() || **b == b'\'')
+                .count();
+            if word == 0 || word > 8 {
+                return false;
+            }
+            i += word;
+        }
+        return false;
+    }
+    // The whole key around the word must be a name's (`customer_name`, not
+    // `hostname` or `user_id`), and an operator must follow it.
+    let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let mut from = start;
+    while from > 0 && is_key(text[from - 1]) {
+        from -= 1;
     }
     let mut i = end;
-    while i < text.len() && i < end + 16 && (text[i].is_ascii_alphanumeric() || text[i] == b'_') {
+    while i < text.len() && is_key(text[i]) {
         i += 1;
+    }
+    let Ok(key) = std::str::from_utf8(&text[from..i]) else {
+        return false;
+    };
+    if name_key(&key.to_ascii_lowercase()) == KeyKind::Other {
+        return false;
     }
     while matches!(text.get(i), Some(b'"' | b'\'' | b' ' | b'\\')) {
         i += 1;
@@ -1390,70 +1426,56 @@ pub fn street_address_cjk(c: &Candidate<'_>) -> bool {
 /// French street type (`rue`, `avenue`, ...).
 fn number_then_word(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit()
-            || (i > 0
-                && (b[i - 1].is_ascii_alphanumeric()
-                    || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
-        {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i - start > 6 {
-            continue;
-        }
-        let mut j = i;
-        if b.get(j).is_some_and(u8::is_ascii_alphabetic)
-            && !b.get(j + 1).is_some_and(u8::is_ascii_alphabetic)
-        {
-            j += 1;
-        }
-        if matches!(b.get(j), Some(b'-' | b'/')) {
-            j += 1;
-            while b.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-            }
-        }
-        if b.get(j) == Some(&b',') {
-            j += 1;
-        }
-        if !matches!(b.get(j), Some(b' ' | b'\t')) {
-            continue;
-        }
-        while matches!(b.get(j), Some(b' ' | b'\t')) {
-            j += 1;
-        }
-        let rest = &b[j.min(b.len())..];
+    memchr::memchr_iter(b' ', b).any(|sp| {
+        // After the space: a capital and a lower-case letter (or a dot, or the
+        // lead byte of an accented letter), or a French street type.
+        let rest = &b[sp + 1..];
         let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
             && rest
                 .get(1)
                 .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
-        let accented_capital = rest.first().is_some_and(|c| *c >= 0xC3);
-        let french = [
-            "rue ",
-            "avenue ",
-            "boulevard ",
-            "bd ",
-            "place ",
-            "chemin ",
-            "impasse ",
-            "allée ",
-            "quai ",
-            "route ",
-        ]
-        .iter()
-        .any(|w| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes()));
-        if capital || accented_capital || french {
-            return true;
+        let accented = rest.first().is_some_and(|c| *c >= 0xC3);
+        let french = !capital
+            && rest.first().is_some_and(u8::is_ascii_lowercase)
+            && FRENCH_TYPES.iter().any(|w| {
+                rest.len() > w.len()
+                    && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+                    && rest[w.len()] == b' '
+            });
+        if !(capital || accented || french) {
+            return false;
         }
-    }
-    false
+        // Before the space: maybe a comma, maybe a letter or a range, then one to six
+        // digits that start a word.
+        let mut i = sp;
+        if i > 0 && b[i - 1] == b',' {
+            i -= 1;
+        }
+        if i > 0 && b[i - 1].is_ascii_alphabetic() {
+            i -= 1;
+        }
+        let digits_end = i;
+        while i > 0 && b[i - 1].is_ascii_digit() {
+            i -= 1;
+        }
+        if i > 0 && matches!(b[i - 1], b'-' | b'/') && digits_end > i {
+            let mut j = i - 1;
+            while j > 0 && b[j - 1].is_ascii_digit() {
+                j -= 1;
+            }
+            if j < i - 1 {
+                i = j;
+            }
+        }
+        let n = digits_end - i;
+        (1..=12).contains(&n)
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
+    })
 }
+
+const FRENCH_TYPES: &[&str] = &[
+    "rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "route",
+];
 
 /// `straße 5`, `weg 12`: a street type then a house number; `Calle Mayor`, `Via
 /// Roma`: a street type (ending in a space) then a capitalised word.
@@ -1485,7 +1507,7 @@ pub const RULES: &[Rule] = &[
         // (v5), before an e-mail in brackets (v6), or in Han characters after a marker
         // or before an honorific (v7, v8). The validator weighs the context against
         // the name lists.
-        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|with|and|for|by|add|ask|tell|contact|meet|met|told|pay|paid|send|sent|transfer to|including|customer|client|patient|employee|applicant|beneficiary|recipient)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)"#,
+        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|customer|client|patient|employee|applicant|beneficiary|recipient)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)"#,
         validate: Some(person_name),
         examples: Examples {
             masks: &[
@@ -1496,7 +1518,6 @@ pub const RULES: &[Rule] = &[
                 "From: «Maria Garcia» <maria@example.com>",
                 "My name is «Priya Raghunathan» and I need help",
                 "姓名：«王伟»",
-                "Please ask «David Thompson» to approve",
             ],
             keeps: &[
                 "Hi team, the build is green",
@@ -1517,7 +1538,10 @@ pub const RULES: &[Rule] = &[
         pattern: r"\b(?P<v>[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){1,2})\b",
         validate: Some(person_name),
         examples: Examples {
-            masks: &["we need to add «Jennifer Martinez» as guardian"],
+            masks: &[
+                "we need to add «Jennifer Martinez» as guardian",
+                "Please ask «David Thompson» to approve",
+            ],
             keeps: &[
                 "Grant Access to the Main Street deployment",
                 "Request Timeout reached",

@@ -207,10 +207,40 @@ fn written(value: &str) -> Written {
     w
 }
 
-/// A phone word within the 40 bytes before the candidate.
+/// A phone word within the 40 bytes before the candidate, as a word of its own (not
+/// `callback`, `cancelled`): the same test as the trigger's.
 fn phone_context(before: &str) -> bool {
-    let lower = before.to_lowercase();
-    PHONE_WORDS.iter().any(|w| lower.contains(w.trim_end()))
+    let b = before.as_bytes();
+    PHONE_WORDS.iter().any(|w| {
+        let w = w.trim_end().as_bytes();
+        (0..b.len().saturating_sub(w.len() - 1))
+            .any(|i| b[i..i + w.len()].eq_ignore_ascii_case(w) && phone_word_at(b, i, i + w.len()))
+    })
+}
+
+/// A phone word at `start..end` stands as a word: no letter right before it, and at
+/// most one or two letters after it (`phones`, `calls`, `called` are; `callback`,
+/// `cancelled` are not). CJK words stand anywhere.
+fn phone_word_at(text: &[u8], start: usize, end: usize) -> bool {
+    if text[start] >= 0x80 {
+        return true;
+    }
+    let before_ok = start == 0 || !text[start - 1].is_ascii_alphabetic();
+    let tail = text[end.min(text.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    before_ok && tail <= 2
+}
+
+/// The trigger's test: a phone word standing as a word, with a digit within the 40
+/// bytes after it (the validator looks 40 bytes back from a number for the word).
+fn phone_word_near(text: &[u8], start: usize, end: usize) -> bool {
+    phone_word_at(text, start, end)
+        && text[end.min(text.len())..]
+            .iter()
+            .take(40)
+            .any(u8::is_ascii_digit)
 }
 
 /// What the candidate is not, whatever follows: a dotted quad, a date, a version.
@@ -329,14 +359,27 @@ pub fn phone_intl_prefix(c: &Candidate<'_>) -> bool {
     w.groups.len() >= 2 && international_ok(digits)
 }
 
-/// `(`, two to five digits, `)`.
+/// `(`, two to five digits, `)`, maybe a space, and three digits or more: an area
+/// code (`(415) 555-2671`), not `(200)` or `(pid 42)`.
 fn paren_area(text: &[u8]) -> bool {
     memchr::memchr_iter(b'(', text).any(|i| {
         let digits = text[i + 1..]
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
-        (2..=5).contains(&digits) && text.get(i + 1 + digits) == Some(&b')')
+        let mut j = i + 1 + digits;
+        if !(2..=5).contains(&digits) || text.get(j) != Some(&b')') {
+            return false;
+        }
+        j += 1;
+        while matches!(text.get(j), Some(b' ' | b'-')) {
+            j += 1;
+        }
+        text[j.min(text.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+            >= 3
     })
 }
 
@@ -353,7 +396,11 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "phone-national",
         category: Contact,
-        trigger: Trigger::literals_or_shape(PHONE_WORDS, national_shape),
+        trigger: Trigger {
+            literals: PHONE_WORDS,
+            near: Some(phone_word_near),
+            shape: Some(national_shape),
+        },
         pattern: r"(?:^|[^0-9A-Za-z_])(?P<v>(?:\([0-9]{1,5}\)|[0-9]{1,13})(?:[ .\-/]{1,2}[0-9]{1,8}){0,5}(?:[ ]?(?:ext\.?|x|#|extension)[ ]?[0-9]{1,6})?)(?:[^0-9A-Za-z_]|$)",
         validate: Some(phone_national),
         examples: Examples {

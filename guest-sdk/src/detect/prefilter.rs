@@ -75,6 +75,9 @@ impl Trigger {
 /// lists the rules it triggers (`uses`). Literals of one or two bytes (`@`, `::`) are
 /// looked for with `memchr` or a plain comparison.
 pub struct TriggerTable<const L: usize, const U: usize> {
+    /// One bit per pair of first two bytes (folded) of a literal of three bytes or
+    /// more: most positions of a text fail here, with one look-up.
+    pairs: [u64; 65536 / 64],
     /// One bit per hash of a three-byte literal.
     bitmap: [u64; (1 << HASH_BITS) / 64],
     /// One bit per hash of the first four bytes of a longer literal.
@@ -170,6 +173,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// rule) pairs (`count_literals`).
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
+            pairs: [0; 65536 / 64],
             bitmap: [0; (1 << HASH_BITS) / 64],
             bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
@@ -227,6 +231,8 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                             t.short[t.short_len] = k as u16;
                             t.short_len += 1;
                         } else {
+                            let pair = ((lit[0] | 0x20) as usize) | ((lit[1] | 0x20) as usize) << 8;
+                            t.pairs[pair / 64] |= 1 << (pair % 64);
                             let h = literal_hash(lit);
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
@@ -327,6 +333,10 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                 let next = text.get(i + 3).copied().unwrap_or(0);
                 window = (window >> 8) | u32::from(next) << 24;
                 let folded = window | 0x2020_2020;
+                let pair = (folded & 0xFFFF) as usize;
+                if self.pairs[pair / 64] & (1 << (pair % 64)) == 0 {
+                    continue;
+                }
                 let h4 = hash4(folded);
                 if self.bitmap4[h4 / 64] & (1 << (h4 % 64)) != 0 && i + 4 <= n {
                     self.check_chain(text, i, h4, &mut found);
@@ -393,7 +403,25 @@ pub fn key_then_operator(text: &[u8], _start: usize, end: usize) -> bool {
     let mut i = word_rest(text, end);
     i += usize::from(text.get(i) == Some(&b'\\'));
     i += usize::from(matches!(text.get(i), Some(b'"' | b'\'')));
-    matches!(text.get(skip_spaces(text, i)), Some(b'=' | b':'))
+    // `=`, `:`, `:=`, `=>`, `->`, `==`, `!=`, and the full-width colon (`：`).
+    matches!(
+        text.get(skip_spaces(text, i)),
+        Some(b'=' | b':' | b'-' | b'!' | 0xEF)
+    )
+}
+
+/// A password word then, within a few words, a value: the `secret-in-prose` rule.
+/// Anything but the end of the text or a line break right after the word.
+pub fn word_then_value(text: &[u8], _start: usize, end: usize) -> bool {
+    let i = skip_spaces(text, word_rest(text, end));
+    i < text.len() && !matches!(text[i], b'\n' | b'\r')
+}
+
+/// `password("…")`: the secret word ends a call name, and a quoted argument follows.
+pub fn word_then_paren_quote(text: &[u8], _start: usize, end: usize) -> bool {
+    let i = skip_spaces(text, word_rest(text, end));
+    text.get(i) == Some(&b'(')
+        && matches!(text.get(skip_spaces(text, i + 1)), Some(b'"' | b'\''))
 }
 
 /// `name: DB_PASSWORD` then `value:`: the secret word ends a name that a `value` key
@@ -513,8 +541,8 @@ pub struct Shape<'a> {
     pub zero_grouped_digits: usize,
     /// `ddd-ddd-dddd` or `ddd.ddd.dddd` somewhere (a NANP number).
     pub nanp_dashed: bool,
-    /// The most two-digit groups in a row, one space, dot or dash apart (`06 12 34 56
-    /// 78` has 5; counted up to 4).
+    /// 5 when five two-digit groups stand in a row, one space, dot or dash apart (`06
+    /// 12 34 56 78`), else 0.
     pub digit_pairs: usize,
     /// `ddd-dd-dddd` somewhere.
     pub ssn_dashed: bool,
@@ -739,18 +767,17 @@ impl<'a> Shape<'a> {
                 && (end - 8..end - 5).all(digit)
                 && (end == 12 || !digit(end - 13));
         }
-        // Pairs: this run is the last of (up to) four two-digit groups.
-        if len == 2 && end >= 11 && self.digit_pairs < 4 {
+        // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
+        if len == 2 && end >= 14 && self.digit_pairs < 5 {
             let sep = bytes[end - 3];
             let pairs = matches!(sep, b' ' | b'.' | b'-')
-                && bytes[end - 6] == sep
-                && bytes[end - 9] == sep
-                && [end - 11, end - 10, end - 8, end - 7, end - 5, end - 4]
+                && [end - 6, end - 9, end - 12].iter().all(|&i| bytes[i] == sep)
+                && [end - 14, end - 13, end - 11, end - 10, end - 8, end - 7, end - 5, end - 4]
                     .iter()
                     .all(|&i| digit(i))
-                && (end == 11 || !digit(end - 12));
+                && (end == 14 || !digit(end - 15));
             if pairs {
-                self.digit_pairs = 4;
+                self.digit_pairs = 5;
             }
         }
         // `ddd-dd-dddd`: this run is the last four, two dashes back.
@@ -834,7 +861,8 @@ mod tests {
         assert!(shape("415.555.2671").nanp_dashed);
         assert!(!shape("1415-555-2671").nanp_dashed);
         assert!(!shape("10.100.1000").nanp_dashed);
-        assert_eq!(shape("06 12 34 56 78").digit_pairs, 4);
+        assert_eq!(shape("06 12 34 56 78").digit_pairs, 5);
+        assert_eq!(shape("v 15.42.88.37").digit_pairs, 0);
         assert_eq!(shape("at 12:34:56").digit_pairs, 0);
         assert_eq!(s.dots_in_number, 3);
         assert_eq!(shape("123-45-6789").grouped_digits, 9);

@@ -49,6 +49,8 @@ pub const GENERIC_CREDENTIAL_RULES: &[&str] = &[
     "sql-password",
     "secret-xml-element",
     "secret-assignment",
+    "secret-in-prose",
+    "secret-call-argument",
     "secret-env-entry",
     "sensitive-key",
 ];
@@ -63,12 +65,30 @@ const SECRET_LITERALS: &[&str] = &[
     "key",
     "credential",
     "session",
+    "sessid",
     "cookie",
     "auth",
+    "art-api",
+    "art_api",
+    "artapi",
+    "psk",
+    "kennwort",
+    "contrase",
+    "senha",
+    "密码",
+    "口令",
+    "パスワード",
+];
+
+/// Words after which a sentence may state a password.
+const PROSE_WORDS: &[&str] = &[
+    "password", "passwd", "passphrase", "passcode", "pin code", "pwd", "kennwort", "passwort",
+    "mot de passe", "contrase", "senha", "密码", "パスワード",
 ];
 
 /// `SECRET_LITERALS` and the command names `cli-secret-flag` knows.
 const SECRET_OR_CLI: &[&str] = &[
+    "docker",
     "pass",
     "pwd",
     "secret",
@@ -78,6 +98,10 @@ const SECRET_OR_CLI: &[&str] = &[
     "session",
     "cookie",
     "auth",
+    "ldapsearch",
+    "ldapmodify",
+    "ldapadd",
+    "ldapdelete",
     "curl",
     "sshpass",
     "mysql",
@@ -88,24 +112,26 @@ const SECRET_OR_CLI: &[&str] = &[
 /// key (also escaped quotes, for JSON that was itself put into a JSON string).
 macro_rules! assign_op {
     () => {
-        r##"\\?["']?[ \t]*[:=]>?[ \t]*"##
+        r##"\\?["']?[ \t]*(?::=|=>|->|==|!=|[:=]>?|：)[ \t]*"##
     };
 }
 
 /// The value of a pair: escaped-quoted, double-quoted (JSON escapes allowed),
 /// single-quoted, or bare up to whitespace or a delimiter, ASCII or CJK (`，；。、：`: a
-/// Chinese log line separates pairs with them). A bare value never opens a bracket:
-/// `password= {` is an empty password before a JSON object.
+/// Chinese log line separates pairs with them). A bare value never opens a bracket
+/// (`password= {` is an empty password before a JSON object), but takes a placeholder
+/// whole (`${NPM_TOKEN}`, `{{ .Values.pw }}`), and braces in it (`ab{cd}`), so that the
+/// validator sees the whole value: a placeholder is left alone, never cut in two.
 macro_rules! assigned_value {
     () => {
-        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|，；。、：]+))"##
+        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>(?:\$\{[^}\s]*\}|\{\{[^}\r\n]*\}\}|\$\([^)\r\n]*\)|%\([A-Za-z0-9_]+\)s|[^\s&,;"'\\{}()\[\]<>|，；。、：])(?:[^\s&,;"'\\{}()\[\]<>|，；。、：]|\{[^}\s]*\})*))"##
     };
 }
 
 /// Keys that name a secret, for the built-in `secret-assignment` rule.
 macro_rules! secret_words {
     () => {
-        r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|session[_-]?(?:id|key|token)|cookie|authorization|auth)"
+        r"(?:pass(?:word|wd|phrase|code)?|pwd|secret|token|(?:api|access|private|secret|signing|encryption|master|client|app|account|shared|subscription|license|functions)[ _-]?key|apikey|art[_-]?api|credentials?|session[_-]?(?:id|key|token)|sessid|cookie|authorization|auth|psk|passwort|kennwort|contraseña|senha|mot[ _-]de[ _-]passe|密码|口令|パスワード)"
     };
 }
 
@@ -301,7 +327,8 @@ const CORE: &[Rule] = &[
         category: Credential,
         trigger: Trigger::literals(&["authorization"]),
         // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
-        pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Bearer|Basic|Token|ApiKey)[ \t]+[^\s"'\\,;]+|(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+)"##,
+        // Any scheme: `Bearer`, `Basic`, `Splunk`, `GenieKey`, `SSWS`, or none.
+        pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+|[A-Za-z][A-Za-z0-9_.-]{1,24}[ \t]+[^\s"'\\,;]+|[^\s"'\\,;]{8,})"##,
         validate: None,
         examples: Examples::NONE,
     },
@@ -355,7 +382,10 @@ const CORE: &[Rule] = &[
             r##"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user)[ \t]*["']?[^\s:"']+:(?P<v4>[^\s"']+)"##,
             r##"|\bsshpass[ \t]+-p[ \t]*(?P<v5>[^\s"']+)"##,
             r##"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p(?P<v6>[^\s"'-][^\s"']*)"##,
-            r##"|\bredis-cli\b[^\r\n]*?[ \t]-a[ \t]+(?P<v7>[^\s"']+)"##
+            r##"|\bredis-cli\b[^\r\n]*?[ \t]-a[ \t]+(?P<v7>[^\s"']+)"##,
+            r##"|\bldap(?:search|modify|add|delete|passwd)\b[^\r\n]*?[ \t]-w[ \t]*(?P<v8>[^\s"'-][^\s"']*)"##,
+            r##"|\bdocker[ \t]+login\b[^\r\n]*?[ \t]-p[ \t]+(?P<v9>[^\s"'-][^\s"']*)"##,
+            r##"|[ \t]-pass(?:in|out)?[ \t]+pass:(?P<v10>[^\s"']+)"##
         ),
         validate: None,
         examples: Examples::NONE,
@@ -389,13 +419,62 @@ const CORE: &[Rule] = &[
         trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::key_then_operator),
         // `password=…`, `db_password: …`, `"api_key":"…"`, `?access_token=…&`.
         pattern: concat!(
-            r"(?i)\b[A-Za-z0-9_.-]*?",
+            r"(?i)(?:\b[A-Za-z0-9_.-]*?",
             secret_words!(),
+            r"|密码|口令|パスワード)",
             assign_op!(),
             assigned_value!()
         ),
-        validate: Some(v::not_next_pair),
+        validate: Some(v::assigned_secret),
         examples: Examples::NONE,
+    },
+    Rule {
+        name: "secret-in-prose",
+        category: Credential,
+        trigger: Trigger::literals_near(PROSE_WORDS, prefilter::word_then_value),
+        // A password stated in a sentence: `the password is hunter2`, `wifi password
+        // Xy7!`, `use passphrase correct-horse`, `Passwort: …`, `pin code is 4821`.
+        pattern: r#"(?i)\b(?:password|passwd|passphrase|passcode|pin code|pwd|kennwort|passwort|mot de passe|contraseña|senha|密码|パスワード)(?:[ \t]+(?:for|of|to)[ \t]+[^\s,;]{1,40})?(?:[ \t]*[:：]|[ \t]+(?:is|was|will be|should be|set to|changed to|reset to|has been set to|est|ist|es|é))?[ \t]+(?:now[ \t]+)?["'“‘`]?(?P<v>[^\s"'”’`,;:=\-./\\(){}\[\]<>][^\s"'”’`,;]{2,63})"#,
+        validate: Some(v::prose_secret),
+        examples: Examples {
+            masks: &[
+                "the password is «Tqwjah543»",
+                "wifi password «xK9#mq2Lp»",
+                "use passphrase «correct-horse-battery» to unlock",
+                "He said the password was '«swordfish»'",
+                "pin code is «4821»",
+                "Passwort: «Xy7pQ2mZ»",
+                "login with user admin and password «Summer2024!»",
+            ],
+            keeps: &[
+                "password reset email queued for user_id=42",
+                "the password is incorrect",
+                "password expired, please change it",
+                "Incorrect Username or Password",
+                "password policy requires 12 characters",
+                "pin 3 of the GPIO header",
+            ],
+        },
+    },
+    Rule {
+        name: "secret-call-argument",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::word_then_paren_quote),
+        // `setPassword("…")`, `.password('…')`, `withToken("…")`, `login(user, "…")` is
+        // not covered: only a call named for the secret.
+        pattern: concat!(
+            r#"(?i)\b[A-Za-z0-9_.]*?"#,
+            secret_words!(),
+            r#"[ \t]*\([ \t]*["'](?P<v>[^"'\r\n]{1,200})["']"#
+        ),
+        validate: Some(v::assigned_secret),
+        examples: Examples {
+            masks: &[
+                "builder.password(\"«hunter2x»\")",
+                "client.setApiKey('«{a32}»')",
+            ],
+            keeps: &["getPassword(\"\")", "resetPassword(\"%s\")"],
+        },
     },
     Rule {
         name: "secret-env-entry",
@@ -424,7 +503,7 @@ const CORE: &[Rule] = &[
         pattern: concat!(
             r##"(?:^|[^A-Za-z0-9_.-])\\?["']?(?P<k>[A-Za-z0-9_.-]{1,64})"##,
             assign_op!(),
-            r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>[^\s&,;"'\\{}()\[\]<>|?=，；。、：]+=*))"##
+            r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>(?:\$\{[^}\s]*\}|\{\{[^}\r\n]*\}\}|\$\([^)\r\n]*\)|%\([A-Za-z0-9_]+\)s|[^\s&,;"'\\{}()\[\]<>|?=，；。、：])(?:[^\s&,;"'\\{}()\[\]<>|?=，；。、：]|\{[^}\s]*\})*=*))"##
         ),
         validate: Some(v::sensitive_key),
         examples: Examples::NONE,
@@ -903,6 +982,66 @@ mod tests {
             "登录失败 password=hunter2，user=bob。",
             "登录失败 password=[MASKED:secret-assignment]，user=bob。",
         );
+    }
+
+    #[test]
+    fn secret_assignment_every_syntax_and_whole_values() {
+        // `=`, `:`, `:=`, `=>`, `->`, quoted and bare, JSON, YAML, TOML, XML attributes,
+        // query strings, headers; the whole value, never a part of it.
+        for (input, expected) in [
+            ("db_password = hunter2x", "db_password = [MASKED:secret-assignment]"),
+            ("password := \"hunter2x\"", "password := \"[MASKED:secret-assignment]\""),
+            ("'password' => 'hunter2x'", "'password' => '[MASKED:secret-assignment]'"),
+            ("$password -> hunter2x", "$password -> [MASKED:secret-assignment]"),
+            ("api_key: \"k-123\"", "api_key: \"[MASKED:secret-assignment]\""),
+            ("secret_key = 'abc{def}'", "secret_key = '[MASKED:secret-assignment]'"),
+            ("<add key=\"x\" password=\"hunter2x\"/>", "<add key=\"x\" password=\"[MASKED:secret-assignment]\"/>"),
+            ("X-JFrog-Art-Api: AKx9k2j3h4", "X-JFrog-Art-Api: [MASKED:secret-assignment]"),
+            ("Ocp-Apim-Subscription-Key: 0a1b2c3d", "Ocp-Apim-Subscription-Key: [MASKED:secret-assignment]"),
+            ("if password == \"990N8gfV1cg@@\" {", "if password == \"[MASKED:secret-assignment]\" {"),
+            ("token=ab{cd}ef", "token=[MASKED:secret-assignment]"),
+            ("密码：hunter2x", "密码：[MASKED:secret-assignment]"),
+        ] {
+            masks(input, expected);
+        }
+    }
+
+    #[test]
+    fn placeholders_are_no_secrets() {
+        for input in [
+            "password=${DB_PASSWORD}",
+            "NPM_TOKEN=${NPM_TOKEN} npm publish",
+            "password=$DB_PASSWORD",
+            "fmt.Sprintf(\"password=%s\", pw)",
+            "log.info(\"token={}\", t)",
+            "\"password\": \"<redacted>\"",
+            "password: [REDACTED]",
+            "password=****",
+            "\"token\": null",
+            "password: none",
+            "password=\"\"",
+            "api_key=xxxxxxxx",
+            "password_file=/run/secrets/db_password",
+            "password: /etc/app/secret.txt",
+            "password: {{ .Values.password }}",
+            "password=%(password)s",
+            "api_key = os.environ",
+            "password: process.env.DB_PASSWORD",
+            "\"password_set\": true",
+        ] {
+            keeps(input);
+        }
+    }
+
+    #[test]
+    fn secret_in_prose() {
+        masks("the password is Tqwjah543", "the password is [MASKED:secret-in-prose]");
+        masks(
+            "The default Password is 'mgoppnwmt'",
+            "The default Password is '[MASKED:secret-in-prose]'",
+        );
+        keeps("password reset email queued for user_id=42");
+        keeps("the password is incorrect, 2 attempts left");
     }
 
     #[test]

@@ -627,9 +627,137 @@ pub fn not_next_pair(c: &Candidate<'_>) -> bool {
     !leftover
 }
 
+/// Whether an assigned value stands in for a secret rather than being one: an empty
+/// or boolean value, `null`/`none`/`nil`/`undefined`, a variable (`${NPM_TOKEN}`,
+/// `$NPM_TOKEN`, `%(pw)s`, `{{ .Values.pw }}`, `$(cat …)`), a format verb (`%s`, `%v`,
+/// `{}`, `{0}`, `{name}`), a redaction (`<redacted>`, `[REDACTED]`, `****`, `xxxx`,
+/// `<your-token>`), a file path (`/run/secrets/db`), or a reference in code
+/// (`process.env.DB_PASSWORD`, `os.environ`, `self.password`).
+pub fn placeholder_value(v: &str) -> bool {
+    let v = v.trim();
+    if v.is_empty() {
+        return true;
+    }
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "null", "none", "nil", "undefined", "true", "false", "empty", "n/a", "na", "redacted",
+        "masked", "hidden", "removed", "omitted", "secret", "password", "changeme", "todo",
+        "tbd", "xxx", "***", "...", "-", "_", "?", "filtered", "[filtered]", "(null)", "nan",
+    ];
+    if WORDS.contains(&lower.as_str()) {
+        return true;
+    }
+    let enclosed = |open: char, close: char| v.starts_with(open) && v.ends_with(close);
+    if enclosed('<', '>') || enclosed('[', ']') || enclosed('{', '}') || enclosed('(', ')') {
+        return true;
+    }
+    if v.starts_with("${") || v.starts_with("$(") || v.starts_with("{{") || v.starts_with("%(") {
+        return true;
+    }
+    let b = v.as_bytes();
+    // `$VAR`, `$env:VAR`, `%VAR%`.
+    if (b[0] == b'$' && b.len() > 1 && (b[1].is_ascii_alphabetic() || b[1] == b'_')
+        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':')))
+        || (b[0] == b'%' && v.ends_with('%') && b.len() > 2)
+    {
+        return true;
+    }
+    // Format verbs: `%s`, `%v`, `%d`, `%+v`, `%#v`, `%q`.
+    if b[0] == b'%' && b.len() <= 3 {
+        return true;
+    }
+    // Runs of one masking character, or of `x`: `****`, `xxxxxxxx`, `XXXX-XXXX`.
+    if b.iter().all(|c| matches!(c, b'*' | b'x' | b'X' | b'#' | b'.' | b'-' | b'_' | b'0'))
+        && b.iter().filter(|c| matches!(c, b'*' | b'x' | b'X' | b'#')).count() >= 3
+    {
+        return true;
+    }
+    // A file path: `/run/secrets/db`, `./secret.txt`, `~/.pgpass`, `C:\keys\a.pem`,
+    // `file:///…`.
+    let path_body = |p: &str| {
+        p.split(['/', '\\']).filter(|s| !s.is_empty()).count() >= 2
+            && p.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'\\' | b'.' | b'_' | b'-' | b'@' | b'~' | b':'))
+    };
+    if (v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.starts_with("~/"))
+        && path_body(v)
+        || (b.len() > 3 && b[0].is_ascii_alphabetic() && &b[1..3] == b":\\" && path_body(v))
+        || lower.starts_with("file://")
+    {
+        return true;
+    }
+    // A reference in code: `process.env.X`, `os.environ`, `self.password`.
+    const ROOTS: &[&str] = &[
+        "process.", "os.", "env.", "config.", "settings.", "self.", "this.", "request.",
+        "params.", "args.", "opts.", "options.", "cfg.", "conf.", "secrets.", "vars.",
+        "props.", "system.getenv", "env[", "environ",
+    ];
+    let identifier_path = b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+        && v.contains('.');
+    identifier_path && ROOTS.iter().any(|r| lower.starts_with(r))
+}
+
+/// A value assigned to a secret-like name (`secret-assignment`): not a placeholder,
+/// and not the next pair (see `not_next_pair`).
+pub fn assigned_secret(c: &Candidate<'_>) -> bool {
+    !placeholder_value(c.value()) && not_next_pair(c)
+}
+
+/// Words a sentence puts after `password` that are no password.
+const PROSE_STOPWORDS: &[&str] = &[
+    "reset", "expired", "expires", "changed", "change", "updated", "update", "incorrect",
+    "invalid", "required", "missing", "empty", "too", "must", "should", "policy", "length",
+    "complexity", "strength", "hash", "hashed", "salt", "field", "input", "prompt", "manager",
+    "protected", "authentication", "login", "recovery", "forgot", "forgotten", "is", "was",
+    "the", "a", "an", "for", "to", "of", "and", "or", "not", "with", "has", "have", "will",
+    "can", "cannot", "does", "do", "did", "set", "sent", "match", "matches", "mismatch",
+    "valid", "validation", "verified", "ok", "accepted", "rejected", "denied", "failed",
+    "failure", "error", "attempts", "attempt", "retry", "via", "from", "in", "on", "at", "by",
+    "as", "be", "been", "being", "stored", "saved", "file", "env", "environment", "variable",
+    "secret", "token", "provided", "supplied", "given", "entered", "typed", "needed",
+    "needs", "please", "again", "later", "here", "below", "above", "correct", "wrong",
+    "weak", "strong", "same", "different", "new", "old", "current", "previous", "default",
+    "temporary", "one-time", "unknown", "none", "null", "true", "false", "yes", "no", "it",
+    "that", "this", "your", "my", "our", "their", "his", "her", "its", "again.", "only",
+    "also", "now", "then", "still", "never", "always", "authentication,", "auth", "based",
+    "less", "free", "protected.", "prompt.", "age", "history", "rotation", "rules",
+    "requirements", "hint", "reuse", "used", "use", "using", "sign", "signin", "reminder",
+    "characters", "chars", "digits", "number", "code", "check", "checks", "verify",
+    "confirmation", "confirm", "entry", "dialog", "screen", "page", "form", "box",
+    "header", "of", "header,", "authentication.", "grant", "flow", "mode", "type",
+];
+
+/// The `secret-in-prose` rule: a stated password is a value, not a word the sentence
+/// goes on with (`password reset`, `the password is incorrect`); a quoted one, or one
+/// with a digit, a symbol or a capital inside, always counts.
+pub fn prose_secret(c: &Candidate<'_>) -> bool {
+    let v = c.value().trim_end_matches(['.', '!', '?', ')', ':']);
+    // An attribute or a pair (`Type="…"`, `user=bob`), markup, or a placeholder.
+    if v.len() < 3 || placeholder_value(v) || v.contains(['=', '<', '>']) || !not_next_pair(c) {
+        return false;
+    }
+    let lower = v.to_lowercase();
+    if PROSE_STOPWORDS.contains(&lower.as_str()) {
+        return false;
+    }
+    let quoted = c.before(1).ends_with(['"', '\'', '“', '‘', '`']);
+    let random = v.bytes().any(|b| b.is_ascii_digit())
+        || v.bytes().any(|b| b.is_ascii_punctuation())
+        || v.chars().skip(1).any(char::is_uppercase)
+        || !v.is_ascii();
+    let stated = {
+        let before = c.before(24).to_lowercase();
+        let before = before.trim_end();
+        before.ends_with(" is") || before.ends_with(" was") || before.ends_with(':') || before.ends_with('=')
+    };
+    quoted || random || (stated && v.len() >= 6)
+}
+
 /// The `sensitive-key` rule: the pair's key matches one of the policy's key patterns.
 pub fn sensitive_key(c: &Candidate<'_>) -> bool {
-    c.key.is_some_and(|k| c.policy.key_is_sensitive(k)) && not_next_pair(c)
+    c.key.is_some_and(|k| c.policy.key_is_sensitive(k)) && assigned_secret(c)
 }
 
 #[cfg(test)]
