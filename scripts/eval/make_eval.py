@@ -170,8 +170,10 @@ def py_pattern(p: str) -> re.Pattern | None:
         return None
 
 
-SECRET_BEFORE = re.compile(r"(?i)(pass|pwd|secret|key|token|auth|credential|private|signature|sig)[^\n]{0,16}$")
-NOT_SECRET_BEFORE = re.compile(r"(?i)(user(name)?|login|name|id|host|server|domain|database|db|endpoint|url|uri|@|//)[\s\"':=]{0,4}$")
+SECRET_BEFORE = re.compile(r"(?i)(pass|pwd|secret|key|token|auth(?![a-z0-9])|credential|private|signature|sig)[^\n]{0,16}$")
+NOT_SECRET_BEFORE = re.compile(
+    r"(?i)(user(name)?|login|name|[_ .-]id|host(name)?|server|domain|database|db|endpoint|url|uri|sid|account|tenant|org|-u|@|//)[\s\"':=]{0,4}$"
+)
 
 
 def looks_random(v: str) -> bool:
@@ -197,12 +199,14 @@ def secret_spans(pat: re.Pattern, text: str):
         if len(groups) == 1:
             a, b = m.span(groups[0])
             v = text[a:b]
-            if not re.search(r"^[a-z0-9.-]+\.[a-z]{2,6}$|://", v):
+            if not re.search(r"^[a-z0-9.-]+\.[a-z]{2,6}$|://|\s", v) and not NOT_SECRET_BEFORE.search(text[max(0, a - 24) : a]):
                 yield (a, b)
             continue
         for g in groups:
             a, b = m.span(g)
             v, before = text[a:b], text[max(0, a - 24) : a]
+            if re.search(r"\s", v) or not v[:1].isalnum() or NOT_SECRET_BEFORE.search(before):
+                continue
             url_password = before.endswith(":") and text[b : b + 1] == "@"
             if SECRET_BEFORE.search(before) or url_password or (looks_random(v) and not NOT_SECRET_BEFORE.search(before)):
                 yield (a, b)
@@ -243,7 +247,7 @@ RANDOM_TOKEN = re.compile(
 )
 
 NOT_SECRETS = re.compile(
-    r"(?i)\b(host|hostname|url|uri|domain|endpoint|region|account name|username|user name|"
+    r"(?i)\b(host|hostname|url|uri|domain|endpoint|region|account name|username|user name|arn|bucket|account id|sid|"
     r"org(anization)? id|tenant|bucket|project id|client id|app id|subdomain|instance)\b"
 )
 SECRET_WORDS = re.compile(r"(?i)(key|secret|token|password|credential|private|pat\b|hash)")
@@ -288,17 +292,36 @@ def credential_records(rules):
                     chosen.append(s)
             chosen.sort()
             planted, pieces, last, ok = [], [], 0, True
+            # A whole URI with a password in it: the password is the secret.
+            narrowed, passwords = [], set()
+            for s in chosen:
+                m = re.match(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:([^@/\s]+)@", example[s[0] : s[1]])
+                if m:
+                    s = (s[0] + m.start(1), s[0] + m.end(1))
+                    passwords.add(s)
+                narrowed.append(s)
+            chosen = narrowed
             for s in chosen:
                 owner = pat if s in spans else next(
                     (p for p in secret_pats if s in set(secret_spans(p, example))), pat
                 )
-                free = free_chars(owner, example, s, r)
+                free = (
+                    [c.isalnum() for c in example[s[0] : s[1]]]
+                    if s in passwords
+                    else free_chars(owner, example, s, r)
+                )
+                # The first three characters and the last two stay as written: a
+                # collection's pattern is often looser than the format (`ey[A-Za-z]`
+                # for a JWT's `eyJ`, `00[A-Za-z]` for Salesforce's `00D`).
+                free = [f and 3 <= i < len(free) - 2 for i, f in enumerate(free)]
                 tmpl = shape_template(example[s[0] : s[1]], free)
                 if sum(free) < 6:
                     ok = False  # too little of it is random to be worth a template
                     break
+                if owner is not pat and (s[0], s[1]) not in set(secret_spans(owner, example)):
+                    owner = pat
                 # The template must still be an instance of the format.
-                for trial in range(5):
+                for trial in range(0 if s in passwords else 5):
                     v = expand(tmpl, random.Random(trial))
                     t2 = example[: s[0]] + v + example[s[1] :]
                     if (s[0], s[0] + len(v)) not in set(secret_spans(owner, t2)):

@@ -194,6 +194,9 @@ fn compiled(idx: usize) -> &'static CompiledRule {
 /// (`"password":"[MASKED:x] hunter2"`). A pseudonym's hex read as a value is skipped
 /// whole: what follows it was never that key's value.
 fn past_mask_tokens(text: &str, start: usize, end: usize) -> Option<usize> {
+    if inside_mask_token(text, start) {
+        return None;
+    }
     let value = &text[start..end];
     let after_rule = text[..start]
         .strip_suffix(':')
@@ -207,6 +210,28 @@ fn past_mask_tokens(text: &str, start: usize, end: usize) -> Option<usize> {
     let rest = &value[token..];
     let first = rest.char_indices().find(|(_, c)| c.is_alphanumeric())?.0;
     Some(start + token + first)
+}
+
+/// Whether `at` falls inside a mask token that starts before it (`****ufNj`: a name
+/// rule must not find `Nj` in what a `partial` left; found by the property tests).
+fn inside_mask_token(text: &str, at: usize) -> bool {
+    let bytes = text.as_bytes();
+    let glued =
+        at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b':' | b'*'));
+    if !glued {
+        return false;
+    }
+    let mut from = at;
+    while from > 0
+        && at - from < 80
+        && (bytes[from - 1].is_ascii_alphanumeric()
+            || matches!(bytes[from - 1], b':' | b'*' | b'[' | b'-' | b'_'))
+    {
+        from -= 1;
+    }
+    (from..at)
+        .filter(|&p| text.is_char_boundary(p))
+        .any(|p| mask_token_len(&text[p..]).is_some_and(|len| p + len > at))
 }
 
 /// Finds every value the policy wants masked in `text`, in order and without overlaps.

@@ -29,7 +29,7 @@ macro_rules! keyed {
                 $kw,
                 $("|", $more,)*
                 r")[\t\n\r\x20-\x7E]{0,32}?(?i:key|secret|token|password|passwd|pwd|auth|pat\b|credential|api)",
-                $($(r"|\b(?i:", $d, ")",)+)?
+                $($(r"|(?i:", $d, ")",)+)?
                 r")[A-Za-z0-9_.-]{0,12}?[\t\x20-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]{1,8}(?P<v>",
                 $value,
                 r")(?:[^A-Za-z0-9_-]|$)"
@@ -425,4 +425,10 @@ pub const KEYED: &[Rule] = &[
     keyed!("snowflake-private-key-passphrase", ["snowflake"], "[A-Za-z0-9!@#%^*_+=-]{12,}",
         masks: ["SNOWFLAKE_PASSWORD=«{a20}»"],
         keeps: ["snowflake warehouse"]),
+    keyed!("postmark-server-token", ["postmark"], direct: ["x-postmark-server-token", "x-postmark-account-token"], "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}",
+        masks: ["POSTMARK_SERVER_TOKEN=«{uuid}»", "X-Postmark-Server-Token: «{uuid}»"],
+        keeps: ["postmark bounce {uuid}"]),
+    keyed!("sonarqube-legacy-token", ["sonar"], direct: [r"sonar\.login", "sonarlogin", "sonar_login", r"sonar\.token"], "[a-fA-F0-9]{40}",
+        masks: ["SONAR_TOKEN=«{h40}»", "-Dsonar.login=«{h40}»"],
+        keeps: ["sonar scan done"]),
 ];

@@ -1215,12 +1215,14 @@ const NAME_WORDS: &[&str] = &[
 
 /// `Ann Lee <…@…>`: a name before an address in angle brackets.
 fn name_before_mail(text: &[u8], start: usize, _end: usize) -> bool {
+    // What the rule's `[<(][^>)\s]{1,64}@` allows between the bracket and the `@`.
     text[..start]
         .iter()
         .rev()
-        .take(64)
-        .take_while(|b| !matches!(b, b' ' | b'\t' | b'>' | b',' | b';'))
-        .any(|b| *b == b'<' || *b == b'(')
+        // Sixty-four characters, up to four bytes each.
+        .take(257)
+        .take_while(|b| !(b.is_ascii_whitespace() || matches!(b, b'>' | b')')))
+        .any(|b| matches!(b, b'<' | b'('))
 }
 
 /// The trigger's `near` test: a field word (`name`, `user`, ...) counts only as a key
@@ -1278,10 +1280,16 @@ fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
         }
         let mut i = end;
         for _ in 0..3 {
-            while matches!(text.get(i), Some(b' ' | b'\t' | b'.' | b',' | b':' | b'"' | b'\'' | b'=' | b'!' | b'\n')) {
+            while matches!(
+                text.get(i),
+                Some(b' ' | b'\t' | b'.' | b',' | b':' | b'"' | b'\'' | b'=' | b'!' | b'\n')
+            ) {
                 i += 1;
             }
-            if text.get(i).is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3) {
+            if text
+                .get(i)
+                .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3)
+            {
                 return true;
             }
             // A lower-case word in between (`thank you`, `my name is`): skip it.
@@ -1469,12 +1477,23 @@ fn number_then_word(s: &Shape<'_>) -> bool {
         }
         let n = digits_end - i;
         (1..=12).contains(&n)
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric()
+                    || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
     })
 }
 
 const FRENCH_TYPES: &[&str] = &[
-    "rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "route",
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd",
+    "place",
+    "chemin",
+    "impasse",
+    "allée",
+    "quai",
+    "route",
 ];
 
 /// `straße 5`, `weg 12`: a street type then a house number; `Calle Mayor`, `Via

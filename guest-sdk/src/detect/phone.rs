@@ -345,7 +345,20 @@ pub fn phone_e164(c: &Candidate<'_>) -> bool {
             digits.remove(zeros_before);
         }
     }
-    international_ok(&digits)
+    // A number of some other kind may follow the phone number in the same run
+    // (`+33 6 06 02 97 27 0`): the number without its last groups counts too.
+    international_ok(&digits) || {
+        let mut ok = false;
+        let mut kept = digits.len();
+        for g in w.groups.iter().rev().take(2) {
+            kept = kept.saturating_sub(*g);
+            if kept >= 8 && international_ok(&digits[..kept]) {
+                ok = true;
+                break;
+            }
+        }
+        ok
+    }
 }
 
 /// The international rule (`00` or `011` instead of `+`).

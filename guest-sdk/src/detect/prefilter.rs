@@ -410,6 +410,22 @@ pub fn key_then_operator(text: &[u8], _start: usize, end: usize) -> bool {
     )
 }
 
+/// A run of sixteen or more token characters with a digit in it starts within 24
+/// bytes after the word: the `secret-near-keyword` rule.
+pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"_-+/.!@#$%^&*~=".contains(b);
+    let stop = (end + 24).min(text.len());
+    let mut i = end;
+    while i < stop {
+        let run = text[i..].iter().take_while(|b| token(b)).count();
+        if run >= 16 && text[i..i + run].iter().any(u8::is_ascii_digit) {
+            return true;
+        }
+        i += run.max(1);
+    }
+    false
+}
+
 /// A password word then, within a few words, a value: the `secret-in-prose` rule.
 /// Anything but the end of the text or a line break right after the word.
 pub fn word_then_value(text: &[u8], _start: usize, end: usize) -> bool {
@@ -420,8 +436,7 @@ pub fn word_then_value(text: &[u8], _start: usize, end: usize) -> bool {
 /// `password("…")`: the secret word ends a call name, and a quoted argument follows.
 pub fn word_then_paren_quote(text: &[u8], _start: usize, end: usize) -> bool {
     let i = skip_spaces(text, word_rest(text, end));
-    text.get(i) == Some(&b'(')
-        && matches!(text.get(skip_spaces(text, i + 1)), Some(b'"' | b'\''))
+    text.get(i) == Some(&b'(') && matches!(text.get(skip_spaces(text, i + 1)), Some(b'"' | b'\''))
 }
 
 /// `name: DB_PASSWORD` then `value:`: the secret word ends a name that a `value` key
@@ -771,10 +786,21 @@ impl<'a> Shape<'a> {
         if len == 2 && end >= 14 && self.digit_pairs < 5 {
             let sep = bytes[end - 3];
             let pairs = matches!(sep, b' ' | b'.' | b'-')
-                && [end - 6, end - 9, end - 12].iter().all(|&i| bytes[i] == sep)
-                && [end - 14, end - 13, end - 11, end - 10, end - 8, end - 7, end - 5, end - 4]
+                && [end - 6, end - 9, end - 12]
                     .iter()
-                    .all(|&i| digit(i))
+                    .all(|&i| bytes[i] == sep)
+                && [
+                    end - 14,
+                    end - 13,
+                    end - 11,
+                    end - 10,
+                    end - 8,
+                    end - 7,
+                    end - 5,
+                    end - 4,
+                ]
+                .iter()
+                .all(|&i| digit(i))
                 && (end == 14 || !digit(end - 15));
             if pairs {
                 self.digit_pairs = 5;

@@ -51,6 +51,7 @@ pub const GENERIC_CREDENTIAL_RULES: &[&str] = &[
     "secret-assignment",
     "secret-in-prose",
     "secret-call-argument",
+    "secret-near-keyword",
     "secret-env-entry",
     "sensitive-key",
 ];
@@ -82,13 +83,27 @@ const SECRET_LITERALS: &[&str] = &[
 
 /// Words after which a sentence may state a password.
 const PROSE_WORDS: &[&str] = &[
-    "password", "passwd", "passphrase", "passcode", "pin code", "pwd", "kennwort", "passwort",
-    "mot de passe", "contrase", "senha", "密码", "パスワード",
+    "password",
+    "passwd",
+    "passphrase",
+    "passcode",
+    "pin code",
+    "pwd",
+    "kennwort",
+    "passwort",
+    "mot de passe",
+    "contrase",
+    "senha",
+    "密码",
+    "パスワード",
 ];
 
 /// `SECRET_LITERALS` and the command names `cli-secret-flag` knows.
 const SECRET_OR_CLI: &[&str] = &[
     "docker",
+    "psexec",
+    "net use",
+    "runas",
     "pass",
     "pwd",
     "secret",
@@ -112,7 +127,7 @@ const SECRET_OR_CLI: &[&str] = &[
 /// key (also escaped quotes, for JSON that was itself put into a JSON string).
 macro_rules! assign_op {
     () => {
-        r##"\\?["']?[ \t]*(?::=|=>|->|==|!=|[:=]>?|：)[ \t]*"##
+        r##"\\?["']?(?:[ \t]+(?:==|!=)|[ \t]*(?::=|=>|->|[:=]>?|：))[ \t]*"##
     };
 }
 
@@ -120,11 +135,13 @@ macro_rules! assign_op {
 /// single-quoted, or bare up to whitespace or a delimiter, ASCII or CJK (`，；。、：`: a
 /// Chinese log line separates pairs with them). A bare value never opens a bracket
 /// (`password= {` is an empty password before a JSON object), but takes a placeholder
-/// whole (`${NPM_TOKEN}`, `{{ .Values.pw }}`), and braces in it (`ab{cd}`), so that the
-/// validator sees the whole value: a placeholder is left alone, never cut in two.
+/// whole (`${NPM_TOKEN}`, `{{ .Values.pw }}`), braces in it (`ab{cd}`), and parentheses
+/// inside it but not at its end (`X*2oS(urX`, while `Config(password=abc)` keeps its
+/// `)`), so that the validator sees the whole value: a placeholder is left alone, and
+/// a password is never cut in two.
 macro_rules! assigned_value {
     () => {
-        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>(?:\$\{[^}\s]*\}|\{\{[^}\r\n]*\}\}|\$\([^)\r\n]*\)|%\([A-Za-z0-9_]+\)s|[^\s&,;"'\\{}()\[\]<>|，；。、：])(?:[^\s&,;"'\\{}()\[\]<>|，；。、：]|\{[^}\s]*\})*))"##
+        r##"(?:\\"(?P<v1>(?:[^"\\]|\\[^"])*)|"(?P<v2>(?:[^"\\]|\\.)*)|'(?P<v3>[^'\r\n]*)|(?P<v4>\$\{[^}\s]*\}|\{\{[^}\r\n]*\}\}|\$\([^)\r\n]*\)|%\([A-Za-z0-9_]+\)s|[^\s&,;"'\\{}(\[\]<>|，；。、：](?:(?:[^\s&,;"'\\{}\[\]<>|，；。、：]|\{[^}\s]*\})*[^\s&,;"'\\{}()\[\]<>|，；。、：])?))"##
     };
 }
 
@@ -385,7 +402,8 @@ const CORE: &[Rule] = &[
             r##"|\bredis-cli\b[^\r\n]*?[ \t]-a[ \t]+(?P<v7>[^\s"']+)"##,
             r##"|\bldap(?:search|modify|add|delete|passwd)\b[^\r\n]*?[ \t]-w[ \t]*(?P<v8>[^\s"'-][^\s"']*)"##,
             r##"|\bdocker[ \t]+login\b[^\r\n]*?[ \t]-p[ \t]+(?P<v9>[^\s"'-][^\s"']*)"##,
-            r##"|[ \t]-pass(?:in|out)?[ \t]+pass:(?P<v10>[^\s"']+)"##
+            r##"|[ \t]-pass(?:in|out)?[ \t]+pass:(?P<v10>[^\s"']+)"##,
+            r##"|\b(?:psexec|net[ \t]+use|runas)\b[^\r\n]*?[ \t][-/]p(?:assword)?[ \t:]+(?P<v11>[^\s"'-][^\s"']*)"##
         ),
         validate: None,
         examples: Examples::NONE,
@@ -434,7 +452,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger::literals_near(PROSE_WORDS, prefilter::word_then_value),
         // A password stated in a sentence: `the password is hunter2`, `wifi password
         // Xy7!`, `use passphrase correct-horse`, `Passwort: …`, `pin code is 4821`.
-        pattern: r#"(?i)\b(?:password|passwd|passphrase|passcode|pin code|pwd|kennwort|passwort|mot de passe|contraseña|senha|密码|パスワード)(?:[ \t]+(?:for|of|to)[ \t]+[^\s,;]{1,40})?(?:[ \t]*[:：]|[ \t]+(?:is|was|will be|should be|set to|changed to|reset to|has been set to|est|ist|es|é))?[ \t]+(?:now[ \t]+)?["'“‘`]?(?P<v>[^\s"'”’`,;:=\-./\\(){}\[\]<>][^\s"'”’`,;]{2,63})"#,
+        pattern: r#"(?i)\b(?:password|passwd|passphrase|passcode|pin code|pwd|kennwort|passwort|mot de passe|contraseña|senha|密码|パスワード)(?:[ \t]+(?:for|of|to)[ \t]+[^\s,;]{1,40})?(?:[ \t]*[:：]|[ \t]+(?:is|was|will be|should be|set to|changed to|reset to|has been set to|est|ist|es|é))?[ \t]+(?:now[ \t]+)?["'“‘`]?(?P<v>[^\s"'”’`,;:=\-./\\(){}\[\]<>，；。、：][^\s"'”’`,;，；。、：]{2,63})"#,
         validate: Some(v::prose_secret),
         examples: Examples {
             masks: &[
@@ -474,6 +492,33 @@ const CORE: &[Rule] = &[
                 "client.setApiKey('«{a32}»')",
             ],
             keeps: &["getPassword(\"\")", "resetPassword(\"%s\")"],
+        },
+    },
+    Rule {
+        name: "secret-near-keyword",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::random_value_follows),
+        // A name that ends in a secret word (`atera_key`, `apitemplateKEY`, `Unseal Key
+        // 2`, `ayrshare SECRET`), a colon, an equals sign or just a space, then a value
+        // that looks drawn at random: the shape of the vendors' keys no other rule
+        // knows by name.
+        pattern: r#"(?i)\b(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,40}?)?(?:key|secret|token|password|passwd|pass|pwd|pat|auth|credential|private|access|sid)[A-Za-z0-9_.-]{0,12}(?:[ \t]*[0-9]{1,2})?(?:[ \t]*[:=]|[ \t]+|[\x22'][ \t]*[:=]?)[ \t]*[\x22'`]?(?P<v>[A-Za-z0-9_\-+/.!@#$%^&*~]{16,128}={0,2})(?:[^A-Za-z0-9_\-+/.!@#$%^&*~=]|$)"#,
+        validate: Some(v::keyword_secret),
+        examples: Examples {
+            masks: &[
+                "apitemplateKEY «{a39}»",
+                "atera_key = «{x32}»",
+                "ayrshare SECRET «{X8}-{X8}-{X8}-{X8}»",
+                "Unseal Key 2: «{b44}»",
+                "set apiKey «{a18}»",
+            ],
+            keeps: &[
+                "token expired for user bob",
+                "idempotency_key={uuid}",
+                "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65",
+                "partition key 1234567890123456789",
+                "cache key user:2310143:profile:v2",
+            ],
         },
     },
     Rule {
@@ -562,7 +607,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger::shape(|s| s.plus_digit),
         // `+` and the country code, then groups (spaces, dots, dashes, parentheses,
         // a `(0)` for callers at home), and an extension.
-        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9 .()/-]{6,22}[0-9](?:[ ]?(?:ext\.?|x|#)[ ]?[0-9]{1,6})?)",
+        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9]{0,3}(?:[ .\-/]{0,2}(?:\([0-9]{1,4}\)|[0-9]{1,6})){1,7}(?:[ ]?(?:ext\.?|x|#)[ ]?[0-9]{1,6})?)",
         validate: Some(super::phone::phone_e164),
         examples: Examples::NONE,
     },
@@ -989,16 +1034,46 @@ mod tests {
         // `=`, `:`, `:=`, `=>`, `->`, quoted and bare, JSON, YAML, TOML, XML attributes,
         // query strings, headers; the whole value, never a part of it.
         for (input, expected) in [
-            ("db_password = hunter2x", "db_password = [MASKED:secret-assignment]"),
-            ("password := \"hunter2x\"", "password := \"[MASKED:secret-assignment]\""),
-            ("'password' => 'hunter2x'", "'password' => '[MASKED:secret-assignment]'"),
-            ("$password -> hunter2x", "$password -> [MASKED:secret-assignment]"),
-            ("api_key: \"k-123\"", "api_key: \"[MASKED:secret-assignment]\""),
-            ("secret_key = 'abc{def}'", "secret_key = '[MASKED:secret-assignment]'"),
-            ("<add key=\"x\" password=\"hunter2x\"/>", "<add key=\"x\" password=\"[MASKED:secret-assignment]\"/>"),
-            ("X-JFrog-Art-Api: AKx9k2j3h4", "X-JFrog-Art-Api: [MASKED:secret-assignment]"),
-            ("Ocp-Apim-Subscription-Key: 0a1b2c3d", "Ocp-Apim-Subscription-Key: [MASKED:secret-assignment]"),
-            ("if password == \"990N8gfV1cg@@\" {", "if password == \"[MASKED:secret-assignment]\" {"),
+            (
+                "db_password = hunter2x",
+                "db_password = [MASKED:secret-assignment]",
+            ),
+            (
+                "password := \"hunter2x\"",
+                "password := \"[MASKED:secret-assignment]\"",
+            ),
+            (
+                "'password' => 'hunter2x'",
+                "'password' => '[MASKED:secret-assignment]'",
+            ),
+            (
+                "$password -> hunter2x",
+                "$password -> [MASKED:secret-assignment]",
+            ),
+            (
+                "api_key: \"k-123\"",
+                "api_key: \"[MASKED:secret-assignment]\"",
+            ),
+            (
+                "secret_key = 'abc{def}'",
+                "secret_key = '[MASKED:secret-assignment]'",
+            ),
+            (
+                "<add key=\"x\" password=\"hunter2x\"/>",
+                "<add key=\"x\" password=\"[MASKED:secret-assignment]\"/>",
+            ),
+            (
+                "X-JFrog-Art-Api: AKx9k2j3h4",
+                "X-JFrog-Art-Api: [MASKED:secret-assignment]",
+            ),
+            (
+                "Ocp-Apim-Subscription-Key: 0a1b2c3d",
+                "Ocp-Apim-Subscription-Key: [MASKED:secret-assignment]",
+            ),
+            (
+                "if password == \"990N8gfV1cg@@\" {",
+                "if password == \"[MASKED:secret-assignment]\" {",
+            ),
             ("token=ab{cd}ef", "token=[MASKED:secret-assignment]"),
             ("密码：hunter2x", "密码：[MASKED:secret-assignment]"),
         ] {
@@ -1035,7 +1110,10 @@ mod tests {
 
     #[test]
     fn secret_in_prose() {
-        masks("the password is Tqwjah543", "the password is [MASKED:secret-in-prose]");
+        masks(
+            "the password is Tqwjah543",
+            "the password is [MASKED:secret-in-prose]",
+        );
         masks(
             "The default Password is 'mgoppnwmt'",
             "The default Password is '[MASKED:secret-in-prose]'",

@@ -448,6 +448,17 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
     (letters && digits) || (digits && v.len() >= 12) || (mixed_case && v.len() >= 40)
 }
 
+/// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
+/// and idempotency ids), no run of digits, and no placeholder.
+pub fn keyword_secret(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let b = v.as_bytes();
+    let uuid = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-');
+    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://")
+}
+
 /// A token whose body must look random (see `random_token`), for prefix formats
 /// whose prefix is also an ordinary word (`secret_`, `key-`).
 pub fn random_body(c: &Candidate<'_>) -> bool {
@@ -640,9 +651,35 @@ pub fn placeholder_value(v: &str) -> bool {
     }
     let lower = v.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "null", "none", "nil", "undefined", "true", "false", "empty", "n/a", "na", "redacted",
-        "masked", "hidden", "removed", "omitted", "secret", "password", "changeme", "todo",
-        "tbd", "xxx", "***", "...", "-", "_", "?", "filtered", "[filtered]", "(null)", "nan",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "empty",
+        "n/a",
+        "na",
+        "redacted",
+        "masked",
+        "hidden",
+        "removed",
+        "omitted",
+        "secret",
+        "password",
+        "changeme",
+        "todo",
+        "tbd",
+        "xxx",
+        "***",
+        "...",
+        "-",
+        "_",
+        "?",
+        "filtered",
+        "[filtered]",
+        "(null)",
+        "nan",
     ];
     if WORDS.contains(&lower.as_str()) {
         return true;
@@ -655,9 +692,20 @@ pub fn placeholder_value(v: &str) -> bool {
         return true;
     }
     let b = v.as_bytes();
-    // `$VAR`, `$env:VAR`, `%VAR%`.
-    if (b[0] == b'$' && b.len() > 1 && (b[1].is_ascii_alphabetic() || b[1] == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':')))
+    // `$VAR`, `$env:VAR`, `$password`, `%VAR%`: a name in one case (a mixed-case run
+    // after a `$`, `$xdxH_AREb9`, is a password that starts with one).
+    let name = &b[1.min(b.len())..];
+    let one_case = name
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'_' | b':'))
+        || name
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b':'));
+    if (b[0] == b'$'
+        && b.len() > 1
+        && (b[1].is_ascii_alphabetic() || b[1] == b'_')
+        && one_case
+        && b.len() <= 40)
         || (b[0] == b'%' && v.ends_with('%') && b.len() > 2)
     {
         return true;
@@ -667,8 +715,12 @@ pub fn placeholder_value(v: &str) -> bool {
         return true;
     }
     // Runs of one masking character, or of `x`: `****`, `xxxxxxxx`, `XXXX-XXXX`.
-    if b.iter().all(|c| matches!(c, b'*' | b'x' | b'X' | b'#' | b'.' | b'-' | b'_' | b'0'))
-        && b.iter().filter(|c| matches!(c, b'*' | b'x' | b'X' | b'#')).count() >= 3
+    if b.iter()
+        .all(|c| matches!(c, b'*' | b'x' | b'X' | b'#' | b'.' | b'-' | b'_' | b'0'))
+        && b.iter()
+            .filter(|c| matches!(c, b'*' | b'x' | b'X' | b'#'))
+            .count()
+            >= 3
     {
         return true;
     }
@@ -676,8 +728,10 @@ pub fn placeholder_value(v: &str) -> bool {
     // `file:///…`.
     let path_body = |p: &str| {
         p.split(['/', '\\']).filter(|s| !s.is_empty()).count() >= 2
-            && p.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'\\' | b'.' | b'_' | b'-' | b'@' | b'~' | b':'))
+            && p.bytes().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, b'/' | b'\\' | b'.' | b'_' | b'-' | b'@' | b'~' | b':')
+            })
     };
     if (v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.starts_with("~/"))
         && path_body(v)
@@ -688,9 +742,26 @@ pub fn placeholder_value(v: &str) -> bool {
     }
     // A reference in code: `process.env.X`, `os.environ`, `self.password`.
     const ROOTS: &[&str] = &[
-        "process.", "os.", "env.", "config.", "settings.", "self.", "this.", "request.",
-        "params.", "args.", "opts.", "options.", "cfg.", "conf.", "secrets.", "vars.",
-        "props.", "system.getenv", "env[", "environ",
+        "process.",
+        "os.",
+        "env.",
+        "config.",
+        "settings.",
+        "self.",
+        "this.",
+        "request.",
+        "params.",
+        "args.",
+        "opts.",
+        "options.",
+        "cfg.",
+        "conf.",
+        "secrets.",
+        "vars.",
+        "props.",
+        "system.getenv",
+        "env[",
+        "environ",
     ];
     let identifier_path = b
         .iter()
@@ -707,26 +778,189 @@ pub fn assigned_secret(c: &Candidate<'_>) -> bool {
 
 /// Words a sentence puts after `password` that are no password.
 const PROSE_STOPWORDS: &[&str] = &[
-    "reset", "expired", "expires", "changed", "change", "updated", "update", "incorrect",
-    "invalid", "required", "missing", "empty", "too", "must", "should", "policy", "length",
-    "complexity", "strength", "hash", "hashed", "salt", "field", "input", "prompt", "manager",
-    "protected", "authentication", "login", "recovery", "forgot", "forgotten", "is", "was",
-    "the", "a", "an", "for", "to", "of", "and", "or", "not", "with", "has", "have", "will",
-    "can", "cannot", "does", "do", "did", "set", "sent", "match", "matches", "mismatch",
-    "valid", "validation", "verified", "ok", "accepted", "rejected", "denied", "failed",
-    "failure", "error", "attempts", "attempt", "retry", "via", "from", "in", "on", "at", "by",
-    "as", "be", "been", "being", "stored", "saved", "file", "env", "environment", "variable",
-    "secret", "token", "provided", "supplied", "given", "entered", "typed", "needed",
-    "needs", "please", "again", "later", "here", "below", "above", "correct", "wrong",
-    "weak", "strong", "same", "different", "new", "old", "current", "previous", "default",
-    "temporary", "one-time", "unknown", "none", "null", "true", "false", "yes", "no", "it",
-    "that", "this", "your", "my", "our", "their", "his", "her", "its", "again.", "only",
-    "also", "now", "then", "still", "never", "always", "authentication,", "auth", "based",
-    "less", "free", "protected.", "prompt.", "age", "history", "rotation", "rules",
-    "requirements", "hint", "reuse", "used", "use", "using", "sign", "signin", "reminder",
-    "characters", "chars", "digits", "number", "code", "check", "checks", "verify",
-    "confirmation", "confirm", "entry", "dialog", "screen", "page", "form", "box",
-    "header", "of", "header,", "authentication.", "grant", "flow", "mode", "type",
+    "reset",
+    "expired",
+    "expires",
+    "changed",
+    "change",
+    "updated",
+    "update",
+    "incorrect",
+    "invalid",
+    "required",
+    "missing",
+    "empty",
+    "too",
+    "must",
+    "should",
+    "policy",
+    "length",
+    "complexity",
+    "strength",
+    "hash",
+    "hashed",
+    "salt",
+    "field",
+    "input",
+    "prompt",
+    "manager",
+    "protected",
+    "authentication",
+    "login",
+    "recovery",
+    "forgot",
+    "forgotten",
+    "is",
+    "was",
+    "the",
+    "a",
+    "an",
+    "for",
+    "to",
+    "of",
+    "and",
+    "or",
+    "not",
+    "with",
+    "has",
+    "have",
+    "will",
+    "can",
+    "cannot",
+    "does",
+    "do",
+    "did",
+    "set",
+    "sent",
+    "match",
+    "matches",
+    "mismatch",
+    "valid",
+    "validation",
+    "verified",
+    "ok",
+    "accepted",
+    "rejected",
+    "denied",
+    "failed",
+    "failure",
+    "error",
+    "attempts",
+    "attempt",
+    "retry",
+    "via",
+    "from",
+    "in",
+    "on",
+    "at",
+    "by",
+    "as",
+    "be",
+    "been",
+    "being",
+    "stored",
+    "saved",
+    "file",
+    "env",
+    "environment",
+    "variable",
+    "secret",
+    "token",
+    "provided",
+    "supplied",
+    "given",
+    "entered",
+    "typed",
+    "needed",
+    "needs",
+    "please",
+    "again",
+    "later",
+    "here",
+    "below",
+    "above",
+    "correct",
+    "wrong",
+    "weak",
+    "strong",
+    "same",
+    "different",
+    "new",
+    "old",
+    "current",
+    "previous",
+    "default",
+    "temporary",
+    "one-time",
+    "unknown",
+    "none",
+    "null",
+    "true",
+    "false",
+    "yes",
+    "no",
+    "it",
+    "that",
+    "this",
+    "your",
+    "my",
+    "our",
+    "their",
+    "his",
+    "her",
+    "its",
+    "again.",
+    "only",
+    "also",
+    "now",
+    "then",
+    "still",
+    "never",
+    "always",
+    "authentication,",
+    "auth",
+    "based",
+    "less",
+    "free",
+    "protected.",
+    "prompt.",
+    "age",
+    "history",
+    "rotation",
+    "rules",
+    "requirements",
+    "hint",
+    "reuse",
+    "used",
+    "use",
+    "using",
+    "sign",
+    "signin",
+    "reminder",
+    "characters",
+    "chars",
+    "digits",
+    "number",
+    "code",
+    "check",
+    "checks",
+    "verify",
+    "confirmation",
+    "confirm",
+    "entry",
+    "dialog",
+    "screen",
+    "page",
+    "form",
+    "box",
+    "header",
+    "of",
+    "header,",
+    "authentication.",
+    "grant",
+    "flow",
+    "mode",
+    "type",
 ];
 
 /// The `secret-in-prose` rule: a stated password is a value, not a word the sentence
@@ -750,7 +984,10 @@ pub fn prose_secret(c: &Candidate<'_>) -> bool {
     let stated = {
         let before = c.before(24).to_lowercase();
         let before = before.trim_end();
-        before.ends_with(" is") || before.ends_with(" was") || before.ends_with(':') || before.ends_with('=')
+        before.ends_with(" is")
+            || before.ends_with(" was")
+            || before.ends_with(':')
+            || before.ends_with('=')
     };
     quoted || random || (stated && v.len() >= 6)
 }

@@ -69,7 +69,10 @@ pub fn load(split: &str) -> Vec<Record> {
             let id = v["id"].as_str().unwrap_or_default().to_owned();
             let mut out = String::new();
             let mut rest = v["text"].as_str().unwrap_or_default();
-            let planted_in: Vec<&Value> = v["planted"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+            let planted_in: Vec<&Value> = v["planted"]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
             let values: Vec<String> = planted_in
                 .iter()
                 .enumerate()
@@ -82,7 +85,9 @@ pub fn load(split: &str) -> Vec<Record> {
             while let Some(at) = rest.find('⟦') {
                 out.push_str(&rest[..at]);
                 let close = rest[at..].find('⟧').expect("closed mark") + at;
-                let i: usize = rest[at + '⟦'.len_utf8()..close].parse().expect("mark index");
+                let i: usize = rest[at + '⟦'.len_utf8()..close]
+                    .parse()
+                    .expect("mark index");
                 let start = out.len();
                 out.push_str(&values[i]);
                 let p = planted_in[i];
@@ -120,7 +125,9 @@ pub fn must_mask(p: &Planted) -> (usize, usize) {
             break;
         }
     }
-    let end = v[..end.min(v.len())].trim_end_matches([',', '\n', ' ']).len();
+    let end = v[..end.min(v.len())]
+        .trim_end_matches([',', '\n', ' '])
+        .len();
     (p.start, p.start + end)
 }
 
@@ -149,7 +156,10 @@ pub fn score(records: &[Record]) -> Score {
         let covered = |a: usize, b: usize| {
             (a..b).all(|i| {
                 !r.text.is_char_boundary(i)
-                    || !r.text[i..].chars().next().is_some_and(char::is_alphanumeric)
+                    || !r.text[i..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphanumeric)
                     || findings.iter().any(|f| f.start <= i && i < f.end)
             })
         };
@@ -164,7 +174,13 @@ pub fn score(records: &[Record]) -> Score {
             k.0 += 1;
             k.1 += usize::from(ok);
             if !ok {
-                s.misses.push(format!("MISS {} [{}] {:?} in {:?}", p.category.as_str(), p.kind, &r.text[a..b], r.text));
+                s.misses.push(format!(
+                    "MISS {} [{}] {:?} in {:?}",
+                    p.category.as_str(),
+                    p.kind,
+                    &r.text[a..b],
+                    r.text
+                ));
             }
         }
         for f in findings.iter().filter(|f| f.category == Category::Person) {
@@ -175,19 +191,34 @@ pub fn score(records: &[Record]) -> Score {
                     && f.start < p.end
                     && p.start < f.end
             });
-            let t = if address { &mut s.addresses } else { &mut s.names };
+            let t = if address {
+                &mut s.addresses
+            } else {
+                &mut s.names
+            };
             t.0 += usize::from(hit);
             t.1 += 1;
             if !hit {
-                s.false_positives.push(format!("PERSON FP {} {:?} in {:?}", f.rule, &r.text[f.start..f.end], r.text));
+                s.false_positives.push(format!(
+                    "PERSON FP {} {:?} in {:?}",
+                    f.rule,
+                    &r.text[f.start..f.end],
+                    r.text
+                ));
             }
         }
         if r.planted.is_empty() {
             s.negatives += 1;
-            let out = mask_text(&policy, &mut HmacPseudonyms::new(b"eval"), &r.text, &mut Counts::default());
+            let out = mask_text(
+                &policy,
+                &mut HmacPseudonyms::new(b"eval"),
+                &r.text,
+                &mut Counts::default(),
+            );
             if out != r.text {
                 s.changed += 1;
-                s.false_positives.push(format!("FP {:?}\n   -> {out:?}", r.text));
+                s.false_positives
+                    .push(format!("FP {:?}\n   -> {out:?}", r.text));
             }
             for c in Category::ALL {
                 if findings.iter().any(|f| f.category == c) {
@@ -231,10 +262,19 @@ pub fn table(s: &Score) -> String {
             pct(fp, s.negatives)
         ));
     }
-    let (n, m) = s.values.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    let (n, m) = s
+        .values
+        .values()
+        .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
     out.push_str(&format!(
         "{:<14} {:>8} {:>7} {:>7.2} %   {:>4} of {} lines changed = {:.2} %\n",
-        "all", n, m, pct(m, n), s.changed, s.negatives, pct(s.changed, s.negatives)
+        "all",
+        n,
+        m,
+        pct(m, n),
+        s.changed,
+        s.negatives,
+        pct(s.changed, s.negatives)
     ));
     out.push_str("\nby kind         planted  masked   recall\n");
     for (k, (n, m)) in &s.kinds {
@@ -245,7 +285,9 @@ pub fn table(s: &Score) -> String {
     let name_recall = s
         .kinds
         .iter()
-        .filter(|(k, _)| k.starts_with("person/") && !k.ends_with("address") && !k.ends_with("street"))
+        .filter(|(k, _)| {
+            k.starts_with("person/") && !k.ends_with("address") && !k.ends_with("street")
+        })
         .fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1));
     let addr_recall = s
         .kinds
