@@ -24,6 +24,7 @@
 pub mod custom;
 mod engine;
 pub mod examples;
+pub mod govid;
 pub mod keyed;
 pub mod person;
 pub mod phone;

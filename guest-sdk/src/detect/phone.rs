@@ -207,6 +207,24 @@ fn written(value: &str) -> Written {
     w
 }
 
+/// A word after a number that says it is a phone's (`… office`, `… fax`).
+fn phone_word_after(after: &str) -> bool {
+    let a = after
+        .trim_start_matches([' ', '\t', '(', '[', ','])
+        .to_ascii_lowercase();
+    [
+        "office", "fax", "mobile", "cell", "home", "work", "tel", "phone", "landline",
+    ]
+    .iter()
+    .any(|w| {
+        a.starts_with(w)
+            && !a[w.len()..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric)
+    })
+}
+
 /// A phone word within the 40 bytes before the candidate, as a word of its own (not
 /// `callback`, `cancelled`): the same test as the trigger's.
 fn phone_context(before: &str) -> bool {
@@ -225,7 +243,9 @@ fn phone_word_at(text: &[u8], start: usize, end: usize) -> bool {
     if text[start] >= 0x80 {
         return true;
     }
-    let before_ok = start == 0 || !text[start - 1].is_ascii_alphabetic();
+    let escaped_break =
+        start >= 2 && text[start - 2] == b'\\' && matches!(text[start - 1], b'n' | b'r' | b't');
+    let before_ok = start == 0 || !text[start - 1].is_ascii_alphabetic() || escaped_break;
     let tail = text[end.min(text.len())..]
         .iter()
         .take_while(|b| b.is_ascii_alphabetic())
@@ -251,7 +271,7 @@ fn not_a_number_of_another_kind(w: &Written, value: &str) -> bool {
     if dots {
         let pairs = w.groups.len() == 5 && w.groups.iter().all(|&g| g == 2);
         let nanp = w.groups == [3, 3, 4] || w.groups == [1, 3, 3, 4];
-        if !(pairs || nanp) {
+        if !(pairs || nanp || w.paren_first) {
             return true;
         }
     }
@@ -300,7 +320,7 @@ pub fn phone_national(c: &Candidate<'_>) -> bool {
     {
         return false;
     }
-    let context = phone_context(before);
+    let context = phone_context(before) || phone_word_after(c.after(16));
     let groups = w.groups.len();
     let digits = w.digits.as_str();
     // NANP: (415) 555-2671, 415-555-2671, 415.555.2671, 1-415-555-2671.
@@ -414,7 +434,9 @@ pub const RULES: &[Rule] = &[
             near: Some(phone_word_near),
             shape: Some(national_shape),
         },
-        pattern: r"(?:^|[^0-9A-Za-z_])(?P<v>(?:\([0-9]{1,5}\)|[0-9]{1,13})(?:[ .\-/]{1,2}[0-9]{1,8}){0,5}(?:[ ]?(?:ext\.?|x|#|extension)[ ]?[0-9]{1,6})?)(?:[^0-9A-Za-z_]|$)",
+        // `\n` written out (a JSON string's escaped line break) stands before a number
+        // like a real one.
+        pattern: r"(?:^|[^0-9A-Za-z_]|\\[nrt])(?P<v>(?:\([0-9]{1,5}\)|[0-9]{1,13})(?:[ .\-/]{0,2}(?:\([0-9]{1,5}\)|[0-9]{1,8})){0,5}(?:[ ]?(?:ext\.?|x|#|extension)[ ]?[0-9]{1,6})?)(?:[^0-9A-Za-z_]|\\[nrt]|$)",
         validate: Some(phone_national),
         examples: Examples {
             masks: &[

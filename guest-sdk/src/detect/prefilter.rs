@@ -426,6 +426,14 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
     false
 }
 
+/// A digit within the 48 bytes after the word (card and id words).
+pub fn digits_follow_within(text: &[u8], _start: usize, end: usize) -> bool {
+    text[end.min(text.len())..]
+        .iter()
+        .take(48)
+        .any(u8::is_ascii_digit)
+}
+
 /// A password word then, within a few words, a value: the `secret-in-prose` rule.
 /// Anything but the end of the text or a line break right after the word.
 pub fn word_then_value(text: &[u8], _start: usize, end: usize) -> bool {
@@ -554,6 +562,11 @@ pub struct Shape<'a> {
     /// starts with `0`: a national number with its trunk prefix (`020 7946 0958`), or
     /// an international one after `00`.
     pub zero_grouped_digits: usize,
+    /// Two capitals, six digits (maybe in pairs), a capital (a UK National
+    /// Insurance number's shape).
+    pub nino_like: bool,
+    /// Five capitals, four digits, a capital (an Indian PAN's shape).
+    pub pan_like: bool,
     /// `ddd-ddd-dddd` or `ddd.ddd.dddd` somewhere (a NANP number).
     pub nanp_dashed: bool,
     /// 5 when five two-digit groups stand in a row, one space, dot or dash apart (`06
@@ -635,6 +648,8 @@ impl<'a> Shape<'a> {
             card_digits: 0,
             zero_grouped_digits: 0,
             nanp_dashed: false,
+            nino_like: false,
+            pan_like: false,
             digit_pairs: 0,
             ssn_dashed: false,
             cn_mobile: false,
@@ -753,6 +768,8 @@ impl<'a> Shape<'a> {
         }
         s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+        s.nino_like = nino_like(bytes);
+        s.pan_like = pan_like(bytes);
         s
     }
 
@@ -814,6 +831,36 @@ impl<'a> Shape<'a> {
                 && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
         }
     }
+}
+
+/// `AB123456C` or `AB 12 34 56 C`: at each capital pair starting a word.
+fn nino_like(b: &[u8]) -> bool {
+    (0..b.len().saturating_sub(8)).any(|i| {
+        (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b[i].is_ascii_uppercase()
+            && b[i + 1].is_ascii_uppercase()
+            && {
+                let rest: Vec<u8> = b[i + 2..]
+                    .iter()
+                    .take(12)
+                    .copied()
+                    .filter(|c| *c != b' ')
+                    .collect();
+                rest.len() >= 7
+                    && rest[..6].iter().all(u8::is_ascii_digit)
+                    && rest[6].is_ascii_uppercase()
+            }
+    })
+}
+
+/// `ABCPE1234F`: five capitals, four digits, a capital.
+fn pan_like(b: &[u8]) -> bool {
+    b.windows(10).enumerate().any(|(i, w)| {
+        (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && w[..5].iter().all(u8::is_ascii_uppercase)
+            && w[5..9].iter().all(u8::is_ascii_digit)
+            && w[9].is_ascii_uppercase()
+    })
 }
 
 /// Whether some `key=` / `key:` pair in the text has a key the policy calls sensitive:

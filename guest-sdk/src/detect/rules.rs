@@ -81,6 +81,34 @@ const SECRET_LITERALS: &[&str] = &[
     "パスワード",
 ];
 
+/// Words that say a card number follows.
+pub(crate) const CARD_WORDS: &[&str] = &[
+    "card",
+    "credit",
+    "debit",
+    "cc ",
+    "cc#",
+    "cc:",
+    "pan",
+    "visa",
+    "mastercard",
+    "amex",
+    "maestro",
+    "discover",
+    "jcb",
+    "diners",
+    "unionpay",
+    "karte",
+    "carte",
+    "tarjeta",
+    "cartão",
+    "cartao",
+    "卡号",
+    "信用卡",
+    "银行卡",
+    "カード",
+];
+
 /// Words after which a sentence may state a password.
 const PROSE_WORDS: &[&str] = &[
     "password",
@@ -174,6 +202,7 @@ pub(crate) const PARTS: &[&[Rule]] = &[
     CORE,
     super::tokens::LATE,
     super::phone::RULES,
+    super::govid::RULES,
     super::person::RULES,
 ];
 
@@ -557,8 +586,15 @@ const CORE: &[Rule] = &[
     Rule {
         name: "credit-card",
         category: Payment,
-        trigger: Trigger::shape(|s| s.card_digits >= 13),
-        pattern: r"\b(?:[0-9][ -]?){12,18}[0-9]\b",
+        // Grouped digits that start like a card, or a word that says a card follows
+        // (then 12-19 digits in any grouping, and a number that fails the Luhn check
+        // too: the words say it is a card).
+        trigger: Trigger {
+            literals: CARD_WORDS,
+            near: Some(prefilter::digits_follow_within),
+            shape: Some(|s| s.card_digits >= 13),
+        },
+        pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
         validate: Some(v::card_number),
         examples: Examples::NONE,
     },
@@ -597,7 +633,9 @@ const CORE: &[Rule] = &[
         category: Contact,
         trigger: Trigger::literals(&["@", "%40"]),
         // `%40` is the `@` of an address in a query string (`?email=bob%40example.com`).
-        pattern: r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        // Local parts and domains in any script (`josé@correo.es`, `用户@例子.中国`),
+        // or in ASCII with a boundary that CJK text before it does not break.
+        pattern: r"(?:^|[^\p{L}\p{N}._%+'-])(?P<v>(?:[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}][\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}.]*|[\p{L}\p{M}\p{N}_%+'-](?:[\p{L}\p{M}\p{N}._%+'-]*[\p{L}\p{M}\p{N}_%+'-])?)(?:@|%40)[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*\.(?:[A-Za-z]{2,24}\b|xn--[a-z0-9-]{2,59}|[\p{L}--\p{ASCII}]{2,12}))",
         validate: Some(v::email),
         examples: Examples::NONE,
     },
@@ -607,7 +645,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger::shape(|s| s.plus_digit),
         // `+` and the country code, then groups (spaces, dots, dashes, parentheses,
         // a `(0)` for callers at home), and an extension.
-        pattern: r"(?:^|[^A-Za-z0-9_+])(?P<v>\+[1-9][0-9]{0,3}(?:[ .\-/]{0,2}(?:\([0-9]{1,4}\)|[0-9]{1,6})){1,7}(?:[ ]?(?:ext\.?|x|#)[ ]?[0-9]{1,6})?)",
+        pattern: r"(?:^|[^A-Za-z0-9_+]|\\[nrt])(?P<v>\+[1-9][0-9]{0,3}(?:[ .\-/]{0,2}(?:\([0-9]{1,4}\)|[0-9]{1,6})){1,7}(?:[ ]?(?:ext\.?|x|#)[ ]?[0-9]{1,6})?)",
         validate: Some(super::phone::phone_e164),
         examples: Examples::NONE,
     },
@@ -1210,6 +1248,19 @@ mod tests {
             "GET /api/v1/users?email=ops-team%40yahoo.co.jp&limit=1",
             "GET /api/v1/users?email=[MASKED:email]&limit=1",
         );
+    }
+
+    #[test]
+    fn email_in_any_script_and_not_ssh_remotes() {
+        masks("write to josé.garcía@correo.es", "write to [MASKED:email]");
+        // A Han local part glued to Han text cannot be told from it: the text goes too.
+        masks("联系我胡金凤@münchen.de谢谢", "[MASKED:email]谢谢");
+        masks("联系 胡金凤@münchen.de 谢谢", "联系 [MASKED:email] 谢谢");
+        masks("mail ölçer@örnek.com.tr ok", "mail [MASKED:email] ok");
+        keeps("git clone git@github.com:acme/app.git");
+        keeps("remote: git@gitlab.example.com:group/repo.git");
+        keeps("ssh deploy@bastion.example.com uptime");
+        keeps("scp build.tar deploy@host.example.io:/tmp/");
     }
 
     #[test]

@@ -37,8 +37,14 @@ pub fn luhn(digits: &str) -> bool {
 /// candidate is masked.
 pub fn card_number(c: &Candidate<'_>) -> bool {
     let value = c.value();
+    let context = card_context(c.before(40));
     if !value.contains([' ', '-']) {
-        return card_digits(value.as_bytes());
+        return card_digits(value.as_bytes()) || context && context_card(value);
+    }
+    // With a card word before it: any grouping of 12 to 19 digits, one kind of
+    // separator, and no Luhn check (the words say it is a card).
+    if context && !(value.contains(' ') && value.contains('-')) && context_card(value) {
+        return true;
     }
     let groups: Vec<&str> = value.split([' ', '-']).collect();
     // Byte offset of each group in `value`.
@@ -50,8 +56,10 @@ pub fn card_number(c: &Candidate<'_>) -> bool {
         })
         .collect();
     (0..groups.len()).any(|first| {
-        // No issuer starts with 0, 1, 7, 8 or 9 (most candidates are timestamps).
-        matches!(groups[first].as_bytes()[0], b'2'..=b'6')
+        // No issuer starts with 0, 7, 8 or 9; 1 only JCB's 1800 (most candidates
+        // starting with 1 are timestamps).
+        let head = groups[first].as_bytes();
+        (matches!(head[0], b'2'..=b'6') || head.starts_with(b"18"))
             && (first + 1..=groups.len()).rev().any(|end| {
                 card_groups(
                     &value[offsets[first]..offsets[end - 1] + groups[end - 1].len()],
@@ -61,17 +69,52 @@ pub fn card_number(c: &Candidate<'_>) -> bool {
     })
 }
 
+/// Whether a card word stands in the text right before a number (`card #`, `credit
+/// card number is`, `cc`, `Visa`).
+pub fn card_context(before: &str) -> bool {
+    let lower = before.to_lowercase();
+    super::rules::CARD_WORDS.iter().any(|w| {
+        let w = w.trim_end_matches([' ', '#', ':']);
+        lower.match_indices(w).any(|(i, _)| {
+            // `cc` and `pan` only as words.
+            let start_ok = i == 0
+                || !lower[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric);
+            let end = i + w.len();
+            let end_ok = w.len() > 3
+                || !lower[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
+            start_ok && end_ok
+        })
+    })
+}
+
+/// After a card word: 12 to 19 digits, not a date or a phone number's shape, and
+/// not one digit over and over.
+fn context_card(value: &str) -> bool {
+    let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
+    let as_str = std::str::from_utf8(&digits).unwrap_or_default();
+    (12..=19).contains(&digits.len())
+        && !digits.iter().all(|d| *d == digits[0])
+        && !(digits.len() == 18 && is_cn_resident_id(as_str))
+}
+
 /// `text` (the groups `groups` and their separators) is a card: one kind of separator,
 /// card-like groups (4-4-4-4(-3), Amex 4-6-5, Diners 4-6-4, or one compact run) and
 /// card digits.
 fn card_groups(text: &str, groups: &[&str]) -> bool {
     let k = groups.len();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    // One kind of separator, groups of three to six digits (the last one to four
+    // shorter): 4-4-4-4, 4-6-5, 6-4-6, 4-4-4-3, 3-4-4-4-1 all occur.
     let grouping = k == 1
         || !(text.contains(' ') && text.contains('-'))
-            && (lens[..k - 1].iter().all(|&g| g == 4) && (1..=4).contains(&lens[k - 1])
-                || lens == [4, 6, 5]
-                || lens == [4, 6, 4]);
+            && lens[..k - 1].iter().all(|&g| (3..=6).contains(&g))
+            && (1..=6).contains(&lens[k - 1]);
     if !grouping {
         return false;
     }
@@ -97,6 +140,9 @@ fn card_digits(d: &[u8]) -> bool {
     let issuer_ok = match (d[0], d[1]) {
         (b'4', _) => matches!(len, 13 | 16 | 19),
         // Mastercard 2221-2720.
+        (b'2', b'1') | (b'1', b'8') => {
+            len == 15 && (digits.starts_with("2131") || digits.starts_with("1800"))
+        }
         (b'2', _) => len == 16 && ("2221".."2721").contains(&&digits[..4]),
         // Mastercard, Maestro.
         (b'5', _) => (16..=19).contains(&len),
@@ -104,7 +150,7 @@ fn card_digits(d: &[u8]) -> bool {
         (b'6', _) => (16..=19).contains(&len),
         // American Express.
         (b'3', b'4' | b'7') => len == 15,
-        // JCB.
+        // JCB (its older 15-digit numbers, 2131 and 1800, are above).
         (b'3', b'5') => (16..=19).contains(&len),
         // Diners Club.
         (b'3', b'0' | b'6' | b'8' | b'9') => (14..=19).contains(&len),
@@ -204,24 +250,45 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 /// start, must end at a space or at the end, and the whole candidate is masked.
 pub fn iban(c: &Candidate<'_>) -> bool {
     let value = c.value();
-    let Some(&(_, len)) = IBAN_LENGTHS.iter().find(|(cc, _)| value.starts_with(cc)) else {
-        return false;
-    };
-    let mut compact = String::with_capacity(len);
-    let mut chars = value.chars();
-    for ch in chars.by_ref() {
-        if ch != ' ' {
-            compact.push(ch);
-            if compact.len() == len {
-                break;
+    let compact: String = value.chars().filter(|ch| *ch != ' ').collect();
+    let known = IBAN_LENGTHS.iter().find(|(cc, _)| value.starts_with(cc));
+    if let Some(&(_, len)) = known {
+        // The country's length, from the start; the candidate may run on into a short
+        // word after it (`AT45 5222 5175 5209 4126 0`, found by the property tests).
+        let mut head = String::with_capacity(len);
+        let mut chars = value.chars();
+        for ch in chars.by_ref() {
+            if ch != ' ' {
+                head.push(ch);
+                if head.len() == len {
+                    break;
+                }
             }
         }
+        if head.len() == len && matches!(chars.next(), None | Some(' ')) && mod97_iban(&head) {
+            return true;
+        }
     }
-    if compact.len() != len || !matches!(chars.next(), None | Some(' ')) {
+    // A length the registry does not give the country (generators and older
+    // formats write such numbers): the check digits must hold, and the number must be
+    // written in groups of four or follow a word that says it is an account.
+    let grouped =
+        value.split(' ').count() >= 4 && value.split(' ').rev().skip(1).all(|g| g.len() == 4);
+    let context = mentions(
+        c.before(32),
+        &[
+            "iban", "account", "konto", "compte", "cuenta", "bank", "transfer",
+        ],
+    );
+    (15..=34).contains(&compact.len()) && (grouped || context) && mod97_iban(&compact)
+}
+
+/// The ISO 13616 check: the first four characters moved to the end, letters as
+/// 10-35, remainder 1 modulo 97.
+fn mod97_iban(compact: &str) -> bool {
+    if compact.len() < 5 || !compact.is_ascii() {
         return false;
     }
-    // Move the first four characters to the end, letters become 10..35, then mod 97
-    // digit by digit so that no big integer is needed.
     let rearranged = compact[4..].chars().chain(compact[..4].chars());
     let mut rem = 0u32;
     for ch in rearranged {
@@ -469,6 +536,22 @@ pub fn random_body(c: &Candidate<'_>) -> bool {
 /// rules own that, and masking it as an email would hide the host).
 pub fn email(c: &Candidate<'_>) -> bool {
     let before = c.before(256);
+    // `git@github.com:org/repo.git`, `ssh deploy@host.example.com`, `scp f u@h.io:/x`:
+    // an SSH remote or login, not an address.
+    let v = c.value();
+    let after = c.after(2);
+    let local = v.split(['@', '%']).next().unwrap_or("");
+    if local == "git" || after.starts_with(':') && !after.starts_with(": ") {
+        return false;
+    }
+    let word_before = before
+        .trim_end()
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("");
+    if matches!(word_before, "ssh" | "scp" | "sftp" | "rsync" | "mosh") {
+        return false;
+    }
     let segment = before.rsplit(char::is_whitespace).next().unwrap_or("");
     match segment.rfind("://") {
         Some(i) => segment[i + 3..].contains(['/', '?', '#']),

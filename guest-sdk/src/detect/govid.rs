@@ -1,0 +1,283 @@
+//! National identity and tax numbers beyond the US SSN and the Chinese resident id:
+//! the UK National Insurance number, the French NIR (INSEE), the Brazilian CPF, the
+//! Indian Aadhaar and PAN, the Canadian SIN. Each has a check (a check digit, a key,
+//! a letter pattern); where the check is weak (one number in ten passes it), the number
+//! counts only when written in its usual grouping or after a word that names it.
+
+use super::prefilter::Trigger;
+use super::validate::luhn;
+use super::{Candidate, Category::GovernmentId, Examples, Rule};
+
+/// Words that say an identity number follows.
+const ID_WORDS: &[&str] = &[
+    "ssn",
+    "social security",
+    "national insurance",
+    "nino",
+    "ni number",
+    "insurance number",
+    "sin",
+    "aadhaar",
+    "aadhar",
+    "uid",
+    "cpf",
+    "nir",
+    "insee",
+    "sécurité sociale",
+    "securite sociale",
+    "id number",
+    "id no",
+    "national id",
+    "identity",
+    "tax id",
+    "tin",
+    "pan",
+    "id:",
+    "id #",
+    "身份证",
+    "マイナンバー",
+    "personal number",
+];
+
+/// An identity word in the text right before, standing as a word (`uid`, not
+/// `uuid`; `pan`, not `span`).
+fn id_context(before: &str) -> bool {
+    let lower = before.to_lowercase();
+    ID_WORDS.iter().any(|w| {
+        lower.match_indices(w).any(|(i, _)| {
+            let start_ok = i == 0
+                || !lower[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric);
+            let end = i + w.len();
+            let end_ok = !w.chars().last().is_some_and(char::is_alphanumeric)
+                || !lower[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
+            start_ok && end_ok
+        })
+    })
+}
+
+/// Glued to a longer token (`…-a456-426614174000`, `v1.2`): no identity number.
+fn glued(c: &Candidate<'_>) -> bool {
+    c.char_before()
+        .is_some_and(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '.' | '_' | '/'))
+        || c.char_after()
+            .is_some_and(|ch| ch.is_alphanumeric() || ch == '_')
+}
+
+/// UK National Insurance number: two letters, six digits, a letter (`AB 12 34 56 C`).
+/// Without a word naming it, the prefix and suffix must be ones HMRC issues.
+pub fn uk_nino(c: &Candidate<'_>) -> bool {
+    let v: Vec<u8> = c.value().bytes().filter(|b| *b != b' ').collect();
+    if v.len() != 9 {
+        return false;
+    }
+    let valid_prefix = !matches!(v[0], b'D' | b'F' | b'I' | b'Q' | b'U' | b'V')
+        && !matches!(v[1], b'D' | b'F' | b'I' | b'O' | b'Q' | b'U' | b'V')
+        && !matches!(
+            &v[..2],
+            b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ"
+        );
+    let valid_suffix = matches!(v[8], b'A'..=b'D');
+    (valid_prefix && valid_suffix) || id_context(c.before(40))
+}
+
+/// French NIR: sex, year, month, department, commune, order, and a key (97 minus the
+/// number modulo 97; Corsica's 2A/2B count as 19/18).
+pub fn fr_nir(c: &Candidate<'_>) -> bool {
+    if glued(c) {
+        return false;
+    }
+    let v: String = c.value().chars().filter(|ch| !ch.is_whitespace()).collect();
+    if v.len() != 15 {
+        return false;
+    }
+    let body = v[..13].replace("2A", "19").replace("2B", "18");
+    let (Ok(n), Ok(key)) = (body.parse::<u64>(), v[13..].parse::<u64>()) else {
+        return false;
+    };
+    let month: u32 = v[3..5].parse().unwrap_or(0);
+    key == 97 - n % 97
+        && matches!(&v[..1], "1" | "2" | "3" | "4" | "7" | "8")
+        && (1..=12).contains(&month) | (20..=99).contains(&month)
+}
+
+/// Brazilian CPF: nine digits and two check digits (`123.456.789-09`); the bare
+/// eleven digits only after a word naming it.
+pub fn br_cpf(c: &Candidate<'_>) -> bool {
+    if glued(c) {
+        return false;
+    }
+    let value = c.value();
+    let d: Vec<u32> = value.chars().filter_map(|ch| ch.to_digit(10)).collect();
+    if d.len() != 11 || d.iter().all(|x| *x == d[0]) {
+        return false;
+    }
+    let check = |n: usize| {
+        let sum: u32 = (0..n).map(|i| d[i] * (n as u32 + 1 - i as u32)).sum();
+        let r = sum * 10 % 11;
+        if r == 10 {
+            0
+        } else {
+            r
+        }
+    };
+    let valid = check(9) == d[9] && check(10) == d[10];
+    valid && (value.contains(['.', '-']) || id_context(c.before(40)))
+}
+
+/// The Verhoeff check (Aadhaar).
+fn verhoeff(digits: &[u8]) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let mut c = 0u8;
+    for (i, d) in digits.iter().rev().enumerate() {
+        c = D[c as usize][P[i % 8][*d as usize] as usize];
+    }
+    c == 0
+}
+
+/// Indian Aadhaar: twelve digits, the first 2-9, the Verhoeff check; grouped 4-4-4 or
+/// after a word naming it.
+pub fn in_aadhaar(c: &Candidate<'_>) -> bool {
+    if glued(c) {
+        return false;
+    }
+    let value = c.value();
+    let d: Vec<u8> = value
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    d.len() == 12
+        && d[0] >= 2
+        && verhoeff(&d)
+        && (value.contains([' ', '-']) || id_context(c.before(40)))
+}
+
+/// Indian PAN: five letters (the fourth says what holds it), four digits, a letter.
+pub fn in_pan(c: &Candidate<'_>) -> bool {
+    let v = c.value().as_bytes();
+    v.len() == 10
+        && matches!(
+            v[3],
+            b'P' | b'C' | b'H' | b'F' | b'A' | b'T' | b'B' | b'L' | b'J' | b'G'
+        )
+}
+
+/// Canadian SIN: nine digits passing Luhn, grouped 3-3-3 or after a word naming it.
+pub fn ca_sin(c: &Candidate<'_>) -> bool {
+    if glued(c) {
+        return false;
+    }
+    let value = c.value();
+    let d: String = value.chars().filter(char::is_ascii_digit).collect();
+    d.len() == 9
+        && !d.starts_with(['0', '8'])
+        && luhn(&d)
+        && (value.contains([' ', '-']) && id_context(c.before(40)) || id_context(c.before(40)))
+}
+
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "uk-nino",
+        category: GovernmentId,
+        trigger: Trigger::shape(|s| s.nino_like),
+        pattern: r"\b[A-Z]{2}[ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[A-Z]\b",
+        validate: Some(uk_nino),
+        examples: Examples {
+            masks: &[
+                "NI number «AB 12 34 56 C»",
+                "«JG103759A»",
+                "ssn «ZZ 360837 T»",
+            ],
+            keeps: &["flight BA 12 34 56 Z", "model XY123456Z"],
+        },
+    },
+    Rule {
+        name: "fr-nir",
+        category: GovernmentId,
+        trigger: Trigger::shape(|s| s.digit_run >= 15 || s.grouped_digits >= 13),
+        pattern: r"\b[1-478][ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?(?:[0-9]{2}|2[AB])[ ]?[0-9]{3}[ ]?[0-9]{3}[ ]?[0-9]{2}\b",
+        validate: Some(fr_nir),
+        examples: Examples {
+            masks: &["NIR «2 87 04 54 395 744 79»", "«287045439574479»"],
+            keeps: &["order 287045439574478"],
+        },
+    },
+    Rule {
+        name: "br-cpf",
+        category: GovernmentId,
+        trigger: Trigger::literals_or_shape(&["cpf"], |s| {
+            s.dots_in_number >= 2 || s.digit_run >= 11
+        }),
+        pattern: r"\b[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}\b",
+        validate: Some(br_cpf),
+        examples: Examples {
+            masks: &["CPF «523.366.630-82»", "cpf: «52336663082»"],
+            keeps: &["version 523.366.630-81", "id 52336663082"],
+        },
+    },
+    Rule {
+        name: "in-aadhaar",
+        category: GovernmentId,
+        trigger: Trigger::literals_or_shape(&["aadhaar", "aadhar", "uid"], |s| {
+            s.grouped_digits >= 12
+        }),
+        pattern: r"\b[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}\b",
+        validate: Some(in_aadhaar),
+        examples: Examples {
+            masks: &["Aadhaar «2217 3914 6548»", "aadhaar no «221739146548»"],
+            keeps: &["ts 221739146548 ms", "2217 3914 6549"],
+        },
+    },
+    Rule {
+        name: "in-pan",
+        category: GovernmentId,
+        trigger: Trigger::shape(|s| s.pan_like),
+        pattern: r"\b[A-Z]{5}[0-9]{4}[A-Z]\b",
+        validate: Some(in_pan),
+        examples: Examples {
+            masks: &["PAN «ABCPE1234F»"],
+            keeps: &["code ABCXE1234F", "ERROR1234F"],
+        },
+    },
+    Rule {
+        name: "ca-sin",
+        category: GovernmentId,
+        trigger: Trigger::literals_near(
+            &["sin", "social insurance", "ssn", "social security", "id"],
+            super::prefilter::digits_follow_within,
+        ),
+        pattern: r"\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b",
+        validate: Some(ca_sin),
+        examples: Examples {
+            masks: &["SIN «130 692 502»"],
+            keeps: &["SIN 130 692 503", "took 130 692 502 ms"],
+        },
+    },
+];
