@@ -45,6 +45,7 @@ fn street_types() -> &'static HashSet<&'static str> {
     SET.get_or_init(|| list(include_str!("../../data/addresses/street_types.txt")))
 }
 
+#[cfg(test)]
 fn unit_types() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| list(include_str!("../../data/addresses/unit_types.txt")))
@@ -263,6 +264,78 @@ const COMMON_WORD_NAMES: &[&str] = &[
 
 /// Capitalised words a context may put where a name goes that are no name.
 const NOT_NAMES: &[&str] = &[
+    // Nationalities (`I am German`) and states (`I am happy`).
+    "german",
+    "french",
+    "english",
+    "american",
+    "british",
+    "indian",
+    "chinese",
+    "japanese",
+    "brazilian",
+    "spanish",
+    "italian",
+    "russian",
+    "canadian",
+    "australian",
+    "mexican",
+    "dutch",
+    "swiss",
+    "irish",
+    "polish",
+    "turkish",
+    "korean",
+    "greek",
+    "swedish",
+    "norwegian",
+    "danish",
+    "finnish",
+    "portuguese",
+    "austrian",
+    "belgian",
+    "egyptian",
+    "nigerian",
+    "kenyan",
+    "african",
+    "european",
+    "asian",
+    "latin",
+    "arab",
+    "israeli",
+    "iranian",
+    "iraqi",
+    "pakistani",
+    "bangladeshi",
+    "vietnamese",
+    "thai",
+    "filipino",
+    "indonesian",
+    "malaysian",
+    "singaporean",
+    "argentinian",
+    "chilean",
+    "colombian",
+    "peruvian",
+    "venezuelan",
+    "cuban",
+    "ukrainian",
+    "czech",
+    "hungarian",
+    "romanian",
+    "bulgarian",
+    "serbian",
+    "croatian",
+    "scottish",
+    "welsh",
+    "happy",
+    "sorry",
+    "fine",
+    "done",
+    "ready",
+    "back",
+    "afraid",
+    "glad",
     "team",
     "all",
     "there",
@@ -590,6 +663,68 @@ const NOT_NAMES: &[&str] = &[
     "mysql",
 ];
 
+/// Words of organisation names: a name-shaped run with one of them is a company's.
+const ORG_WORDS: &[&str] = &[
+    "orchestra",
+    "band",
+    "group",
+    "company",
+    "co",
+    "foundation",
+    "university",
+    "college",
+    "hospital",
+    "bank",
+    "inc",
+    "llc",
+    "ltd",
+    "gmbh",
+    "corp",
+    "corporation",
+    "sa",
+    "sas",
+    "sarl",
+    "plc",
+    "ag",
+    "bv",
+    "associates",
+    "partners",
+    "sons",
+    "brothers",
+    "industries",
+    "solutions",
+    "systems",
+    "services",
+    "holdings",
+    "capital",
+    "ventures",
+    "media",
+    "labs",
+    "institute",
+    "school",
+    "church",
+    "club",
+    "hotel",
+    "restaurant",
+    "cafe",
+    "store",
+    "shop",
+    "market",
+    "center",
+    "centre",
+    "studio",
+    "studios",
+    "records",
+    "press",
+    "publishing",
+    "airlines",
+    "motors",
+    "pharma",
+    "energy",
+    "international",
+    "global",
+];
+
 /// Folds a word for the lists: lower case, common Latin diacritics dropped
 /// (`Müller` is listed as `muller`).
 fn fold(word: &str) -> String {
@@ -730,6 +865,25 @@ const STRONG_BEFORE: &[&str] = &[
 ];
 
 const WEAK_BEFORE: &[&str] = &[
+    "my kid",
+    "my son",
+    "my daughter",
+    "my wife",
+    "my husband",
+    "my friend",
+    "my brother",
+    "my sister",
+    "my mother",
+    "my father",
+    "my mom",
+    "my dad",
+    "my boss",
+    "my colleague",
+    "my child",
+    "my partner",
+    "my grandfather",
+    "my grandmother",
+    "called",
     "hi",
     "hello",
     "hey",
@@ -893,11 +1047,36 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     {
         return false;
     }
-    let context = context_before(c.before(48)).max(if contact_after(c.after(80)) {
-        Context::Strong
-    } else {
-        Context::None
-    });
+    let before = c.before(48);
+    let line_start = before.is_empty() || before.ends_with('\n') || before.ends_with("\\n");
+    let speaker = line_start && c.after(1) == ":";
+    let context = context_before(before)
+        .max(if contact_after(c.after(80)) {
+            Context::Strong
+        } else {
+            Context::None
+        })
+        .max(if speaker {
+            Context::Weak
+        } else {
+            Context::None
+        });
+    // A company's name (`Roche Vidal S.A.S.`, `… and Coleman Orchestra`).
+    let next_word: String = c
+        .after(24)
+        .trim_start()
+        .chars()
+        .take_while(|ch| ch.is_alphanumeric() || *ch == '.')
+        .filter(|ch| *ch != '.')
+        .collect::<String>()
+        .to_lowercase();
+    if name_words
+        .iter()
+        .any(|w| ORG_WORDS.contains(&fold(w.trim_end_matches('.')).as_str()))
+        || ORG_WORDS.contains(&next_word.as_str())
+    {
+        return false;
+    }
     let first = name_words[0];
     let last = name_words[name_words.len() - 1];
     let listed_first = is_given(first);
@@ -1327,6 +1506,25 @@ fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
     matches!(text.get(i), Some(b':' | b'='))
 }
 
+/// A chat transcript's speaker: a capitalised word (or Han characters) at the start of
+/// a line (or after a written-out `\n`), then `:`.
+fn speaker_label(s: &Shape<'_>) -> bool {
+    let b = s.text.as_bytes();
+    let starts = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', b).map(|i| i + 1))
+        .chain(memchr::memmem::find_iter(b, b"\\n").map(|i| i + 2));
+    starts.into_iter().any(|i| {
+        let rest = &b[i.min(b.len())..];
+        let word = rest
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
+            .count();
+        word >= 2
+            && rest.get(word) == Some(&b':')
+            && (rest[0].is_ascii_uppercase() || rest[0] >= 0xC3)
+    })
+}
+
 /// Two capitalised words in a row (the bare-name rule's shape): a capital after a
 /// space, letters, one space, a capital and a lower-case letter.
 fn title_bigram(s: &Shape<'_>) -> bool {
@@ -1374,7 +1572,59 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     // A number and an ordinary word such as `200 OK` or `3 Retries` is not enough:
     // a street type must be there, and the words must be a street's (capitalised,
     // or the lower-case types and particles of French and Spanish addresses).
-    typed && street.iter().take(2).all(|w| !is_log_word(w))
+    let tail = postcode_tail(value);
+    let context = address_context(c.before(40));
+    (typed || tail || context && street.len() >= 2)
+        && street.iter().take(2).all(|w| !is_log_word(w))
+}
+
+/// A city and a postcode (or a state) after the street, as the rule's last part
+/// takes them: `, Lake Katieview, TR3W 5AA`, `, NM 72965`, `, ACT, 2983`.
+fn postcode_tail(value: &str) -> bool {
+    let last = value.rsplit([',', '\n']).next().unwrap_or("").trim();
+    let digits = last.bytes().filter(u8::is_ascii_digit).count();
+    value.contains(',')
+        && (4..=10).contains(&digits)
+        && last.len() <= 14
+        && last
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
+}
+
+/// Words that say an address follows.
+fn address_context(before: &str) -> bool {
+    let lower = before.to_lowercase();
+    let lower = lower.trim_end_matches([' ', ':', '"', '\'']);
+    [
+        "address",
+        "addr",
+        "live in",
+        "lived in",
+        "living at",
+        "lives at",
+        "live at",
+        "sent to",
+        "send to",
+        "ship to",
+        "shipped to",
+        "deliver to",
+        "delivered to",
+        "located at",
+        "moved to",
+        "residing at",
+        "resides at",
+        "visit us at",
+        "at",
+        "anschrift",
+        "adresse",
+        "dirección",
+        "endereço",
+        "地址",
+        "following?",
+        "following",
+    ]
+    .iter()
+    .any(|w| lower.ends_with(w))
 }
 
 /// Words that follow a number in log text and happen to be street types (`200 OK`
@@ -1519,14 +1769,14 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger {
             literals: NAME_WORDS,
             near: Some(name_word_near),
-            shape: None,
+            shape: Some(speaker_label),
         },
         // A name after a title, a greeting, an introduction or a word that puts a
         // person next (v1-v3), as the value of a name-like key (v4), in a mail header
         // (v5), before an e-mail in brackets (v6), or in Han characters after a marker
         // or before an honorific (v7, v8). The validator weighs the context against
         // the name lists.
-        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|customer|client|patient|employee|applicant|beneficiary|recipient)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{M}'’-]+)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)"#,
+        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|called)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)|(?m:^|\\n)(?P<v9>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?):"#,
         validate: Some(person_name),
         examples: Examples {
             masks: &[
@@ -1574,7 +1824,7 @@ pub const RULES: &[Rule] = &[
         // House number (with a letter or a range), an optional direction, up to five
         // words of the street (its type among them), a unit, and what follows on the
         // line: city, state or province, postcode.
-        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
+        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
         validate: Some(street_address),
         examples: Examples {
             masks: &[
@@ -1672,6 +1922,45 @@ mod tests {
         assert!(is_given("María") || is_given("Maria"));
         assert!(is_surname("Müller") || !surnames().contains("muller"));
         assert!(!is_given("Will"));
+    }
+
+    /// The unit words of `street-address` come from `data/addresses/unit_types.txt`;
+    /// the ones left out are the USPS designators that read as ordinary words after a
+    /// street (`Front`, `Rear`, `Side`, `Key`, ...).
+    #[test]
+    fn unit_words_come_from_the_list() {
+        let rule = crate::detect::RULES
+            .iter()
+            .find(|r| r.name == "street-address")
+            .unwrap();
+        let left_out = [
+            "department",
+            "frnt",
+            "front",
+            "hanger",
+            "hngr",
+            "key",
+            "lower",
+            "lowr",
+            "pier",
+            "rear",
+            "side",
+            "slip",
+            "stop",
+            "upper",
+        ];
+        for unit in unit_types() {
+            let unit = unit.trim_end_matches('.');
+            if unit.is_empty() || unit.starts_with('#') || left_out.contains(&unit) {
+                continue;
+            }
+            assert!(
+                rule.pattern.contains(&format!("|{unit}|"))
+                    || rule.pattern.contains(&format!("?i:{unit}|"))
+                    || rule.pattern.contains(&format!("|{unit})")),
+                "{unit}"
+            );
+        }
     }
 
     #[test]

@@ -434,7 +434,7 @@ const CORE: &[Rule] = &[
             r##"|[ \t]-pass(?:in|out)?[ \t]+pass:(?P<v10>[^\s"']+)"##,
             r##"|\b(?:psexec|net[ \t]+use|runas)\b[^\r\n]*?[ \t][-/]p(?:assword)?[ \t:]+(?P<v11>[^\s"'-][^\s"']*)"##
         ),
-        validate: None,
+        validate: Some(v::assigned_secret),
         examples: Examples::NONE,
     },
     Rule {
@@ -443,7 +443,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger::literals_near(&["password", "identified"], prefilter::quoted_after),
         // `CREATE USER … WITH PASSWORD '…'`, `IDENTIFIED BY '…'` in database logs.
         pattern: r"(?i)\b(?:PASSWORD|IDENTIFIED[ \t]+BY)[ \t]+'(?P<v>(?:[^'\\\r\n]|\\.|'')+)'",
-        validate: None,
+        validate: Some(v::assigned_secret),
         examples: Examples::NONE,
     },
     Rule {
@@ -456,7 +456,7 @@ const CORE: &[Rule] = &[
             secret_words!(),
             r"(?:[ \t][^>]*)?>(?P<v>[^<]+)</"
         ),
-        validate: None,
+        validate: Some(v::assigned_secret),
         examples: Examples::NONE,
     },
     // ---- credentials: generic assignments ----------------------------------------
@@ -564,7 +564,7 @@ const CORE: &[Rule] = &[
             assign_op!(),
             assigned_value!()
         ),
-        validate: None,
+        validate: Some(v::assigned_secret),
         examples: Examples::NONE,
     },
     Rule {

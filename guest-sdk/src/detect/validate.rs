@@ -577,6 +577,7 @@ fn word_start(text: &str, in_word: impl Fn(char) -> bool) -> usize {
 /// Key or word segments after which a dotted quad is a version, not an address.
 const VERSION_WORDS: &[&str] = &[
     "version", "ver", "release", "released", "rel", "build", "firmware", "fw", "revision", "rev",
+    "rv",
 ];
 
 /// Whether the text right before a dotted quad names it a version: the last word before
