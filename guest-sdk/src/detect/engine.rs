@@ -111,19 +111,37 @@ impl CompiledRule {
             }
             return;
         }
-        for caps in self.regex.captures_iter(text) {
-            let value = if self.value_groups.is_empty() {
-                caps.get(0)
-            } else {
-                self.value_groups.iter().find_map(|&g| caps.get(g))
+        // The next search starts where the value ended, not where the match did: a
+        // pattern that reads the character after its value (`(?:[^0-9]|$)`) must not
+        // take it from the next candidate, which may need it as its own boundary
+        // (`…, 2983\n(030) 1234567`; found by the planted-secrets property test).
+        let mut locs = self.regex.capture_locations();
+        let mut at = 0;
+        while at <= text.len() {
+            let Some(m) = self.regex.captures_read_at(&mut locs, text, at) else {
+                break;
             };
-            let Some(value) = value else {
-                continue;
+            let value = if self.value_groups.is_empty() {
+                locs.get(0)
+            } else {
+                self.value_groups.iter().find_map(|&g| locs.get(g))
             };
             let key = (self.key_group)
-                .and_then(|g| caps.get(g))
-                .map(|k| k.as_str());
-            consider(value.start(), value.end(), key);
+                .and_then(|g| locs.get(g))
+                .map(|(a, b)| &text[a..b]);
+            let next = match value {
+                Some((start, end)) => {
+                    consider(start, end, key);
+                    end
+                }
+                None => m.end(),
+            };
+            // Always move on, by one character at least.
+            at = if next > m.start() {
+                next
+            } else {
+                m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8)
+            };
         }
     }
 }
@@ -330,13 +348,17 @@ fn find_with(policy: &Policy, text: &str, rules: &RuleSet, filtered: bool) -> Ve
 }
 
 /// Earliest first; at the same start the longest; at the same range the rule that
-/// comes first in the table. Whatever overlaps a kept finding is dropped.
+/// comes first in the table. A finding that overlaps a kept one and runs past its end
+/// extends it, so that the union of what was found is masked: two values that share a
+/// character (a token that ran on into a phone number after a full-width comma) must
+/// not leave the tail of the second one readable.
 fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
     found.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.order));
     let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
     for f in found {
-        if kept.last().is_none_or(|last| f.start >= last.end) {
-            kept.push(f);
+        match kept.last_mut() {
+            Some(last) if f.start < last.end => last.end = last.end.max(f.end),
+            _ => kept.push(f),
         }
     }
     kept
@@ -575,6 +597,7 @@ mod tests {
             },
         ]);
         assert_eq!(f.iter().map(|f| f.rule.clone()).collect::<Vec<_>>(), ["d"]);
+        assert_eq!((f[0].start, f[0].end), (0, 5));
     }
 
     #[test]

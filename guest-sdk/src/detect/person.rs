@@ -1824,7 +1824,7 @@ pub const RULES: &[Rule] = &[
         // House number (with a letter or a range), an optional direction, up to five
         // words of the street (its type among them), a unit, and what follows on the
         // line: city, state or province, postcode.
-        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
+        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
         validate: Some(street_address),
         examples: Examples {
             masks: &[
@@ -1879,7 +1879,7 @@ pub const RULES: &[Rule] = &[
             ],
             type_then_number,
         ),
-        pattern: r"(?:^|[\s,:;=(\x22'>])(?P<v>(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t])?\p{Lu}[\p{L}\p{M}'’.-]*?(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|straat|laan|gracht|plein)|(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Praça|Travessa|Largo|Paseo|Plaza)(?:[ \t]+(?:de|del|da|do|dos|das|della|di)?[ \t]*\p{Lu}[\p{L}\p{M}'’.-]*){1,4},?)[ \t]+[0-9]{1,5}[a-zA-Z]?(?:[-/][0-9]{1,5}[a-zA-Z]?)?(?:,?[ \t]*\n?[ \t]*[0-9]{4,5}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t-]\p{Lu}[\p{L}\p{M}'’.-]*){0,2})?)",
+        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#])(?P<v>(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t])?\p{Lu}[\p{L}\p{M}'’.-]*?(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|straat|laan|gracht|plein)|(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Praça|Travessa|Largo|Paseo|Plaza)(?:[ \t]+(?:de|del|da|do|dos|das|della|di)?[ \t]*\p{Lu}[\p{L}\p{M}'’.-]*){1,4},?)[ \t]+[0-9]{1,5}[a-zA-Z]?(?:[-/][0-9]{1,5}[a-zA-Z]?)?(?:,?[ \t]*\n?[ \t]*[0-9]{4,5}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t-]\p{Lu}[\p{L}\p{M}'’.-]*){0,2})?)",
         validate: Some(street_address_named),
         examples: Examples {
             masks: &[

@@ -374,7 +374,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger::literals(&["authorization"]),
         // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
         // Any scheme: `Bearer`, `Basic`, `Splunk`, `GenieKey`, `SSWS`, or none.
-        pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+|[A-Za-z][A-Za-z0-9_.-]{1,24}[ \t]+[^\s"'\\,;]+|[^\s"'\\,;]{8,})"##,
+        pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+|[A-Za-z][A-Za-z0-9_.-]{1,24}[ \t]+[^\s"'\\,;，；、。]+|[^\s"'\\,;，；、。]{8,})"##,
         validate: None,
         examples: Examples::NONE,
     },
