@@ -8,6 +8,7 @@ use casefile_guest::detect::{
     find, find_unfiltered, mask_field, mask_text, Counts, HmacPseudonyms, Policy,
 };
 use proptest::prelude::*;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence, TestRunner};
 use support::Rng;
 
 const ACTIONS: [&str; 4] = ["mask", "hash", "partial", "remove"];
@@ -149,14 +150,23 @@ prop_compose! {
     }
 }
 
-/// 2,000 cases each (`PROPTEST_CASES` for more); failures are printed, not persisted.
+/// Where failures are kept: `props.proptest-regressions` beside this file. Proptest's
+/// default (`SourceParallel`) looks for a `lib.rs` or `main.rs` above the source file
+/// and would fall back to this place with a warning; an integration test has neither,
+/// so the place is named outright. Every seed in the file is replayed before any new
+/// case is drawn (the strategies below must not change, or a seed no longer names the
+/// case it was saved for: add new strategies in new tests).
+const PERSISTENCE: FileFailurePersistence =
+    FileFailurePersistence::WithSource("proptest-regressions");
+
+/// 2,000 cases each (`PROPTEST_CASES` for more), after the persisted failures.
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2000),
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(PERSISTENCE)),
         ..ProptestConfig::default()
     }
 }
@@ -235,6 +245,59 @@ fn multibyte_neighbours_never_panic() {
                     let _ = mask(&p, &format!("{a}{a}{v}{b}{b}"));
                 }
             }
+        }
+    }
+}
+
+/// The committed failures are found and replayed: proptest reads five seeds from
+/// `props.proptest-regressions`, and each one, run through the strategy, gives a line
+/// whose value the detectors mask (the values the file's comments record as the shrunk
+/// failures are checked by name in `recorded_failures_stay_fixed`).
+#[test]
+fn persisted_failures_are_loaded_and_replayed() {
+    let seeds = PERSISTENCE.load_persisted_failures2(Some(file!()));
+    assert_eq!(seeds.len(), 5, "seeds read from props.proptest-regressions");
+    // The runner replays them first; a test that counts its cases sees them before
+    // the new ones (`cases: 0` leaves only the replayed seeds).
+    let replayed = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 0,
+        failure_persistence: Some(Box::new(PERSISTENCE)),
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&line(), |(text, e)| {
+            replayed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            for action in ACTIONS {
+                let out = mask(&policy(action), &text);
+                prop_assert!(
+                    !out.contains(&e.value),
+                    "{action}: {:?} in {out:?}",
+                    e.value
+                );
+            }
+            Ok(())
+        })
+        .expect("every persisted case passes");
+    assert_eq!(replayed.into_inner(), 5);
+}
+
+/// The shrunk failures the regressions file records, as plain cases.
+#[test]
+fn recorded_failures_stay_fixed() {
+    let cases = [
+        " AIzaL_SEzjDTQ9NnAC9mm-ZedHeLhZKVl8Ka37B ",
+        "，179.117.186.185 ",
+        " 2345-2143-6706-1824 0 ",
+        "0 4019-4265-1225-2568 ",
+    ];
+    for action in ACTIONS {
+        for text in cases {
+            let value = text.trim_matches(|c: char| c == ' ' || c == '，' || c == '0');
+            let value = value.trim();
+            let out = mask(&policy(action), text);
+            assert!(!out.contains(value), "{action}: {value:?} in {out:?}");
         }
     }
 }

@@ -61,6 +61,23 @@ fn id_context(before: &str) -> bool {
     })
 }
 
+/// The value stands right after a key (`imei=`, `"order": `) that names something
+/// other than an identity number.
+fn other_key_before(c: &Candidate<'_>) -> bool {
+    let before = c.before(40).trim_end_matches([' ', '"', '\'']);
+    let Some(rest) = before.strip_suffix(['=', ':']) else {
+        return false;
+    };
+    let rest = rest.trim_end_matches([' ', '"', '\'']);
+    let key_start = rest
+        .rfind(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == '-'))
+        .map_or(0, |i| {
+            i + rest[i..].chars().next().map_or(1, char::len_utf8)
+        });
+    let key = &rest[key_start..];
+    !key.is_empty() && !id_context(key)
+}
+
 /// Glued to a longer token (`…-a456-426614174000`, `v1.2`): no identity number.
 fn glued(c: &Candidate<'_>) -> bool {
     c.char_before()
@@ -101,6 +118,11 @@ pub fn fr_nir(c: &Candidate<'_>) -> bool {
         return false;
     };
     let month: u32 = v[3..5].parse().unwrap_or(0);
+    // Fifteen bare digits under a key of their own (`imei=`, `order=`) are that key's
+    // number: one in 97 passes the key by chance.
+    if !c.value().contains(' ') && other_key_before(c) {
+        return false;
+    }
     key == 97 - n % 97
         && matches!(&v[..1], "1" | "2" | "3" | "4" | "7" | "8")
         && (1..=12).contains(&month) | (20..=99).contains(&month)
@@ -226,7 +248,7 @@ pub const RULES: &[Rule] = &[
         validate: Some(fr_nir),
         examples: Examples {
             masks: &["NIR «2 87 04 54 395 744 79»", "«287045439574479»"],
-            keeps: &["order 287045439574478"],
+            keeps: &["order 287045439574478", "imei=287045439574479 model=x"],
         },
     },
     Rule {
