@@ -62,7 +62,7 @@ fn id_context(before: &str) -> bool {
 }
 
 /// The value stands right after a key (`imei=`, `"order": `) that names something
-/// other than an identity number.
+/// other than an identity number (a generic name, `value=`, `key=`, names nothing).
 fn other_key_before(c: &Candidate<'_>) -> bool {
     let before = c.before(40).trim_end_matches([' ', '"', '\'']);
     let Some(rest) = before.strip_suffix(['=', ':']) else {
@@ -75,7 +75,10 @@ fn other_key_before(c: &Candidate<'_>) -> bool {
             i + rest[i..].chars().next().map_or(1, char::len_utf8)
         });
     let key = &rest[key_start..];
-    !key.is_empty() && !id_context(key)
+    let generic = [
+        "key", "value", "val", "data", "text", "input", "number", "no", "nr",
+    ];
+    !key.is_empty() && !generic.iter().any(|g| key.eq_ignore_ascii_case(g)) && !id_context(key)
 }
 
 /// Glued to a longer token (`…-a456-426614174000`, `v1.2`): no identity number.
