@@ -25,9 +25,9 @@ payment 178 178 0
 government-id 96 72 0
 contact 402 380 1
 network 141 140 0
-person 1047 497 10
+person 1047 503 10
 negatives 732 changed 11
-names 349 417
+names 354 425
 addresses 275 285
 ";
 

@@ -22,6 +22,9 @@ fn policy(action: &str) -> Policy {
     Policy::from_json(&serde_json::json!({ "actions": actions }).to_string()).expect("valid policy")
 }
 
+/// Rules whose values stand at the start of a line by definition.
+const LINE_START_RULES: &[&str] = &["person-name-speaker"];
+
 /// Every positive example template of every rule, with its rule's name.
 fn templates() -> Vec<(&'static str, &'static str)> {
     RULES
@@ -42,7 +45,12 @@ fn planted() -> impl Strategy<Value = Planted> {
     let all = templates();
     (0..all.len(), any::<u64>()).prop_map(move |(i, seed)| {
         let (rule, template) = all[i];
-        let (text, range) = expand_marked(template, seed);
+        let (mut text, mut range) = expand_marked(template, seed);
+        // A chat speaker is one at the start of a line.
+        if LINE_START_RULES.contains(&rule) {
+            text.insert(0, '\n');
+            range = range.start + 1..range.end + 1;
+        }
         Planted {
             rule,
             value: text[range].to_string(),

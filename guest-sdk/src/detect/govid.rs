@@ -4,7 +4,7 @@
 //! a letter pattern); where the check is weak (one number in ten passes it), the number
 //! counts only when written in its usual grouping or after a word that names it.
 
-use super::prefilter::Trigger;
+use super::prefilter::{self, Trigger};
 use super::validate::luhn;
 use super::{Candidate, Category::GovernmentId, Examples, Rule};
 
@@ -42,22 +42,8 @@ const ID_WORDS: &[&str] = &[
 /// An identity word in the text right before, standing as a word (`uid`, not
 /// `uuid`; `pan`, not `span`).
 fn id_context(before: &str) -> bool {
-    let lower = before.to_lowercase();
-    ID_WORDS.iter().any(|w| {
-        lower.match_indices(w).any(|(i, _)| {
-            let start_ok = i == 0
-                || !lower[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric);
-            let end = i + w.len();
-            let end_ok = !w.chars().last().is_some_and(char::is_alphanumeric)
-                || !lower[end..]
-                    .chars()
-                    .next()
-                    .is_some_and(char::is_alphanumeric);
-            start_ok && end_ok
-        })
+    super::validate::contains_word(before, ID_WORDS, false, |w| {
+        w.chars().last().is_some_and(char::is_alphanumeric)
     })
 }
 
@@ -79,6 +65,13 @@ fn other_key_before(c: &Candidate<'_>) -> bool {
         "key", "value", "val", "data", "text", "input", "number", "no", "nr",
     ];
     !key.is_empty() && !generic.iter().any(|g| key.eq_ignore_ascii_case(g)) && !id_context(key)
+}
+
+/// A trigger's `near` test: an id word that starts a word, then within the window the
+/// validators look back over (40 characters, up to four bytes each) a number of at
+/// least `min` digits.
+fn id_word_then_number(text: &[u8], start: usize, end: usize, min: usize) -> bool {
+    prefilter::starts_word(text, start) && prefilter::number_within(text, end, 160, min)
 }
 
 /// Glued to a longer token (`…-a456-426614174000`, `v1.2`): no identity number.
@@ -246,7 +239,9 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "fr-nir",
         category: GovernmentId,
-        trigger: Trigger::shape(|s| s.digit_run >= 15 || s.grouped_digits >= 13),
+        // Fifteen digits, alone or in groups (the Corsican `2A`/`2B` departments are
+        // not looked for).
+        trigger: Trigger::shape(|s| (s.runs | s.spaced_groups) & 1 << 15 != 0),
         pattern: r"\b[1-478][ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?(?:[0-9]{2}|2[AB])[ ]?[0-9]{3}[ ]?[0-9]{3}[ ]?[0-9]{2}\b",
         validate: Some(fr_nir),
         examples: Examples {
@@ -257,9 +252,12 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "br-cpf",
         category: GovernmentId,
-        trigger: Trigger::literals_or_shape(&["cpf"], |s| {
-            s.dots_in_number >= 2 || s.digit_run >= 11
-        }),
+        // Eleven digits with a dot or a dash, or after a word naming an id.
+        trigger: Trigger {
+            literals: ID_WORDS,
+            near: Some(|t, s, e| id_word_then_number(t, s, e, 11)),
+            shape: Some(|s| s.dotted_groups & 1 << 11 != 0),
+        },
         pattern: r"\b[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}\b",
         validate: Some(br_cpf),
         examples: Examples {
@@ -270,9 +268,12 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "in-aadhaar",
         category: GovernmentId,
-        trigger: Trigger::literals_or_shape(&["aadhaar", "aadhar", "uid"], |s| {
-            s.grouped_digits >= 12
-        }),
+        // Twelve digits in groups, or after a word naming an id.
+        trigger: Trigger {
+            literals: ID_WORDS,
+            near: Some(|t, s, e| id_word_then_number(t, s, e, 12)),
+            shape: Some(|s| s.spaced_groups & 1 << 12 != 0),
+        },
         pattern: r"\b[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}\b",
         validate: Some(in_aadhaar),
         examples: Examples {
@@ -294,10 +295,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "ca-sin",
         category: GovernmentId,
-        trigger: Trigger::literals_near(
-            &["sin", "social insurance", "ssn", "social security", "id"],
-            super::prefilter::digits_follow_within,
-        ),
+        // Only after a word naming an id.
+        trigger: Trigger::literals_near(ID_WORDS, |t, s, e| id_word_then_number(t, s, e, 9)),
         pattern: r"\b[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3}\b",
         validate: Some(ca_sin),
         examples: Examples {

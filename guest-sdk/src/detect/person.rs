@@ -954,10 +954,26 @@ fn context_before(before: &str) -> Context {
     if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Strong;
     }
-    // A mail header: `From:`, `To:`, `Cc:` at the start of a line.
-    let line = lower.rsplit('\n').next().unwrap_or(&lower).trim_start();
-    if ["from", "to", "cc", "bcc", "reply-to", "sender"].contains(&line) {
-        return Context::Strong;
+    // A mail header: `From:`, `To:`, `Cc:` at the start of a line, or after
+    // punctuation where a log flattened the headers (`… | To: …`); after a word
+    // (`sent to: …`) only a weak hint.
+    if before.trim_end().ends_with(':') {
+        let word_start = lower
+            .rfind(|c: char| !(c.is_alphabetic() || c == '-'))
+            .map_or(0, |i| {
+                i + lower[i..].chars().next().map_or(1, char::len_utf8)
+            });
+        if ["from", "to", "cc", "bcc", "reply-to", "sender"].contains(&&lower[word_start..]) {
+            let prev = lower[..word_start]
+                .trim_end_matches([' ', '\t'])
+                .chars()
+                .next_back();
+            return if prev.is_none_or(|c| !c.is_alphanumeric()) {
+                Context::Strong
+            } else {
+                Context::Weak
+            };
+        }
     }
     if WEAK_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Weak;
@@ -1018,7 +1034,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
             && chars.iter().all(|&c| han(c))
             && (cjk_surname(&chars)
                 || context_before(c.before(48)) == Context::Strong
-                || cjk_marker(c.before(16)));
+                || cjk_marker(c.before(16), &chars));
     }
     // A name ends where a word does (`DB_PASSWORD` is no `D`).
     if c.char_after()
@@ -1048,7 +1064,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         return false;
     }
     let before = c.before(48);
-    let line_start = before.is_empty() || before.ends_with('\n') || before.ends_with("\\n");
+    // The start of a line, or of a quoted or flattened one (`> Ann:`, `… | Ann:`).
+    let line_start = before.is_empty()
+        || before.ends_with('\n')
+        || before.ends_with("\\n")
+        || before.trim_end_matches([' ', '\t']).ends_with(['|', '>']);
     let speaker = line_start && c.after(1) == ":";
     let context = context_before(before)
         .max(if contact_after(c.after(80)) {
@@ -1231,9 +1251,14 @@ fn cjk_surname(chars: &[char]) -> bool {
     CJK_SURNAMES.contains(chars[0]) || JP_SURNAMES.iter().any(|j| s.starts_with(j))
 }
 
-/// A Chinese or Japanese name marker right before (`姓名：`, `联系人`, `我叫`).
-fn cjk_marker(before: &str) -> bool {
+/// A Chinese or Japanese name marker right before (`姓名：`, `联系人`, `我叫`). Glued to
+/// the name, a marker may be the start of a longer word (`用户名`, `客户端`): then
+/// the name must start with a listed surname (`我叫王伟`).
+fn cjk_marker(before: &str, chars: &[char]) -> bool {
     let b = before.trim_end_matches([' ', '：', ':', '　']);
+    if b.len() == before.len() && !cjk_surname(chars) {
+        return false;
+    }
     [
         "姓名",
         "名字",
@@ -1254,13 +1279,16 @@ fn cjk_marker(before: &str) -> bool {
     .any(|m| b.ends_with(m))
 }
 
-/// Trigger words of the context rule (ASCII case-insensitively; the CJK markers too).
-const NAME_WORDS: &[&str] = &[
+/// Trigger words of `person-name` (ASCII case-insensitively): titles, greetings,
+/// introductions and the words that put a person next.
+const CONTEXT_WORDS: &[&str] = &[
     "mr.",
     "mr ",
     "mrs",
     "ms.",
     "ms ",
+    "mx ",
+    "mx.",
     "miss ",
     "dr.",
     "dr ",
@@ -1273,19 +1301,25 @@ const NAME_WORDS: &[&str] = &[
     "frau ",
     "señor",
     "sr.",
+    "sr ",
     "sra",
+    "srta",
     "dona ",
     "monsieur",
     "madame",
     "my name",
+    "name is",
     "i am ",
     "i'm ",
     "call me",
+    "called",
     "named",
     "signed",
     "regards",
     "sincerely",
     "cheers",
+    "best",
+    "greetings",
     "thanks",
     "thank you",
     "dear ",
@@ -1307,40 +1341,11 @@ const NAME_WORDS: &[&str] = &[
     "reported",
     "written by",
     "approved by",
-    "from:",
-    "to:",
-    "cc:",
-    "reply-to",
-    "name",
-    "user",
-    "contact",
-    "sender",
-    "owner",
-    "author",
-    "assignee",
-    "reporter",
-    "person",
-    "nom",
-    "vorname",
-    "nachname",
-    "nombre",
-    "apellido",
-    "nome",
-    "guest",
-    "passenger",
-    "payee",
-    "payer",
-    "signer",
-    "requester",
-    "buyer",
-    "seller",
-    "attendee",
-    "member",
-    "student",
-    "driver",
     "hi ",
+    "hi,",
     "hello",
     "hey ",
+    "hey,",
     "hallo",
     "bonjour",
     "hola",
@@ -1358,6 +1363,73 @@ const NAME_WORDS: &[&str] = &[
     "ich heiße",
     "appelle",
     "me llamo",
+    "meu nome",
+    "mein name",
+    "contact person",
+    "my kid",
+    "my son",
+    "my daughter",
+    "my wife",
+    "my husband",
+    "my friend",
+    "my brother",
+    "my sister",
+    "my mother",
+    "my father",
+    "my mom",
+    "my dad",
+    "my boss",
+    "my colleague",
+    "my child",
+    "my partner",
+    "my grand",
+];
+
+/// Trigger words of `person-name-field`: the last word of a key that holds a person's
+/// name (`customer_name=`, `"assignee": `); the `near` test checks the whole key.
+const FIELD_WORDS: &[&str] = &[
+    "name",
+    "customer",
+    "holder",
+    "recipient",
+    "sender",
+    "beneficiary",
+    "patient",
+    "employee",
+    "applicant",
+    "person",
+    "guest",
+    "passenger",
+    "payee",
+    "payer",
+    "signer",
+    "attendee",
+    "student",
+    "teacher",
+    "doctor",
+    "user",
+    "contact",
+    "owner",
+    "author",
+    "assignee",
+    "reporter",
+    "requester",
+    "agent",
+    "buyer",
+    "seller",
+    "member",
+    "driver",
+    "nom",
+    "vorname",
+    "nachname",
+    "nombre",
+    "apellido",
+    "nome",
+];
+
+/// Trigger words of `person-name-cjk`: the markers before a name (`姓名：`) and the
+/// honorifics after one (`様`, `先生`).
+const CJK_NAME_MARKERS: &[&str] = &[
     "姓名",
     "名字",
     "联系人",
@@ -1376,20 +1448,6 @@ const NAME_WORDS: &[&str] = &[
     "先生",
     "女士",
     "小姐",
-    "@",
-    " with ",
-    " and ",
-    " for ",
-    " by ",
-    "ask ",
-    "tell ",
-    "meet ",
-    "met ",
-    "told ",
-    "paid ",
-    "sent ",
-    "add ",
-    "including ",
 ];
 
 /// `Ann Lee <…@…>`: a name before an address in angle brackets.
@@ -1404,87 +1462,44 @@ fn name_before_mail(text: &[u8], start: usize, _end: usize) -> bool {
         .any(|b| matches!(b, b'<' | b'('))
 }
 
-/// The trigger's `near` test: a field word (`name`, `user`, ...) counts only as a key
-/// (`name=`, `"customer": `, `user_name:`), `@` only after `<` or `(` in the same
-/// token; the other words anywhere.
-fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
+/// `person-name`'s `near` test: the context word starts a word, and a capital (or a
+/// Han character) comes next, past punctuation, spaces and up to two short lower-case
+/// words (`thank you`, `my name is`).
+fn context_word_near(text: &[u8], start: usize, end: usize) -> bool {
     let lit = &text[start..end];
-    if lit == b"@" {
-        return name_before_mail(text, start, end);
-    }
-    let field = [
-        &b"name"[..],
-        b"user",
-        b"contact",
-        b"sender",
-        b"owner",
-        b"author",
-        b"assignee",
-        b"reporter",
-        b"person",
-        b"nom",
-        b"vorname",
-        b"nachname",
-        b"nombre",
-        b"apellido",
-        b"nome",
-        b"guest",
-        b"passenger",
-        b"payee",
-        b"payer",
-        b"signer",
-        b"requester",
-        b"buyer",
-        b"seller",
-        b"attendee",
-        b"member",
-        b"student",
-        b"driver",
-        b"holder",
-        b"customer",
-        b"client",
-        b"recipient",
-        b"patient",
-        b"employee",
-        b"applicant",
-        b"beneficiary",
-    ]
-    .iter()
-    .any(|f| lit.eq_ignore_ascii_case(f));
-    if !field {
-        // A context word: it starts a word, and a capital (or a Han character) comes
-        // next, past punctuation, spaces and a title.
-        if lit[0].is_ascii_alphabetic() && start > 0 && text[start - 1].is_ascii_alphanumeric() {
-            return false;
-        }
-        let mut i = end;
-        for _ in 0..3 {
-            while matches!(
-                text.get(i),
-                Some(b' ' | b'\t' | b'.' | b',' | b':' | b'"' | b'\'' | b'=' | b'!' | b'\n')
-            ) {
-                i += 1;
-            }
-            if text
-                .get(i)
-                .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3)
-            {
-                return true;
-            }
-            // A lower-case word in between (`thank you`, `my name is`): skip it.
-            let word = text[i.min(text.len())..]
-                .iter()
-                .take_while(|b| b.is_ascii_lowercase() || **b == b'\'')
-                .count();
-            if word == 0 || word > 8 {
-                return false;
-            }
-            i += word;
-        }
+    if lit[0].is_ascii_alphabetic() && start > 0 && text[start - 1].is_ascii_alphanumeric() {
         return false;
     }
-    // The whole key around the word must be a name's (`customer_name`, not
-    // `hostname` or `user_id`), and an operator must follow it.
+    let mut i = end;
+    for _ in 0..3 {
+        while matches!(
+            text.get(i),
+            Some(b' ' | b'\t' | b'.' | b',' | b':' | b'"' | b'\'' | b'=' | b'!' | b'\n')
+        ) {
+            i += 1;
+        }
+        if text
+            .get(i)
+            .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3)
+        {
+            return true;
+        }
+        // A lower-case word in between (`thank you`, `my name is`): skip it.
+        let word = text[i.min(text.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || **b == b'\'')
+            .count();
+        if word == 0 || word > 8 {
+            return false;
+        }
+        i += word;
+    }
+    false
+}
+
+/// `person-name-field`'s `near` test: the whole key around the word must be a name's
+/// (`customer_name`, not `hostname` or `user_id`), and an operator must follow it.
+fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
     let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let mut from = start;
     while from > 0 && is_key(text[from - 1]) {
@@ -1511,9 +1526,15 @@ fn name_word_near(text: &[u8], start: usize, end: usize) -> bool {
 fn speaker_label(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
     let starts = std::iter::once(0)
-        .chain(memchr::memchr_iter(b'\n', b).map(|i| i + 1))
+        .chain(memchr::memchr3_iter(b'\n', b'|', b'>', b).map(|i| i + 1))
         .chain(memchr::memmem::find_iter(b, b"\\n").map(|i| i + 2));
-    starts.into_iter().any(|i| {
+    starts.into_iter().any(|mut i| {
+        while i > 0 && matches!(b[i - 1], b'|' | b'>') && matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+            while matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+        }
         let rest = &b[i.min(b.len())..];
         let word = rest
             .iter()
@@ -1528,22 +1549,7 @@ fn speaker_label(s: &Shape<'_>) -> bool {
 /// Two capitalised words in a row (the bare-name rule's shape): a capital after a
 /// space, letters, one space, a capital and a lower-case letter.
 fn title_bigram(s: &Shape<'_>) -> bool {
-    let b = s.text.as_bytes();
-    memchr::memchr_iter(b' ', b).any(|i| {
-        i >= 3
-            && b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
-            && b.get(i + 2).is_some_and(u8::is_ascii_lowercase)
-            && b[i - 1].is_ascii_lowercase()
-            && {
-                let word: Vec<u8> = b[..i]
-                    .iter()
-                    .rev()
-                    .take_while(|c| c.is_ascii_alphabetic())
-                    .copied()
-                    .collect();
-                word.len() >= 2 && word.last().is_some_and(u8::is_ascii_uppercase)
-            }
-    })
+    s.title_bigram
 }
 
 // ---- street addresses -----------------------------------------------------------
@@ -1684,33 +1690,26 @@ pub fn street_address_cjk(c: &Candidate<'_>) -> bool {
 /// French street type (`rue`, `avenue`, ...).
 fn number_then_word(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
-    memchr::memchr_iter(b' ', b).any(|sp| {
-        // After the space: a capital and a lower-case letter (or a dot, or the
-        // lead byte of an accented letter), or a French street type.
-        let rest = &b[sp + 1..];
-        let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
-            && rest
-                .get(1)
-                .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
-        let accented = rest.first().is_some_and(|c| *c >= 0xC3);
-        let french = !capital
-            && rest.first().is_some_and(u8::is_ascii_lowercase)
-            && FRENCH_TYPES.iter().any(|w| {
-                rest.len() > w.len()
-                    && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
-                    && rest[w.len()] == b' '
-            });
-        if !(capital || accented || french) {
-            return false;
-        }
-        // Before the space: maybe a comma, maybe a letter or a range, then one to six
-        // digits that start a word.
+    match s.number_spaces() {
+        Some(spaces) => spaces.iter().any(|&sp| house_number_at(b, sp as usize)),
+        None => memchr::memchr_iter(b' ', b).any(|sp| house_number_at(b, sp)),
+    }
+}
+
+/// The space at `sp` follows a house number and comes before a street's name.
+fn house_number_at(b: &[u8], sp: usize) -> bool {
+    {
+        // Before the space (checked first: most spaces follow no number): maybe a
+        // comma, maybe a letter or a range, then one to six digits that start a word.
         let mut i = sp;
         if i > 0 && b[i - 1] == b',' {
             i -= 1;
         }
         if i > 0 && b[i - 1].is_ascii_alphabetic() {
             i -= 1;
+        }
+        if i == 0 || !b[i - 1].is_ascii_digit() {
+            return false;
         }
         let digits_end = i;
         while i > 0 && b[i - 1].is_ascii_digit() {
@@ -1726,11 +1725,30 @@ fn number_then_word(s: &Shape<'_>) -> bool {
             }
         }
         let n = digits_end - i;
-        (1..=12).contains(&n)
+        let number = (1..=12).contains(&n)
             && (i == 0
                 || !(b[i - 1].is_ascii_alphanumeric()
-                    || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')))
-    })
+                    || matches!(b[i - 1], b'.' | b':' | b'-' | b'/')));
+        if !number {
+            return false;
+        }
+        // After the space: a capital and a lower-case letter (or a dot, or the lead
+        // byte of an accented letter), or a French street type.
+        let rest = &b[sp + 1..];
+        let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
+            && rest
+                .get(1)
+                .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
+        let accented = rest.first().is_some_and(|c| *c >= 0xC3);
+        capital
+            || accented
+            || rest.first().is_some_and(u8::is_ascii_lowercase)
+                && FRENCH_TYPES.iter().any(|w| {
+                    rest.len() > w.len()
+                        && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+                        && rest[w.len()] == b' '
+                })
+    }
 }
 
 const FRENCH_TYPES: &[&str] = &[
@@ -1762,41 +1780,178 @@ fn type_then_number(text: &[u8], start: usize, end: usize) -> bool {
     i > end && text.get(i).is_some_and(u8::is_ascii_digit)
 }
 
+/// A title before a name (`Mr.`, `Frau`, `Señora`), ASCII case-insensitively.
+macro_rules! title {
+    () => {
+        r"(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)"
+    };
+}
+
+/// A name in Latin script: an initial maybe, a capitalised word, and up to three more
+/// (capitalised words, initials, short all-capital words), particles between them.
+macro_rules! latin_name {
+    () => {
+        r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+){0,2}(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}"
+    };
+}
+
+/// A name in Han characters: two to four, or family name, space, given name.
+macro_rules! han_name {
+    () => {
+        r"\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?"
+    };
+}
+
 pub const RULES: &[Rule] = &[
     Rule {
         name: "person-name",
         category: Person,
-        trigger: Trigger {
-            literals: NAME_WORDS,
-            near: Some(name_word_near),
-            shape: Some(speaker_label),
-        },
+        trigger: Trigger::literals_near(CONTEXT_WORDS, context_word_near),
         // A name after a title, a greeting, an introduction or a word that puts a
-        // person next (v1-v3), as the value of a name-like key (v4), in a mail header
-        // (v5), before an e-mail in brackets (v6), or in Han characters after a marker
-        // or before an honorific (v7, v8). The validator weighs the context against
-        // the name lists.
-        pattern: r#"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)[ \t]+(?P<v1>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v2>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|called)):?[ \t]+(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v3>(?:(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?))|(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v4>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3}|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?im:^[ \t]*(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v5>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3})|(?:(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?[ \t]+)?(?P<v6>(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+)?(?:\p{Lu}\.(?:\p{Lu}\p{Ll}{0,2}\.)?|\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Lu}{2,4}\.?)){0,3})\x22?[ \t]*[<(][^>)\s]{1,64}@|(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?)|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)|(?m:^|\\n)(?P<v9>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{2,4}(?:[ \x{3000}]\p{Han}{1,3})?):"#,
+        // person next. The validator weighs the context against the name lists.
+        pattern: concat!(
+            r"(?:(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)",
+            r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
+            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|called)):?)",
+            r"[ \t]+(?:",
+            title!(),
+            r"\.?[ \t]+)?(?P<v>",
+            latin_name!(),
+            "|",
+            han_name!(),
+            ")"
+        ),
         validate: Some(person_name),
         examples: Examples {
             masks: &[
                 "Hi «Sarah Connor», your order shipped",
                 "ticket opened by Mr. «John Smith»",
                 "Dear Ms. «Jane Lee», welcome",
-                r#"{{"customer_name": "«Anna Müller»", "tier": "gold"}}"#,
-                "From: «Maria Garcia» <maria@example.com>",
                 "My name is «Priya Raghunathan» and I need help",
-                "姓名：«王伟»",
+                "Best, «Maria»",
             ],
             keeps: &[
                 "Hi team, the build is green",
                 "Dear Customer Service, my card is blocked",
                 "Connection Refused while contacting Upstream Server",
-                "Traceback (most recent call last): KeyError",
-                "user=bob session_count=3",
                 "Thanks again!",
-                "java.lang.NullPointerException: Cannot invoke String.length()",
                 "Will Retry in 5 seconds",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-field",
+        category: Person,
+        trigger: Trigger::literals_near(FIELD_WORDS, field_word_near),
+        // The value of a key that holds a person's name (in lower case too, when the
+        // lists know the words).
+        pattern: concat!(
+            r"(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))",
+            r"\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:",
+            title!(),
+            r"\.?[ \t]+)?",
+            r"(?P<v>",
+            latin_name!(),
+            r"|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|",
+            han_name!(),
+            ")"
+        ),
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &[
+                r#"{{"customer_name": "«Anna Müller»", "tier": "gold"}}"#,
+                "assignee=«Tomás de la Cruz»",
+                r#""customer": "«ann lee»""#,
+            ],
+            keeps: &[
+                "user=bob session_count=3",
+                "hostname=Web01 username=admin",
+                r#"{{"name": "Default Queue"}}"#,
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-header",
+        category: Person,
+        trigger: Trigger::literals(&["from:", "to:", "cc:", "reply-to:", "sender:"]),
+        // The display name of a mail header (at the start of a line, or inside one
+        // where a log flattened the headers).
+        pattern: concat!(
+            r"(?i:\b(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:",
+            title!(),
+            r"\.?[ \t]+)?",
+            r"(?P<v>",
+            latin_name!(),
+            ")"
+        ),
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &[
+                "From: «Maria Garcia» <maria@example.com>",
+                "To: «Chen Jing»\nSubject: x",
+            ],
+            keeps: &["To: All Staff", "From: Monitoring Bot <alerts@example.com>"],
+        },
+    },
+    Rule {
+        name: "person-name-mail",
+        category: Person,
+        trigger: Trigger::literals_near(&["@"], name_before_mail),
+        // A name before an e-mail address in angle brackets or parentheses.
+        pattern: concat!(
+            r"(?:",
+            title!(),
+            r"\.?[ \t]+)?(?P<v>",
+            latin_name!(),
+            r")\x22?[ \t]*[<(][^>)\s]{1,64}@"
+        ),
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &[
+                "cc «Jane Doe» <jane@example.com>",
+                "reply to «Olivia Wilde» (ow@example.org)",
+            ],
+            keeps: &[
+                "Support Team <support@example.com>",
+                "Build Bot <ci@example.com>",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-cjk",
+        category: Person,
+        trigger: Trigger::literals(CJK_NAME_MARKERS),
+        // Han characters after a marker (`姓名：`) or before an honorific (`様`).
+        pattern: concat!(
+            r"(?:姓名|名字|联系人|收件人|收货人|客户|用户|我叫|我是|氏名|名前|担当者?|宛先)[：: ]*(?P<v7>",
+            han_name!(),
+            ")",
+            r"|(?P<v8>\p{Han}{1,4}[ \x{3000}]?\p{Han}{1,3})(?:様|さん|先生|女士|小姐)"
+        ),
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &["姓名：«王伟»", "«田中 太郎»様", "联系人 «李娜»"],
+            keeps: &["用户名无效", "客户端连接超时"],
+        },
+    },
+    Rule {
+        name: "person-name-speaker",
+        category: Person,
+        trigger: Trigger::shape(speaker_label),
+        // A chat transcript's speaker at the start of a line (or after a written-out
+        // `\n`).
+        pattern: concat!(
+            r"(?m:^|\\n|[|>][ \t]*)(?P<v>\p{Lu}[\p{Ll}\p{M}'’-]+|",
+            han_name!(),
+            "):"
+        ),
+        validate: Some(person_name),
+        examples: Examples {
+            masks: &["«Jennifer»: hi, can you help me with my order?"],
+            keeps: &[
+                "Error: connection refused",
+                "Note: retry later",
+                "Traceback: KeyError",
             ],
         },
     },

@@ -333,16 +333,19 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                 let next = text.get(i + 3).copied().unwrap_or(0);
                 window = (window >> 8) | u32::from(next) << 24;
                 let folded = window | 0x2020_2020;
-                let pair = (folded & 0xFFFF) as usize;
-                if self.pairs[pair / 64] & (1 << (pair % 64)) == 0 {
+                // Both bitmaps looked up without a branch: the one branch below is
+                // rarely taken, so it is rarely mispredicted.
+                let h4 = hash4(folded);
+                let h3 = hash3(folded & 0x00FF_FFFF);
+                let hit4 = self.bitmap4[h4 / 64] >> (h4 % 64) & 1;
+                let hit3 = self.bitmap[h3 / 64] >> (h3 % 64) & 1;
+                if hit4 | hit3 == 0 {
                     continue;
                 }
-                let h4 = hash4(folded);
-                if self.bitmap4[h4 / 64] & (1 << (h4 % 64)) != 0 && i + 4 <= n {
+                if hit4 != 0 && i + 4 <= n {
                     self.check_chain(text, i, h4, &mut found);
                 }
-                let h3 = hash3(folded & 0x00FF_FFFF);
-                if self.bitmap[h3 / 64] & (1 << (h3 % 64)) != 0 {
+                if hit3 != 0 {
                     self.check_chain(text, i, h3, &mut found);
                 }
             }
@@ -410,10 +413,84 @@ pub fn key_then_operator(text: &[u8], _start: usize, end: usize) -> bool {
     )
 }
 
+/// `secret-assignment`'s test: as `key_then_operator`, and the key ends where a secret
+/// word does, as that rule's regex wants it (`db_password=`, `client_secret:`, not
+/// `max_tokens=` or `password_hash=`): the rest of the word after the literal is one
+/// of the ways a secret word goes on.
+pub fn secret_key_then_operator(text: &[u8], start: usize, end: usize) -> bool {
+    // `contraseña`: the rest of the word is not ASCII.
+    let end = if text[end..].starts_with("ña".as_bytes()) {
+        end + "ña".len()
+    } else {
+        end
+    };
+    let rest = &text[end..word_rest(text, end)];
+    let literal = &text[start..end];
+    let goes_on: &[&[u8]] = if literal.eq_ignore_ascii_case(b"pass") {
+        &[b"word", b"wd", b"phrase", b"code", b"e", b"wort"]
+    } else if literal.eq_ignore_ascii_case(b"credential") {
+        &[b"s"]
+    } else if literal.eq_ignore_ascii_case(b"auth") {
+        &[b"orization"]
+    } else if literal.eq_ignore_ascii_case(b"session") {
+        &[
+            b"id", b"_id", b"-id", b"key", b"_key", b"-key", b"token", b"_token", b"-token",
+        ]
+    } else {
+        &[]
+    };
+    // `key` alone is no secret word: a qualifier comes first (`api_key`, `secretKey`).
+    if literal.eq_ignore_ascii_case(b"key") {
+        const QUALIFIERS: &[&[u8]] = &[
+            b"api",
+            b"access",
+            b"private",
+            b"secret",
+            b"signing",
+            b"encryption",
+            b"master",
+            b"client",
+            b"app",
+            b"account",
+            b"shared",
+            b"subscription",
+            b"license",
+            b"functions",
+        ];
+        let mut q = start;
+        if q > 0 && matches!(text[q - 1], b' ' | b'_' | b'-') {
+            q -= 1;
+        }
+        let qualified = QUALIFIERS
+            .iter()
+            .any(|w| q >= w.len() && text[q - w.len()..q].eq_ignore_ascii_case(w));
+        if !qualified {
+            return false;
+        }
+    }
+    (rest.is_empty() || goes_on.iter().any(|g| rest.eq_ignore_ascii_case(g)))
+        && key_then_operator(text, start, end)
+}
+
 /// A run of sixteen or more token characters with a digit in it starts within 24
 /// bytes after the word: the `secret-near-keyword` rule.
 pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
-    let token = |b: &u8| b.is_ascii_alphanumeric() || b"_-+/.!@#$%^&*~=".contains(b);
+    static TOKEN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'_' | b'-' | b'+' | b'/' | b'.' | b'!' | b'@' | b'#' | b'$'
+                )
+                || matches!(c, b'%' | b'^' | b'&' | b'*' | b'~');
+            b += 1;
+        }
+        t
+    };
+    let token = |b: &u8| TOKEN[*b as usize];
     let stop = (end + 24).min(text.len());
     let mut i = end;
     while i < stop {
@@ -434,11 +511,56 @@ pub fn digits_follow_within(text: &[u8], _start: usize, end: usize) -> bool {
         .any(u8::is_ascii_digit)
 }
 
+/// Whether, within `window` bytes after `end`, a number of at least `min` digits
+/// starts (a digit after a byte that is no ASCII letter or digit), its runs one space,
+/// dash or dot apart.
+pub fn number_within(text: &[u8], end: usize, window: usize, min: usize) -> bool {
+    let stop = text.len().min(end.saturating_add(window));
+    let mut i = end;
+    while i < stop {
+        if text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric()) {
+            let (mut digits, mut j) = (0, i);
+            while j < text.len() {
+                if text[j].is_ascii_digit() {
+                    digits += 1;
+                } else if !(matches!(text[j], b' ' | b'-' | b'.')
+                    && text.get(j + 1).is_some_and(u8::is_ascii_digit)
+                    && text[j - 1].is_ascii_digit())
+                {
+                    break;
+                }
+                j += 1;
+            }
+            if digits >= min {
+                return true;
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The literal starts a word: an ASCII letter does not stand before a literal that
+/// starts with one.
+pub fn starts_word(text: &[u8], start: usize) -> bool {
+    !(text[start].is_ascii_alphabetic() && start > 0 && text[start - 1].is_ascii_alphanumeric())
+}
+
 /// A password word then, within a few words, a value: the `secret-in-prose` rule.
 /// Anything but the end of the text or a line break right after the word.
-pub fn word_then_value(text: &[u8], _start: usize, end: usize) -> bool {
-    let i = skip_spaces(text, word_rest(text, end));
-    i < text.len() && !matches!(text[i], b'\n' | b'\r')
+pub fn word_then_value(text: &[u8], start: usize, end: usize) -> bool {
+    // As the regex wants it: the word stands alone (`\b` before it; `password_set`,
+    // `--password-stdin` and `passwords` are no sentence), then a space, a tab or a
+    // colon.
+    let end = if text[end..].starts_with("ña".as_bytes()) {
+        end + "ña".len()
+    } else {
+        end
+    };
+    let glued = start > 0 && (text[start - 1].is_ascii_alphanumeric() || text[start - 1] == b'_');
+    !glued && matches!(text.get(end), Some(b' ' | b'\t' | b':' | 0xEF))
 }
 
 /// `password("…")`: the secret word ends a call name, and a quoted argument follows.
@@ -577,25 +699,48 @@ pub struct Shape<'a> {
     /// A run of exactly eleven digits starting `13`..`19`, or three such digits before
     /// a space or dash (a Chinese mobile number, compact or grouped 3-4-4).
     pub cn_mobile: bool,
-    /// The most dots in a run of digits and dots (`10.1.2.3` has 3).
-    pub dots_in_number: usize,
+    /// Four runs of one to three digits in a row, one dot apart (`10.1.2.3`).
+    pub ipv4_like: bool,
     /// The most colons in a run of hex digits, colons and dots (`fe80::1` has 2).
     pub colons_in_hex: usize,
     /// The most dashes in a run of hex digits and dashes (`00-1A-2B-3C-4D-5E` has 5).
     pub dashes_in_hex: usize,
-    /// A run of hex digits and dots at least 14 long with two dots or more
-    /// (`001a.2b3c.4d5e`).
-    pub long_dotted_hex: bool,
+    /// Three runs of four hex digits in a row, one dot apart (`001a.2b3c.4d5e`).
+    pub dotted_mac: bool,
+    /// Eighteen digits, or seventeen and an `X`, as one word (a Chinese resident id).
+    pub resident_id_like: bool,
     /// Some run of base64 characters (`[A-Za-z0-9+/]`) is exactly 40 long and not all
     /// hex digits (forty hex digits are a commit, not an AWS secret key).
     pub base64_run_of_40: bool,
+    /// Bit `n` set: some run of exactly `n` ASCII digits stands alone, between
+    /// non-alphanumeric bytes (`n` up to 63).
+    pub runs: u64,
+    /// Bit `n` set: some two or more digit runs in a row, one space or dash apart,
+    /// hold `n` digits together (`2217 3914 6548`: bits 8 and 12; `4111-1111`: 8).
+    /// With `runs`, a rule whose value is whole runs with optional spaces or dashes
+    /// between them (`\b[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}\b`) can only match when
+    /// the bit of its digit count is set.
+    pub spaced_groups: u64,
+    /// The same for runs one dot or dash apart (`1.2.3`: bits 2 and 3), except that
+    /// bit 11 is set only for the groups of a Brazilian CPF (`523.366.630-82`).
+    pub dotted_groups: u64,
     /// A `+` right before a digit 1-9.
     pub plus_digit: bool,
     /// Two capital letters that start a word, then two digits (`DE89`).
     pub iban_head: bool,
+    /// A capitalised word (`[A-Z][a-z]+`), spaces or tabs, and a capital followed by
+    /// a lower-case letter: two words of a name (`Jane Doe`).
+    pub title_bigram: bool,
+    /// The positions of the spaces right after a number (see `number_spaces`).
+    number_spaces: [u32; NUMBER_SPACES + 1],
+    number_spaces_len: usize,
 }
 
+/// How many positions of spaces after a number a shape keeps.
+const NUMBER_SPACES: usize = 8;
+
 const DIGIT: u8 = 1;
+const LOWER: u8 = 2;
 const BASE64: u8 = 4;
 const UPPER: u8 = 8;
 /// A letter that is not a hex digit (`g`-`z`, `G`-`Z`): the common case, which ends
@@ -626,9 +771,35 @@ static CLASS: [u8; 256] = {
         if c.is_ascii_uppercase() {
             k |= UPPER;
         }
+        if c.is_ascii_lowercase() {
+            k |= LOWER;
+        }
         t[b] = k;
         b += 1;
     }
+    t
+};
+
+// What a byte between tokens continues (see `Shape::of`).
+/// Continues a run of digit groups one space or dash apart.
+const SPACE_GROUP: u8 = 1;
+/// Continues a run of digit groups one dot or dash apart.
+const DOT_GROUP: u8 = 2;
+const DOT: u8 = 4;
+const COLON: u8 = 8;
+const DASH: u8 = 16;
+const PLUS: u8 = 32;
+const SPACE: u8 = 64;
+const TAB: u8 = 128;
+
+static SEPARATOR: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = SPACE_GROUP | SPACE;
+    t[b'\t' as usize] = TAB;
+    t[b'-' as usize] = SPACE_GROUP | DOT_GROUP | DASH;
+    t[b'.' as usize] = DOT_GROUP | DOT;
+    t[b':' as usize] = COLON;
+    t[b'+' as usize] = PLUS;
     t
 };
 
@@ -653,41 +824,107 @@ impl<'a> Shape<'a> {
             digit_pairs: 0,
             ssn_dashed: false,
             cn_mobile: false,
-            dots_in_number: 0,
+            ipv4_like: false,
             colons_in_hex: 0,
             dashes_in_hex: 0,
-            long_dotted_hex: false,
+            dotted_mac: false,
+            resident_id_like: false,
             base64_run_of_40: false,
+            runs: 0,
+            spaced_groups: 0,
+            dotted_groups: 0,
             plus_digit: false,
             iban_head: false,
+            title_bigram: false,
+            number_spaces: [0; NUMBER_SPACES + 1],
+            number_spaces_len: 0,
         };
+        // The digit counts of the runs in a row ending at the last run (bit `n`: the
+        // last few runs hold `n` digits), one space or dash apart, and one dot or dash
+        // apart.
+        let (mut spaced, mut dotted) = (0u64, 0u64);
         // Current runs.
         let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
         let mut zero = 0usize;
-        let (mut number_dots, mut hex_colons, mut hex_dashes) = (0usize, 0usize, 0usize);
-        let (mut dotted_len, mut dotted_dots, mut base64) = (0usize, 0usize, 0usize);
+        let (mut hex_colons, mut hex_dashes, mut base64) = (0usize, 0usize, 0usize);
+        // Runs in a row, one dot apart: of one to three digits (an IPv4 address's
+        // parts), of four hex digits (a dotted MAC address's).
+        let (mut quads, mut hex4s, mut after_token) = (0usize, 0usize, false);
         let mut base64_hex_only = true;
+        // The last token: `[A-Z][a-z]+` (a capitalised word); digits, maybe with one
+        // letter after them (a house number).
+        let (mut capitalised, mut house) = (false, false);
+        let n = bytes.len();
         let mut i = 0;
-        while i < bytes.len() {
+        while i < n {
             let b = bytes[i];
             let class = CLASS[b as usize];
             if class & ALNUM != 0 {
                 let start = i;
-                let mut kinds = 0;
-                while i < bytes.len() && CLASS[bytes[i] as usize] & ALNUM != 0 {
-                    kinds |= CLASS[bytes[i] as usize];
+                i += 1;
+                let mut rest = 0;
+                while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
+                    rest |= CLASS[bytes[i] as usize];
                     i += 1;
                 }
+                let kinds = class | rest;
                 let len = i - start;
+                // Runs one dot apart (the dot checked where it stood).
+                let hex = kinds & PLAIN_LETTER == 0;
+                hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
+                s.dotted_mac |= hex4s >= 3;
+                quads = if len <= 3 && kinds & LETTER == 0 {
+                    quads + 1
+                } else {
+                    0
+                };
+                s.ipv4_like |= quads >= 4;
+                after_token = true;
                 base64 += len;
                 base64_hex_only &= kinds & PLAIN_LETTER == 0;
-                if class & UPPER != 0 && !s.iban_head && len >= 4 {
-                    s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
-                        && bytes[start + 2].is_ascii_digit()
-                        && bytes[start + 3].is_ascii_digit();
+                if class & UPPER != 0 {
+                    // A capitalised word after another, spaces between: two words of
+                    // a name (`Jane Doe`).
+                    let second_lower = len >= 2 && CLASS[bytes[start + 1] as usize] & LOWER != 0;
+                    s.title_bigram |= second_lower && capitalised;
+                    capitalised = second_lower && rest & (UPPER | DIGIT) == 0;
+                    // An IBAN's country and check digits, then twelve characters or
+                    // more in this word or in groups after it.
+                    if len >= 4 && !s.iban_head {
+                        s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
+                            && bytes[start + 2].is_ascii_digit()
+                            && bytes[start + 3].is_ascii_digit()
+                            && (len >= 12
+                                || bytes.get(i) == Some(&b' ')
+                                    && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                    }
+                    if len >= 2 && CLASS[bytes[start + 1] as usize] & UPPER != 0 {
+                        s.nino_like = s.nino_like || nino_at(bytes, start);
+                        s.pan_like = s.pan_like || pan_at(bytes, start);
+                    }
+                } else {
+                    capitalised = false;
                 }
                 if kinds & LETTER == 0 {
                     // All digits.
+                    house = len <= 12;
+                    let bit = 1u64 << len.min(63);
+                    // A token is a maximal run of ASCII letters and digits: this one
+                    // stands alone.
+                    s.runs |= bit;
+                    let shift = len.min(63) as u32;
+                    let more = spaced.checked_shl(shift).unwrap_or(0);
+                    s.spaced_groups |= more;
+                    spaced = more | bit;
+                    let more = dotted.checked_shl(shift).unwrap_or(0);
+                    // Eleven digits one dot or dash apart: a CPF only where its
+                    // separators stand (`523.366.630-82`), not an OID or a version.
+                    s.dotted_groups |= if more & (1 << 11) != 0 {
+                        more & !(1 << 11) | cpf_mask(bytes, i)
+                    } else {
+                        more
+                    };
+                    dotted = more | bit;
                     grouped += len;
                     if zero > 0 {
                         zero += len;
@@ -703,74 +940,87 @@ impl<'a> Shape<'a> {
                     s.grouped_digits = s.grouped_digits.max(grouped);
                     s.card_digits = s.card_digits.max(card);
                     s.end_digit_run(bytes, i, len, bytes.get(i).copied().unwrap_or(0));
-                    dotted_len += len;
+                    s.resident_id_like |= len == 18 && b != b'0';
                     after_digits = true;
                     continue;
                 }
-                (grouped, card, after_digits, number_dots) = (0, 0, false, 0);
-                zero = 0;
+                // Digits and one letter after them (`12B`).
+                house = class & DIGIT != 0
+                    && len <= 13
+                    && bytes[i - 1].is_ascii_alphabetic()
+                    && bytes[start..i - 1].iter().all(u8::is_ascii_digit);
+                (grouped, card, after_digits) = (0, 0, false);
+                (zero, spaced, dotted) = (0, 0, 0);
                 // The one letter a digit rule takes: a Chinese resident id's check `X`.
-                if len >= 18
+                if len == 18
+                    && b != b'0'
                     && matches!(bytes[i - 1], b'X' | b'x')
                     && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
                 {
+                    s.resident_id_like = true;
                     s.digit_run = s.digit_run.max(len - 1);
                 }
-                if kinds & PLAIN_LETTER == 0 {
-                    // Hex digits: the hex runs go on.
-                    dotted_len += len;
-                } else {
-                    s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
-                    (hex_colons, hex_dashes, dotted_len, dotted_dots) = (0, 0, 0, 0);
+                if !hex {
+                    (hex_colons, hex_dashes) = (0, 0);
                 }
                 continue;
             }
-            // A byte between tokens.
-            if !(after_digits && matches!(b, b' ' | b'-')) {
-                (grouped, card, zero) = (0, 0, 0);
-            }
+            // A byte between tokens: what it continues and what it ends, without a
+            // branch on which byte it is (separators vary, and a mispredicted branch
+            // costs more than these few operations).
+            let f = SEPARATOR[b as usize];
+            // Written whether or not it counts (the slot is taken only when it does),
+            // so that no branch depends on it; the last slot is scratch.
+            let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
+            let counts = house && (f & SPACE != 0 || comma);
+            s.number_spaces[s.number_spaces_len.min(NUMBER_SPACES)] =
+                (i + usize::from(comma)) as u32;
+            s.number_spaces_len += usize::from(counts);
+            house = false;
+            capitalised &= f & (SPACE | TAB) != 0;
+            let keep_spaced = after_digits && f & SPACE_GROUP != 0;
+            let keep_dotted = after_digits && f & DOT_GROUP != 0;
+            grouped *= usize::from(keep_spaced);
+            card *= usize::from(keep_spaced);
+            zero *= usize::from(keep_spaced);
+            spaced *= u64::from(keep_spaced);
+            dotted *= u64::from(keep_dotted);
             after_digits = false;
-            if class & BASE64 != 0 {
-                base64 += 1;
-                base64_hex_only = false;
-            } else {
-                s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
-                (base64, base64_hex_only) = (0, true);
-            }
-            if b != b'.' {
-                s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
-            }
-            match b {
-                b'.' => {
-                    number_dots += 1;
-                    dotted_len += 1;
-                    dotted_dots += 1;
-                    hex_dashes = 0;
-                    s.dots_in_number = s.dots_in_number.max(number_dots);
-                }
-                b':' => {
-                    hex_colons += 1;
-                    (number_dots, hex_dashes, dotted_len, dotted_dots) = (0, 0, 0, 0);
-                    s.colons_in_hex = s.colons_in_hex.max(hex_colons);
-                }
-                b'-' => {
-                    hex_dashes += 1;
-                    (number_dots, hex_colons, dotted_len, dotted_dots) = (0, 0, 0, 0);
-                    s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
-                }
-                _ => {
-                    (number_dots, hex_colons, hex_dashes, dotted_len, dotted_dots) =
-                        (0, 0, 0, 0, 0);
-                    s.plus_digit |= b == b'+' && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
-                }
+            let is_base64 = class & BASE64 != 0;
+            s.base64_run_of_40 |= !is_base64 && base64 == 40 && !base64_hex_only;
+            base64 = (base64 + 1) * usize::from(is_base64);
+            base64_hex_only = !is_base64;
+            let (dot, colon, dash) = (f & DOT != 0, f & COLON != 0, f & DASH != 0);
+            quads *= usize::from(dot && after_token);
+            hex4s *= usize::from(dot && after_token);
+            after_token = false;
+            hex_colons = (hex_colons + usize::from(colon)) * usize::from(colon || dot);
+            hex_dashes = (hex_dashes + 1) * usize::from(dash);
+            s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+            s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+            if f & PLUS != 0 {
+                // As the E.164 rule wants it: not glued to a word or another `+` (a
+                // time zone's `+05:30` follows digits), or after a written-out `\n`.
+                let free = i == 0
+                    || !(bytes[i - 1].is_ascii_alphanumeric()
+                        || matches!(bytes[i - 1], b'_' | b'+'))
+                    || i >= 2
+                        && bytes[i - 2] == b'\\'
+                        && matches!(bytes[i - 1], b'n' | b'r' | b't');
+                s.plus_digit |= free && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
             }
             i += 1;
         }
-        s.long_dotted_hex |= dotted_dots >= 2 && dotted_len >= 14;
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
-        s.nino_like = nino_like(bytes);
-        s.pan_like = pan_like(bytes);
         s
+    }
+
+    /// The positions of the spaces that follow a number (a house number's shape:
+    /// digits, maybe one letter, maybe a comma), or `None` when there were more than
+    /// the shape keeps.
+    pub fn number_spaces(&self) -> Option<&[u32]> {
+        (self.number_spaces_len <= NUMBER_SPACES)
+            .then(|| &self.number_spaces[..self.number_spaces_len])
     }
 
     /// The digit run `bytes[end - len..end]` ended, followed by `next` (0 at the end).
@@ -833,34 +1083,65 @@ impl<'a> Shape<'a> {
     }
 }
 
-/// `AB123456C` or `AB 12 34 56 C`: at each capital pair starting a word.
-fn nino_like(b: &[u8]) -> bool {
-    (0..b.len().saturating_sub(8)).any(|i| {
-        (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-            && b[i].is_ascii_uppercase()
-            && b[i + 1].is_ascii_uppercase()
-            && {
-                let rest: Vec<u8> = b[i + 2..]
-                    .iter()
-                    .take(12)
-                    .copied()
-                    .filter(|c| *c != b' ')
-                    .collect();
-                rest.len() >= 7
-                    && rest[..6].iter().all(u8::is_ascii_digit)
-                    && rest[6].is_ascii_uppercase()
-            }
-    })
+/// `AB123456C` or `AB 12 34 56 C` at `i` (two capitals that start a word): seven
+/// bytes past the pair, spaces skipped, six digits and a capital.
+fn nino_at(b: &[u8], i: usize) -> bool {
+    let mut got = 0;
+    for &c in b[i + 2..].iter().take(12) {
+        if c == b' ' {
+            continue;
+        }
+        let ok = if got < 6 {
+            c.is_ascii_digit()
+        } else {
+            c.is_ascii_uppercase()
+        };
+        if !ok {
+            return false;
+        }
+        got += 1;
+        if got == 7 {
+            return true;
+        }
+    }
+    false
 }
 
-/// `ABCPE1234F`: five capitals, four digits, a capital.
-fn pan_like(b: &[u8]) -> bool {
-    b.windows(10).enumerate().any(|(i, w)| {
-        (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-            && w[..5].iter().all(u8::is_ascii_uppercase)
-            && w[5..9].iter().all(u8::is_ascii_digit)
-            && w[9].is_ascii_uppercase()
-    })
+/// `1 << 11` when the eleven digits ending at `end` are written as a Brazilian CPF
+/// with at least one of its separators (`ddd.ddd.ddd-dd`, dots and dash optional),
+/// else 0.
+fn cpf_mask(b: &[u8], end: usize) -> u64 {
+    // Backwards: two digits, a dash maybe, then three groups of three digits, dots
+    // maybe between them.
+    let mut i = end;
+    let mut separators = 0;
+    for (k, group) in [2usize, 3, 3, 3].iter().enumerate() {
+        if k > 0 {
+            let sep = if k == 1 { b'-' } else { b'.' };
+            if i > 0 && b[i - 1] == sep {
+                i -= 1;
+                separators += 1;
+            }
+        }
+        if i < *group || !b[i - group..i].iter().all(u8::is_ascii_digit) {
+            return 0;
+        }
+        i -= group;
+    }
+    let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+    if separators > 0 && boundary {
+        1 << 11
+    } else {
+        0
+    }
+}
+
+/// `ABCPE1234F` at `i`: five capitals, four digits, a capital.
+fn pan_at(b: &[u8], i: usize) -> bool {
+    b.len() >= i + 10
+        && b[i..i + 5].iter().all(u8::is_ascii_uppercase)
+        && b[i + 5..i + 9].iter().all(u8::is_ascii_digit)
+        && b[i + 9].is_ascii_uppercase()
 }
 
 /// Whether some `key=` / `key:` pair in the text has a key the policy calls sensitive:
@@ -937,10 +1218,12 @@ mod tests {
         assert_eq!(shape("06 12 34 56 78").digit_pairs, 5);
         assert_eq!(shape("v 15.42.88.37").digit_pairs, 0);
         assert_eq!(shape("at 12:34:56").digit_pairs, 0);
-        assert_eq!(s.dots_in_number, 3);
+        assert!(s.ipv4_like);
         assert_eq!(shape("123-45-6789").grouped_digits, 9);
         assert_eq!(shape("1 -2").grouped_digits, 1);
-        assert_eq!(shape("version 1.2.3").dots_in_number, 2);
+        assert!(!shape("version 1.2.3").ipv4_like);
+        assert!(!shape("v 1.2.3.4567").ipv4_like);
+        assert!(shape("oid 1.3.6.1.4").ipv4_like);
     }
 
     #[test]
@@ -953,10 +1236,17 @@ mod tests {
             shape("uuid 123e4567-e89b-12d3-a456-426614174000").dashes_in_hex,
             4
         );
-        assert!(shape("hw 001a.2b3c.4d5e").long_dotted_hex);
-        assert!(shape("001a.2b3c.4d5e").long_dotted_hex);
-        assert!(shape("hw 001a.2b3c.4d5e up").long_dotted_hex);
-        assert!(!shape("version 1.2.3.4").long_dotted_hex);
+        assert!(shape("hw 001a.2b3c.4d5e").dotted_mac);
+        assert!(shape("001a.2b3c.4d5e").dotted_mac);
+        assert!(shape("hw 001a.2b3c.4d5e up").dotted_mac);
+        assert!(!shape("version 1.2.3.4").dotted_mac);
+        assert!(!shape("oid 1.3.6.1.4.1.1554.6.2").dotted_mac);
+        assert!(shape("id 11010519491231002X").resident_id_like);
+        assert!(shape("CPF 523.366.630-82").dotted_groups & 1 << 11 != 0);
+        assert!(shape("cpf 523366630-82").dotted_groups & 1 << 11 != 0);
+        assert!(shape("cpf 523.366.63082").dotted_groups & 1 << 11 != 0);
+        assert!(shape("oid 3.6.1.4.1.1554.6.2").dotted_groups & 1 << 11 == 0);
+        assert!(!shape("ns 1766729912729692804").resident_id_like);
     }
 
     #[test]
@@ -989,6 +1279,17 @@ mod tests {
         assert!(near(key_then_operator, r#"{\"auth\": 1}"#, "auth"));
         assert!(near(key_then_operator, "Authorization: Basic", "Auth"));
         assert!(!near(key_then_operator, "auth-svc started", "auth"));
+        assert!(near(secret_key_then_operator, "db_password = x", "pass"));
+        assert!(near(
+            secret_key_then_operator,
+            "Authorization: Basic",
+            "Auth"
+        ));
+        assert!(near(secret_key_then_operator, "contraseña: x", "contrase"));
+        assert!(!near(secret_key_then_operator, "max_tokens=989", "token"));
+        assert!(near(secret_key_then_operator, "x-api-key: 1", "key"));
+        assert!(!near(secret_key_then_operator, "cache_key=1", "key"));
+        assert!(!near(secret_key_then_operator, "password_hash=x", "pass"));
         assert!(!near(
             key_then_operator,
             "token expired for user=bob",

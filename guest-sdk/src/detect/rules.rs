@@ -463,7 +463,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "secret-assignment",
         category: Credential,
-        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::key_then_operator),
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::secret_key_then_operator),
         // `password=…`, `db_password: …`, `"api_key":"…"`, `?access_token=…&`.
         pattern: concat!(
             r"(?i)(?:\b[A-Za-z0-9_.-]*?",
@@ -591,7 +591,7 @@ const CORE: &[Rule] = &[
         // too: the words say it is a card).
         trigger: Trigger {
             literals: CARD_WORDS,
-            near: Some(prefilter::digits_follow_within),
+            near: Some(|t, _, e| prefilter::number_within(t, e, 160, 12)),
             shape: Some(|s| s.card_digits >= 13),
         },
         pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
@@ -620,7 +620,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "cn-resident-id",
         category: GovernmentId,
-        trigger: Trigger::shape(|s| s.digit_run >= 17),
+        trigger: Trigger::shape(|s| s.resident_id_like),
         // Area, birth date, sequence, check character; the validator checks the date
         // and the check character (a smaller regex compiles four times faster).
         pattern: r"\b[1-9][0-9]{16}[0-9Xx]\b",
@@ -662,7 +662,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "ipv4",
         category: Network,
-        trigger: Trigger::shape(|s| s.dots_in_number >= 3),
+        trigger: Trigger::shape(|s| s.ipv4_like),
         pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
         validate: Some(v::ipv4),
         examples: Examples::NONE,
@@ -682,9 +682,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "mac-address",
         category: Network,
-        trigger: Trigger::shape(|s| {
-            s.colons_in_hex >= 5 || s.dashes_in_hex >= 5 || s.long_dotted_hex
-        }),
+        trigger: Trigger::shape(|s| s.colons_in_hex >= 5 || s.dashes_in_hex >= 5 || s.dotted_mac),
         pattern: r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b(?:[0-9a-f]{2}-){5}[0-9a-f]{2}\b|\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b",
         validate: Some(v::mac),
         examples: Examples::NONE,

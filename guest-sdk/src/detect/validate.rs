@@ -72,25 +72,60 @@ pub fn card_number(c: &Candidate<'_>) -> bool {
 /// Whether a card word stands in the text right before a number (`card #`, `credit
 /// card number is`, `cc`, `Visa`).
 pub fn card_context(before: &str) -> bool {
-    let lower = before.to_lowercase();
-    super::rules::CARD_WORDS.iter().any(|w| {
-        let w = w.trim_end_matches([' ', '#', ':']);
-        lower.match_indices(w).any(|(i, _)| {
-            // `cc` and `pan` only as words.
-            let start_ok = i == 0
-                || !lower[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric);
-            let end = i + w.len();
-            let end_ok = w.len() > 3
-                || !lower[end..]
-                    .chars()
-                    .next()
-                    .is_some_and(char::is_alphanumeric);
-            start_ok && end_ok
-        })
+    // `cc` and `pan` only as words.
+    contains_word(before, super::rules::CARD_WORDS, true, |w| {
+        w.trim_end_matches([' ', '#', ':']).len() <= 3
     })
+}
+
+/// Whether one of `words` stands in `hay` (case-insensitively) at the start of a word,
+/// and, for the words `whole` picks, at the end of one too. With `trim`, trailing ` `,
+/// `#` and `:` of a word are not looked for (`cc:` is the word `cc`). ASCII text, the
+/// usual case, is searched in place; other text in lower case.
+pub(crate) fn contains_word(
+    hay: &str,
+    words: &[&str],
+    trim: bool,
+    whole: fn(&str) -> bool,
+) -> bool {
+    if !hay.is_ascii() {
+        return contains_word_in(&hay.to_lowercase(), words, trim, whole);
+    }
+    contains_word_in(hay, words, trim, whole)
+}
+
+fn contains_word_in(hay: &str, words: &[&str], trim: bool, whole: fn(&str) -> bool) -> bool {
+    let h = hay.as_bytes();
+    let mut prev_alnum = false;
+    for (i, ch) in hay.char_indices() {
+        // Only where a word starts.
+        let starts = !prev_alnum;
+        prev_alnum = ch.is_alphanumeric();
+        if !starts {
+            continue;
+        }
+        let found = words.iter().any(|word| {
+            let w = if trim {
+                word.trim_end_matches([' ', '#', ':'])
+            } else {
+                word
+            }
+            .as_bytes();
+            !w.is_empty()
+                && h.len() - i >= w.len()
+                && h[i].eq_ignore_ascii_case(&w[0])
+                && h[i..i + w.len()].eq_ignore_ascii_case(w)
+                && (!whole(word)
+                    || !hay[i + w.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphanumeric))
+        });
+        if found {
+            return true;
+        }
+    }
+    false
 }
 
 /// After a card word: 12 to 19 digits, not a date or a phone number's shape, and
