@@ -26,10 +26,21 @@ const ID_WORDS: &[&str] = &[
     "sécurité sociale",
     "securite sociale",
     "id number",
+    "id_number",
+    "id-number",
+    "idnumber",
     "id no",
+    "id_no",
     "national id",
+    "national_id",
     "identity",
     "tax id",
+    "tax_id",
+    "taxid",
+    "tax-id",
+    "id_card",
+    "id card",
+    "personal_number",
     "tin",
     "pan",
     "id:",
@@ -64,7 +75,14 @@ fn other_key_before(c: &Candidate<'_>) -> bool {
     let generic = [
         "key", "value", "val", "data", "text", "input", "number", "no", "nr",
     ];
-    !key.is_empty() && !generic.iter().any(|g| key.eq_ignore_ascii_case(g)) && !id_context(key)
+    // A key with an `id` part (`ID`, `person_id`) may name the identity number.
+    let id_part = key
+        .split(['_', '-', '.'])
+        .any(|p| p.eq_ignore_ascii_case("id"));
+    !key.is_empty()
+        && !id_part
+        && !generic.iter().any(|g| key.eq_ignore_ascii_case(g))
+        && !id_context(key)
 }
 
 /// A trigger's `near` test: an id word that starts a word, then within the window the

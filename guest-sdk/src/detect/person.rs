@@ -1505,6 +1505,10 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
     while from > 0 && is_key(text[from - 1]) {
         from -= 1;
     }
+    // A written-out line break before the key (`\nName:`) is not part of it.
+    if from > 0 && text[from - 1] == b'\\' && matches!(text[from], b'n' | b'r' | b't') {
+        from += 1;
+    }
     let mut i = end;
     while i < text.len() && is_key(text[i]) {
         i += 1;
@@ -1768,8 +1772,14 @@ const FRENCH_TYPES: &[&str] = &[
 /// Roma`: a street type (ending in a space) then a capitalised word.
 fn type_then_number(text: &[u8], start: usize, end: usize) -> bool {
     if text[end - 1] == b' ' {
+        // A particle may stand first (`Avenida de Araújo`, `Via della Spiga`).
+        let rest = &text[end..];
+        let particle = ["de ", "del ", "da ", "do ", "dos ", "das ", "della ", "di "]
+            .iter()
+            .find(|p| rest.starts_with(p.as_bytes()))
+            .map_or(0, |p| p.len());
         return text
-            .get(end)
+            .get(end + particle)
             .is_some_and(|b| b.is_ascii_uppercase() || *b >= 0xC3)
             && text[start].is_ascii_uppercase();
     }

@@ -50,6 +50,48 @@ const PHONE_WORDS: &[&str] = &[
     "联系",
 ];
 
+/// Words after a number that make it a phone number (`… 2671 (office)`); the trigger
+/// looks for a digit right before them.
+const PHONE_WORDS_AFTER: &[&str] = &[
+    "office", "fax", "mobile", "cell", "home", "work", "tel", "phone", "landline",
+];
+
+/// The national rule's trigger words: those before a number and those after one.
+const NATIONAL_WORDS: &[&str] = &[
+    "phone",
+    "tel.",
+    "tel:",
+    "tel ",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "sms",
+    "whatsapp",
+    "contact",
+    "reach",
+    "dial",
+    "telefon",
+    "téléphone",
+    "portable",
+    "celular",
+    "telefone",
+    "handy",
+    "móvil",
+    "movil",
+    "number is",
+    "电话",
+    "手机",
+    "電話",
+    "携帯",
+    "联系",
+    "office",
+    "home",
+    "work",
+    "tel",
+    "landline",
+];
+
 /// One numbering plan: a region of libphonenumber's metadata.
 pub struct Plan {
     pub region: &'static str,
@@ -212,11 +254,7 @@ fn phone_word_after(after: &str) -> bool {
     let a = after
         .trim_start_matches([' ', '\t', '(', '[', ','])
         .to_ascii_lowercase();
-    [
-        "office", "fax", "mobile", "cell", "home", "work", "tel", "phone", "landline",
-    ]
-    .iter()
-    .any(|w| {
+    PHONE_WORDS_AFTER.iter().any(|w| {
         a.starts_with(w)
             && !a[w.len()..]
                 .chars()
@@ -256,11 +294,20 @@ fn phone_word_at(text: &[u8], start: usize, end: usize) -> bool {
 /// The trigger's test: a phone word standing as a word, with a digit within the 40
 /// bytes after it (the validator looks 40 bytes back from a number for the word).
 fn phone_word_near(text: &[u8], start: usize, end: usize) -> bool {
+    let lit = &text[start..end];
+    let is = |words: &[&str]| words.iter().any(|w| lit.eq_ignore_ascii_case(w.as_bytes()));
+    let (before_word, after_word) = (is(PHONE_WORDS), is(PHONE_WORDS_AFTER));
     phone_word_at(text, start, end)
-        && text[end.min(text.len())..]
-            .iter()
-            .take(40)
-            .any(u8::is_ascii_digit)
+        && (before_word
+            && text[end.min(text.len())..]
+                .iter()
+                .take(40)
+                .any(u8::is_ascii_digit)
+            || after_word
+                && !text.get(end).is_some_and(u8::is_ascii_alphabetic)
+                && text[start.saturating_sub(16)..start]
+                    .iter()
+                    .any(u8::is_ascii_digit))
 }
 
 /// What the candidate is not, whatever follows: a dotted quad, a date, a version.
@@ -333,9 +380,12 @@ pub fn phone_national(c: &Candidate<'_>) -> bool {
     // Grouped with a trunk prefix or an area code in parentheses, or in pairs, or a
     // Brazilian / Indian mobile grouping; checked against the plans.
     let pairs = w.groups.len() == 5 && w.groups.iter().all(|&g| g == 2) && w.separators.len() == 1;
+    // Without a phone word, the groups stand one space, dash or dot apart (the shapes
+    // the trigger looks for).
     let phone_like = groups >= 2
+        && single_separators(value)
         && !super::validate::version_context(before)
-        && (digits.starts_with('0')
+        && (digits.starts_with('0') && n >= 9
             || w.paren_first
             || pairs
             || w.groups == [5, 5]
@@ -347,6 +397,25 @@ pub fn phone_national(c: &Candidate<'_>) -> bool {
     // Otherwise only after a phone word: grouped numbers of a plausible length, and
     // runs of digits that a plan accepts.
     context && ((groups >= 2 && n >= 8) || national_ok(digits) || international_ok(digits))
+}
+
+/// Between the groups of `value` (its extension aside), one space, dash or dot; an
+/// area code in parentheses may have a space after it.
+fn single_separators(value: &str) -> bool {
+    let b = value.as_bytes();
+    let end = b
+        .iter()
+        .position(|c| matches!(c, b'x' | b'X' | b'#' | b'e' | b'E'))
+        .unwrap_or(b.len());
+    let b = &b[..end];
+    let b = b.strip_suffix(b" ").unwrap_or(b);
+    b.windows(2).all(|w| {
+        w[0].is_ascii_digit()
+            || w[1].is_ascii_digit()
+            || w[0] == b')' && w[1] == b' '
+            || w[0] == b'('
+            || w[1] == b'('
+    }) && !b.contains(&b'/')
 }
 
 /// The `+` rule's validator: a country code a plan knows and a national number of
@@ -422,6 +491,7 @@ fn national_shape(s: &Shape<'_>) -> bool {
     s.zero_grouped_digits >= 9
         || s.nanp_dashed
         || s.digit_pairs >= 4
+        || s.phone_groups
         || paren_area(s.text.as_bytes())
 }
 
@@ -430,7 +500,7 @@ pub const RULES: &[Rule] = &[
         name: "phone-national",
         category: Contact,
         trigger: Trigger {
-            literals: PHONE_WORDS,
+            literals: NATIONAL_WORDS,
             near: Some(phone_word_near),
             shape: Some(national_shape),
         },

@@ -472,8 +472,8 @@ pub fn secret_key_then_operator(text: &[u8], start: usize, end: usize) -> bool {
         && key_then_operator(text, start, end)
 }
 
-/// A run of sixteen or more token characters with a digit in it starts within 24
-/// bytes after the word: the `secret-near-keyword` rule.
+/// A run of sixteen or more token characters with a digit in it, or letters of both
+/// cases, starts within 24 bytes after the word: the `secret-near-keyword` rule.
 pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
     static TOKEN: [bool; 256] = {
         let mut t = [false; 256];
@@ -495,7 +495,11 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
     let mut i = end;
     while i < stop {
         let run = text[i..].iter().take_while(|b| token(b)).count();
-        if run >= 16 && text[i..i + run].iter().any(u8::is_ascii_digit) {
+        // Drawn at random: a digit in it, or both cases (`b_BrJknjnbjroiLx…`).
+        let r = &text[i..i + run];
+        let random = r.iter().any(u8::is_ascii_digit)
+            || r.iter().any(u8::is_ascii_uppercase) && r.iter().any(u8::is_ascii_lowercase);
+        if run >= 16 && random {
             return true;
         }
         i += run.max(1);
@@ -689,8 +693,10 @@ pub struct Shape<'a> {
     pub nino_like: bool,
     /// Five capitals, four digits, a capital (an Indian PAN's shape).
     pub pan_like: bool,
-    /// `ddd-ddd-dddd` or `ddd.ddd.dddd` somewhere (a NANP number).
+    /// `ddd-ddd-dddd`, `ddd.ddd.dddd` or `ddd ddd dddd` somewhere (a NANP number).
     pub nanp_dashed: bool,
+    /// Digit groups of 5-5, 2-5-4 or 2-4-4, one space, dash or dot apart.
+    pub phone_groups: bool,
     /// 5 when five two-digit groups stand in a row, one space, dot or dash apart (`06
     /// 12 34 56 78`), else 0.
     pub digit_pairs: usize,
@@ -819,6 +825,7 @@ impl<'a> Shape<'a> {
             card_digits: 0,
             zero_grouped_digits: 0,
             nanp_dashed: false,
+            phone_groups: false,
             nino_like: false,
             pan_like: false,
             digit_pairs: 0,
@@ -944,6 +951,17 @@ impl<'a> Shape<'a> {
                     after_digits = true;
                     continue;
                 }
+                // Digits and an extension glued to them (`2671x215`): the digits end
+                // a run as a number's last group.
+                if class & DIGIT != 0 {
+                    let k = bytes[start..i]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .count();
+                    if matches!(bytes[start + k], b'x' | b'X') {
+                        s.end_digit_run(bytes, start + k, k, bytes[start + k]);
+                    }
+                }
                 // Digits and one letter after them (`12B`).
                 house = class & DIGIT != 0
                     && len <= 13
@@ -1040,14 +1058,25 @@ impl<'a> Shape<'a> {
             self.cn_mobile = true;
         }
         let digit = |i: usize| bytes[i].is_ascii_digit();
-        // `ddd-ddd-dddd` / `ddd.ddd.dddd`: this run is the last four.
+        let sep = |i: usize| matches!(bytes[i], b'-' | b'.' | b' ');
+        // `ddd-ddd-dddd`, `ddd.ddd.dddd`, `ddd ddd dddd`: this run is the last four.
         if len == 4 && end >= 12 && !self.nanp_dashed {
-            let sep = bytes[end - 5];
-            self.nanp_dashed = matches!(sep, b'-' | b'.')
-                && bytes[end - 9] == sep
+            self.nanp_dashed = sep(end - 5)
+                && sep(end - 9)
                 && (end - 12..end - 9).all(digit)
                 && (end - 8..end - 5).all(digit)
                 && (end == 12 || !digit(end - 13));
+        }
+        // Groups of 5-5, 2-5-4 and 2-4-4 (Indian, Brazilian and Japanese mobile and
+        // landline numbers without their trunk prefix): this run is the last.
+        if !self.phone_groups && (len == 5 || len == 4) {
+            let group = |from: usize, n: usize| from >= n && (from - n..from).all(digit);
+            self.phone_groups = len == 5 && end >= 11 && sep(end - 6) && group(end - 6, 5)
+                || len == 4
+                    && end >= 12
+                    && sep(end - 5)
+                    && (end >= 13 && group(end - 5, 5) && sep(end - 11) && group(end - 11, 2)
+                        || group(end - 5, 4) && sep(end - 10) && group(end - 10, 2));
         }
         // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
         if len == 2 && end >= 14 && self.digit_pairs < 5 {
@@ -1215,6 +1244,12 @@ mod tests {
         assert!(shape("415.555.2671").nanp_dashed);
         assert!(!shape("1415-555-2671").nanp_dashed);
         assert!(!shape("10.100.1000").nanp_dashed);
+        assert!(shape("415 555 2671").nanp_dashed);
+        assert!(shape("call 659.238.0898x165").nanp_dashed);
+        assert!(shape("98765 43210").phone_groups);
+        assert!(shape("11 91234 5678").phone_groups);
+        assert!(shape("35 4423 3443").phone_groups);
+        assert!(!shape("2024-05-01 12:34").phone_groups);
         assert_eq!(shape("06 12 34 56 78").digit_pairs, 5);
         assert_eq!(shape("v 15.42.88.37").digit_pairs, 0);
         assert_eq!(shape("at 12:34:56").digit_pairs, 0);

@@ -109,6 +109,21 @@ pub(crate) const CARD_WORDS: &[&str] = &[
     "カード",
 ];
 
+/// `secret-near-keyword`'s words: every word its pattern starts with.
+const NEAR_KEYWORD_LITERALS: &[&str] = &[
+    "key",
+    "secret",
+    "token",
+    "pass",
+    "pwd",
+    "pat",
+    "auth",
+    "credential",
+    "private",
+    "access",
+    "sid",
+];
+
 /// Words after which a sentence may state a password.
 const PROSE_WORDS: &[&str] = &[
     "password",
@@ -526,12 +541,14 @@ const CORE: &[Rule] = &[
     Rule {
         name: "secret-near-keyword",
         category: Credential,
-        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::random_value_follows),
+        trigger: Trigger::literals_near(NEAR_KEYWORD_LITERALS, prefilter::random_value_follows),
         // A name that ends in a secret word (`atera_key`, `apitemplateKEY`, `Unseal Key
         // 2`, `ayrshare SECRET`), a colon, an equals sign or just a space, then a value
         // that looks drawn at random: the shape of the vendors' keys no other rule
         // knows by name.
-        pattern: r#"(?i)\b(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,40}?)?(?:key|secret|token|password|passwd|pass|pwd|pat|auth|credential|private|access|sid)[A-Za-z0-9_.-]{0,12}(?:[ \t]*[0-9]{1,2})?(?:[ \t]*[:=]|[ \t]+|[\x22'][ \t]*[:=]?)[ \t]*[\x22'`]?(?P<v>[A-Za-z0-9_\-+/.!@#$%^&*~]{16,128}={0,2})(?:[^A-Za-z0-9_\-+/.!@#$%^&*~=]|$)"#,
+        // (No counted repetition of more than a few: `{16,128}` would make the lazy
+        // DFA build states on every line; the validator bounds the length.)
+        pattern: r#"(?i)(?:key|secret|token|password|passwd|pass|pwd|pat|auth|credential|private|access|sid)[A-Za-z0-9_.-]{0,12}(?:[ \t]*[0-9]{1,2})?(?:[ \t]*[:=]|[ \t]+|[\x22'][ \t]*[:=]?)[ \t]*[\x22'`]?(?P<v>[A-Za-z0-9_\-+/.!@#$%^&*~]{16}[A-Za-z0-9_\-+/.!@#$%^&*~]*={0,2})(?:[^A-Za-z0-9_\-+/.!@#$%^&*~=]|$)"#,
         validate: Some(v::keyword_secret),
         examples: Examples {
             masks: &[

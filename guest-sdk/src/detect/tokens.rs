@@ -723,10 +723,18 @@ pub const TOKENS: &[Rule] = &[
     // ---- observability ----------------------------------------------------------------
     prefix!(
         "dynatrace-token",
-        ["dt0c01.", "dt0s01.", "dt0a01.", "dt0s02.", "dt0s16."],
+        ["dt0"],
         r"\bdt0[a-z][0-9]{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}\b",
         masks: ["dt0c01.{X24}.{X64}", "dt0s16.{X24}.{X64}"],
         keeps: ["dt0c01.{X10}"],
+        // `dt0` and the token kind (`c01`, `s16`, ...), then a dot.
+        near: |t: &[u8], _, e| {
+            t.len() >= e + 4
+                && t[e].is_ascii_lowercase()
+                && t[e + 1].is_ascii_digit()
+                && t[e + 2].is_ascii_digit()
+                && t[e + 3] == b'.'
+        },
     ),
     prefix!(
         "grafana-api-key",

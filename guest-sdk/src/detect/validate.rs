@@ -37,13 +37,14 @@ pub fn luhn(digits: &str) -> bool {
 /// candidate is masked.
 pub fn card_number(c: &Candidate<'_>) -> bool {
     let value = c.value();
-    let context = card_context(c.before(40));
+    // The words before it are read only when the digits alone do not decide.
+    let context = || card_context(c.before(40));
     if !value.contains([' ', '-']) {
-        return card_digits(value.as_bytes()) || context && context_card(value);
+        return card_digits(value.as_bytes()) || context_card(value) && context();
     }
     // With a card word before it: any grouping of 12 to 19 digits, one kind of
     // separator, and no Luhn check (the words say it is a card).
-    if context && !(value.contains(' ') && value.contains('-')) && context_card(value) {
+    if !(value.contains(' ') && value.contains('-')) && context_card(value) && context() {
         return true;
     }
     let groups: Vec<&str> = value.split([' ', '-']).collect();
@@ -104,16 +105,19 @@ fn contains_word_in(hay: &str, words: &[&str], trim: bool, whole: fn(&str) -> bo
         if !starts {
             continue;
         }
+        let first = h[i].to_ascii_lowercase();
         let found = words.iter().any(|word| {
+            // The first byte first: most words fail there, before any trimming.
+            if word.as_bytes().first() != Some(&first) {
+                return false;
+            }
             let w = if trim {
                 word.trim_end_matches([' ', '#', ':'])
             } else {
                 word
             }
             .as_bytes();
-            !w.is_empty()
-                && h.len() - i >= w.len()
-                && h[i].eq_ignore_ascii_case(&w[0])
+            h.len() - i >= w.len()
                 && h[i..i + w.len()].eq_ignore_ascii_case(w)
                 && (!whole(word)
                     || !hay[i + w.len()..]
@@ -131,11 +135,18 @@ fn contains_word_in(hay: &str, words: &[&str], trim: bool, whole: fn(&str) -> bo
 /// After a card word: 12 to 19 digits, not a date or a phone number's shape, and
 /// not one digit over and over.
 fn context_card(value: &str) -> bool {
-    let digits: Vec<u8> = value.bytes().filter(u8::is_ascii_digit).collect();
-    let as_str = std::str::from_utf8(&digits).unwrap_or_default();
-    (12..=19).contains(&digits.len())
-        && !digits.iter().all(|d| *d == digits[0])
-        && !(digits.len() == 18 && is_cn_resident_id(as_str))
+    let mut buf = [0u8; 19];
+    let mut n = 0;
+    for b in value.bytes().filter(u8::is_ascii_digit) {
+        if n == buf.len() {
+            return false;
+        }
+        buf[n] = b;
+        n += 1;
+    }
+    let digits = &buf[..n];
+    let as_str = std::str::from_utf8(digits).unwrap_or_default();
+    n >= 12 && !digits.iter().all(|d| *d == digits[0]) && !(n == 18 && is_cn_resident_id(as_str))
 }
 
 /// `text` (the groups `groups` and their separators) is a card: one kind of separator,
@@ -555,6 +566,9 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
 pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let v = c.value();
     let b = v.as_bytes();
+    if b.len() > 130 {
+        return false;
+    }
     let uuid = b.len() == 36
         && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
         && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-');
@@ -825,7 +839,12 @@ pub fn placeholder_value(v: &str) -> bool {
         && (b[1].is_ascii_alphabetic() || b[1] == b'_')
         && one_case
         && b.len() <= 40)
-        || (b[0] == b'%' && v.ends_with('%') && b.len() > 2)
+        || (b[0] == b'%'
+            && v.ends_with('%')
+            && b.len() > 2
+            && b[1..b.len() - 1]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_'))
     {
         return true;
     }
