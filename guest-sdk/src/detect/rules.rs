@@ -652,7 +652,7 @@ const CORE: &[Rule] = &[
         // `%40` is the `@` of an address in a query string (`?email=bob%40example.com`).
         // Local parts and domains in any script (`josé@correo.es`, `用户@例子.中国`),
         // or in ASCII with a boundary that CJK text before it does not break.
-        pattern: r"(?:^|[^\p{L}\p{N}._%+'-])(?P<v>(?:[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}][\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}.]*|[\p{L}\p{M}\p{N}_%+'-](?:[\p{L}\p{M}\p{N}._%+'-]*[\p{L}\p{M}\p{N}_%+'-])?)(?:@|%40)[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*\.(?:[A-Za-z]{2,24}\b|xn--[a-z0-9-]{2,59}|[\p{L}--\p{ASCII}]{2,12}))",
+        pattern: r"(?:^|[^\p{L}\p{N}._%+'-])(?P<v>(?:[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}][\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}.]*|[\p{L}\p{M}\p{N}_%+'-](?:[\p{L}\p{M}\p{N}._%+'-]*[\p{L}\p{M}\p{N}_%+'-])?)(?:@|%40)[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*\.(?:[A-Za-z]{2,24}\b|xn--[a-z0-9-]{2,59}|[\p{L}--\p{ASCII}]{2,12}))",
         validate: Some(v::email),
         examples: Examples::NONE,
     },
