@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 const REPORTED: &str = "\
 credential 856 732 0
 payment 178 178 0
-government-id 96 82 0
+government-id 96 92 0
 contact 402 385 1
 network 141 140 0
 person 1047 509 10

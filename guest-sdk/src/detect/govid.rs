@@ -322,4 +322,61 @@ pub const RULES: &[Rule] = &[
             keeps: &["SIN 130 692 503", "took 130 692 502 ms"],
         },
     },
+    Rule {
+        name: "driver-license",
+        category: GovernmentId,
+        trigger: Trigger::literals_near(DRIVER_LICENSE_WORDS, |t, s, e| {
+            prefilter::starts_word(t, s) && t[e..].iter().take(48).any(u8::is_ascii_digit)
+        }),
+        // A driver's licence number after words that name it: formats differ by state
+        // and country (`A1234567`, `123 456 789`, `MORGA657054SM9IJ`), so only the
+        // words make it one.
+        pattern: r#"(?i:\b(?:driver'?s?[ _-]?licen[cs]e|driving[ _-]licen[cs]e|licen[cs]e[ _-]?(?:number|no\.?|#)|dln?(?:[ _-]?(?:number|no\.?))?|führerschein(?:nummer)?|permis de conduire|cnh)|驾驶证|運転免許証)(?i:[ \t]*(?:number|no\.?|num|id))?\\?[\x22']?[ \t]*(?:is|[:=#：]{1,2})?[ \t]*#?\\?[\x22']?(?P<v>[A-Za-z]{0,6}[0-9][A-Za-z0-9]*(?:[ -][A-Za-z]*[0-9][A-Za-z0-9]*){0,4})\b"#,
+        validate: Some(driver_license),
+        examples: Examples {
+            masks: &[
+                "driver's license «D1234567»",
+                "DL#: «123 456 789»",
+                "driving licence number «MORGA657054SM9IJ»",
+                r#"{{"drivers_license": "«S530-4127-6301»"}}"#,
+            ],
+            keeps: &[
+                "driver license expired on 2024-05-01",
+                "license number pending",
+                "the MIT license is 12 lines",
+            ],
+        },
+    },
 ];
+
+/// Words that name a driver's licence (the trigger of `driver-license`).
+const DRIVER_LICENSE_WORDS: &[&str] = &[
+    "licen",
+    "dl#",
+    "dl:",
+    "dl ",
+    "dl_",
+    "dl-",
+    "dl=",
+    "dln",
+    "führerschein",
+    "permis de conduire",
+    "cnh",
+    "驾驶证",
+    "運転免許証",
+];
+
+/// A driver's licence number: five to twenty letters and digits with a digit among
+/// them (a word like `pending` is none), not a date, and not one character over and
+/// over.
+pub fn driver_license(c: &Candidate<'_>) -> bool {
+    let v = c.value().trim_end();
+    let alnum: Vec<u8> = v.bytes().filter(u8::is_ascii_alphanumeric).collect();
+    let digits = alnum.iter().filter(|b| b.is_ascii_digit()).count();
+    let date = v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-';
+    (5..=20).contains(&alnum.len())
+        && digits >= 2
+        && !date
+        && !alnum.iter().all(|b| *b == alnum[0])
+        && !v.contains("  ")
+}
