@@ -149,7 +149,12 @@ pub struct Score {
 }
 
 pub fn score(records: &[Record]) -> Score {
-    let policy = Policy::default();
+    score_with(records, &Policy::default())
+}
+
+/// `score` under another policy (the eval example's `--generic-only`).
+pub fn score_with(records: &[Record], policy: &Policy) -> Score {
+    let policy = policy.clone();
     let mut s = Score::default();
     for r in records {
         let findings = find(&policy, &r.text);
