@@ -1686,7 +1686,7 @@ pub fn street_address_cjk(c: &Candidate<'_>) -> bool {
         .iter()
         .any(|m| v.contains(m));
     let number = v.contains('号') || v.contains("丁目") || v.contains('座') || v.contains('番');
-    admin && number || (number && v.chars().filter(|c| han(*c)).count() >= 4)
+    number && (admin || v.chars().filter(|c| han(*c)).count() >= 4)
 }
 
 /// The number-first rule's trigger: a house number (one to six digits starting a

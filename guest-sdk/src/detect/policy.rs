@@ -254,7 +254,7 @@ impl Clone for Compiled {
             allow_patterns: self.allow_patterns.clone(),
             allow_regexes: OnceLock::new(),
             disabled: self.disabled.clone(),
-            disabled_set: self.disabled_set.clone(),
+            disabled_set: self.disabled_set,
             enabled: self.enabled.clone(),
             custom: self.custom.clone(),
         }

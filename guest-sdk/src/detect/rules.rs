@@ -200,6 +200,9 @@ macro_rules! secret_words {
 pub static RULES: &[Rule] = &RULES_CONST;
 
 /// The table as a constant, for tables built from it at compile time.
+// A constant (not only the static) so that the trigger table can be built from it at
+// compile time; it is used by value only there.
+#[allow(clippy::large_const_arrays)]
 pub(crate) const RULES_CONST: [Rule; RULE_COUNT] = join::<RULE_COUNT>(PARTS);
 
 /// How many rules the table has.

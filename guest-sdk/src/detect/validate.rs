@@ -558,7 +558,7 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
         v.bytes().any(|b| b.is_ascii_uppercase()) && v.bytes().any(|b| b.is_ascii_lowercase());
     // Twenty-four random letters and digits hold no digit about once in seventy
     // draws, forty about once in a thousand; a long camel-case word holds none.
-    (letters && digits) || (digits && v.len() >= 12) || (mixed_case && v.len() >= 40)
+    digits && (letters || v.len() >= 12) || (mixed_case && v.len() >= 40)
 }
 
 /// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
