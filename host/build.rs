@@ -16,7 +16,15 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// Hostile guests the tests use to prove the runtime's limits.
-const TEST_GUESTS: &[&str] = &["hostile-loop", "hostile-membomb", "hostile-flood", "hostile-trap", "leaky-masker"];
+const TEST_GUESTS: &[&str] = &[
+    "hostile-loop",
+    "hostile-membomb",
+    "hostile-flood",
+    "hostile-trap",
+    "leaky-masker",
+    "probe-masker",
+    "hostile-mapper",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -85,6 +85,7 @@ async fn the_leak_gate_catches_a_leaky_masker_and_fail_closed_holds_the_report()
     let t = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     s.assert_absent("the report behind a leaky masker", &t.to_string());
+    s.assert_absent("the host's log behind a leaky masker", &host.log());
     let masking = &t["report"]["masking"];
     assert_eq!(masking["total"], 0, "the leaky masker claims nothing: {masking:#}");
     assert!(masking["gate"]["violations"].as_u64().unwrap() >= 3, "{masking:#}");

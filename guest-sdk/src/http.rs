@@ -31,7 +31,22 @@ pub use with_bindings::*;
 #[cfg(feature = "bindings")]
 mod with_bindings {
     use super::body_excerpt;
-    use crate::types::{HttpResponse, PluginError};
+    use crate::types::{HttpMethod, HttpResponse, PluginError};
+
+    impl HttpMethod {
+        /// The method as it goes on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                HttpMethod::Get => "GET",
+                HttpMethod::Head => "HEAD",
+                HttpMethod::Post => "POST",
+                HttpMethod::Put => "PUT",
+                HttpMethod::Patch => "PATCH",
+                HttpMethod::Delete => "DELETE",
+                HttpMethod::Options => "OPTIONS",
+            }
+        }
+    }
 
     /// The body of a 2xx response, else `unavailable("<service> answered <status>:
     /// <first 200 bytes>")`.
@@ -50,15 +65,6 @@ mod with_bindings {
         }
     }
 
-    /// The host's refusal of a request as a plugin error: `denied` when the allow-list
-    /// refused it (the host's message starts with `denied:`), else `unavailable`.
-    pub fn host_error(message: String) -> PluginError {
-        if message.starts_with("denied:") {
-            PluginError::Denied(message)
-        } else {
-            PluginError::Unavailable(message)
-        }
-    }
 }
 
 #[cfg(test)]

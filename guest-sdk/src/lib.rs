@@ -30,6 +30,8 @@ pub use worlds::{
 pub mod fields;
 #[cfg(feature = "bindings")]
 pub mod records;
+#[cfg(feature = "bindings")]
+mod words;
 
 /// The generated bindings and export macros reach the wit-bindgen runtime as
 /// `casefile_guest::wit_bindgen::rt`: plugin crates depend only on this crate, and the

@@ -29,6 +29,31 @@ pub mod masker {
         runtime_path: "casefile_guest::wit_bindgen::rt",
     });
     pub use self::exports::casefile::plugin::mask::Guest;
+
+    /// Keyed pseudonyms made by the host (the `pseudonyms` import): the tenant's key
+    /// never enters the component. Plug it into the detectors where they take a
+    /// `Pseudonyms`.
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct HostPseudonyms;
+
+    impl crate::detect::Pseudonyms for HostPseudonyms {
+        fn token(&mut self, rule: &str, value: &str) -> Option<String> {
+            casefile::plugin::pseudonyms::token(rule, value)
+        }
+    }
+
+    impl From<crate::detect::Action> for crate::types::MaskAction {
+        fn from(a: crate::detect::Action) -> Self {
+            use crate::detect::Action;
+            use crate::types::MaskAction;
+            match a {
+                Action::Mask => MaskAction::Mask,
+                Action::Remove => MaskAction::Remove,
+                Action::Hash => MaskAction::Hash,
+                Action::Partial => MaskAction::Partial,
+            }
+        }
+    }
 }
 
 pub mod connector {
@@ -39,22 +64,22 @@ pub mod connector {
         export_macro_name: "export_connector",
         default_bindings_module: "casefile_guest::connector",
         runtime_path: "casefile_guest::wit_bindgen::rt",
-        with: { "casefile:plugin/types@0.1.0": crate::types },
+        with: { "casefile:plugin/types@0.2.0": crate::types },
     });
     pub use self::exports::casefile::plugin::source::Guest;
 
-    use crate::types::{Field, HttpRequest, HttpResponse, PluginError};
+    use crate::types::{Field, HttpMethod, HttpRequest, HttpResponse, PluginError};
 
     /// Sends a request through the host (which checks it against the source's
-    /// allow-list). A refusal becomes `denied`, any other failure `unavailable`.
+    /// allow-list): `denied` when the host refused it, `unavailable` when it failed.
     pub fn http_send(request: &HttpRequest) -> Result<HttpResponse, PluginError> {
-        casefile::plugin::host_http::send(request).map_err(crate::http::host_error)
+        casefile::plugin::host_http::send(request)
     }
 
     /// `GET url` with the given headers; the response whatever its status.
     pub fn http_get(url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, PluginError> {
         http_send(&HttpRequest {
-            method: "GET".to_owned(),
+            method: HttpMethod::Get,
             url: url.to_owned(),
             headers: headers
                 .iter()
@@ -86,7 +111,7 @@ pub mod ticket_mapper {
         export_macro_name: "export_ticket_mapper",
         default_bindings_module: "casefile_guest::ticket_mapper",
         runtime_path: "casefile_guest::wit_bindgen::rt",
-        with: { "casefile:plugin/types@0.1.0": crate::types },
+        with: { "casefile:plugin/types@0.2.0": crate::types },
     });
     pub use self::exports::casefile::plugin::mapper::Guest;
 }

@@ -28,6 +28,9 @@ pub struct App {
     pub host_id: String,
     /// Feature flags, switchable at runtime.
     pub flags: RwLock<Flags>,
+    /// Outbound HTTP for ticket delivery and regression webhooks (same client,
+    /// timeouts and caps as the connectors' host-http).
+    pub outbound: crate::outbound::Outbound,
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
     /// Passed regressions that had a ticket, and how many of those tickets this
@@ -50,11 +53,13 @@ impl App {
         let runtime = Runtime::new(config.runtime.clone(), cache_dir)?;
         let audit = Audit::default();
         let registry = Registry::from_config(&config, &runtime, &store, &audit).await?;
+        registry.validate_settings(&config, &runtime).await?;
         let template = Template::load(&config.resolve_path(&config.report.template))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_millis(config.runtime.http_timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let outbound = crate::outbound::Outbound::new(&config.runtime)?;
         Ok(Arc::new(App {
             flags: RwLock::new(config.flags.clone()),
             config,
@@ -66,6 +71,7 @@ impl App {
             metrics: crate::telemetry::metrics(),
             wake: tokio::sync::Notify::new(),
             host_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            outbound,
             http,
             data_dir: data_dir.to_path_buf(),
             autoclose: (AtomicU64::new(0), AtomicU64::new(0)),

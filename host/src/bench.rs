@@ -86,7 +86,8 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
         regression: RegressionStrategy::None,
     };
     let template: Template = serde_yaml::from_str("{}")?;
-    let ctx = wit::MaskContext { tenant: "default".into(), policy: "{}".into(), pseudonym_key: vec![7; 32] };
+    let ctx = wit::MaskContext { tenant: "default".into(), policy: "{}".into() };
+    let key: std::sync::Arc<[u8]> = vec![7u8; 32].into();
     let chunk = chunk.unwrap_or(RuntimeConfig::default().mask_chunk_records);
 
     println!("synthetic incident: {logs} log lines, {spans} spans, 3 sources; {iterations} iterations");
@@ -97,7 +98,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
         let t0 = Instant::now();
         let collected = collect(&runtime, &sources, &req, 1_000_000, Duration::from_secs(120)).await;
         let t1 = Instant::now();
-        let (batch, summary) = mask_batch(&runtime, &masker, &ctx, collected.batch, chunk).await?;
+        let (batch, summary) = mask_batch(&runtime, &masker, &ctx, &key, collected.batch, chunk).await?;
         let t2 = Instant::now();
         let built = report::build(&template, &ReportInput {
             task_id: "bench",
@@ -129,12 +130,12 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     // Overhead of one call: fresh instance from the pre-instantiated template plus an
     // empty call, through the same path the pipeline uses.
     for _ in 0..50 {
-        runtime.mask(&masker, &ctx, Batch::default()).await?;
+        runtime.mask(&masker, &ctx, key.clone(), Batch::default()).await?;
     }
     let mut per_call = Vec::with_capacity(calls);
     for _ in 0..calls {
         let t = Instant::now();
-        runtime.mask(&masker, &ctx, Batch::default()).await?;
+        runtime.mask(&masker, &ctx, key.clone(), Batch::default()).await?;
         per_call.push(t.elapsed().as_secs_f64() * 1e6);
     }
     per_call.sort_by(|a, b| a.total_cmp(b));
@@ -157,14 +158,21 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     println!("component call overhead (fresh instance + ticket-mapper parse-response), µs: p50 {:.1}  p99 {:.1}  over {calls} calls",
         percentile(&per_call, 50.0), percentile(&per_call, 99.0));
 
-    masking_throughput(&runtime, &masker, &ctx, logs, chunk).await?;
+    masking_throughput(&runtime, &masker, &ctx, &key, logs, chunk).await?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
 }
 
 /// Masking throughput on the same lines, side by side: the wasm masker (chunked as
 /// in the pipeline), the native detectors the gate uses, and the whole chain.
-async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, ctx: &wit::MaskContext, n: usize, chunk: usize) -> Result<()> {
+async fn masking_throughput(
+    runtime: &Runtime,
+    masker: &crate::runtime::Loaded,
+    ctx: &wit::MaskContext,
+    key: &std::sync::Arc<[u8]>,
+    n: usize,
+    chunk: usize,
+) -> Result<()> {
     use casefile_guest::detect;
 
     let lines: Vec<String> = (0..n)
@@ -187,16 +195,16 @@ async fn masking_throughput(runtime: &Runtime, masker: &crate::runtime::Loaded, 
     let mut counts = detect::Counts::default();
     // The same texts masker-default masks in these records: message and host.
     for l in &lines {
-        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(&ctx.pseudonym_key), l, &mut counts));
-        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(&ctx.pseudonym_key), "runtime-1", &mut counts));
+        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(key), l, &mut counts));
+        std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(key), "runtime-1", &mut counts));
     }
     let native = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (masked, _) = mask_batch(runtime, masker, ctx, batch, chunk).await?;
+    let (masked, _) = mask_batch(runtime, masker, ctx, key, batch, chunk).await?;
     let wasm = t.elapsed().as_secs_f64();
 
-    let gate = crate::mask::gate::Gate::new(policy, ctx.pseudonym_key.clone());
+    let gate = crate::mask::gate::Gate::new(policy, key.to_vec());
     let t = Instant::now();
     let mut gated = masked;
     let leaks = gate.scan_batch(&mut gated);

@@ -1,14 +1,17 @@
 //! Collect: every source bound to the tenant runs concurrently, once per
-//! environment, under one deadline. A failing source falls back to its configured
-//! fallback; the outcome of each is kept for the report. Then the records are merged
-//! into one timeline.
+//! environment, under one deadline. What happens when a source fails depends on the
+//! kind of failure: `invalid-input` is final (its settings or the query are wrong,
+//! and neither a retry nor another source would be asked differently); `unavailable`
+//! is retried once, then the fallback runs; a policy refusal (`denied`), a deadline
+//! or a trap goes to the fallback without a retry. The outcome of each is kept for
+//! the report. Then the records are merged into one timeline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
-use crate::model::{Batch, DiagnosisRequest, SourceOutcome};
+use crate::model::{Batch, DiagnosisRequest, FailureKind, SourceOutcome, SourceStatus};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallGrant, Loaded, Runtime};
 
@@ -60,34 +63,54 @@ async fn collect_one(
     deadline: Duration,
 ) -> (Batch, SourceOutcome) {
     let started = Instant::now();
-    let primary = fetch_one(runtime, source, req, &env, limit, deadline).await;
+    let mut primary = fetch_one(runtime, source, req, &env, limit, deadline).await;
+    if let Err(f) = &primary {
+        let left = deadline.saturating_sub(started.elapsed());
+        if f.kind == FailureKind::Unavailable && left > RETRY_PAUSE * 2 {
+            tracing::info!(source = %source.name, environment = %env, "source unavailable; retrying once");
+            tokio::time::sleep(RETRY_PAUSE).await;
+            let left = deadline.saturating_sub(started.elapsed());
+            primary = fetch_one(runtime, source, req, &env, limit, left).await;
+        }
+    }
     let mut outcome = SourceOutcome {
         name: source.name.clone(),
         environment: env.clone(),
-        status: "used".into(),
+        status: SourceStatus::Used,
         records: 0,
         fallback: None,
         error: None,
+        error_kind: None,
         component_sha256: source.connector.sha256.clone(),
         elapsed_ms: 0,
     };
     let batch = match primary {
         Ok(b) => Some(b),
-        Err(e) => {
-            tracing::warn!(source = %source.name, environment = %env, error = %crate::mask::gate::scrub(&e), "source failed");
-            outcome.error = Some(e);
+        Err(f) => {
+            tracing::warn!(source = %source.name, environment = %env, kind = f.kind.as_str(), error = %f.message, "source failed");
+            outcome.error = Some(f.describe());
+            outcome.error_kind = Some(f.kind);
             match &source.fallback {
+                // Wrong settings or a wrong query are final: another source would be
+                // asked the same wrong thing, and the report must say so plainly.
+                Some(_) if f.kind == FailureKind::InvalidInput => None,
                 Some(fb) => {
                     // The fallback gets what is left of the deadline.
                     let left = deadline.saturating_sub(started.elapsed());
                     match fetch_one(runtime, fb, req, &env, limit, left).await {
                         Ok(b) => {
-                            outcome.status = "degraded".into();
+                            outcome.status = SourceStatus::Degraded;
                             outcome.fallback = Some(fb.name.clone());
                             Some(b)
                         }
-                        Err(fe) => {
-                            outcome.error = Some(format!("{}; fallback `{}` failed too: {fe}", outcome.error.take().unwrap_or_default(), fb.name));
+                        Err(ff) => {
+                            outcome.error = Some(format!(
+                                "{}; fallback `{}` failed too: {}",
+                                outcome.error.take().unwrap_or_default(),
+                                fb.name,
+                                ff.describe()
+                            ));
+                            outcome.error_kind = Some(ff.kind);
                             None
                         }
                     }
@@ -97,7 +120,7 @@ async fn collect_one(
         }
     };
     if batch.is_none() {
-        outcome.status = "missing".into();
+        outcome.status = SourceStatus::Missing;
     }
     let mut batch = batch.unwrap_or_default();
     let source_name = outcome.fallback.clone().unwrap_or_else(|| source.name.clone());
@@ -119,9 +142,28 @@ async fn collect_one(
     }
     outcome.records = batch.len();
     outcome.elapsed_ms = started.elapsed().as_millis() as u64;
-    metrics::counter!("casefile_source_calls_total", "source" => source.name.clone(), "status" => outcome.status.clone())
+    metrics::counter!("casefile_source_calls_total", "source" => source.name.clone(), "status" => outcome.status.as_str())
         .increment(1);
     (batch, outcome)
+}
+
+/// How long to wait before the one retry of an unavailable source.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Why one fetch failed.
+struct Failure {
+    kind: FailureKind,
+    message: String,
+}
+
+impl Failure {
+    /// For the report: a policy refusal says so in words.
+    fn describe(&self) -> String {
+        match self.kind {
+            FailureKind::Denied => format!("refused by policy: {}", self.message),
+            _ => self.message.clone(),
+        }
+    }
 }
 
 async fn fetch_one(
@@ -131,7 +173,7 @@ async fn fetch_one(
     env: &str,
     limit: u32,
     deadline: Duration,
-) -> Result<Batch, String> {
+) -> Result<Batch, Failure> {
     let query = wit::Query {
         tenant: req.tenant.clone(),
         plugin_id: req.plugin.id.clone(),
@@ -152,8 +194,15 @@ async fn fetch_one(
             b.metrics.truncate(limit);
             Ok(b)
         }
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("source `{}` did not answer within the {} ms collection deadline", source.name, deadline.as_millis())),
+        Ok(Err(e)) => Err(Failure { kind: e.kind(), message: e.to_string() }),
+        Err(_) => Err(Failure {
+            kind: FailureKind::Deadline,
+            message: format!(
+                "source `{}` did not answer within the {} ms collection deadline",
+                source.name,
+                deadline.as_millis()
+            ),
+        }),
     }
 }
 

@@ -199,6 +199,16 @@ pub struct SourceConfig {
 pub struct TicketConfig {
     /// Base URL of the ticket system; empty leaves tickets to manual hand-off.
     pub endpoint: Option<String>,
+    /// The ticket mappers' settings (a JSON object), checked by each mapper's
+    /// `validate-settings` at start.
+    pub settings: serde_json::Value,
+}
+
+impl TicketConfig {
+    /// The mappers' settings as the JSON object they are given (`{}` when unset).
+    pub fn settings_json(&self) -> String {
+        if self.settings.is_null() { "{}".into() } else { self.settings.to_string() }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

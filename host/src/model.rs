@@ -249,15 +249,77 @@ pub struct DiagnosisRequest {
 pub struct SourceOutcome {
     pub name: String,
     pub environment: String,
-    /// `used`, `degraded` (its fallback answered) or `missing`.
-    pub status: String,
+    pub status: SourceStatus,
     pub records: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What kind of failure `error` was (of the source, or of its fallback when both failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<FailureKind>,
     pub component_sha256: String,
     pub elapsed_ms: u64,
+}
+
+/// What a source gave a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// It answered.
+    Used,
+    /// It failed and its fallback answered.
+    Degraded,
+    /// Neither it nor a fallback answered.
+    Missing,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Used => "used",
+            SourceStatus::Degraded => "degraded",
+            SourceStatus::Missing => "missing",
+        }
+    }
+}
+
+/// What kind of failure a component call ended in: decides retry and fallback,
+/// and is what the report's per-source status names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The arguments or settings are wrong: final, no retry, no fallback.
+    InvalidInput,
+    /// A backend is down or answered badly: retried, then the fallback.
+    Unavailable,
+    /// The host refused a capability: a policy refusal, not retried.
+    Denied,
+    /// The component failed in its own way.
+    Internal,
+    /// The call ran past its deadline (the component's or the collection's).
+    Deadline,
+    /// The component went over its memory cap.
+    Memory,
+    /// The component returned more than the output cap.
+    OutputTooLarge,
+    /// The component trapped.
+    Trap,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::InvalidInput => "invalid-input",
+            FailureKind::Unavailable => "unavailable",
+            FailureKind::Denied => "denied",
+            FailureKind::Internal => "internal",
+            FailureKind::Deadline => "deadline",
+            FailureKind::Memory => "memory",
+            FailureKind::OutputTooLarge => "output-too-large",
+            FailureKind::Trap => "trap",
+        }
+    }
 }
 
 /// A component that touched the data of a task.

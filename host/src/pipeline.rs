@@ -18,7 +18,7 @@ use crate::mask::{mask_and_gate, mask_text, review};
 use crate::model::{ComponentUse, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
-use crate::runtime::grants::HttpGrant;
+use crate::outbound::HttpGrant;
 use crate::runtime::CallGrant;
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
@@ -150,7 +150,11 @@ fn sources_for(app: &App, names: &[String]) -> Result<Vec<SourceSpec>, StageErro
             name: name.to_string(),
             connector,
             settings: if c.settings.is_null() { "{}".into() } else { c.settings.to_string() },
-            grant: CallGrant { dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)), http: HttpGrant::new(&c.grant.allow_hosts) },
+            grant: CallGrant {
+                dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)),
+                http: HttpGrant::new(&c.grant.allow_hosts),
+                pseudonym_key: None,
+            },
             fallback,
         })
     }
@@ -191,16 +195,18 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     };
     let masking = app.template.masking_for(&task.tenant);
     let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
-    let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone(), pseudonym_key: key };
+    // The key stays in the host: the masker asks for pseudonyms through its import.
+    let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone() };
+    let key: Arc<[u8]> = key.into();
     let (batch, mut summary, mut gated) =
-        mask_and_gate(&app.runtime, &masker, &ctx, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
+        mask_and_gate(&app.runtime, &masker, &ctx, &key, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
             .await
             .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
     summary.gate.fail_closed = masking.fail_closed;
     // The trigger's own message leaves the host in the report too.
     let masked_message = match &task.request.message {
         Some(m) => {
-            let (mut masked, counts) = mask_text(&app.runtime, &masker, &ctx, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+            let (mut masked, counts) = mask_text(&app.runtime, &masker, &ctx, &key, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
             summary.add(counts);
             gate.check(|| "request.message".into(), None, &mut masked, &mut gated);
             Some(masked)
@@ -212,7 +218,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
 
     app.store.set_state(&task.id, TaskState::Reporting, None).await.map_err(retry)?;
     let mut components: Vec<ComponentUse> = vec![ComponentUse { kind: "masker".into(), name: masker.name.clone(), sha256: masker.sha256.clone() }];
-    for o in collected.outcomes.iter().filter(|o| o.status != "missing") {
+    for o in collected.outcomes.iter().filter(|o| o.status != crate::model::SourceStatus::Missing) {
         let used = sources.iter().find(|s| s.name == o.name).map(|s| match (&o.fallback, &s.fallback) {
             (Some(_), Some(fb)) => &fb.connector,
             _ => &s.connector,

@@ -59,6 +59,35 @@ impl Registry {
         self.by_name.get(name).cloned()
     }
 
+    /// Asks each configured source's connector, and each ticket mapper a tenant
+    /// uses, whether its settings suit it, so that a wrong setting stops the start
+    /// with the component's own message instead of failing the first incident.
+    pub async fn validate_settings(&self, config: &Config, runtime: &Runtime) -> Result<()> {
+        for (name, source) in &config.sources {
+            let Some(connector) = self.get(&source.component) else {
+                bail!("source `{name}` uses component `{}`, which is not declared under components", source.component);
+            };
+            let settings = if source.settings.is_null() { "{}".to_string() } else { source.settings.to_string() };
+            runtime
+                .validate_settings(&connector, &settings)
+                .await
+                .with_context(|| format!("source `{name}`: its settings were refused by component `{}`", source.component))?;
+        }
+        let mut mappers: Vec<String> = config.tenants.keys().filter_map(|t| config.tenant(t)?.ticket_mapper).collect();
+        mappers.extend(config.default.ticket_mapper.clone());
+        mappers.sort();
+        mappers.dedup();
+        let settings = config.ticket.settings_json();
+        for name in mappers {
+            let Some(mapper) = self.get(&name) else { continue };
+            runtime
+                .validate_settings(&mapper, &settings)
+                .await
+                .with_context(|| format!("ticket.settings were refused by ticket mapper `{name}`"))?;
+        }
+        Ok(())
+    }
+
     /// Validates and stores an uploaded component. Nothing is stored unless the bytes
     /// are a component that fits the declared world.
     pub async fn upload(

@@ -6,13 +6,13 @@ use anyhow::{anyhow, Context, Result};
 
 use crate::app::App;
 use crate::runtime::bindings::wit;
-use crate::runtime::grants::HttpGrant;
-use crate::runtime::{read_capped, Loaded};
+use crate::outbound::HttpGrant;
+use crate::runtime::{convert, Loaded};
 use crate::store::{TaskRow, TicketRow};
 
 /// Where tickets go for this tenant, or None when tickets are handed off manually.
 pub struct Target {
-    pub endpoint: String,
+    pub target: wit::TicketTarget,
     pub mapper: std::sync::Arc<Loaded>,
 }
 
@@ -22,7 +22,11 @@ pub fn target(app: &App, tenant: &str) -> Option<Target> {
     }
     let endpoint = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty())?;
     let mapper = app.registry.get(&app.config.tenant(tenant)?.ticket_mapper?)?;
-    Some(Target { endpoint, mapper })
+    Some(Target { target: wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() }, mapper })
+}
+
+fn ticket_ref(row: &TicketRow) -> wit::TicketRef {
+    wit::TicketRef { id: row.ticket_id.clone(), url: row.url.clone(), state: convert::ticket_state(&row.state) }
 }
 
 fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
@@ -42,7 +46,7 @@ fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
         error_event_id: task.request.error_event_id.clone(),
         fingerprint: task.fingerprint.clone().unwrap_or_default(),
         title: report["title"].as_str().unwrap_or_default().to_string(),
-        severity: report["severity"].as_str().unwrap_or("medium").to_string(),
+        severity: convert::severity(report["severity"].as_str().unwrap_or("medium")),
         environments: task.request.environments.clone(),
         owners: tenant.map(|t| t.owners).unwrap_or_default(),
         markdown: task.report_md.clone().unwrap_or_default(),
@@ -70,14 +74,14 @@ pub async fn open_or_update(app: &App, t: &Target, task: &TaskRow) -> Result<Tic
         ),
         None => (wit::TicketAction::Create, None, String::new()),
     };
-    let current_ref = current.map(|r| wit::TicketRef { id: r.ticket_id.clone(), url: r.url.clone(), state: r.state.clone() });
+    let current_ref = current.map(ticket_ref);
     let got = send(app, t, action, &s, current_ref.as_ref(), &comment).await?;
     let row = TicketRow {
         tenant: task.tenant.clone(),
         fingerprint: fp,
         ticket_id: if got.id.is_empty() { current_ref.map(|r| r.id).unwrap_or_default() } else { got.id },
         url: got.url.or_else(|| current.and_then(|r| r.url.clone())),
-        state: if got.state.is_empty() { "open".into() } else { got.state },
+        state: convert::ticket_state_word(&got.state),
         task_id: task.id.clone(),
     };
     if row.ticket_id.is_empty() {
@@ -97,19 +101,28 @@ pub async fn transition(app: &App, t: &Target, task: &TaskRow, action: wit::Tick
     let Some(id) = &task.ticket_id else { return Ok(None) };
     let Some(mut row) = app.store.ticket_by_id(&task.tenant, id).await? else { return Ok(None) };
     let s = summary(app, task)?;
-    let current = wit::TicketRef { id: row.ticket_id.clone(), url: row.url.clone(), state: row.state.clone() };
+    let current = ticket_ref(&row);
     let got = send(app, t, action, &s, Some(&current), comment).await?;
-    row.state = if got.state.is_empty() {
-        if action == wit::TicketAction::Close { "closed".into() } else { "open".into() }
-    } else {
-        got.state
-    };
+    row.state = convert::ticket_state_word(&got.state);
     app.store.upsert_ticket(&row).await?;
     metrics::counter!("casefile_tickets_total", "action" => action_name(action)).increment(1);
     app.audit
         .append(&app.store, "pipeline", &format!("ticket.{}", action_name(action)), &row.ticket_id, serde_json::json!({"task_id": task.id, "comment": comment}))
         .await?;
     Ok(Some(row))
+}
+
+/// Where a mapper's request may go: the ticket endpoint's host and port only. A
+/// mapper builds requests; it does not choose where report data goes.
+pub fn request_url(target: &wit::TicketTarget, req: &wit::HttpRequest) -> Result<reqwest::Url> {
+    let endpoint = &target.endpoint;
+    let endpoint_host = reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .with_context(|| format!("ticket endpoint `{endpoint}` is not a URL"))?;
+    HttpGrant::new(&[endpoint_host])
+        .check(&req.url)
+        .map_err(|e| anyhow!("built a request outside the ticket endpoint {endpoint}: {e}"))
 }
 
 fn action_name(a: wit::TicketAction) -> &'static str {
@@ -129,28 +142,17 @@ async fn send(
     ticket: Option<&wit::TicketRef>,
     comment: &str,
 ) -> Result<wit::TicketRef> {
-    let req = app.runtime.build_ticket_request(&t.mapper, &t.endpoint, action, s, ticket, comment).await?;
-    // A mapper builds requests; it does not choose where report data goes.
-    let endpoint_host = reqwest::Url::parse(&t.endpoint)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .with_context(|| format!("ticket endpoint `{}` is not a URL", t.endpoint))?;
-    let url = HttpGrant::new(&[endpoint_host])
-        .check(&req.url)
-        .map_err(|e| anyhow!("ticket mapper {} built a request outside the ticket endpoint: {e}", t.mapper.name))?;
-    let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| anyhow!("ticket mapper built a request with method `{}`", req.method))?;
-    let mut r = app.http.request(method, url);
-    for h in &req.headers {
-        r = r.header(&h.key, &h.value);
-    }
-    let resp = r.body(req.body).send().await.with_context(|| format!("ticket system at {} did not answer", t.endpoint))?;
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some(wit::Field { key: k.to_string(), value: v.to_str().ok()?.to_string() }))
-        .collect();
-    let body = read_capped(resp, 1 << 20).await.map_err(|e| anyhow!(e))?;
+    let req = app.runtime.build_ticket_request(&t.mapper, &t.target, action, s, ticket, comment).await?;
+    let endpoint = &t.target.endpoint;
+    let url = request_url(&t.target, &req).with_context(|| format!("ticket mapper {}", t.mapper.name))?;
+    let grant = HttpGrant::new(&[format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0))]);
+    let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
+    let answer = app
+        .outbound
+        .send(&grant, convert::method(req.method), url.as_str(), &headers, req.body)
+        .await
+        .with_context(|| format!("ticket system at {endpoint} did not answer"))?;
+    let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
+    let (status, body) = (answer.status, answer.body);
     Ok(app.runtime.parse_ticket_response(&t.mapper, action, &wit::HttpResponse { status, headers, body }).await?)
 }

@@ -32,11 +32,13 @@ pub fn shared_cache_dir() -> PathBuf {
     d
 }
 
-/// A running `casefile serve`; killed when dropped.
+/// A running `casefile serve`; killed when dropped. Its stderr (the host's own log)
+/// is kept for the tests to search, and echoed to the test's stderr.
 pub struct Host {
     pub child: Child,
     pub base: String,
     pub http: reqwest::Client,
+    log: Arc<Mutex<String>>,
 }
 
 impl Host {
@@ -49,10 +51,22 @@ impl Host {
             .arg(data_dir)
             .env("RUST_LOG", "info,casefile=debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start casefile");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if let Ok(mut l) = kept.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -68,7 +82,12 @@ impl Host {
                 panic!("casefile did not start listening within 120 s (see its log above)");
             }
         };
-        Host { child, base, http: reqwest::Client::new() }
+        Host { child, base, http: reqwest::Client::new(), log }
+    }
+
+    /// What the host has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,7 +5,6 @@
 //! therefore cannot leak what the gate knows.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use casefile_guest::detect::{self, Counts, HmacPseudonyms, Policy};
 use serde::Serialize;
@@ -164,13 +163,6 @@ impl Gate {
     }
 }
 
-/// Scrubs text bound for the host's own logs with the default policy, so an error
-/// message quoting a URL with a password does not leak through `tracing`.
-pub fn scrub(text: &str) -> String {
-    static POLICY: OnceLock<Policy> = OnceLock::new();
-    let policy = POLICY.get_or_init(Policy::default);
-    detect::mask_text(policy, &mut HmacPseudonyms::new(b"casefile-log-scrub"), text, &mut Counts::default())
-}
 
 #[cfg(test)]
 mod tests {
@@ -232,10 +224,5 @@ mod tests {
         let text = report.to_string();
         assert!(!text.contains("ann@example.org") && !text.contains("Sup3rS3cret"), "{text}");
         assert!(out.violations.iter().any(|v| v.location == "report.sources[0].error"));
-    }
-
-    #[test]
-    fn log_scrub_hides_credentials_in_urls() {
-        assert!(!scrub("request to http://u:pw12345678@loki:3100/x failed").contains("pw12345678"));
     }
 }

@@ -8,7 +8,7 @@
 
 pub mod bindings;
 pub mod convert;
-pub mod grants;
+pub mod stdio;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -22,13 +22,19 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, wit};
-use self::grants::HttpGrant;
+use crate::outbound::{HttpGrant, Outbound, OutboundError};
+use self::stdio::CappedOutput;
 use crate::config::{ComponentKind, RuntimeConfig};
-use crate::model::Batch;
+use crate::model::{Batch, FailureKind};
 use crate::store::sha256_hex;
+use casefile_guest::detect::{self, Pseudonyms as _};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What a component may print per call (stdout and stderr each) before the rest is
+/// dropped; what it printed goes to the host's log.
+const STDIO_CAP: usize = 16 << 10;
 
 /// Why a component call did not produce a result. The messages are what users see.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +47,26 @@ pub enum CallError {
     OutputTooLarge { component: String, bytes: usize, limit_mb: usize },
     #[error("component {component} trapped: {detail}")]
     Trap { component: String, detail: String },
-    #[error("component {component} failed: {detail}")]
-    Plugin { component: String, detail: String },
+    /// The component's own typed error (or the host's, in the same terms).
+    #[error("component {component} failed: {}", convert::plugin_error(error))]
+    Plugin { component: String, error: wit::PluginError },
+}
+
+impl CallError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            CallError::Deadline { .. } => FailureKind::Deadline,
+            CallError::Memory { .. } => FailureKind::Memory,
+            CallError::OutputTooLarge { .. } => FailureKind::OutputTooLarge,
+            CallError::Trap { .. } => FailureKind::Trap,
+            CallError::Plugin { error, .. } => match error {
+                wit::PluginError::InvalidInput(_) => FailureKind::InvalidInput,
+                wit::PluginError::Unavailable(_) => FailureKind::Unavailable,
+                wit::PluginError::Denied(_) => FailureKind::Denied,
+                wit::PluginError::Internal(_) => FailureKind::Internal,
+            },
+        }
+    }
 }
 
 /// A component compiled and linked against its world, ready to instantiate.
@@ -66,6 +90,11 @@ pub struct HostState {
     table: ResourceTable,
     limiter: CallLimiter,
     http: Option<HttpCapability>,
+    /// The tenant's pseudonym key, for a masker call's `pseudonyms` import; it stays
+    /// here, in the host.
+    pseudonym_key: Option<Arc<[u8]>>,
+    stdout: CappedOutput,
+    stderr: CappedOutput,
 }
 
 impl WasiView for HostState {
@@ -76,8 +105,7 @@ impl WasiView for HostState {
 
 struct HttpCapability {
     grant: HttpGrant,
-    client: reqwest::Client,
-    max_response: usize,
+    outbound: Outbound,
 }
 
 /// Refuses memory growth past the cap and remembers that it did, so the error can
@@ -119,6 +147,8 @@ pub struct CallGrant {
     /// Preopened read-only at `/data`.
     pub dir: Option<PathBuf>,
     pub http: HttpGrant,
+    /// The tenant's pseudonym key, for maskers (used by the host, never passed in).
+    pub pseudonym_key: Option<Arc<[u8]>>,
 }
 
 pub struct Runtime {
@@ -130,7 +160,7 @@ pub struct Runtime {
     cache_dir: PathBuf,
     /// Linked templates by (sha256, world): the same bytes compile and link once.
     linked: Mutex<HashMap<(String, &'static str), Arc<Pre>>>,
-    http: reqwest::Client,
+    http: Outbound,
 }
 
 impl Runtime {
@@ -164,6 +194,7 @@ impl Runtime {
 
         let mut masker_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut masker_linker)?;
+        bindings::masker::Masker::add_to_linker::<_, HasSelf<HostState>>(&mut masker_linker, |s| s)?;
         let mut connector_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut connector_linker)?;
         bindings::connector::Connector::add_to_linker::<_, HasSelf<HostState>>(&mut connector_linker, |s| s)?;
@@ -172,10 +203,7 @@ impl Runtime {
 
         std::fs::create_dir_all(&cache_dir)
             .with_context(|| format!("cannot create compile cache {}", cache_dir.display()))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(limits.http_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = Outbound::new(&limits)?;
         Ok(Arc::new(Runtime {
             engine,
             masker_linker,
@@ -266,18 +294,23 @@ impl Runtime {
         Ok(unsafe { Component::deserialize(&self.engine, &compiled) }?)
     }
 
+    /// A store with WASI as the grant allows and nothing else: no environment, no
+    /// arguments, no sockets or name lookup, no directories but the granted one;
+    /// stdout and stderr captured (capped) for the host's log.
     fn new_store(&self, grant: &CallGrant) -> Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
+        let (stdout, stderr) = (CappedOutput::new(STDIO_CAP), CappedOutput::new(STDIO_CAP));
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         if let Some(dir) = &grant.dir {
             wasi.preopened_dir(dir, "/data", FsPerms::ReadOnly)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("cannot open granted directory {}", dir.display()))?;
         }
-        let http = (!grant.http.is_empty()).then(|| HttpCapability {
-            grant: grant.http.clone(),
-            client: self.http.clone(),
-            max_response: self.limits.http_max_response_mb << 20,
-        });
+        let http = (!grant.http.is_empty()).then(|| HttpCapability { grant: grant.http.clone(), outbound: self.http.clone() });
         let mut table = ResourceTable::new();
         table.set_max_capacity(10_000);
         let mut store = Store::new(
@@ -287,6 +320,9 @@ impl Runtime {
                 table,
                 limiter: CallLimiter { memory_limit: self.limits.memory_limit_mb << 20, memory_exceeded: false },
                 http,
+                pseudonym_key: grant.pseudonym_key.clone(),
+                stdout,
+                stderr,
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -323,24 +359,30 @@ impl Runtime {
         Ok(())
     }
 
-    fn plugin_err(loaded: &Loaded, e: wit::PluginError) -> CallError {
-        CallError::Plugin {
-            component: format!("{} ({})", loaded.name, &loaded.sha256[..12]),
-            detail: convert::plugin_error(e),
-        }
+    fn plugin_err(loaded: &Loaded, error: wit::PluginError) -> CallError {
+        CallError::Plugin { component: format!("{} ({})", loaded.name, &loaded.sha256[..12]), error }
     }
 
-    pub async fn mask(&self, loaded: &Loaded, ctx: &wit::MaskContext, batch: Batch) -> Result<(Batch, Vec<wit::RuleCount>), CallError> {
+    /// Masks `batch` with `ctx`; the masker's `pseudonyms` import answers with
+    /// `pseudonym_key`, which never enters the component.
+    pub async fn mask(
+        &self,
+        loaded: &Loaded,
+        ctx: &wit::MaskContext,
+        pseudonym_key: Arc<[u8]>,
+        batch: Batch,
+    ) -> Result<(Batch, Vec<wit::RuleCount>), CallError> {
         let Pre::Masker(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::Masker)) };
         let started = Instant::now();
-        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let grant = CallGrant { pseudonym_key: Some(pseudonym_key), ..CallGrant::default() };
+        let mut store = self.new_store(&grant).map_err(|e| host_err(loaded, e))?;
         let input = convert::batch_out(batch);
         let result = async {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.casefile_plugin_mask().call_mask(&mut store, ctx, &input).await
         }
         .await;
-        let out = self.finish(loaded, &store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        let out = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
         let masked = convert::batch_in(out.batch);
         self.check_output(loaded, masked.approx_bytes())?;
         Ok((masked, out.counts))
@@ -355,16 +397,41 @@ impl Runtime {
             inst.casefile_plugin_source().call_fetch(&mut store, query).await
         }
         .await;
-        let out = self.finish(loaded, &store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        let out = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
         let batch = convert::batch_in(out);
         self.check_output(loaded, batch.approx_bytes())?;
         Ok(batch)
     }
 
+    /// Asks a connector or ticket mapper whether `settings` suit it; a masker has
+    /// none, so it is always content.
+    pub async fn validate_settings(&self, loaded: &Loaded, settings: &str) -> Result<(), CallError> {
+        let started = Instant::now();
+        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let result = match &*loaded.pre {
+            Pre::Masker(_) => return Ok(()),
+            Pre::Connector(pre) => {
+                async {
+                    let inst = pre.instantiate_async(&mut store).await?;
+                    inst.casefile_plugin_source().call_validate_settings(&mut store, settings).await
+                }
+                .await
+            }
+            Pre::Mapper(pre) => {
+                async {
+                    let inst = pre.instantiate_async(&mut store).await?;
+                    inst.casefile_plugin_mapper().call_validate_settings(&mut store, settings).await
+                }
+                .await
+            }
+        };
+        self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
+    }
+
     pub async fn build_ticket_request(
         &self,
         loaded: &Loaded,
-        endpoint: &str,
+        target: &wit::TicketTarget,
         action: wit::TicketAction,
         report: &wit::ReportSummary,
         ticket: Option<&wit::TicketRef>,
@@ -377,11 +444,11 @@ impl Runtime {
         let result = async {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.casefile_plugin_mapper()
-                .call_build_request(&mut store, endpoint, action, report, ticket.as_ref(), comment)
+                .call_build_request(&mut store, target, action, report, ticket.as_ref(), comment)
                 .await
         }
         .await;
-        let req = self.finish(loaded, &store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        let req = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
         self.check_output(loaded, req.body.len() + req.url.len())?;
         Ok(req)
     }
@@ -400,17 +467,32 @@ impl Runtime {
             inst.casefile_plugin_mapper().call_parse_response(&mut store, action, response).await
         }
         .await;
-        self.finish(loaded, &store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
+        self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
     }
 
-    /// Records the call's metrics and maps a wasmtime failure to a `CallError`.
+    /// Records the call's metrics, logs what the component printed and maps a
+    /// wasmtime failure to a `CallError`.
     fn finish<T>(
         &self,
         loaded: &Loaded,
-        store: &Store<HostState>,
+        store: &mut Store<HostState>,
         started: Instant,
         result: wasmtime::Result<T>,
     ) -> Result<T, CallError> {
+        for (stream, out) in [("stdout", &store.data().stdout), ("stderr", &store.data().stderr)] {
+            let (text, dropped) = out.take();
+            if !text.is_empty() || dropped > 0 {
+                // Scrubbed like any host log line: a guest may print what it was given.
+                tracing::info!(
+                    component = %loaded.name,
+                    sha256 = %loaded.sha256,
+                    stream,
+                    dropped_bytes = dropped,
+                    output = %text,
+                    "component output"
+                );
+            }
+        }
         let outcome = if result.is_ok() { "ok" } else { "error" };
         let labels = [("kind", loaded.kind.as_str().to_string()), ("component", loaded.name.clone())];
         metrics::counter!("casefile_component_calls_total", &[
@@ -422,7 +504,7 @@ impl Runtime {
         metrics::histogram!("casefile_component_call_ms", &labels).record(started.elapsed().as_secs_f64() * 1000.0);
         result.map_err(|e| {
             let err = self.classify(loaded, store, e);
-            tracing::warn!(component = %loaded.name, sha256 = %loaded.sha256, error = %crate::mask::gate::scrub(&err.to_string()), "component call failed");
+            tracing::warn!(component = %loaded.name, sha256 = %loaded.sha256, error = %err, "component call failed");
             err
         })
     }
@@ -431,12 +513,19 @@ impl Runtime {
 fn not_kind(loaded: &Loaded, want: ComponentKind) -> CallError {
     CallError::Plugin {
         component: loaded.name.clone(),
-        detail: format!("is a {} component, not a {}", loaded.kind.as_str(), want.as_str()),
+        error: wit::PluginError::InvalidInput(format!(
+            "is a {} component, not a {}",
+            loaded.kind.as_str(),
+            want.as_str()
+        )),
     }
 }
 
 fn host_err(loaded: &Loaded, e: anyhow::Error) -> CallError {
-    CallError::Plugin { component: loaded.name.clone(), detail: format!("host could not prepare the call: {e:#}") }
+    CallError::Plugin {
+        component: loaded.name.clone(),
+        error: wit::PluginError::Internal(format!("host could not prepare the call: {e:#}")),
+    }
 }
 
 fn wrong_world(kind: ComponentKind, e: wasmtime::Error) -> anyhow::Error {
@@ -459,43 +548,33 @@ pub fn check_component_header(bytes: &[u8]) -> Result<()> {
 
 impl bindings::masker::casefile::plugin::types::Host for HostState {}
 
-impl bindings::connector::casefile::plugin::host_http::Host for HostState {
-    async fn send(&mut self, request: wit::HttpRequest) -> Result<wit::HttpResponse, String> {
-        let Some(cap) = &self.http else {
-            return Err("denied: this source has no host-http grant".into());
-        };
-        let url = cap.grant.check(&request.url).map_err(|e| format!("denied: {e}"))?;
-        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| format!("`{}` is not an HTTP method", request.method))?;
-        let mut req = cap.client.request(method, url);
-        for h in &request.headers {
-            req = req.header(&h.key, &h.value);
-        }
-        if !request.body.is_empty() {
-            req = req.body(request.body);
-        }
-        let resp = req.send().await.map_err(|e| format!("request failed: {e}"))?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some(wit::Field { key: k.to_string(), value: v.to_str().ok()?.to_string() }))
-            .collect();
-        let body = read_capped(resp, cap.max_response).await?;
-        Ok(wit::HttpResponse { status, headers, body })
+impl bindings::masker::casefile::plugin::pseudonyms::Host for HostState {
+    fn token(&mut self, rule: String, value: String) -> Option<String> {
+        // No key (never the case for a masker call the host makes): no token, so the
+        // masker masks the value instead.
+        let key = self.pseudonym_key.as_ref()?;
+        detect::HmacPseudonyms::new(key).token(&rule, &value)
     }
 }
 
-/// Reads a response body, refusing one over `max` bytes.
-pub async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("reading the response failed: {e}"))? {
-        if body.len() + chunk.len() > max {
-            return Err(format!("response body is over the {max}-byte limit"));
-        }
-        body.extend_from_slice(&chunk);
+impl bindings::connector::casefile::plugin::host_http::Host for HostState {
+    async fn send(&mut self, request: wit::HttpRequest) -> Result<wit::HttpResponse, wit::PluginError> {
+        let Some(cap) = &self.http else {
+            return Err(wit::PluginError::Denied("this source has no host-http grant".into()));
+        };
+        let headers: Vec<(String, String)> = request.headers.into_iter().map(|f| (f.key, f.value)).collect();
+        let answer = cap
+            .outbound
+            .send(&cap.grant, convert::method(request.method), &request.url, &headers, request.body)
+            .await
+            .map_err(|e| match e {
+                OutboundError::Denied(m) => wit::PluginError::Denied(m),
+                OutboundError::Unavailable(m) => wit::PluginError::Unavailable(m),
+            })?;
+        let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
+        let (status, body) = (answer.status, answer.body);
+        Ok(wit::HttpResponse { status, headers, body })
     }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -13,21 +13,20 @@ use casefile_guest::types::{Batch, PluginError, Query};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Settings {
     url: Option<String>,
     query: Option<String>,
     org_id: Option<String>,
 }
 
-struct LokiConnector;
-
-impl Guest for LokiConnector {
-    fn fetch(query: Query) -> Result<Batch, PluginError> {
-        let settings: Settings = if query.settings.trim().is_empty() {
+impl Settings {
+    /// The settings and the base URL they must name.
+    fn parse(json: &str) -> Result<(Settings, String), PluginError> {
+        let settings: Settings = if json.trim().is_empty() {
             Settings::default()
         } else {
-            serde_json::from_str(&query.settings)
+            serde_json::from_str(json)
                 .map_err(|e| PluginError::InvalidInput(format!("settings: {e}")))?
         };
         let base = settings
@@ -40,7 +39,27 @@ impl Guest for LokiConnector {
                     "settings.url is required (the Loki base URL, e.g. http://loki:3100)"
                         .to_owned(),
                 )
-            })?;
+            })?
+            .to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(PluginError::InvalidInput(format!(
+                "settings.url `{base}` must start with http:// or https://"
+            )));
+        }
+        Ok((settings, base))
+    }
+}
+
+struct LokiConnector;
+
+impl Guest for LokiConnector {
+    fn validate_settings(settings: String) -> Result<(), PluginError> {
+        Settings::parse(&settings).map(|_| ())
+    }
+
+    fn fetch(query: Query) -> Result<Batch, PluginError> {
+        let (settings, base) = Settings::parse(&query.settings)?;
+        let base = base.as_str();
         if query.limit == 0 {
             return Ok(Batch {
                 logs: Vec::new(),

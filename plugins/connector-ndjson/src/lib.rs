@@ -17,6 +17,10 @@ use std::path::Path;
 struct NdjsonConnector;
 
 impl Guest for NdjsonConnector {
+    fn validate_settings(settings: String) -> Result<(), PluginError> {
+        Settings::parse(&settings).map(|_| ())
+    }
+
     fn fetch(query: Query) -> Result<Batch, PluginError> {
         let settings = Settings::parse(&query.settings)?;
         let root = settings.root()?;

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 pub const DATA: &str = "/data";
 
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// A directory below `/data` to read instead of all of it.
     pub dir: String,

@@ -2,19 +2,31 @@
 //! tenant's policy, over every text a batch carries. Records are changed in place, so
 //! the output has exactly as many records as the input.
 
-use casefile_guest::detect::{mask_field, mask_text, Counts, HmacPseudonyms, Policy};
-use casefile_guest::masker::Guest;
+use casefile_guest::detect::{mask_field, mask_text, Action, Counts, Policy, Pseudonyms};
+use casefile_guest::masker::{Guest, HostPseudonyms};
 use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
 
 struct DefaultMasker;
 
 impl Guest for DefaultMasker {
-    fn mask(context: MaskContext, mut batch: Batch) -> Result<MaskedBatch, PluginError> {
+    fn mask(context: MaskContext, batch: Batch) -> Result<MaskedBatch, PluginError> {
+        mask_with(&context, batch, &mut HostPseudonyms)
+    }
+}
+
+/// The masking itself, with the pseudonyms as a parameter so that the unit tests run
+/// natively with a local key (the component always asks the host).
+fn mask_with(
+    context: &MaskContext,
+    mut batch: Batch,
+    pseudonyms: &mut dyn Pseudonyms,
+) -> Result<MaskedBatch, PluginError> {
+    {
         let policy = Policy::from_json(&context.policy)
             .map_err(|e| PluginError::InvalidInput(e.to_string()))?;
         let mut masker = Masker {
             policy: &policy,
-            key: HmacPseudonyms::new(&context.pseudonym_key),
+            key: pseudonyms,
             counts: Counts::default(),
         };
 
@@ -36,10 +48,13 @@ impl Guest for DefaultMasker {
         }
 
         let counts = (masker.counts.iter())
-            .map(|(rule, action, count)| RuleCount {
-                rule: rule.to_owned(),
-                action: action.to_owned(),
-                count,
+            .filter_map(|(rule, action, count)| {
+                let action = Action::ALL.into_iter().find(|a| a.as_str() == action)?;
+                Some(RuleCount {
+                    rule: rule.to_owned(),
+                    action: action.into(),
+                    count,
+                })
             })
             .collect();
         Ok(MaskedBatch { batch, counts })
@@ -48,20 +63,20 @@ impl Guest for DefaultMasker {
 
 struct Masker<'a> {
     policy: &'a Policy,
-    key: HmacPseudonyms<'a>,
+    key: &'a mut dyn Pseudonyms,
     counts: Counts,
 }
 
 impl Masker<'_> {
     fn text(&mut self, text: &str) -> String {
-        mask_text(self.policy, &mut self.key, text, &mut self.counts)
+        mask_text(self.policy, &mut *self.key, text, &mut self.counts)
     }
 
     /// Values first, judged by their original key (`password` masks whatever the value
     /// is); then the key itself is scanned like any text.
     fn fields(&mut self, fields: &mut [Field]) {
         for f in fields {
-            f.value = mask_field(self.policy, &mut self.key, &f.key, &f.value, &mut self.counts);
+            f.value = mask_field(self.policy, &mut *self.key, &f.key, &f.value, &mut self.counts);
             f.key = self.text(&f.key);
         }
     }
@@ -72,7 +87,23 @@ casefile_guest::export_masker!(DefaultMasker);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use casefile_guest::types::{Level, LogRecord, MetricSample, Span};
+    use casefile_guest::detect::HmacPseudonyms;
+    use casefile_guest::types::{Level, LogRecord, MaskAction, MetricSample, Span};
+
+    impl DefaultMasker {
+        /// The component's path with a local key instead of the host's import.
+        fn mask(context: MaskContext, batch: Batch) -> Result<MaskedBatch, PluginError> {
+            mask_with(&context, batch, &mut HostlessKey(HmacPseudonyms::new(b"key")))
+        }
+    }
+
+    struct HostlessKey(HmacPseudonyms<'static>);
+
+    impl Pseudonyms for HostlessKey {
+        fn token(&mut self, rule: &str, value: &str) -> Option<String> {
+            self.0.token(rule, value)
+        }
+    }
 
     fn f(k: &str, v: &str) -> Field {
         Field {
@@ -85,7 +116,6 @@ mod tests {
         MaskContext {
             tenant: "acme".into(),
             policy: policy.into(),
-            pseudonym_key: b"key".to_vec(),
         }
     }
 
@@ -161,17 +191,17 @@ mod tests {
             f("authorization", "[MASKED:sensitive-key]")
         );
         assert_eq!(b.metrics[0].labels[0], f("card", "****1111"));
-        let count = |rule: &str, action: &str| {
+        let count = |rule: &str, action: MaskAction| {
             out.counts
                 .iter()
                 .find(|c| c.rule == rule && c.action == action)
                 .map_or(0, |c| c.count)
         };
-        assert_eq!(count("secret-assignment", "mask"), 4);
-        assert_eq!(count("sensitive-key", "mask"), 3);
-        assert_eq!(count("email", "hash"), 3);
-        assert_eq!(count("ipv4", "hash"), 2);
-        assert_eq!(count("credit-card", "partial"), 1);
+        assert_eq!(count("secret-assignment", MaskAction::Mask), 4);
+        assert_eq!(count("sensitive-key", MaskAction::Mask), 3);
+        assert_eq!(count("email", MaskAction::Hash), 3);
+        assert_eq!(count("ipv4", MaskAction::Hash), 2);
+        assert_eq!(count("credit-card", MaskAction::Partial), 1);
     }
 
     #[test]

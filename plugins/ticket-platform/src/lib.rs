@@ -7,28 +7,60 @@ use casefile_guest::fields::field;
 use casefile_guest::http::{expect_success, join_url};
 use casefile_guest::ticket_mapper::Guest;
 use casefile_guest::types::{
-    HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
+    HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
+    TicketState, TicketTarget,
 };
 use serde_json::{json, Value};
 
 struct PlatformTickets;
 
+/// The mapper's settings: labels added to every ticket it opens.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    labels: Vec<String>,
+}
+
+impl Settings {
+    fn parse(json: &str) -> Result<Settings, PluginError> {
+        if json.trim().is_empty() {
+            return Ok(Settings::default());
+        }
+        let s: Settings = serde_json::from_str(json)
+            .map_err(|e| PluginError::InvalidInput(format!("settings: {e}")))?;
+        if let Some(bad) = s.labels.iter().find(|l| l.trim().is_empty()) {
+            return Err(PluginError::InvalidInput(format!(
+                "settings.labels: label {bad:?} is empty"
+            )));
+        }
+        Ok(s)
+    }
+}
+
 impl Guest for PlatformTickets {
+    fn validate_settings(settings: String) -> Result<(), PluginError> {
+        Settings::parse(&settings).map(|_| ())
+    }
+
     fn build_request(
-        endpoint: String,
+        target: TicketTarget,
         action: TicketAction,
         report: ReportSummary,
         ticket: Option<TicketRef>,
         comment: String,
     ) -> Result<HttpRequest, PluginError> {
-        let endpoint = endpoint.trim();
+        let settings = Settings::parse(&target.settings)?;
+        let endpoint = target.endpoint.trim();
         if endpoint.is_empty() {
             return Err(PluginError::InvalidInput(
                 "ticket endpoint is empty".to_owned(),
             ));
         }
         let (path, body) = match (action, ticket) {
-            (TicketAction::Create, _) => ("/internal/ticket/create", create_body(&report)),
+            (TicketAction::Create, _) => (
+                "/internal/ticket/create",
+                create_body(&report, &settings.labels),
+            ),
             (action, Some(ticket)) => (
                 "/internal/ticket/update",
                 update_body(action, &ticket, &report, &comment),
@@ -41,7 +73,7 @@ impl Guest for PlatformTickets {
             }
         };
         Ok(HttpRequest {
-            method: "POST".to_owned(),
+            method: HttpMethod::Post,
             url: join_url(endpoint, path),
             headers: vec![field("content-type", "application/json")],
             body: body.to_string().into_bytes(),
@@ -85,10 +117,10 @@ impl Guest for PlatformTickets {
             .get("state")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        let state = state.unwrap_or_else(|| match action {
-            TicketAction::Close => "closed".to_owned(),
-            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => "open".to_owned(),
+            .map(TicketState::from_word);
+        let state = state.unwrap_or(match action {
+            TicketAction::Close => TicketState::Closed,
+            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => TicketState::Open,
         });
         Ok(TicketRef { id, url, state })
     }
@@ -103,7 +135,7 @@ fn action_name(action: TicketAction) -> &'static str {
     }
 }
 
-fn create_body(r: &ReportSummary) -> Value {
+fn create_body(r: &ReportSummary, labels: &[String]) -> Value {
     json!({
         // One ticket per failure: the system deduplicates on the fingerprint.
         "idempotency_key": r.fingerprint,
@@ -111,7 +143,8 @@ fn create_body(r: &ReportSummary) -> Value {
         "title": r.title,
         "tenant": r.tenant,
         "plugin": {"id": r.plugin_id, "version": r.plugin_version},
-        "severity": r.severity,
+        "severity": r.severity.as_str(),
+        "labels": labels,
         "environments": r.environments,
         "owners": r.owners,
         "body": r.markdown,
@@ -157,7 +190,7 @@ mod tests {
             error_event_id: "ev-9".into(),
             fingerprint: "fp-abc".into(),
             title: "pay fails".into(),
-            severity: "high".into(),
+            severity: casefile_guest::types::Severity::High,
             environments: vec!["prod".into()],
             owners: vec!["team-pay".into()],
             markdown: "# Report".into(),
@@ -169,7 +202,14 @@ mod tests {
         TicketRef {
             id: "T-7".into(),
             url: None,
-            state: state.into(),
+            state: TicketState::from_word(state),
+        }
+    }
+
+    fn target(endpoint: &str, settings: &str) -> TicketTarget {
+        TicketTarget {
+            endpoint: endpoint.into(),
+            settings: settings.into(),
         }
     }
 
@@ -180,7 +220,7 @@ mod tests {
     #[test]
     fn create_request() {
         let req = PlatformTickets::build_request(
-            "http://tickets:9000/".into(),
+            target("http://tickets:9000/", r#"{"labels": ["casefile"]}"#),
             TicketAction::Create,
             report(),
             None,
@@ -199,6 +239,24 @@ mod tests {
         assert_eq!(b["report_url"], Value::Null);
         assert_eq!(b["body"], "# Report");
         assert_eq!(b["error_event_id"], "ev-9");
+        assert_eq!(b["severity"], "high");
+        assert_eq!(b["labels"], json!(["casefile"]));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(PlatformTickets::validate_settings(String::new()).is_ok());
+        assert!(PlatformTickets::validate_settings(r#"{"labels": ["a"]}"#.into()).is_ok());
+        for (bad, why) in [
+            (r#"{"label": ["a"]}"#, "unknown field `label`"),
+            (r#"{"labels": [""]}"#, "is empty"),
+            ("[", "settings:"),
+        ] {
+            match PlatformTickets::validate_settings(bad.into()) {
+                Err(PluginError::InvalidInput(m)) => assert!(m.contains(why), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -209,7 +267,7 @@ mod tests {
             (TicketAction::Reopen, "open"),
         ] {
             let req = PlatformTickets::build_request(
-                "http://t".into(),
+                target("http://t", ""),
                 action,
                 report(),
                 Some(ticket("in_progress")),
@@ -225,7 +283,7 @@ mod tests {
             assert_eq!(b["task_id"], "task-1");
         }
         let e = PlatformTickets::build_request(
-            "http://t".into(),
+            target("http://t", ""),
             TicketAction::Close,
             report(),
             None,
@@ -233,7 +291,7 @@ mod tests {
         );
         assert!(matches!(e, Err(PluginError::InvalidInput(m)) if m.contains("close")));
         let e = PlatformTickets::build_request(
-            " ".into(),
+            target(" ", ""),
             TicketAction::Create,
             report(),
             None,

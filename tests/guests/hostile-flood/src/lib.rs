@@ -25,6 +25,10 @@ impl Default for Settings {
 struct Flood;
 
 impl Guest for Flood {
+    fn validate_settings(_settings: String) -> Result<(), PluginError> {
+        Ok(())
+    }
+
     fn fetch(query: Query) -> Result<Batch, PluginError> {
         let settings: Settings = if query.settings.trim().is_empty() {
             Settings::default()

@@ -8,6 +8,10 @@ use std::hint::black_box;
 struct Loop;
 
 impl Guest for Loop {
+    fn validate_settings(_settings: String) -> Result<(), PluginError> {
+        Ok(())
+    }
+
     fn fetch(_query: Query) -> Result<Batch, PluginError> {
         let mut spins: u64 = 0;
         loop {

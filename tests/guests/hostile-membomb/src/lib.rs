@@ -11,6 +11,10 @@ const CHUNK: usize = 1 << 20;
 struct MemBomb;
 
 impl Guest for MemBomb {
+    fn validate_settings(_settings: String) -> Result<(), PluginError> {
+        Ok(())
+    }
+
     fn fetch(_query: Query) -> Result<Batch, PluginError> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {

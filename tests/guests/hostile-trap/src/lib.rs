@@ -7,6 +7,10 @@ use casefile_guest::types::{Batch, PluginError, Query};
 struct Trap;
 
 impl Guest for Trap {
+    fn validate_settings(_settings: String) -> Result<(), PluginError> {
+        Ok(())
+    }
+
     fn fetch(query: Query) -> Result<Batch, PluginError> {
         panic!(
             "hostile-trap: deliberate panic while fetching for {}",

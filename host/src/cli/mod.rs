@@ -9,6 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
+mod mask;
+
 use crate::app::App;
 use crate::config::Config;
 
@@ -211,7 +213,7 @@ async fn run(cli: Cli) -> Result<()> {
             let r = client.send(client.http.post(url).body(bytes)).await?;
             print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
         }
-        Command::Mask { component, tenant, config, jsonl, check } => crate::mask::mask_stdin(component, tenant, &config, jsonl, check).await,
+        Command::Mask { component, tenant, config, jsonl, check } => mask::run(component, tenant, &config, jsonl, check).await,
         Command::Bench { logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,
     }
 }

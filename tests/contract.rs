@@ -1,0 +1,128 @@
+//! The contract's promises to a component and about it, checked against real guests
+//! in the real runtime: a pure world's WASI context is empty, what a component
+//! prints reaches the host's log (capped), keyed pseudonyms come from the host
+//! without the key entering the component, settings are checked by the
+//! component's own `validate-settings`, and a ticket mapper cannot send report data
+//! anywhere but the ticket endpoint.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use casefile::config::{ComponentKind, RuntimeConfig};
+use casefile::model::{Batch, FailureKind, LogRecord};
+use casefile::registry::builtin;
+use casefile::runtime::bindings::wit;
+use casefile::runtime::Runtime;
+use casefile_guest::detect::{HmacPseudonyms, Pseudonyms};
+use support::guest;
+
+/// Everything the host logs during the test, as text.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn runtime() -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig::default(), support::shared_cache_dir()).expect("runtime")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_masker_sees_an_empty_wasi_context_and_gets_pseudonyms_without_the_key() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let rt = runtime();
+    let bytes = std::fs::read(guest("probe-masker")).unwrap();
+    let probe = rt.load("probe", ComponentKind::Masker, &bytes).unwrap();
+    let key: Arc<[u8]> = b"0123456789abcdef-tenant-key".to_vec().into();
+    let mut batch = Batch::default();
+    batch.logs.push(LogRecord::text("t", "bob@example.com"));
+    let ctx = wit::MaskContext { tenant: "acme".into(), policy: "{}".into() };
+    let (out, _) = rt.mask(&probe, &ctx, key.clone(), batch).await.expect("probe ran");
+    let message = &out.logs[0].message;
+
+    let expected_token = HmacPseudonyms::new(&key).token("probe", "bob@example.com").unwrap();
+    assert_eq!(
+        message,
+        &format!(
+            "env=0 args=0 dir/=refused dir.=refused dir/data=refused dir/etc=refused tcp=refused dns=refused token={expected_token}"
+        ),
+        "a pure world gets nothing but its arguments and the host's pseudonyms"
+    );
+    // The key itself is nowhere in what the component could see or return.
+    assert!(!message.contains("tenant-key") && !message.contains(&hex::encode(&*key)));
+
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    assert!(logged.contains("probe-stdout-marker"), "stdout reaches the host's log");
+    assert!(logged.contains("probe-stderr-marker"), "stderr reaches the host's log");
+    let kept = logged.matches('x').count();
+    assert!(kept < 20_000, "the guest printed 40,000 bytes; the host keeps at most 16 KiB ({kept} kept)");
+    assert!(logged.contains("dropped_bytes"), "{}", &logged[..logged.len().min(400)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_checked_by_the_components_own_validate_settings() {
+    let rt = runtime();
+    let loki = rt.load("loki", ComponentKind::Connector, builtin::get("connector-loki").unwrap()).unwrap();
+    assert!(rt.validate_settings(&loki, r#"{"url": "http://127.0.0.1:3100"}"#).await.is_ok());
+    for (settings, says) in [
+        ("{}", "settings.url is required"),
+        (r#"{"url": "loki:3100"}"#, "must start with http"),
+        (r#"{"url": "http://l", "orgid": "x"}"#, "unknown field `orgid`"),
+    ] {
+        let e = rt.validate_settings(&loki, settings).await.expect_err(settings);
+        assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(says), "{settings}: {e}");
+    }
+    let ndjson = rt.load("ndjson", ComponentKind::Connector, builtin::get("connector-ndjson").unwrap()).unwrap();
+    let e = rt.validate_settings(&ndjson, r#"{"extension": ["log"]}"#).await.expect_err("typo");
+    assert!(e.to_string().contains("unknown field `extension`"), "{e}");
+    let mapper = rt.load("platform", ComponentKind::TicketMapper, builtin::get("ticket-platform").unwrap()).unwrap();
+    assert!(rt.validate_settings(&mapper, r#"{"labels": ["casefile"]}"#).await.is_ok());
+    let e = rt.validate_settings(&mapper, r#"{"labels": "casefile"}"#).await.expect_err("not a list");
+    assert_eq!(e.kind(), FailureKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapper_cannot_send_report_data_outside_the_ticket_endpoint() {
+    let rt = runtime();
+    let bytes = std::fs::read(guest("hostile-mapper")).unwrap();
+    let mapper = rt.load("exfil", ComponentKind::TicketMapper, &bytes).unwrap();
+    let target = wit::TicketTarget { endpoint: "http://127.0.0.1:9000".into(), settings: "{}".into() };
+    let summary = wit::ReportSummary {
+        task_id: "t".into(),
+        tenant: "acme".into(),
+        plugin_id: "p".into(),
+        plugin_version: None,
+        error_event_id: "e".into(),
+        fingerprint: "f".into(),
+        title: "x".into(),
+        severity: wit::Severity::High,
+        environments: vec![],
+        owners: vec![],
+        markdown: "# report".into(),
+        report_url: None,
+    };
+    for action in [wit::TicketAction::Create, wit::TicketAction::Close] {
+        let req = rt.build_ticket_request(&mapper, &target, action, &summary, None, "").await.expect("built");
+        let e = casefile::ticket::request_url(&target, &req).expect_err("refused");
+        assert!(format!("{e:#}").contains("outside the ticket endpoint"), "{e:#}");
+    }
+    // The shipped mapper's requests pass the same check.
+    let platform = rt.load("platform", ComponentKind::TicketMapper, builtin::get("ticket-platform").unwrap()).unwrap();
+    let req = rt.build_ticket_request(&platform, &target, wit::TicketAction::Create, &summary, None, "").await.unwrap();
+    assert!(casefile::ticket::request_url(&target, &req).is_ok());
+}
