@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
-use crate::model::{Batch, DiagnosisRequest, SourceOutcome};
+use crate::model::{Batch, DiagnosisRequest, SourceOutcome, SourceStatus};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallGrant, Loaded, Runtime};
 
@@ -64,7 +64,7 @@ async fn collect_one(
     let mut outcome = SourceOutcome {
         name: source.name.clone(),
         environment: env.clone(),
-        status: "used".into(),
+        status: SourceStatus::Used,
         records: 0,
         fallback: None,
         error: None,
@@ -82,7 +82,7 @@ async fn collect_one(
                     let left = deadline.saturating_sub(started.elapsed());
                     match fetch_one(runtime, fb, req, &env, limit, left).await {
                         Ok(b) => {
-                            outcome.status = "degraded".into();
+                            outcome.status = SourceStatus::Degraded;
                             outcome.fallback = Some(fb.name.clone());
                             Some(b)
                         }
@@ -97,7 +97,7 @@ async fn collect_one(
         }
     };
     if batch.is_none() {
-        outcome.status = "missing".into();
+        outcome.status = SourceStatus::Missing;
     }
     let mut batch = batch.unwrap_or_default();
     let source_name = outcome.fallback.clone().unwrap_or_else(|| source.name.clone());
@@ -119,7 +119,7 @@ async fn collect_one(
     }
     outcome.records = batch.len();
     outcome.elapsed_ms = started.elapsed().as_millis() as u64;
-    metrics::counter!("casefile_source_calls_total", "source" => source.name.clone(), "status" => outcome.status.clone())
+    metrics::counter!("casefile_source_calls_total", "source" => source.name.clone(), "status" => outcome.status.as_str())
         .increment(1);
     (batch, outcome)
 }

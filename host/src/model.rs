@@ -145,7 +145,7 @@ impl Batch {
 }
 
 /// The states of a diagnosis task, persisted on every transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     Queued,
@@ -207,14 +207,14 @@ impl std::fmt::Display for TaskState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginRef {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RegressionStrategy {
     #[default]
@@ -249,8 +249,7 @@ pub struct DiagnosisRequest {
 pub struct SourceOutcome {
     pub name: String,
     pub environment: String,
-    /// `used`, `degraded` (its fallback answered) or `missing`.
-    pub status: String,
+    pub status: SourceStatus,
     pub records: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
@@ -258,6 +257,28 @@ pub struct SourceOutcome {
     pub error: Option<String>,
     pub component_sha256: String,
     pub elapsed_ms: u64,
+}
+
+/// Whether a source's records are in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// The source answered.
+    Used,
+    /// The source failed and its fallback answered.
+    Degraded,
+    /// Neither the source nor its fallback answered.
+    Missing,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Used => "used",
+            SourceStatus::Degraded => "degraded",
+            SourceStatus::Missing => "missing",
+        }
+    }
 }
 
 /// A component that touched the data of a task.
