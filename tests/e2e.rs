@@ -129,6 +129,8 @@ tenants:
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let report = &t["report"];
     assert_eq!(report["schema"], "casefile.report/v1");
+    assert_eq!(report["schema_version"], "1");
+    assert_fits_report_schema(&host, report).await;
     assert_eq!(report["plugin"]["id"], "checkout");
     // 40 Loki lines + 5 lines and 1 span from the fallback files.
     assert_eq!(report["summary"]["logs"], 45, "{:#}", report["summary"]);
@@ -269,6 +271,15 @@ tenants:
     assert!(entries.iter().any(|e| e["action"] == "ticket.close"));
 }
 
+/// Validates a real report against the JSON Schema the host serves.
+async fn assert_fits_report_schema(host: &Host, report: &Value) {
+    let (status, schema) = host.get("/internal/report.schema.json").await;
+    assert_eq!(status, 200, "{schema}");
+    let validator = jsonschema::validator_for(&schema).expect("the served schema is a JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(report).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "the report does not fit its schema: {errors:#?}\n{report:#}");
+}
+
 fn hex_sha(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
@@ -307,6 +318,7 @@ tenants:
     let task = created["task_id"].as_str().unwrap().to_string();
     let t = host.wait_state(&task, &["awaiting_fix", "failed"], 90).await;
     assert_eq!(t["state"], "awaiting_fix", "a report is still written when every source fails: {t:#}");
+    assert_fits_report_schema(&host, &t["report"]).await;
     let sources = t["report"]["sources"].as_array().unwrap();
     // One cause per hostile guest: the kind the report names, and the message that
     // belongs to it (the component's own deadline, not the collection's).

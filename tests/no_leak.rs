@@ -176,10 +176,14 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             components: &[],
             generated_at: now,
         });
-        gate.scan_json("report", &mut built.json, &mut out);
-        built.markdown = report::markdown(&built.json);
+        // As the pipeline does: the gate scans the report's JSON, which is read back
+        // into the typed report that the Markdown and the bundle are made from.
+        let mut report_json = serde_json::to_value(&built.report).unwrap();
+        gate.scan_json("report", &mut report_json, &mut out);
+        built.report = report::Report::from_stored(&report_json).unwrap();
+        built.markdown = report::markdown(&built.report);
         let bundle = report::bundle(&built, &masked, &[]).unwrap();
-        let mut outputs = vec![("report.json".to_string(), built.json.to_string()), ("markdown".to_string(), built.markdown.clone())];
+        let mut outputs = vec![("report.json".to_string(), report_json.to_string()), ("markdown".to_string(), built.markdown.clone())];
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bundle.as_slice()));
         for entry in archive.entries().unwrap() {
             let mut entry = entry.unwrap();
@@ -196,7 +200,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             error_event_id: request.error_event_id.clone(),
             fingerprint: built.fingerprint.clone(),
             title: built.title.clone(),
-            severity: casefile::runtime::convert::severity(&built.severity),
+            severity: casefile::runtime::convert::severity(built.severity.as_str()),
             environments: vec!["prod".into()],
             owners: vec![],
             markdown: built.markdown.clone(),

@@ -1,130 +1,290 @@
 //! The HTTP API. Every error is `{"error": {"code", "message"}}` with a 4xx/5xx
-//! status and a message that says what is wrong and what to do.
+//! status and a message that says what is wrong and what to do (`error`).
+//!
+//! The routes are one table, [`routes`]: the router serves exactly what it lists
+//! and the OpenAPI description at `/openapi.json` is generated from the same
+//! table, from each handler's `#[utoipa::path]` and its request and response types.
 
-use std::sync::Arc;
+mod error;
+pub mod openapi;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResult, ErrorBody, ErrorDetail, RawBody};
 
 use crate::app::App;
 use crate::config::ComponentKind;
 use crate::model::{DiagnosisRequest, PluginRef, RegressionStrategy, TaskState, Window};
-use crate::registry::Registry;
+use crate::registry::{Registry, UploadError};
+use crate::report::Report;
 
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// Every route the host serves, with its OpenAPI operation. `max_component` is the
+/// body limit for component uploads.
+pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
+    let (schemas, paths, components) = routes!(list_components, upload_component);
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(create_report))
+        .routes(routes!(get_report))
+        .routes(routes!(get_bundle))
+        .routes(routes!(get_markdown))
+        .routes(routes!(start_regression))
+        .routes(routes!(create_from_event))
+        .routes(routes!(create_from_alertmanager))
+        .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
+        .routes(routes!(audit_entries))
+        .routes(routes!(review_list))
+        .routes(routes!(review_cases))
+        .routes(routes!(review_mark))
+        .routes(routes!(report_schema))
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
-    }
-    fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-    fn internal(e: anyhow::Error) -> ApiError {
-        tracing::error!(error = %format!("{e:#}"), "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; see its log")
-    }
+/// The OpenAPI description of [`routes`].
+pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| routes(0).split_for_parts().1)
 }
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(app: Arc<App>) -> Router {
     let max_body = app.config.server.max_body_bytes;
-    let max_component = app.config.server.max_component_bytes;
-    Router::new()
-        .route("/internal/debug/report", post(create_report))
-        .route("/internal/debug/report/{task_id}", get(get_report))
-        .route("/internal/debug/report/{task_id}/bundle", get(get_bundle))
-        .route("/internal/debug/report/{task_id}/markdown", get(get_markdown))
-        .route("/internal/debug/report/{task_id}/regression", post(start_regression))
-        .route("/internal/debug/events", post(create_from_event))
-        .route("/internal/debug/alerts", post(create_from_alertmanager))
-        .route(
-            "/internal/components",
-            get(list_components).post(upload_component).layer(DefaultBodyLimit::max(max_component)),
-        )
-        .route("/internal/audit", get(audit_entries))
-        .route("/internal/review", get(review_list))
-        .route("/internal/review/cases", get(review_cases))
-        .route("/internal/review/{id}", post(review_mark))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /openapi.json") })
+    let (router, _) = routes(app.config.server.max_component_bytes).split_for_parts();
+    router
+        .fallback(|| async { ApiError::not_found("not_found", "no such endpoint; see /openapi.json") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
 }
 
-/// Reads a body, turning axum's plain-text rejections into our error shape.
-fn body(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    b.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body is over the limit: {}", r.body_text()))
-        } else {
-            ApiError::new(r.status(), "bad_body", r.body_text())
-        }
-    })
-}
+// ---- requests ------------------------------------------------------------------
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad("invalid_json", format!("request body is not valid JSON: {e}")))?;
-    serde_json::from_value(v).map_err(|e| ApiError::bad("invalid_request", format!("request body does not match the schema: {e}")))
-}
-
-#[derive(Debug, Deserialize)]
+/// Opens a diagnosis.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
+    /// Idempotency key with the tenant: a repeat returns the existing task.
+    #[schema(min_length = 1, max_length = 256)]
     pub error_event_id: String,
+    /// A tenant declared in the config.
     pub tenant: String,
     pub plugin: PluginRef,
+    /// Environments to collect from; all when absent.
     #[serde(default)]
     pub environments: Option<Vec<String>>,
+    /// The time window; the config's default window before now when absent.
     #[serde(default)]
     pub window: Option<WindowIn>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub trace_ids: Option<Vec<String>>,
+    /// What the trigger says about the failure; masked before it is stored.
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
     pub regression: Option<RegressionIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowIn {
+    /// RFC 3339, e.g. `2026-01-02T03:04:05Z`.
+    #[schema(format = DateTime)]
     pub start: String,
+    #[schema(format = DateTime)]
     pub end: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegressionIn {
     pub strategy: RegressionStrategy,
 }
+
+/// Prometheus Alertmanager's webhook payload, version 4 (the fields casefile reads).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AlertmanagerWebhook {
+    /// Must be `"4"`.
+    pub version: Option<String>,
+    pub alerts: Option<Vec<Alert>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Alert {
+    /// `firing` or `resolved`; resolved alerts are skipped.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `plugin` (or `plugin_id`) names the plugin; `tenant`, `environment` (or `env`)
+    /// and `plugin_version` are read too.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `summary` (or `description`) becomes the task's message.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, rename = "startsAt")]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegressionRequest {
+    /// The fix to verify (a git ref or build id), handed to the regression runner.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The world the component implements: `masker`, `connector` or `ticket-mapper`.
+    pub kind: Option<String>,
+    /// A name for it; `uploaded-<kind>` when absent.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    pub tenant: Option<String>,
+    /// `pending`, `miss` or `ok`.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewVerdict {
+    /// `miss` (something should have been masked) or `ok`.
+    pub verdict: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// What should have been masked, for a miss.
+    #[serde(default)]
+    pub expected_masked: Vec<String>,
+}
+
+// ---- responses -----------------------------------------------------------------
+
+/// The task a trigger created or found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskRef {
+    pub task_id: String,
+    pub state: TaskState,
+}
+
+/// A task: its state, report, ticket and the components that touched its data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    pub task_id: String,
+    pub state: TaskState,
+    pub tenant: String,
+    pub plugin: PluginRef,
+    pub error_event_id: String,
+    /// Null until the report is written.
+    pub report: Option<Report>,
+    /// Null while no ticket is open (or tickets are handed off manually).
+    pub ticket: Option<TicketView>,
+    pub components: Vec<TaskComponent>,
+    /// Why the task failed (state `failed`).
+    pub error: Option<ErrorDetail>,
+    pub bundle_sha256: Option<String>,
+    pub history: Vec<TaskEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TicketView {
+    pub id: String,
+    pub url: Option<String>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskComponent {
+    pub kind: String,
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskEvent {
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub state: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertsAccepted {
+    pub tasks: Vec<AlertTask>,
+    /// Alert names of firing alerts without a `plugin` label.
+    pub skipped_without_plugin_label: Vec<String>,
+    /// Alerts that could not become a task (say, an undeclared tenant label).
+    pub rejected: Vec<RejectedAlert>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertTask {
+    pub task_id: String,
+    pub state: TaskState,
+    /// False when the alert repeats one that already has a task.
+    pub created: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedAlert {
+    pub alertname: Option<String>,
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentStored {
+    pub sha256: String,
+    pub kind: String,
+    pub name: String,
+    pub size: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentList {
+    /// `{sha256, kind, name, size, created_at}` per component.
+    #[schema(value_type = Vec<Object>)]
+    pub components: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntries {
+    /// The hash-chained entries, oldest first, each with `chain_intact`.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewSamples {
+    #[schema(value_type = Vec<Object>)]
+    pub samples: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// This process's id in task leases.
+    pub host: String,
+}
+
+// ---- validation ----------------------------------------------------------------
 
 fn rfc3339(field: &str, s: &str) -> ApiResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
@@ -147,8 +307,7 @@ pub fn validate(app: &App, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<Di
     id_ok("error_event_id", &r.error_event_id)?;
     id_ok("plugin.id", &r.plugin.id)?;
     if app.config.tenant(&r.tenant).is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+        return Err(ApiError::not_found(
             "unknown_tenant",
             format!("tenant `{}` is not declared in the config; declared: {}", r.tenant, app.config.tenants.keys().cloned().collect::<Vec<_>>().join(", ")),
         ));
@@ -204,114 +363,169 @@ pub async fn submit(app: &App, req: DiagnosisRequest) -> ApiResult<(String, bool
     Ok((id, created, state))
 }
 
-fn created_response(id: String, created: bool, state: TaskState) -> Response {
+fn created_response(task_id: String, created: bool, state: TaskState) -> (StatusCode, Json<TaskRef>) {
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
-    (status, Json(json!({"task_id": id, "state": state}))).into_response()
+    (status, Json(TaskRef { task_id, state }))
 }
 
-async fn create_report(State(app): State<Arc<App>>, b: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let r: ReportRequest = parse_json(&body(b)?)?;
+// ---- handlers ------------------------------------------------------------------
+
+/// Open a diagnosis (idempotent on tenant + error_event_id).
+#[utoipa::path(post, path = "/internal/debug/report", tag = "diagnosis",
+    request_body = ReportRequest,
+    responses(
+        (status = 202, description = "Task created", body = TaskRef),
+        (status = 200, description = "The existing task for this tenant and error event", body = TaskRef),
+        (status = 400, description = "Not JSON, not the request's shape, or an invalid window", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn create_report(State(app): State<Arc<App>>, ApiJson(r): ApiJson<ReportRequest>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
     let req = validate(&app, r, Utc::now())?;
     let (id, created, state) = submit(&app, req).await?;
     Ok(created_response(id, created, state))
 }
 
-/// `plugin.debug.alert` events carry the report request's fields plus `type`.
-async fn create_from_event(State(app): State<Arc<App>>, b: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let mut v: Value = parse_json(&body(b)?)?;
-    let Some(obj) = v.as_object_mut() else { return Err(ApiError::bad("invalid_request", "the event must be a JSON object")) };
-    match obj.remove("type") {
-        Some(Value::String(t)) if t == "plugin.debug.alert" => {}
+/// A `plugin.debug.alert` event: the report request's fields plus `type`.
+#[utoipa::path(post, path = "/internal/debug/events", tag = "diagnosis",
+    request_body(content = EventBody, description = "The fields of a ReportRequest plus `\"type\": \"plugin.debug.alert\"`"),
+    responses(
+        (status = 202, description = "Task created", body = TaskRef),
+        (status = 200, description = "The existing task", body = TaskRef),
+        (status = 400, description = "Not an event of this type, or not a report request", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn create_from_event(State(app): State<Arc<App>>, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
+    match event.event_type.as_deref() {
+        Some("plugin.debug.alert") => {}
         other => {
-            return Err(ApiError::bad("invalid_event", format!("event type must be \"plugin.debug.alert\", got {}", other.map_or("nothing".into(), |t| t.to_string()))))
+            return Err(ApiError::bad(
+                "invalid_event",
+                format!("event type must be \"plugin.debug.alert\", got {}", other.map_or("nothing".into(), |t| format!("\"{t}\""))),
+            ))
         }
     }
-    let r: ReportRequest = serde_json::from_value(v).map_err(|e| ApiError::bad("invalid_request", format!("event does not match the schema: {e}")))?;
+    let r = ReportRequest::deserialize(Value::Object(event.rest))
+        .map_err(|e| ApiError::bad("invalid_request", format!("event does not match the schema: {e}")))?;
     let req = validate(&app, r, Utc::now())?;
     let (id, created, state) = submit(&app, req).await?;
     Ok(created_response(id, created, state))
 }
 
-/// Prometheus Alertmanager webhook (version 4): one task per firing alert that
-/// names a plugin (label `plugin` or `plugin_id`).
-async fn create_from_alertmanager(State(app): State<Arc<App>>, b: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let v: Value = parse_json(&body(b)?)?;
-    if v.get("version").and_then(Value::as_str) != Some("4") {
+/// A `plugin.debug.alert` event: `type` and the fields of a [`ReportRequest`] (the
+/// handler checks them as strictly as a report request's).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventBody {
+    /// Always `plugin.debug.alert`.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// The report request's fields.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub rest: serde_json::Map<String, Value>,
+}
+
+/// Prometheus Alertmanager webhook (version 4): one task per firing alert that names
+/// a plugin (label `plugin` or `plugin_id`).
+#[utoipa::path(post, path = "/internal/debug/alerts", tag = "diagnosis",
+    request_body = AlertmanagerWebhook,
+    responses(
+        (status = 202, description = "The tasks created or found, and the alerts skipped or rejected", body = AlertsAccepted),
+        (status = 400, description = "Not an Alertmanager version 4 payload", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn create_from_alertmanager(State(app): State<Arc<App>>, ApiJson(v): ApiJson<AlertmanagerWebhook>) -> ApiResult<(StatusCode, Json<AlertsAccepted>)> {
+    if v.version.as_deref() != Some("4") {
         return Err(ApiError::bad("invalid_alert", "expected an Alertmanager webhook payload with \"version\": \"4\""));
     }
-    let alerts = v.get("alerts").and_then(Value::as_array).ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
-    let mut tasks = Vec::new();
-    let mut skipped = Vec::new();
-    let mut rejected = Vec::new();
+    let alerts = v.alerts.ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
+    let mut out = AlertsAccepted { tasks: Vec::new(), skipped_without_plugin_label: Vec::new(), rejected: Vec::new() };
     for a in alerts {
-        let label = |k: &str| a.get("labels").and_then(|l| l.get(k)).and_then(Value::as_str).map(str::to_string);
-        if a.get("status").and_then(Value::as_str) == Some("resolved") {
+        let label = |k: &str| a.labels.get(k).cloned();
+        if a.status.as_deref() == Some("resolved") {
             continue;
         }
         let Some(plugin) = label("plugin").or_else(|| label("plugin_id")) else {
-            skipped.push(label("alertname").unwrap_or_default());
+            out.skipped_without_plugin_label.push(label("alertname").unwrap_or_default());
             continue;
         };
-        let starts = a.get("startsAt").and_then(Value::as_str).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
+        let starts = a.starts_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
         let now = Utc::now();
         let start = starts.map(|s| s - chrono::Duration::minutes(5)).unwrap_or(now - chrono::Duration::minutes(app.config.pipeline.default_window_minutes));
-        let fp = a.get("fingerprint").and_then(Value::as_str).unwrap_or("nofp");
         let r = ReportRequest {
-            error_event_id: format!("alert:{fp}:{}", a.get("startsAt").and_then(Value::as_str).unwrap_or("")),
+            error_event_id: format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or("")),
             tenant: label("tenant").unwrap_or_else(|| "default".into()),
             plugin: PluginRef { id: plugin, version: label("plugin_version") },
             environments: label("environment").or_else(|| label("env")).map(|e| vec![e]),
             window: Some(WindowIn { start: start.to_rfc3339(), end: now.max(start + chrono::Duration::seconds(1)).to_rfc3339() }),
             trace_ids: None,
-            message: a.get("annotations").and_then(|x| x.get("summary").or_else(|| x.get("description"))).and_then(Value::as_str).map(str::to_string),
+            message: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
             regression: None,
         };
         // One bad alert (say, an undeclared tenant label) must not drop the others.
         match validate(&app, r, now) {
             Ok(req) => {
-                let (id, created, state) = submit(&app, req).await?;
-                tasks.push(json!({"task_id": id, "state": state, "created": created}));
+                let (task_id, created, state) = submit(&app, req).await?;
+                out.tasks.push(AlertTask { task_id, state, created });
             }
-            Err(e) => rejected.push(json!({"alertname": label("alertname"), "error": {"code": e.code, "message": e.message}})),
+            Err(e) => out.rejected.push(RejectedAlert { alertname: label("alertname"), error: e.detail() }),
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"tasks": tasks, "skipped_without_plugin_label": skipped, "rejected": rejected}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
 async fn load_task(app: &App, id: &str) -> ApiResult<crate::store::TaskRow> {
-    app.store
-        .task(id)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_task", format!("no task `{id}`")))
+    app.store.task(id).await?.ok_or_else(|| ApiError::not_found("unknown_task", format!("no task `{id}`")))
 }
 
-async fn get_report(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// Task state, report and ticket.
+#[utoipa::path(get, path = "/internal/debug/report/{task_id}", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id, `tsk_...`")),
+    responses(
+        (status = 200, description = "The task", body = TaskView),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn get_report(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TaskView>> {
     let t = load_task(&app, &id).await?;
     let ticket = match &t.ticket_id {
-        Some(tid) => app.store.ticket_by_id(&t.tenant, tid).await?.map(|r| json!({"id": r.ticket_id, "url": r.url, "state": r.state})),
+        Some(tid) => app.store.ticket_by_id(&t.tenant, tid).await?.map(|r| TicketView { id: r.ticket_id, url: r.url, state: r.state }),
         None => None,
     };
-    let components: Vec<Value> = t
-        .components
-        .as_array()
-        .map(|a| a.iter().map(|c| json!({"kind": c["kind"], "name": c["name"], "sha256": c["sha256"]})).collect())
-        .unwrap_or_default();
-    Ok(Json(json!({
-        "task_id": t.id,
-        "state": t.state,
-        "tenant": t.tenant,
-        "plugin": t.request.plugin,
-        "error_event_id": t.request.error_event_id,
-        "report": t.report,
-        "ticket": ticket,
-        "components": components,
-        "error": t.error,
-        "bundle_sha256": t.bundle_sha256,
-        "history": app.store.task_events(&t.id).await?.into_iter().map(|(at, s, d)| json!({"at": at, "state": s, "detail": d})).collect::<Vec<_>>(),
-    })))
+    let report = t.report.as_ref().map(Report::from_stored).transpose().map_err(|e| anyhow::anyhow!("task {}: {e:#}", t.id))?;
+    let components = Vec::<TaskComponent>::deserialize(&t.components).unwrap_or_default();
+    let error = t.error.as_ref().map(|e| {
+        ErrorDetail::deserialize(e).unwrap_or_else(|_| ErrorDetail { code: "failed".into(), message: e.to_string() })
+    });
+    let history = app.store.task_events(&t.id).await?.into_iter().map(|(at, state, detail)| TaskEvent { at, state, detail }).collect();
+    Ok(Json(TaskView {
+        task_id: t.id,
+        state: t.state,
+        tenant: t.tenant,
+        plugin: t.request.plugin,
+        error_event_id: t.request.error_event_id,
+        report,
+        ticket,
+        components,
+        error,
+        bundle_sha256: t.bundle_sha256,
+        history,
+    }))
 }
 
-async fn get_bundle(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
+/// The masked bundle: a tar.gz of the report, the masked records and a manifest of SHA-256 sums.
+#[utoipa::path(get, path = "/internal/debug/report/{task_id}/bundle", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The bundle", content_type = "application/gzip", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the bundle, hex"))),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The report is not written yet", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn get_bundle(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
     let t = load_task(&app, &id).await?;
     let Some(sha) = t.bundle_sha256 else {
         return Err(ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`; the bundle exists once the report is written", t.state)));
@@ -328,22 +542,37 @@ async fn get_bundle(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiR
         .into_response())
 }
 
-async fn get_markdown(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
+/// The report as Markdown (what tickets carry).
+#[utoipa::path(get, path = "/internal/debug/report/{task_id}/markdown", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The Markdown", content_type = "text/markdown", body = String),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The report is not written yet", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn get_markdown(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
     let t = load_task(&app, &id).await?;
     let md = t.report_md.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`", t.state)))?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RegressionRequest {
-    #[serde(default, rename = "ref")]
-    git_ref: Option<String>,
-}
-
-async fn start_regression(State(app): State<Arc<App>>, Path(id): Path<String>, b: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let bytes = body(b)?;
-    let r: RegressionRequest = if bytes.iter().all(u8::is_ascii_whitespace) { RegressionRequest::default() } else { parse_json(&bytes)? };
+/// Run regression for the fix; on pass the ticket is closed.
+#[utoipa::path(post, path = "/internal/debug/report/{task_id}/regression", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id")),
+    request_body(content = RegressionRequest, description = "May be empty"),
+    responses(
+        (status = 202, description = "Verifying", body = TaskRef),
+        (status = 400, description = "Not JSON or not the request's shape", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The task is not awaiting a fix, or has regression `none`", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn start_regression(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJsonOrDefault(r): ApiJsonOrDefault<RegressionRequest>,
+) -> ApiResult<(StatusCode, Json<TaskRef>)> {
     if let Some(x) = &r.git_ref {
         id_ok("ref", x)?;
     }
@@ -355,7 +584,7 @@ async fn start_regression(State(app): State<Arc<App>>, Path(id): Path<String>, b
     if !app.store.transition(&id, &[TaskState::AwaitingFix], TaskState::Verifying).await? {
         let now = load_task(&app, &id).await?;
         if now.state == TaskState::Verifying {
-            return Ok((StatusCode::ACCEPTED, Json(json!({"task_id": id, "state": now.state}))).into_response());
+            return Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: now.state })));
         }
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -365,38 +594,53 @@ async fn start_regression(State(app): State<Arc<App>>, Path(id): Path<String>, b
     }
     app.audit.append(&app.store, "api", "regression.requested", &id, json!({"ref": r.git_ref})).await?;
     app.wake.notify_waiters();
-    Ok((StatusCode::ACCEPTED, Json(json!({"task_id": id, "state": TaskState::Verifying}))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: TaskState::Verifying })))
 }
 
-#[derive(Deserialize)]
-struct UploadQuery {
-    kind: Option<String>,
-    name: Option<String>,
-}
-
-async fn upload_component(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, b: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
-    let bytes = body(b)?;
+/// Upload a component; it is validated as a component of the declared world before
+/// anything is stored.
+#[utoipa::path(post, path = "/internal/components", tag = "registry",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component's bytes"),
+    responses(
+        (status = 201, description = "Stored", body = ComponentStored),
+        (status = 400, description = "Not a component of the declared world", body = ErrorBody),
+        (status = 413, description = "Over the component size limit", body = ErrorBody),
+        (status = 500, description = "The host failed to store it", body = ErrorBody),
+    ))]
+async fn upload_component(
+    State(app): State<Arc<App>>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    RawBody(bytes): RawBody,
+) -> ApiResult<(StatusCode, Json<ComponentStored>)> {
     let kind_s = q.kind.ok_or_else(|| ApiError::bad("invalid_request", "say which world the component implements: ?kind=masker|connector|ticket-mapper"))?;
     let kind = ComponentKind::parse(&kind_s).ok_or_else(|| ApiError::bad("invalid_request", format!("unknown kind `{kind_s}`; use masker, connector or ticket-mapper")))?;
     let name = q.name.unwrap_or_else(|| format!("uploaded-{}", kind.as_str()));
     id_ok("name", &name)?;
     match Registry::upload(&app.runtime, &app.store, &app.audit, &name, kind, &bytes).await {
-        Ok(sha) => Ok((StatusCode::CREATED, Json(json!({"sha256": sha, "kind": kind.as_str(), "name": name, "size": bytes.len()}))).into_response()),
-        Err(e) => Err(ApiError::bad("invalid_component", format!("{e:#}"))),
+        Ok(sha256) => Ok((StatusCode::CREATED, Json(ComponentStored { sha256, kind: kind.as_str().to_string(), name, size: bytes.len() }))),
+        Err(UploadError::Invalid(e)) => Err(ApiError::bad("invalid_component", format!("{e:#}"))),
+        Err(UploadError::Storage(e)) => Err(ApiError::internal(e.context("storing an uploaded component"))),
     }
 }
 
-async fn list_components(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"components": app.store.components().await?})))
+/// Registered components.
+#[utoipa::path(get, path = "/internal/components", tag = "registry",
+    responses((status = 200, description = "The components", body = ComponentList), (status = 500, description = "The host failed", body = ErrorBody)))]
+async fn list_components(State(app): State<Arc<App>>) -> ApiResult<Json<ComponentList>> {
+    Ok(Json(ComponentList { components: app.store.components().await? }))
 }
 
-async fn audit_entries(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"entries": crate::audit::Audit::entries(&app.store, 10_000).await?})))
+/// The hash-chained audit log.
+#[utoipa::path(get, path = "/internal/audit", tag = "audit",
+    responses((status = 200, description = "The entries", body = AuditEntries), (status = 500, description = "The host failed", body = ErrorBody)))]
+async fn audit_entries(State(app): State<Arc<App>>) -> ApiResult<Json<AuditEntries>> {
+    Ok(Json(AuditEntries { entries: crate::audit::Audit::entries(&app.store, 10_000).await? }))
 }
 
 /// The review queue holds records whose masking may have missed something: only the
 /// security role (its bearer token from `auth.security_token`) reads it.
-fn require_security(app: &App, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+fn require_security(app: &App, headers: &HeaderMap) -> ApiResult<()> {
     use sha2::{Digest, Sha256};
     let Some(expected) = app.config.auth.security_token.as_deref().filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the review queue is disabled: no auth.security_token is configured"));
@@ -413,39 +657,58 @@ fn require_security(app: &App, headers: &axum::http::HeaderMap) -> ApiResult<()>
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct ReviewQuery {
-    tenant: Option<String>,
-    status: Option<String>,
-}
-
-async fn review_list(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Query(q): Query<ReviewQuery>) -> ApiResult<Json<Value>> {
+/// Masked records sampled for security review.
+#[utoipa::path(get, path = "/internal/review", tag = "review", security(("bearer" = [])),
+    params(ReviewQuery),
+    responses(
+        (status = 200, description = "The samples", body = ReviewSamples),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not the security role's token, or review is disabled", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn review_list(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Json<ReviewSamples>> {
     require_security(&app, &headers)?;
-    let items = crate::mask::review::list(&app.store, q.tenant.as_deref(), q.status.as_deref(), 1000).await?;
-    Ok(Json(json!({"samples": items})))
+    let samples = crate::mask::review::list(&app.store, q.tenant.as_deref(), q.status.as_deref(), 1000).await?;
+    Ok(Json(ReviewSamples { samples }))
 }
 
-async fn review_cases(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Query(q): Query<ReviewQuery>) -> ApiResult<Response> {
+/// A tenant's confirmed misses as test cases (`{"line", "expected_masked"}` per line),
+/// for `casefile mask --check`.
+#[utoipa::path(get, path = "/internal/review/cases", tag = "review", security(("bearer" = [])),
+    params(ReviewQuery),
+    responses(
+        (status = 200, description = "One case per line", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "No tenant named", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not the security role's token, or review is disabled", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn review_cases(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Response> {
     require_security(&app, &headers)?;
     let tenant = q.tenant.ok_or_else(|| ApiError::bad("invalid_request", "say which tenant: ?tenant=T"))?;
     let body = crate::mask::review::cases(&app.store, &tenant).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReviewVerdict {
-    verdict: String,
-    #[serde(default)]
-    note: Option<String>,
-    /// What should have been masked, for a miss.
-    #[serde(default)]
-    expected_masked: Vec<String>,
-}
-
-async fn review_mark(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, Path(id): Path<String>, b: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
+/// Mark a review sample: `miss` (naming what should have been masked) or `ok`.
+#[utoipa::path(post, path = "/internal/review/{id}", tag = "review", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The sample's id")),
+    request_body = ReviewVerdict,
+    responses(
+        (status = 200, description = "The marked sample", body = serde_json::Value),
+        (status = 400, description = "Not a verdict", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not the security role's token, or review is disabled", body = ErrorBody),
+        (status = 404, description = "No such sample", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn review_mark(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(v): ApiJson<ReviewVerdict>,
+) -> ApiResult<Json<Value>> {
     require_security(&app, &headers)?;
-    let v: ReviewVerdict = parse_json(&body(b)?)?;
     if !matches!(v.verdict.as_str(), "miss" | "ok") {
         return Err(ApiError::bad("invalid_request", format!("verdict must be \"miss\" or \"ok\", got \"{}\"", v.verdict)));
     }
@@ -454,20 +717,38 @@ async fn review_mark(State(app): State<Arc<App>>, headers: axum::http::HeaderMap
     }
     let marked = crate::mask::review::mark(&app.store, &id, &v.verdict, v.note.as_deref(), &v.expected_masked)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_sample", format!("no review sample `{id}`")))?;
+        .ok_or_else(|| ApiError::not_found("unknown_sample", format!("no review sample `{id}`")))?;
     app.audit.append(&app.store, "security", "review.marked", &id, json!({"verdict": v.verdict})).await?;
     Ok(Json(marked))
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    app.store.task_count().await?;
-    Ok(Json(json!({"status": "ok", "host": app.host_id})))
+/// The JSON Schema (draft 2020-12) of the report, generated from its type.
+#[utoipa::path(get, path = "/internal/report.schema.json", tag = "diagnosis",
+    responses((status = 200, description = "The report's JSON Schema", content_type = "application/schema+json", body = serde_json::Value)))]
+async fn report_schema() -> Response {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(crate::report::json_schema);
+    ([(header::CONTENT_TYPE, "application/schema+json")], Json(schema)).into_response()
 }
 
+/// Liveness: answers once the database does.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Healthy", body = Health), (status = 500, description = "The database does not answer", body = ErrorBody)))]
+async fn healthz(State(app): State<Arc<App>>) -> ApiResult<Json<Health>> {
+    app.store.task_count().await?;
+    Ok(Json(Health { status: "ok".into(), host: app.host_id.clone() }))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 
-async fn openapi() -> Json<Value> {
-    Json(crate::openapi::spec())
+/// This description.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI description", body = serde_json::Value)))]
+async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(openapi_document())
 }

@@ -11,7 +11,6 @@ pub mod collect;
 pub mod config;
 pub mod mask;
 pub mod model;
-pub mod openapi;
 pub mod outbound;
 pub mod pipeline;
 pub mod registry;

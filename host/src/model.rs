@@ -145,7 +145,7 @@ impl Batch {
 }
 
 /// The states of a diagnosis task, persisted on every transition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     Queued,
@@ -207,14 +207,14 @@ impl std::fmt::Display for TaskState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginRef {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RegressionStrategy {
     #[default]
@@ -262,15 +262,15 @@ pub struct SourceOutcome {
     pub elapsed_ms: u64,
 }
 
-/// What a source gave a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether a source's records are in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceStatus {
-    /// It answered.
+    /// The source answered.
     Used,
-    /// It failed and its fallback answered.
+    /// The source failed and its fallback answered.
     Degraded,
-    /// Neither it nor a fallback answered.
+    /// Neither the source nor its fallback answered.
     Missing,
 }
 
@@ -286,7 +286,7 @@ impl SourceStatus {
 
 /// What kind of failure a component call ended in: decides retry and fallback,
 /// and is what the report's per-source status names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     /// The arguments or settings are wrong: final, no retry, no fallback.

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::collect::{collect, SourceSpec};
 use crate::mask::gate::{Gate, GateOutcome};
 use crate::mask::{mask_and_gate, mask_text, review};
-use crate::model::{ComponentUse, TaskState};
+use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
@@ -218,7 +218,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
 
     app.store.set_state(&task.id, TaskState::Reporting, None).await.map_err(retry)?;
     let mut components: Vec<ComponentUse> = vec![ComponentUse { kind: "masker".into(), name: masker.name.clone(), sha256: masker.sha256.clone() }];
-    for o in collected.outcomes.iter().filter(|o| o.status != crate::model::SourceStatus::Missing) {
+    for o in collected.outcomes.iter().filter(|o| o.status != SourceStatus::Missing) {
         let used = sources.iter().find(|s| s.name == o.name).map(|s| match (&o.fallback, &s.fallback) {
             (Some(_), Some(fb)) => &fb.connector,
             _ => &s.connector,
@@ -245,9 +245,13 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     // Last look at everything the report publishes (request fields, source errors,
     // titles), then the Markdown is rendered again from what the gate let through.
     let mut late = GateOutcome::default();
-    gate.scan_json("report", &mut built.json, &mut late);
+    let mut scanned = serde_json::to_value(&built.report).map_err(|e| fatal("report_failed", e))?;
+    gate.scan_json("report", &mut scanned, &mut late);
     if late.total() > 0 {
-        built.markdown = report::markdown(&built.json);
+        // What the gate masked goes back into the typed report; a value that no
+        // longer fits the report's shape holds the report back rather than leak.
+        built.report = report::Report::from_stored(&scanned).map_err(|e| fatal("report_failed", format!("{e:#}")))?;
+        built.markdown = report::markdown(&built.report);
     }
     gated.merge(late);
     if gated.total() > 0 {
@@ -263,16 +267,17 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
                 ),
             ));
         }
-        if let Some(m) = built.json.get_mut("masking") {
-            m["gate"]["violations"] = json!(gated.total());
-            m["gate"]["by_rule"] = json!(gated.by_rule);
+        if let Some(m) = built.report.masking.as_mut() {
+            m.gate.violations = gated.total();
+            m.gate.by_rule = gated.by_rule.clone();
         }
-        built.markdown = report::markdown(&built.json);
+        built.markdown = report::markdown(&built.report);
     }
     let bundle = report::bundle(&built, &batch, &components).map_err(|e| fatal("report_failed", format!("{e:#}")))?;
     let bundle_sha = app.store.put_blob(&bundle).map_err(retry)?;
+    let report_json = serde_json::to_value(&built.report).map_err(|e| fatal("report_failed", e))?;
     app.store
-        .save_report(&task.id, &built.json, &built.markdown, &bundle_sha, &built.fingerprint, &json!(components))
+        .save_report(&task.id, &report_json, &built.markdown, &bundle_sha, &built.fingerprint, &json!(components))
         .await
         .map_err(retry)?;
     let since_trigger = (now_ms() - task.created_at).max(0) as f64;

@@ -97,15 +97,27 @@ impl Registry {
         name: &str,
         kind: ComponentKind,
         bytes: &[u8],
-    ) -> Result<String> {
-        let loaded = runtime.load(name, kind, bytes)?;
-        store.put_blob(bytes)?;
-        store.record_component(&loaded.sha256, kind.as_str(), name, bytes.len()).await?;
+    ) -> Result<String, UploadError> {
+        let loaded = runtime.load(name, kind, bytes).map_err(UploadError::Invalid)?;
+        store.put_blob(bytes).map_err(UploadError::Storage)?;
+        store.record_component(&loaded.sha256, kind.as_str(), name, bytes.len()).await.map_err(UploadError::Storage)?;
         audit
             .append(store, "api", "component.uploaded", &loaded.sha256, serde_json::json!({"name": name, "kind": kind.as_str(), "size": bytes.len()}))
-            .await?;
+            .await
+            .map_err(UploadError::Storage)?;
         Ok(loaded.sha256.clone())
     }
+}
+
+/// Why an upload failed: the uploader's bytes (a 4xx) or the host's storage (a 5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The bytes are not a component of the declared world.
+    #[error("{0:#}")]
+    Invalid(anyhow::Error),
+    /// The component is valid but could not be stored or audited.
+    #[error("cannot store the component: {0:#}")]
+    Storage(anyhow::Error),
 }
 
 /// The bytes of a component named in the config: `builtin:<name>` or a path.

@@ -6,14 +6,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, SubsecRound, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::mask::MaskingSummary;
-use crate::model::{Batch, ComponentUse, DiagnosisRequest, Level, SourceOutcome};
+use crate::model::{Batch, ComponentUse, DiagnosisRequest, FailureKind, Level, SourceOutcome, SourceStatus};
 use crate::store::sha256_hex;
 
+/// Names the kind of document; unchanged since the first release.
 pub const SCHEMA: &str = "casefile.report/v1";
+/// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
+pub const SCHEMA_VERSION: &str = "1";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
 
@@ -141,16 +147,315 @@ pub struct ReportInput<'a> {
     pub sources: &'a [SourceOutcome],
     pub masking: &'a MaskingSummary,
     pub components: &'a [ComponentUse],
-    pub generated_at: chrono::DateTime<chrono::Utc>,
+    pub generated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The report of one diagnosis: what the JSON, the Markdown, the ticket summary and
+/// the CLI all read. Its JSON Schema (`GET /internal/report.schema.json`) is
+/// generated from this type; `schema_version` changes whenever the shape does.
+/// The sections the template leaves out are absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "casefile report")]
+pub struct Report {
+    /// Always `casefile.report/v1`.
+    pub schema: String,
+    /// The version of this shape; reports stored before the field existed are version 1.
+    #[serde(default = "schema_version_1")]
+    pub schema_version: String,
+    pub task_id: String,
+    pub tenant: String,
+    pub plugin: ReportPlugin,
+    pub error_event_id: String,
+    pub title: String,
+    pub severity: Severity,
+    /// The same failure of the same plugin for the same tenant gets the same fingerprint.
+    pub fingerprint: String,
+    pub generated_at: DateTime<Utc>,
+    pub window: ReportWindow,
+    /// The environments asked for; empty means all.
+    pub environments: Vec<String>,
+    /// The trigger's message, masked.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Every component that touched the data.
+    pub components: Vec<ReportComponent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceEntry>>,
+    /// Error and fatal log lines, in time order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<LogLine>>,
+    /// The errors with the lines around them, then the latest lines, in time order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<LogLine>>,
+    /// Traces with errors first, then the ones with most log lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<Vec<TraceSummary>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<MetricSummary>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<MaskingSection>,
+}
+
+fn schema_version_1() -> String {
+    SCHEMA_VERSION.to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A fatal log line.
+    Critical,
+    /// An error log line or an error span.
+    High,
+    /// Nothing in error in the window.
+    Medium,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportPlugin {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportComponent {
+    /// `masker`, `connector` or `ticket-mapper`.
+    pub kind: String,
+    pub name: String,
+    /// SHA-256 of the component's bytes, hex.
+    pub sha256: String,
+}
+
+impl From<&ComponentUse> for ReportComponent {
+    fn from(c: &ComponentUse) -> Self {
+        ReportComponent { kind: c.kind.clone(), name: c.name.clone(), sha256: c.sha256.clone() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub logs: usize,
+    pub spans: usize,
+    pub metrics: usize,
+    /// Log lines at level error or fatal.
+    pub errors: usize,
+    pub error_spans: usize,
+    /// Log lines per level (`trace` … `fatal`).
+    pub levels: BTreeMap<String, usize>,
+    /// The hosts that logged, sorted.
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub first_error: Option<LogLine>,
+}
+
+/// How a source fared: its status says whether its records are in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceEntry {
+    pub name: String,
+    pub environment: String,
+    pub status: SourceStatus,
+    pub records: usize,
+    /// The fallback source that answered (status `degraded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// Why the source failed, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What kind of failure `error` was (`invalid-input`, `unavailable`, `denied`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<FailureKind>,
+    pub component_sha256: String,
+    pub elapsed_ms: u64,
+}
+
+impl From<&SourceOutcome> for SourceEntry {
+    fn from(o: &SourceOutcome) -> Self {
+        SourceEntry {
+            name: o.name.clone(),
+            environment: o.environment.clone(),
+            status: o.status,
+            records: o.records,
+            fallback: o.fallback.clone(),
+            error_kind: o.error_kind,
+            error: o.error.clone(),
+            component_sha256: o.component_sha256.clone(),
+            elapsed_ms: o.elapsed_ms,
+        }
+    }
+}
+
+/// One log line as the report shows it (the message clipped to the template's limit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogLine {
+    pub time: DateTime<Utc>,
+    #[schemars(schema_with = "level_json_schema")]
+    #[schema(schema_with = level_openapi_schema)]
+    pub level: Level,
+    pub host: String,
+    pub environment: String,
+    pub source: String,
+    pub message: String,
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    #[serde(default)]
+    pub span_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    /// The name of the span without a parent in the trace.
+    #[serde(default)]
+    pub root: Option<String>,
+    pub spans: usize,
+    pub error_spans: Vec<ErrorSpan>,
+    pub duration_ms: f64,
+    /// Log lines that carry the trace id.
+    pub logs: usize,
+    pub error_logs: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSpan {
+    pub name: String,
+    pub service: String,
+    pub span_id: String,
+    pub duration_ms: f64,
+}
+
+/// A metric's samples in the window. Values that are not finite numbers are left out
+/// of `min`, `max` and `last`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSummary {
+    pub name: String,
+    pub samples: usize,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub last: Option<f64>,
+}
+
+/// What masking did: which rule did what, never a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingSection {
+    /// The masker component.
+    pub component: String,
+    pub component_sha256: String,
+    /// Records the masker saw.
+    pub records: usize,
+    /// `rule -> action -> count`.
+    pub rules: BTreeMap<String, BTreeMap<String, u64>>,
+    pub total: u64,
+    pub gate: GateSection,
+}
+
+/// What the host's leak gate did after the masker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateSection {
+    pub version: String,
+    /// Values the masker let through and the gate masked.
+    pub violations: u64,
+    pub by_rule: BTreeMap<String, u64>,
+    /// Whether a violation holds the report back.
+    pub fail_closed: bool,
+}
+
+impl From<&MaskingSummary> for MaskingSection {
+    fn from(m: &MaskingSummary) -> Self {
+        MaskingSection {
+            component: m.component.clone(),
+            component_sha256: m.component_sha256.clone(),
+            records: m.records,
+            rules: m.rules.clone(),
+            total: m.total,
+            gate: GateSection {
+                version: m.gate.version.clone(),
+                violations: m.gate.violations,
+                by_rule: m.gate.by_rule.clone(),
+                fail_closed: m.gate.fail_closed,
+            },
+        }
+    }
+}
+
+/// The names a log level has in JSON, lowest first.
+pub const LEVEL_NAMES: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Trace => LEVEL_NAMES[0],
+        Level::Debug => LEVEL_NAMES[1],
+        Level::Info => LEVEL_NAMES[2],
+        Level::Warn => LEVEL_NAMES[3],
+        Level::Error => LEVEL_NAMES[4],
+        Level::Fatal => LEVEL_NAMES[5],
+    }
+}
+
+fn level_json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": LEVEL_NAMES})
+}
+
+fn level_openapi_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(LEVEL_NAMES))
+        .build()
+}
+
+/// The report's JSON Schema (draft 2020-12), generated from [`Report`].
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default()
+}
+
+impl Report {
+    /// Reads a report as stored with its task.
+    pub fn from_stored(v: &serde_json::Value) -> Result<Report> {
+        Report::deserialize(v).context("the stored report does not match the report schema")
+    }
+}
+
+/// A built report with its Markdown rendering and what tickets are keyed by.
+#[derive(Debug, Clone)]
 pub struct Built {
-    pub json: Value,
+    pub report: Report,
     pub markdown: String,
     pub fingerprint: String,
     pub title: String,
-    pub severity: String,
+    pub severity: Severity,
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -163,8 +468,14 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-fn rfc3339_ns(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// Report times keep milliseconds.
+fn time_ms(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns).trunc_subsecs(3)
+}
+
+/// Only finite numbers: JSON has no NaN or infinity.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 /// The same failure gets the same fingerprint: the tenant, the plugin and the
@@ -185,11 +496,11 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
     let errors: Vec<usize> = (0..b.logs.len()).filter(|&i| b.logs[i].level.is_error()).collect();
     let first_error = errors.first().map(|&i| &b.logs[i]);
     let severity = if b.logs.iter().any(|l| l.level == Level::Fatal) {
-        "critical"
+        Severity::Critical
     } else if !errors.is_empty() || b.spans.iter().any(|s| s.error) {
-        "high"
+        Severity::High
     } else {
-        "medium"
+        Severity::Medium
     };
     let headline = first_error
         .map(|l| l.message.clone())
@@ -200,65 +511,62 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
     let title = format!("[casefile] {} failed in {envs}: {headline}", req.plugin.id);
     let fingerprint = fingerprint(&req.tenant, &req.plugin.id, &headline);
 
-    let log_json = |i: usize| {
+    let log_line = |i: usize| {
         let l = &b.logs[i];
-        json!({
-            "time": rfc3339_ns(l.timestamp_ns), "level": l.level, "host": l.host,
-            "environment": l.environment, "source": l.source,
-            "message": clip(&l.message, lim.message_chars),
-            "trace_id": l.trace_id, "span_id": l.span_id,
-        })
+        LogLine {
+            time: time_ms(l.timestamp_ns),
+            level: l.level,
+            host: l.host.clone(),
+            environment: l.environment.clone(),
+            source: l.source.clone(),
+            message: clip(&l.message, lim.message_chars),
+            trace_id: l.trace_id.clone(),
+            span_id: l.span_id.clone(),
+        }
     };
 
-    let mut levels: BTreeMap<Level, usize> = BTreeMap::new();
-    for l in &b.logs {
-        *levels.entry(l.level).or_default() += 1;
-    }
-    let hosts: BTreeSet<&str> = b.logs.iter().map(|l| l.host.as_str()).filter(|h| !h.is_empty()).collect();
-    let mut report = json!({
-        "schema": SCHEMA,
-        "task_id": input.task_id,
-        "tenant": req.tenant,
-        "plugin": req.plugin,
-        "error_event_id": req.error_event_id,
-        "title": title,
-        "severity": severity,
-        "fingerprint": fingerprint,
-        "generated_at": input.generated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "window": req.window,
-        "environments": req.environments,
-        "message": input.masked_message,
-        "components": input.components,
+    let summary = t.has("summary").then(|| {
+        let mut levels: BTreeMap<String, usize> = BTreeMap::new();
+        for l in &b.logs {
+            *levels.entry(level_name(l.level).to_string()).or_default() += 1;
+        }
+        let hosts: BTreeSet<&str> = b.logs.iter().map(|l| l.host.as_str()).filter(|h| !h.is_empty()).collect();
+        Summary {
+            logs: b.logs.len(),
+            spans: b.spans.len(),
+            metrics: b.metrics.len(),
+            errors: errors.len(),
+            error_spans: b.spans.iter().filter(|s| s.error).count(),
+            levels,
+            hosts: hosts.into_iter().map(str::to_string).collect(),
+            first_error: errors.first().map(|&i| log_line(i)),
+        }
     });
-    let obj = report.as_object_mut().expect("report is an object");
-    if t.has("summary") {
-        obj.insert("summary".into(), json!({
-            "logs": b.logs.len(), "spans": b.spans.len(), "metrics": b.metrics.len(),
-            "errors": errors.len(), "error_spans": b.spans.iter().filter(|s| s.error).count(),
-            "levels": levels, "hosts": hosts,
-            "first_error": errors.first().map(|&i| log_json(i)),
-        }));
-    }
-    if t.has("sources") {
-        obj.insert("sources".into(), json!(input.sources));
-    }
-    if t.has("errors") {
-        obj.insert("errors".into(), Value::Array(errors.iter().take(lim.errors).map(|&i| log_json(i)).collect()));
-    }
-    if t.has("timeline") {
-        obj.insert("timeline".into(), Value::Array(timeline(b, &errors, lim.timeline).into_iter().map(log_json).collect()));
-    }
-    if t.has("traces") {
-        obj.insert("traces".into(), traces(b, lim.traces));
-    }
-    if t.has("metrics") {
-        obj.insert("metrics".into(), metrics(b, lim.metrics));
-    }
-    if t.has("masking") {
-        obj.insert("masking".into(), json!(input.masking));
-    }
+    let report = Report {
+        schema: SCHEMA.to_string(),
+        schema_version: SCHEMA_VERSION.to_string(),
+        task_id: input.task_id.to_string(),
+        tenant: req.tenant.clone(),
+        plugin: ReportPlugin { id: req.plugin.id.clone(), version: req.plugin.version.clone() },
+        error_event_id: req.error_event_id.clone(),
+        title: title.clone(),
+        severity,
+        fingerprint: fingerprint.clone(),
+        generated_at: input.generated_at.trunc_subsecs(3),
+        window: ReportWindow { start: req.window.start, end: req.window.end },
+        environments: req.environments.clone(),
+        message: input.masked_message.clone(),
+        components: input.components.iter().map(ReportComponent::from).collect(),
+        summary,
+        sources: t.has("sources").then(|| input.sources.iter().map(SourceEntry::from).collect()),
+        errors: t.has("errors").then(|| errors.iter().take(lim.errors).map(|&i| log_line(i)).collect()),
+        timeline: t.has("timeline").then(|| timeline(b, &errors, lim.timeline).into_iter().map(log_line).collect()),
+        traces: t.has("traces").then(|| traces(b, lim.traces)),
+        metrics: t.has("metrics").then(|| metrics(b, lim.metrics)),
+        masking: t.has("masking").then(|| MaskingSection::from(input.masking)),
+    };
     let markdown = markdown(&report);
-    Built { json: report, markdown, fingerprint, title, severity: severity.into() }
+    Built { report, markdown, fingerprint, title, severity }
 }
 
 /// Which log lines the report shows: every error with three lines either side
@@ -282,7 +590,7 @@ fn timeline(b: &Batch, errors: &[usize], limit: usize) -> Vec<usize> {
 }
 
 /// Traces with their spans joined to the log lines that carry their ids.
-fn traces(b: &Batch, limit: usize) -> Value {
+fn traces(b: &Batch, limit: usize) -> Vec<TraceSummary> {
     let mut by_trace: BTreeMap<&str, (Vec<usize>, usize, usize)> = BTreeMap::new();
     for (i, s) in b.spans.iter().enumerate() {
         by_trace.entry(&s.trace_id).or_default().0.push(i);
@@ -304,120 +612,141 @@ fn traces(b: &Batch, limit: usize) -> Value {
         (std::cmp::Reverse(err_spans + errs), std::cmp::Reverse(*logs))
     });
     let ids: HashMap<&str, usize> = b.spans.iter().enumerate().map(|(i, s)| (s.span_id.as_str(), i)).collect();
-    Value::Array(
-        list.into_iter()
-            .take(limit)
-            .map(|(trace_id, (spans, logs, error_logs))| {
-                let start = spans.iter().map(|&i| b.spans[i].start_ns).min().unwrap_or(0);
-                let end = spans.iter().map(|&i| b.spans[i].start_ns + b.spans[i].duration_ns).max().unwrap_or(0);
-                let root = spans.iter().find(|&&i| {
-                    b.spans[i].parent_span_id.as_deref().is_none_or(|p| !ids.contains_key(p))
-                });
-                json!({
-                    "trace_id": trace_id,
-                    "root": root.map(|&i| &b.spans[i].name),
-                    "spans": spans.len(),
-                    "error_spans": spans.iter().filter(|&&i| b.spans[i].error).map(|&i| json!({
-                        "name": b.spans[i].name, "service": b.spans[i].service, "span_id": b.spans[i].span_id,
-                        "duration_ms": b.spans[i].duration_ns as f64 / 1e6,
-                    })).collect::<Vec<_>>(),
-                    "duration_ms": (end - start) as f64 / 1e6,
-                    "logs": logs,
-                    "error_logs": error_logs,
-                })
-            })
-            .collect(),
-    )
+    list.into_iter()
+        .take(limit)
+        .map(|(trace_id, (spans, logs, error_logs))| {
+            let start = spans.iter().map(|&i| b.spans[i].start_ns).min().unwrap_or(0);
+            let end = spans.iter().map(|&i| b.spans[i].start_ns.saturating_add(b.spans[i].duration_ns)).max().unwrap_or(0);
+            let root = spans.iter().find(|&&i| b.spans[i].parent_span_id.as_deref().is_none_or(|p| !ids.contains_key(p)));
+            TraceSummary {
+                trace_id: trace_id.to_string(),
+                root: root.map(|&i| b.spans[i].name.clone()),
+                spans: spans.len(),
+                error_spans: spans
+                    .iter()
+                    .filter(|&&i| b.spans[i].error)
+                    .map(|&i| ErrorSpan {
+                        name: b.spans[i].name.clone(),
+                        service: b.spans[i].service.clone(),
+                        span_id: b.spans[i].span_id.clone(),
+                        duration_ms: b.spans[i].duration_ns as f64 / 1e6,
+                    })
+                    .collect(),
+                duration_ms: end.saturating_sub(start) as f64 / 1e6,
+                logs,
+                error_logs,
+            }
+        })
+        .collect()
 }
 
-fn metrics(b: &Batch, limit: usize) -> Value {
+fn metrics(b: &Batch, limit: usize) -> Vec<MetricSummary> {
     let mut by_name: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for m in &b.metrics {
         by_name.entry(&m.name).or_default().push(m.value);
     }
-    Value::Array(
-        by_name
-            .into_iter()
-            .take(limit)
-            .map(|(name, v)| {
-                let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
-                let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                json!({"name": name, "samples": v.len(), "min": min, "max": max, "last": v.last()})
-            })
-            .collect(),
-    )
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+    by_name
+        .into_iter()
+        .take(limit)
+        .map(|(name, v)| {
+            let finite_values = || v.iter().copied().filter(|x| x.is_finite());
+            MetricSummary {
+                name: name.to_string(),
+                samples: v.len(),
+                min: finite_values().reduce(f64::min),
+                max: finite_values().reduce(f64::max),
+                last: v.last().copied().and_then(finite),
+            }
+        })
+        .collect()
 }
 
 /// Markdown for tickets: a table-light rendering that reads well in any tracker.
 /// Backticks and pipes in values are escaped so log text cannot break the layout.
-pub fn markdown(r: &Value) -> String {
-    let esc = |v: &Value| s(v).replace('|', "\\|").replace('`', "'").replace('\n', " ");
+pub fn markdown(r: &Report) -> String {
+    fn esc(v: &str) -> String {
+        v.replace('|', "\\|").replace('`', "'").replace('\n', " ")
+    }
+    fn opt(v: &Option<String>) -> String {
+        v.as_deref().map_or_else(|| "-".to_string(), esc)
+    }
+    fn code(v: &str) -> String {
+        v.replace("```", "'''")
+    }
+    let ms = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut md = String::new();
-    md.push_str(&format!("# {}\n\n", esc(&r["title"])));
+    md.push_str(&format!("# {}\n\n", esc(&r.title)));
     md.push_str(&format!(
         "- **Plugin:** {} {}\n- **Tenant:** {}\n- **Error event:** {}\n- **Severity:** {}\n- **Window:** {} – {}\n- **Fingerprint:** {}\n- **Task:** {}\n",
-        esc(&r["plugin"]["id"]), esc(&r["plugin"]["version"]), esc(&r["tenant"]), esc(&r["error_event_id"]),
-        esc(&r["severity"]), esc(&r["window"]["start"]), esc(&r["window"]["end"]), esc(&r["fingerprint"]), esc(&r["task_id"])
+        esc(&r.plugin.id),
+        opt(&r.plugin.version),
+        esc(&r.tenant),
+        esc(&r.error_event_id),
+        r.severity.as_str(),
+        ms(&r.window.start),
+        ms(&r.window.end),
+        esc(&r.fingerprint),
+        esc(&r.task_id)
     ));
-    if !r["message"].is_null() {
-        md.push_str(&format!("- **Message:** {}\n", esc(&r["message"])));
+    if let Some(m) = &r.message {
+        md.push_str(&format!("- **Message:** {}\n", esc(m)));
     }
-    if let Some(sum) = r.get("summary") {
+    if let Some(sum) = &r.summary {
         md.push_str(&format!(
             "\n## Summary\n\n{} log lines ({} errors), {} spans ({} in error), {} metric samples from {} hosts.\n",
-            s(&sum["logs"]), s(&sum["errors"]), s(&sum["spans"]), s(&sum["error_spans"]), s(&sum["metrics"]),
-            sum["hosts"].as_array().map_or(0, Vec::len)
+            sum.logs,
+            sum.errors,
+            sum.spans,
+            sum.error_spans,
+            sum.metrics,
+            sum.hosts.len()
         ));
-        if let Some(fe) = sum.get("first_error").filter(|v| !v.is_null()) {
-            md.push_str(&format!("\nFirst error at {} on {}:\n\n```\n{}\n```\n", esc(&fe["time"]), esc(&fe["host"]), s(&fe["message"]).replace("```", "'''")));
+        if let Some(fe) = &sum.first_error {
+            md.push_str(&format!("\nFirst error at {} on {}:\n\n```\n{}\n```\n", ms(&fe.time), esc(&fe.host), code(&fe.message)));
         }
     }
-    if let Some(Value::Array(src)) = r.get("sources") {
+    if let Some(src) = &r.sources {
         md.push_str("\n## Sources\n\n| source | environment | status | records | note |\n|---|---|---|---|---|\n");
         for x in src {
-            let note = if !x["fallback"].is_null() { format!("fell back to {}", esc(&x["fallback"])) } else { esc(&x["error"]) };
-            md.push_str(&format!("| {} | {} | {} | {} | {} |\n", esc(&x["name"]), esc(&x["environment"]), esc(&x["status"]), s(&x["records"]), note));
+            let note = match &x.fallback {
+                Some(fb) => format!("fell back to {}", esc(fb)),
+                None => opt(&x.error),
+            };
+            md.push_str(&format!("| {} | {} | {} | {} | {} |\n", esc(&x.name), esc(&x.environment), x.status.as_str(), x.records, note));
         }
     }
-    if let Some(Value::Array(errs)) = r.get("errors") {
-        if !errs.is_empty() {
-            md.push_str("\n## Errors\n\n");
-            for e in errs.iter().take(20) {
-                md.push_str(&format!("- `{}` {} {}: {}\n", esc(&e["time"]), esc(&e["host"]), esc(&e["level"]), esc(&e["message"])));
-            }
+    if let Some(errs) = r.errors.as_ref().filter(|e| !e.is_empty()) {
+        md.push_str("\n## Errors\n\n");
+        for e in errs.iter().take(20) {
+            md.push_str(&format!("- `{}` {} {}: {}\n", ms(&e.time), esc(&e.host), level_name(e.level), esc(&e.message)));
         }
     }
-    if let Some(Value::Array(tr)) = r.get("traces") {
-        if !tr.is_empty() {
-            md.push_str("\n## Traces\n\n| trace | root | spans | error spans | logs | duration ms |\n|---|---|---|---|---|---|\n");
-            for t in tr.iter().take(10) {
-                md.push_str(&format!("| {} | {} | {} | {} | {} | {:.1} |\n", esc(&t["trace_id"]), esc(&t["root"]), s(&t["spans"]),
-                    t["error_spans"].as_array().map_or(0, Vec::len), s(&t["logs"]), t["duration_ms"].as_f64().unwrap_or(0.0)));
-            }
+    if let Some(tr) = r.traces.as_ref().filter(|t| !t.is_empty()) {
+        md.push_str("\n## Traces\n\n| trace | root | spans | error spans | logs | duration ms |\n|---|---|---|---|---|---|\n");
+        for t in tr.iter().take(10) {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {:.1} |\n",
+                esc(&t.trace_id),
+                opt(&t.root),
+                t.spans,
+                t.error_spans.len(),
+                t.logs,
+                t.duration_ms
+            ));
         }
     }
-    if let Some(Value::Array(tl)) = r.get("timeline") {
-        if !tl.is_empty() {
-            // Sixty lines around the first error read better than the first sixty.
-            let first_err = tl.iter().position(|e| matches!(e["level"].as_str(), Some("error" | "fatal"))).unwrap_or(0);
-            let from = first_err.saturating_sub(30).min(tl.len().saturating_sub(60));
-            md.push_str(&format!("\n## Timeline ({} of {} lines around the first error)\n\n```\n", tl.len().min(60), tl.len()));
-            for e in tl.iter().skip(from).take(60) {
-                md.push_str(&format!("{} {:5} {} {}\n", s(&e["time"]), s(&e["level"]), s(&e["host"]), s(&e["message"]).replace("```", "'''")));
-            }
-            md.push_str("```\n");
+    if let Some(tl) = r.timeline.as_ref().filter(|t| !t.is_empty()) {
+        // Sixty lines around the first error read better than the first sixty.
+        let first_err = tl.iter().position(|e| e.level.is_error()).unwrap_or(0);
+        let from = first_err.saturating_sub(30).min(tl.len().saturating_sub(60));
+        md.push_str(&format!("\n## Timeline ({} of {} lines around the first error)\n\n```\n", tl.len().min(60), tl.len()));
+        for e in tl.iter().skip(from).take(60) {
+            md.push_str(&format!("{} {:5} {} {}\n", ms(&e.time), level_name(e.level), e.host, code(&e.message)));
         }
+        md.push_str("```\n");
     }
-    if let Some(m) = r.get("masking") {
-        md.push_str(&format!("\n## Masking\n\n{} values masked by {} ({}).\n", s(&m["total"]), esc(&m["component"]), esc(&m["component_sha256"])));
+    if let Some(m) = &r.masking {
+        md.push_str(&format!("\n## Masking\n\n{} values masked by {} ({}).\n", m.total, esc(&m.component), esc(&m.component_sha256)));
     }
     md
 }
@@ -435,7 +764,7 @@ pub fn bundle(report: &Built, batch: &Batch, components: &[ComponentUse]) -> Res
         Ok(out)
     }
     let files: Vec<(&str, Vec<u8>)> = vec![
-        ("report.json", serde_json::to_vec_pretty(&report.json)?),
+        ("report.json", serde_json::to_vec_pretty(&report.report)?),
         ("report.md", report.markdown.clone().into_bytes()),
         ("logs.ndjson", ndjson(&batch.logs)?),
         ("spans.ndjson", ndjson(&batch.spans)?),
@@ -443,7 +772,7 @@ pub fn bundle(report: &Built, batch: &Batch, components: &[ComponentUse]) -> Res
     ];
     let manifest = json!({
         "schema": "casefile.bundle/v1",
-        "task_id": report.json["task_id"],
+        "task_id": report.report.task_id,
         "files": files.iter().map(|(n, b)| json!({"path": n, "sha256": sha256_hex(b), "bytes": b.len()})).collect::<Vec<_>>(),
         "components": components,
     });
@@ -472,6 +801,127 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, fingerprint("t", "p", "null pointer in handler"));
         assert_ne!(a, fingerprint("other", "p", "timeout after 3000 ms calling 10.0.0.1 req 9f8e7d6c5b4a"));
+    }
+
+    fn log(i: i64, level: Level, msg: &str) -> crate::model::LogRecord {
+        crate::model::LogRecord {
+            timestamp_ns: 1_767_225_600_000_000_000 + i * 1_000_000,
+            host: format!("runtime-{}", i % 2),
+            environment: "prod".into(),
+            source: "loki".into(),
+            level,
+            message: msg.into(),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            span_id: None,
+            attributes: vec![],
+        }
+    }
+
+    /// A report with every section and every source status.
+    fn sample() -> Built {
+        let template: Template = serde_yaml::from_str("{}").unwrap();
+        let mut batch = Batch::default();
+        batch.logs = vec![log(0, Level::Info, "start"), log(1, Level::Error, "charge failed | `x`"), log(2, Level::Fatal, "crash")];
+        batch.spans.push(crate::model::Span {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
+            parent_span_id: None,
+            name: "POST /charge".into(),
+            service: "checkout".into(),
+            host: "runtime-1".into(),
+            environment: "prod".into(),
+            start_ns: 1_767_225_600_000_000_000,
+            duration_ns: 812_000_000,
+            error: true,
+            attributes: vec![],
+        });
+        for v in [1.0, f64::NAN, 3.0] {
+            batch.metrics.push(crate::model::MetricSample {
+                name: "latency".into(),
+                labels: vec![],
+                timestamp_ns: 0,
+                value: v,
+                host: "runtime-1".into(),
+                environment: "prod".into(),
+            });
+        }
+        let source = |name: &str, status: SourceStatus| SourceOutcome {
+            name: name.into(),
+            environment: "prod".into(),
+            status,
+            records: 3,
+            fallback: (status == SourceStatus::Degraded).then(|| "files".to_string()),
+            error: (status != SourceStatus::Used).then(|| "connection refused".to_string()),
+            error_kind: (status != SourceStatus::Used).then_some(FailureKind::Unavailable),
+            component_sha256: "ab".repeat(32),
+            elapsed_ms: 4,
+        };
+        let sources = [source("loki", SourceStatus::Used), source("loki-down", SourceStatus::Degraded), source("loki-gone", SourceStatus::Missing)];
+        let request = DiagnosisRequest {
+            error_event_id: "evt-1".into(),
+            tenant: "default".into(),
+            plugin: crate::model::PluginRef { id: "checkout".into(), version: None },
+            environments: vec!["prod".into()],
+            window: crate::model::Window { start: DateTime::from_timestamp(1_767_225_000, 0).unwrap(), end: DateTime::from_timestamp(1_767_226_000, 0).unwrap() },
+            trace_ids: vec![],
+            message: Some("it broke".into()),
+            regression: crate::model::RegressionStrategy::Webhook,
+        };
+        let components = [ComponentUse { kind: "masker".into(), name: "masker".into(), sha256: "cd".repeat(32) }];
+        build(
+            &template,
+            &ReportInput {
+                task_id: "tsk_1",
+                request: &request,
+                masked_message: request.message.clone(),
+                batch: &batch,
+                sources: &sources,
+                masking: &MaskingSummary::default(),
+                components: &components,
+                generated_at: Utc::now(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_report_with_every_section_fits_its_schema_and_reads_back() {
+        let built = sample();
+        let json = serde_json::to_value(&built.report).unwrap();
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
+        assert_eq!(json["severity"], "critical");
+        assert_eq!(json["sources"][1]["status"], "degraded");
+        assert_eq!(json["metrics"][0]["min"], 1.0);
+        assert_eq!(json["metrics"][0]["last"], 3.0);
+        assert_eq!(json["summary"]["levels"]["fatal"], 1);
+        let schema = json_schema();
+        let validator = jsonschema::validator_for(&schema).expect("the generated schema is a valid JSON Schema");
+        let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{json:#}");
+        assert_eq!(Report::from_stored(&json).unwrap(), built.report);
+        // The schema is strict: a field it does not know is an error, so it cannot drift.
+        let mut extra = json.clone();
+        extra["surprise"] = serde_json::json!(1);
+        assert!(!validator.is_valid(&extra));
+        let mut bad_status = json.clone();
+        bad_status["sources"][0]["status"] = serde_json::json!("fine");
+        assert!(!validator.is_valid(&bad_status));
+    }
+
+    #[test]
+    fn reports_stored_before_schema_version_read_as_version_1() {
+        let mut json = serde_json::to_value(&sample().report).unwrap();
+        json.as_object_mut().unwrap().remove("schema_version");
+        assert_eq!(Report::from_stored(&json).unwrap().schema_version, "1");
+    }
+
+    #[test]
+    fn markdown_reads_the_typed_report_and_escapes_log_text() {
+        let md = sample().markdown;
+        assert!(md.contains("| loki-down | prod | degraded | 3 | fell back to files |"), "{md}");
+        assert!(md.contains("| loki-gone | prod | missing | 3 | connection refused |"), "{md}");
+        assert!(md.contains("charge failed \\| 'x'"), "{md}");
+        assert!(md.contains("- **Severity:** critical"), "{md}");
+        assert!(md.contains("- **Plugin:** checkout -"), "{md}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use anyhow::{anyhow, Context, Result};
 
 use crate::app::App;
+use crate::report::Report;
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
 use crate::runtime::{convert, Loaded};
@@ -30,7 +31,7 @@ fn ticket_ref(row: &TicketRow) -> wit::TicketRef {
 }
 
 fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
-    let report = task.report.as_ref().context("the task has no report yet")?;
+    let report = Report::from_stored(task.report.as_ref().context("the task has no report yet")?)?;
     let tenant = app.config.tenant(&task.tenant);
     let report_url = app
         .config
@@ -45,8 +46,8 @@ fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
         plugin_version: task.request.plugin.version.clone(),
         error_event_id: task.request.error_event_id.clone(),
         fingerprint: task.fingerprint.clone().unwrap_or_default(),
-        title: report["title"].as_str().unwrap_or_default().to_string(),
-        severity: convert::severity(report["severity"].as_str().unwrap_or("medium")),
+        title: report.title,
+        severity: convert::severity(report.severity.as_str()),
         environments: task.request.environments.clone(),
         owners: tenant.map(|t| t.owners).unwrap_or_default(),
         markdown: task.report_md.clone().unwrap_or_default(),

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod mask;
 
+use crate::api::TaskView;
 use crate::app::App;
 use crate::config::Config;
 
@@ -299,22 +301,32 @@ fn print(as_json: bool, v: &Value, human: fn(&Value) -> String) -> Result<()> {
     Ok(())
 }
 
+/// A task for people: its state, the report's headline, sources and ticket. Reads
+/// the API's own [`TaskView`]; an answer that is only a task reference (`diagnose`
+/// without `--wait`) shows the id and state.
 fn summarize(v: &Value) -> String {
-    let mut out = format!("task {}: {}", v["task_id"].as_str().unwrap_or("?"), v["state"].as_str().unwrap_or("?"));
-    if let Some(r) = v.get("report").filter(|r| !r.is_null()) {
-        out.push_str(&format!("\n  {}\n  severity {}, fingerprint {}", r["title"].as_str().unwrap_or(""), r["severity"].as_str().unwrap_or(""), r["fingerprint"].as_str().unwrap_or("")));
-        if let Some(s) = r.get("summary") {
-            out.push_str(&format!("\n  {} logs ({} errors), {} spans, {} metrics", s["logs"], s["errors"], s["spans"], s["metrics"]));
+    match TaskView::deserialize(v) {
+        Ok(t) => summarize_task(&t),
+        Err(_) => format!("task {}: {}", v["task_id"].as_str().unwrap_or("?"), v["state"].as_str().unwrap_or("?")),
+    }
+}
+
+fn summarize_task(t: &TaskView) -> String {
+    let mut out = format!("task {}: {}", t.task_id, t.state);
+    if let Some(r) = &t.report {
+        out.push_str(&format!("\n  {}\n  severity {}, fingerprint {}", r.title, r.severity.as_str(), r.fingerprint));
+        if let Some(s) = &r.summary {
+            out.push_str(&format!("\n  {} logs ({} errors), {} spans, {} metrics", s.logs, s.errors, s.spans, s.metrics));
         }
-        for s in r["sources"].as_array().into_iter().flatten() {
-            out.push_str(&format!("\n  source {} [{}]: {}", s["name"].as_str().unwrap_or(""), s["environment"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or("")));
+        for s in r.sources.iter().flatten() {
+            out.push_str(&format!("\n  source {} [{}]: {}", s.name, s.environment, s.status.as_str()));
         }
     }
-    if let Some(t) = v.get("ticket").filter(|t| !t.is_null()) {
-        out.push_str(&format!("\n  ticket {} ({})", t["id"].as_str().unwrap_or(""), t["state"].as_str().unwrap_or("")));
+    if let Some(ticket) = &t.ticket {
+        out.push_str(&format!("\n  ticket {} ({})", ticket.id, ticket.state));
     }
-    if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-        out.push_str(&format!("\n  error: {}", e["message"].as_str().unwrap_or("")));
+    if let Some(e) = &t.error {
+        out.push_str(&format!("\n  error: {}", e.message));
     }
     out
 }
