@@ -32,6 +32,8 @@ fn main() {
     for dir in ["plugins", "guest-sdk", "wit", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    // sqlx::migrate! embeds host/migrations; a new migration file must rebuild the host.
+    println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-env-changed=CASEFILE_GUEST_TARGET_DIR");
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

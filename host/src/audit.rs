@@ -10,11 +10,21 @@ use crate::store::{now_ms, sha256_hex, Store};
 #[derive(Default)]
 pub struct Audit {
     // Appends are serialised in this process; the primary key on `seq` refuses a
-    // second writer's duplicate, which then retries.
+    // second writer's duplicate (another host that took the same chain head), which
+    // then retries on the new head.
     lock: Mutex<()>,
 }
 
-fn entry_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &str, subject: &str, detail: &str) -> String {
+/// How often an append re-reads the chain head after losing it to another writer.
+const HEAD_CONFLICT_TRIES: usize = 5;
+
+/// Whether an insert failed because another writer already took this `seq` (the
+/// primary key): the only failure an append retries.
+fn is_head_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(crate) fn entry_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &str, subject: &str, detail: &str) -> String {
     sha256_hex(format!("{prev}\n{seq}\n{at}\n{actor}\n{action}\n{subject}\n{detail}").as_bytes())
 }
 
@@ -22,7 +32,7 @@ impl Audit {
     pub async fn append(&self, store: &Store, actor: &str, action: &str, subject: &str, detail: serde_json::Value) -> Result<()> {
         let _g = self.lock.lock().await;
         let detail = detail.to_string();
-        for _ in 0..5 {
+        for _ in 0..HEAD_CONFLICT_TRIES {
             let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&store.pool).await?;
             let (seq, prev) = match last {
                 Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
@@ -43,11 +53,16 @@ impl Audit {
             .bind(&hash)
             .execute(&store.pool)
             .await;
-            if res.is_ok() {
-                return Ok(());
+            match res {
+                Ok(_) => return Ok(()),
+                // Another writer appended `seq` first: read the new head and retry.
+                Err(e) if is_head_conflict(&e) => continue,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot append `{action}` to the audit log"))),
             }
         }
-        anyhow::bail!("could not append to the audit log after 5 tries")
+        anyhow::bail!(
+            "could not append `{action}` to the audit log: {HEAD_CONFLICT_TRIES} times another writer took the chain head first"
+        )
     }
 
     /// Entries in order, with a flag saying whether the chain holds up to each.
@@ -94,5 +109,40 @@ mod tests {
         sqlx::query("UPDATE audit SET subject = 'forged' WHERE seq = 2").execute(&store.pool).await.unwrap();
         let e = Audit::entries(&store, 10).await.unwrap();
         assert_eq!(e.iter().map(|x| x["chain_intact"].as_bool().unwrap()).collect::<Vec<_>>(), vec![true, false, true]);
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap();
+        (dir, store)
+    }
+
+    /// An insert that another writer beat to the chain head fails with a unique
+    /// violation on `seq`, and only that is retried.
+    #[tokio::test]
+    async fn only_a_taken_chain_head_is_a_conflict() {
+        let (_dir, store) = store().await;
+        let audit = Audit::default();
+        audit.append(&store, "test", "first", "s", serde_json::json!({})).await.unwrap();
+        let dup = sqlx::query("INSERT INTO audit VALUES (1, 0, 'other', 'other.host', 's', '{}', 'p', 'h')")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(is_head_conflict(&dup), "{dup}");
+        let missing = sqlx::query("INSERT INTO audit (seq) VALUES (9)").execute(&store.pool).await.unwrap_err();
+        assert!(!is_head_conflict(&missing), "a NOT NULL violation is not a conflict: {missing}");
+        let no_table = sqlx::query("SELECT * FROM no_such_table").execute(&store.pool).await.unwrap_err();
+        assert!(!is_head_conflict(&no_table));
+    }
+
+    #[tokio::test]
+    async fn append_fails_at_once_on_other_errors() {
+        let (_dir, store) = store().await;
+        sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let e = format!("{:#}", Audit::default().append(&store, "test", "thing.done", "s", serde_json::json!({})).await.unwrap_err());
+        assert!(e.contains("disk says no") && e.contains("thing.done") && !e.contains("times"), "{e}");
     }
 }

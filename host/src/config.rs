@@ -1,5 +1,8 @@
-//! The one YAML config file. Every `${VAR}` or `${VAR:-default}` in it is taken
-//! from the environment before parsing, so deployments differ only by variables.
+//! The one YAML config file. Every `${VAR}` or `${VAR:-default}` in a value is
+//! taken from the environment after parsing, so deployments differ only by
+//! variables and a variable can never change the file's structure. Relative paths
+//! resolve against the config file's directory. Unknown keys are errors. Inside a
+//! flow mapping or list (`{ ... }`, `[ ... ]`) a value using `${...}` is quoted.
 //! `Config::load` validates cross references and says what is wrong and where.
 
 use std::collections::BTreeMap;
@@ -285,7 +288,8 @@ pub struct TenantBindings {
     pub pseudonym_key: Option<String>,
 }
 
-/// Replaces `${VAR}` and `${VAR:-default}` with the environment's values.
+/// Replaces `${VAR}` and `${VAR:-default}` in one scalar with the environment's values.
+/// An unset or empty variable takes the default; without a default it is an error.
 pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -293,7 +297,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            bail!("unterminated `${{` in config near `{}`", &rest[start..rest.len().min(start + 40)]);
+            bail!("unterminated `${{` near `{}` (write ${{NAME}} or ${{NAME:-default}})", &rest[start..rest.len().min(start + 40)]);
         };
         let expr = &after[..end];
         let (name, default) = match expr.split_once(":-") {
@@ -301,12 +305,14 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             None => (expr, None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("`${{{expr}}}` in config is not a variable reference (use ${{NAME}} or ${{NAME:-default}})");
+            bail!("`${{{expr}}}` is not a variable reference (use ${{NAME}} or ${{NAME:-default}})");
         }
         match (lookup(name).filter(|v| !v.is_empty()), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
-            (None, None) => bail!("config needs environment variable {name}, which is not set"),
+            (None, None) => bail!(
+                "config needs environment variable {name}, which is not set (set it, or give a default: ${{{name}:-default}})"
+            ),
         }
         rest = &after[end + 1..];
     }
@@ -323,20 +329,58 @@ impl Config {
     }
 
     pub fn parse(raw: &str, base_dir: &Path) -> Result<Config> {
-        // Comment lines are left alone, so they can document `${NAME}` syntax.
-        let mut text = String::with_capacity(raw.len());
-        for (n, line) in raw.lines().enumerate() {
-            if line.trim_start().starts_with('#') {
-                text.push_str(line);
+        Config::parse_with_env(raw, base_dir, &|k| std::env::var(k).ok())
+    }
+
+    /// Parses the YAML first and expands `${...}` in the parsed string scalars
+    /// (never in the raw text), so a variable's value cannot change the file's
+    /// structure: `: `, ` #`, quotes and newlines in it stay part of one value.
+    /// Errors (unknown keys, wrong types, unset variables) name the key path and the line.
+    pub fn parse_with_env(raw: &str, base_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let yaml = serde_yaml::Deserializer::from_str(raw);
+        let mut config = Config::deserialize(env_expand::Expand::new(yaml, env)).map_err(|e| {
+            let hint = if e.to_string().contains("flow") && raw.contains("${") {
+                " (inside `{ ... }` or `[ ... ]`, quote a value that uses ${...}: \"${NAME}\")"
             } else {
-                text.push_str(&expand_env(line, |k| std::env::var(k).ok()).with_context(|| format!("line {}", n + 1))?);
-            }
-            text.push('\n');
-        }
-        let mut config: Config = serde_yaml::from_str(&text).context("config is not valid")?;
+                ""
+            };
+            anyhow::anyhow!("config is not valid: {e}{hint}")
+        })?;
         config.base_dir = base_dir.to_path_buf();
+        // Resolved here, so every reader of these two gets the config-relative path.
+        config.data_dir = match config.data_dir() {
+            Some(p) => Some(p.to_str().with_context(|| format!("data_dir {} is not valid UTF-8", p.display()))?.to_string()),
+            None => None,
+        };
+        config.database_url = config.database_url();
         config.validate()?;
         Ok(config)
+    }
+
+    /// The data directory the config names, relative to the config file's directory.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.data_dir.as_deref().filter(|d| !d.is_empty()).map(|d| self.resolve_path(d))
+    }
+
+    /// The database URL the config names; a relative SQLite file path is resolved
+    /// against the config file's directory like every other path in it.
+    pub fn database_url(&self) -> Option<String> {
+        let url = self.database_url.as_deref().filter(|u| !u.is_empty())?;
+        let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+            return Some(url.to_string());
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+            return Some(url.to_string());
+        }
+        let resolved = self.resolve_path(path);
+        Some(match query {
+            Some(q) => format!("sqlite://{}?{q}", resolved.display()),
+            None => format!("sqlite://{}", resolved.display()),
+        })
     }
 
     /// A path from the config, relative to the config file's directory.
@@ -415,6 +459,302 @@ impl Config {
     }
 }
 
+/// A serde `Deserializer` wrapper that expands `${VAR}` in every string scalar the
+/// YAML parser hands out. Working on parsed scalars (not on the text) keeps the
+/// file's structure fixed whatever the variables hold, and keeps serde_yaml's own
+/// error locations (key path, line and column). A scalar read into a bool or a
+/// number is expanded first and then parsed, so `flag: ${FLAG:-true}` works. Map
+/// keys are never expanded.
+mod env_expand {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+
+    pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+    pub struct Expand<'a, D> {
+        inner: D,
+        env: Env<'a>,
+    }
+
+    impl<'a, D> Expand<'a, D> {
+        pub fn new(inner: D, env: Env<'a>) -> Self {
+            Expand { inner, env }
+        }
+    }
+
+    /// What the target type asked for, so an expanded string can be parsed into it.
+    #[derive(Clone, Copy)]
+    enum Hint {
+        Any,
+        Bool,
+        Int,
+        Float,
+    }
+
+    struct V<'a, Vi> {
+        inner: Vi,
+        env: Env<'a>,
+        hint: Hint,
+    }
+
+    fn v<'a, Vi>(inner: Vi, env: Env<'a>, hint: Hint) -> V<'a, Vi> {
+        V { inner, env, hint }
+    }
+
+    macro_rules! any_with_hint {
+        ($($method:ident => $hint:ident),* $(,)?) => {$(
+            fn $method<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+                self.inner.deserialize_any(v(visitor, self.env, Hint::$hint))
+            }
+        )*};
+    }
+
+    impl<'de, 'a, D: Deserializer<'de>> Deserializer<'de> for Expand<'a, D> {
+        type Error = D::Error;
+
+        any_with_hint! {
+            deserialize_any => Any,
+            deserialize_bool => Bool,
+            deserialize_i8 => Int, deserialize_i16 => Int, deserialize_i32 => Int, deserialize_i64 => Int, deserialize_i128 => Int,
+            deserialize_u8 => Int, deserialize_u16 => Int, deserialize_u32 => Int, deserialize_u64 => Int, deserialize_u128 => Int,
+            deserialize_f32 => Float, deserialize_f64 => Float,
+        }
+
+        fn deserialize_char<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_string(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_str<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_string(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_string<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_string(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_identifier<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            // Reached for enum variants (`kind: ${KIND}`), never for map keys.
+            self.inner.deserialize_string(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_bytes<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_bytes(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_byte_buf<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_byte_buf(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_option<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_option(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_unit<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_unit(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_unit_struct<Vi: Visitor<'de>>(self, name: &'static str, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_unit_struct(name, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_newtype_struct<Vi: Visitor<'de>>(self, name: &'static str, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_newtype_struct(name, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_seq<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_seq(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_tuple<Vi: Visitor<'de>>(self, len: usize, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_tuple(len, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_tuple_struct<Vi: Visitor<'de>>(self, name: &'static str, len: usize, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_tuple_struct(name, len, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_map<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_map(v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_struct<Vi: Visitor<'de>>(
+            self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            visitor: Vi,
+        ) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_struct(name, fields, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_enum<Vi: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            visitor: Vi,
+        ) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_enum(name, variants, v(visitor, self.env, Hint::Any))
+        }
+        fn deserialize_ignored_any<Vi: Visitor<'de>>(self, visitor: Vi) -> Result<Vi::Value, D::Error> {
+            self.inner.deserialize_ignored_any(visitor)
+        }
+        fn is_human_readable(&self) -> bool {
+            self.inner.is_human_readable()
+        }
+    }
+
+    fn parse_bool(s: &str) -> Option<bool> {
+        match s {
+            "true" | "True" | "TRUE" => Some(true),
+            "false" | "False" | "FALSE" => Some(false),
+            _ => None,
+        }
+    }
+
+    macro_rules! forward {
+        ($($method:ident($ty:ty)),* $(,)?) => {$(
+            fn $method<E: de::Error>(self, x: $ty) -> Result<Self::Value, E> {
+                self.inner.$method(x)
+            }
+        )*};
+    }
+
+    impl<'de, 'a, Vi: Visitor<'de>> Visitor<'de> for V<'a, Vi> {
+        type Value = Vi::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            self.inner.expecting(f)
+        }
+
+        forward! {
+            visit_bool(bool), visit_i8(i8), visit_i16(i16), visit_i32(i32), visit_i64(i64), visit_i128(i128),
+            visit_u8(u8), visit_u16(u16), visit_u32(u32), visit_u64(u64), visit_u128(u128),
+            visit_f32(f32), visit_f64(f64), visit_char(char), visit_bytes(&[u8]), visit_byte_buf(Vec<u8>),
+        }
+
+        fn visit_borrowed_bytes<E: de::Error>(self, x: &'de [u8]) -> Result<Self::Value, E> {
+            self.inner.visit_borrowed_bytes(x)
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            if !s.contains("${") {
+                return self.inner.visit_str(s);
+            }
+            let expanded = super::expand_env(s, self.env).map_err(|e| E::custom(format!("{e:#}")))?;
+            match self.hint {
+                Hint::Bool => {
+                    if let Some(b) = parse_bool(&expanded) {
+                        return self.inner.visit_bool(b);
+                    }
+                }
+                Hint::Int => {
+                    if let Ok(n) = expanded.parse::<u64>() {
+                        return self.inner.visit_u64(n);
+                    }
+                    if let Ok(n) = expanded.parse::<i64>() {
+                        return self.inner.visit_i64(n);
+                    }
+                }
+                Hint::Float => {
+                    if let Ok(n) = expanded.parse::<f64>() {
+                        return self.inner.visit_f64(n);
+                    }
+                }
+                Hint::Any => {}
+            }
+            self.inner.visit_string(expanded)
+        }
+        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            if s.contains("${") {
+                self.visit_str(s)
+            } else {
+                self.inner.visit_borrowed_str(s)
+            }
+        }
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+            if s.contains("${") {
+                self.visit_str(&s)
+            } else {
+                self.inner.visit_string(s)
+            }
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.inner.visit_none()
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.inner.visit_unit()
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            self.inner.visit_some(Expand::new(d, self.env))
+        }
+        fn visit_newtype_struct<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            self.inner.visit_newtype_struct(Expand::new(d, self.env))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            self.inner.visit_seq(Access { inner: seq, env: self.env })
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            self.inner.visit_map(Access { inner: map, env: self.env })
+        }
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+            self.inner.visit_enum(Access { inner: data, env: self.env })
+        }
+    }
+
+    /// A seed whose deserializer expands.
+    struct Seed<'a, S> {
+        inner: S,
+        env: Env<'a>,
+    }
+
+    impl<'de, 'a, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<'a, S> {
+        type Value = S::Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+            self.inner.deserialize(Expand::new(d, self.env))
+        }
+    }
+
+    /// Sequence, map, enum and variant access that hand out expanding deserializers.
+    struct Access<'a, A> {
+        inner: A,
+        env: Env<'a>,
+    }
+
+    impl<'de, 'a, A: SeqAccess<'de>> SeqAccess<'de> for Access<'a, A> {
+        type Error = A::Error;
+        fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, A::Error> {
+            self.inner.next_element_seed(Seed { inner: seed, env: self.env })
+        }
+        fn size_hint(&self) -> Option<usize> {
+            self.inner.size_hint()
+        }
+    }
+
+    impl<'de, 'a, A: MapAccess<'de>> MapAccess<'de> for Access<'a, A> {
+        type Error = A::Error;
+        fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+            self.inner.next_key_seed(seed)
+        }
+        fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
+            self.inner.next_value_seed(Seed { inner: seed, env: self.env })
+        }
+        fn size_hint(&self) -> Option<usize> {
+            self.inner.size_hint()
+        }
+    }
+
+    impl<'de, 'a, A: EnumAccess<'de>> EnumAccess<'de> for Access<'a, A> {
+        type Error = A::Error;
+        type Variant = Access<'a, A::Variant>;
+        fn variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<(T::Value, Self::Variant), A::Error> {
+            let env = self.env;
+            let (value, variant) = self.inner.variant_seed(Seed { inner: seed, env })?;
+            Ok((value, Access { inner: variant, env }))
+        }
+    }
+
+    impl<'de, 'a, A: VariantAccess<'de>> VariantAccess<'de> for Access<'a, A> {
+        type Error = A::Error;
+        fn unit_variant(self) -> Result<(), A::Error> {
+            self.inner.unit_variant()
+        }
+        fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
+            self.inner.newtype_variant_seed(Seed { inner: seed, env: self.env })
+        }
+        fn tuple_variant<Vi: Visitor<'de>>(self, len: usize, visitor: Vi) -> Result<Vi::Value, A::Error> {
+            self.inner.tuple_variant(len, v(visitor, self.env, Hint::Any))
+        }
+        fn struct_variant<Vi: Visitor<'de>>(self, fields: &'static [&'static str], visitor: Vi) -> Result<Vi::Value, A::Error> {
+            self.inner.struct_variant(fields, v(visitor, self.env, Hint::Any))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,9 +784,71 @@ tenants:
     fn comment_lines_are_not_expanded() {
         let raw = format!("# set ${{NAME}} or ${{OTHER:-x}}\n{MIN}");
         assert!(Config::parse(&raw, Path::new(".")).is_ok());
-        let bad = MIN.replace("default: { masker: m", "default: { masker: ${CASEFILE_TEST_SURELY_UNSET}");
-        let e = format!("{:#}", Config::parse(&bad, Path::new(".")).unwrap_err());
-        assert!(e.contains("CASEFILE_TEST_SURELY_UNSET") && e.contains("line"), "{e}");
+    }
+
+    fn parse_env(raw: &str, vars: &[(&str, &str)]) -> Result<Config> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::parse_with_env(raw, Path::new("/etc/casefile"), &|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn env_values_cannot_change_the_structure() {
+        let raw = format!("ticket:\n  endpoint: ${{URL}}\nserver:\n  public_url: \"${{PUB}}\"\n{MIN}");
+        let hostile = "http://x: y # not a comment\ndata_dir: /tmp/evil\n'\"";
+        let c = parse_env(&raw, &[("URL", hostile), ("PUB", "a: b\nc: d")]).unwrap();
+        assert_eq!(c.ticket.endpoint.as_deref(), Some(hostile));
+        assert_eq!(c.server.public_url.as_deref(), Some("a: b\nc: d"));
+        assert_eq!(c.data_dir, None, "a newline in a value must not add a key");
+    }
+
+    #[test]
+    fn env_values_fill_typed_fields_and_settings() {
+        let raw = format!(
+            "flags:\n  debug-ticket-bridge: ${{BRIDGE:-true}}\npipeline:\n  workers: ${{WORKERS:-3}}\n{}",
+            MIN.replace("grant: { dir: samples }", "grant: { dir: samples }, settings: { url: \"${LOKI}/x\" }")
+        );
+        let c = parse_env(&raw, &[("BRIDGE", "false"), ("LOKI", "http://l:3100")]).unwrap();
+        assert!(!c.flags.ticket_bridge);
+        assert_eq!(c.pipeline.workers, 3);
+        assert_eq!(c.sources["files"].settings["url"], "http://l:3100/x");
+        let e = format!("{:#}", parse_env(&raw.replace("${WORKERS:-3}", "${WORKERS}"), &[("WORKERS", "many"), ("LOKI", "h")]).unwrap_err());
+        assert!(e.contains("pipeline.workers") && e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn unset_variable_names_the_variable_the_key_and_the_line() {
+        let bad = MIN.replace("default: { masker: m, sources: [files] }", "default:\n  masker: ${CASEFILE_TEST_SURELY_UNSET}");
+        let e = format!("{:#}", parse_env(&bad, &[]).unwrap_err());
+        assert!(e.contains("CASEFILE_TEST_SURELY_UNSET") && e.contains("default.masker") && e.contains("line 8"), "{e}");
+        // Unquoted in a flow mapping, `${` is YAML syntax: the error says to quote it.
+        let flow = MIN.replace("default: { masker: m", "default: { masker: ${M}");
+        let e = format!("{:#}", parse_env(&flow, &[("M", "m")]).unwrap_err());
+        assert!(e.contains("quote a value") && e.contains("line 7"), "{e}");
+        assert!(parse_env(&MIN.replace("default: { masker: m", "default: { masker: \"${M}\""), &[("M", "m")]).is_ok());
+    }
+
+    #[test]
+    fn relative_data_dir_and_sqlite_file_resolve_against_the_config_folder() {
+        let raw = format!("data_dir: ${{DATA:-./data}}\ndatabase_url: sqlite://db/c.db?mode=rwc\n{MIN}");
+        let c = parse_env(&raw, &[]).unwrap();
+        assert_eq!(c.data_dir.as_deref(), Some("/etc/casefile/./data"));
+        assert_eq!(c.database_url.as_deref(), Some("sqlite:///etc/casefile/db/c.db?mode=rwc"));
+        let c = parse_env(&raw, &[("DATA", "/var/lib/casefile")]).unwrap();
+        assert_eq!(c.data_dir.as_deref(), Some("/var/lib/casefile"));
+        let pg = parse_env(&raw.replace("sqlite://db/c.db?mode=rwc", "postgres://u@h/db"), &[]).unwrap();
+        assert_eq!(pg.database_url.as_deref(), Some("postgres://u@h/db"));
+        let mem = parse_env(&raw.replace("sqlite://db/c.db?mode=rwc", "'sqlite::memory:'"), &[]).unwrap();
+        assert_eq!(mem.database_url.as_deref(), Some("sqlite::memory:"));
+    }
+
+    #[test]
+    fn unknown_nested_key_names_the_key_and_the_line() {
+        let bad = MIN.replace("grant: { dir: samples }", "grant: { dir: samples, allow_hostz: [x] }");
+        let e = format!("{:#}", parse_env(&bad, &[]).unwrap_err());
+        assert!(e.contains("allow_hostz") && e.contains("sources.files.grant") && e.contains("line 6"), "{e}");
+        let bad = MIN.replace("tenants:", "tenants:\n  acme2:\n    maskr: m");
+        let e = format!("{:#}", parse_env(&bad, &[]).unwrap_err());
+        assert!(e.contains("maskr") && e.contains("line 10"), "{e}");
     }
 
     #[test]

@@ -11,81 +11,59 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{DiagnosisRequest, TaskState};
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS tasks (
-        id TEXT PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        error_event_id TEXT NOT NULL,
-        plugin_id TEXT NOT NULL,
-        request TEXT NOT NULL,
-        state TEXT NOT NULL,
-        report TEXT,
-        report_md TEXT,
-        bundle_sha256 TEXT,
-        fingerprint TEXT,
-        ticket_id TEXT,
-        components TEXT NOT NULL DEFAULT '[]',
-        error TEXT,
-        regression_ref TEXT,
-        lease_owner TEXT,
-        lease_until BIGINT,
-        attempts BIGINT NOT NULL DEFAULT 0,
-        created_at BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL,
-        UNIQUE (tenant, error_event_id)
-    )",
-    "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, lease_until)",
-    "CREATE TABLE IF NOT EXISTS task_events (
-        task_id TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        state TEXT NOT NULL,
-        detail TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS task_events_task ON task_events (task_id, at)",
-    "CREATE TABLE IF NOT EXISTS tickets (
-        tenant TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        ticket_id TEXT NOT NULL,
-        url TEXT,
-        state TEXT NOT NULL,
-        task_id TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL,
-        PRIMARY KEY (tenant, fingerprint)
-    )",
-    "CREATE TABLE IF NOT EXISTS components (
-        sha256 TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        name TEXT NOT NULL,
-        size BIGINT NOT NULL,
-        created_at BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS tenant_keys (
-        tenant TEXT PRIMARY KEY,
-        key_hex TEXT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS review_queue (
-        id TEXT PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        task_id TEXT NOT NULL,
-        record TEXT NOT NULL,
-        status TEXT NOT NULL,
-        note TEXT,
-        expected TEXT,
-        created_at BIGINT NOT NULL,
-        reviewed_at BIGINT
-    )",
-    "CREATE TABLE IF NOT EXISTS audit (
-        seq BIGINT PRIMARY KEY,
-        at BIGINT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    )",
-];
+/// Versioned schema migrations, one set per backend (host/migrations/<backend>/),
+/// run at every start and by `casefile migrate`.
+///
+/// 0001 is the schema that casefile 0.1.0 created at start, and a database made by
+/// that release has those tables but no `_sqlx_migrations`. It is baselined by
+/// making 0001 idempotent (`CREATE ... IF NOT EXISTS`) rather than by writing a
+/// row into `_sqlx_migrations` ourselves: sqlx stays the only writer of its own
+/// bookkeeping table (whose columns and checksum format are its business), old and
+/// new databases go through the one code path, and a start interrupted halfway
+/// (migrations run in a transaction, and on PostgreSQL under sqlx's advisory lock)
+/// just runs again. Later migrations must not be idempotent tricks: they run once.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The two databases casefile speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(database_url: &str) -> Result<Backend> {
+        if database_url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "database URL {} is neither sqlite://... nor postgres://... (set --database-url or CASEFILE_DATABASE_URL)",
+                redact_url(database_url)
+            )
+        }
+    }
+
+    fn migrator(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// What `migrate` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationOutcome {
+    /// Versions applied by this run.
+    pub applied: Vec<i64>,
+    /// The database predates versioned migrations (0.1.0) and was baselined.
+    pub baselined: bool,
+    /// Newest version the database is at now.
+    pub version: Option<i64>,
+}
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -137,7 +115,8 @@ impl Store {
         let blob_dir = data_dir.join("blobs");
         std::fs::create_dir_all(&blob_dir)
             .with_context(|| format!("cannot create blob directory {}", blob_dir.display()))?;
-        let sqlite = database_url.starts_with("sqlite:");
+        let backend = Backend::of(database_url)?;
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 10 })
             .connect(database_url)
@@ -147,10 +126,29 @@ impl Store {
             // WAL lets the API read while a worker writes.
             sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         }
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await.context("cannot create schema")?;
+        let outcome = migrate_pool(&pool, backend).await?;
+        if outcome.baselined {
+            tracing::info!("database predates versioned migrations; its 0.1.0 schema is recorded as migration 1");
+        }
+        if !outcome.applied.is_empty() {
+            tracing::info!(applied = ?outcome.applied, version = ?outcome.version, "database schema migrated");
         }
         Ok(Store { pool, blob_dir })
+    }
+
+    /// Brings the database at `database_url` to the newest schema without starting
+    /// anything else (`casefile migrate`).
+    pub async fn migrate(database_url: &str) -> Result<MigrationOutcome> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(database_url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact_url(database_url)))?;
+        let outcome = migrate_pool(&pool, backend).await;
+        pool.close().await;
+        outcome
     }
 
     /// The default database: a SQLite file in the data dir.
@@ -476,6 +474,48 @@ impl Store {
     }
 }
 
+/// Runs the pending migrations and says which ran.
+async fn migrate_pool(pool: &AnyPool, backend: Backend) -> Result<MigrationOutcome> {
+    let had_bookkeeping = table_exists(pool, backend, "_sqlx_migrations").await?;
+    let before = if had_bookkeeping { applied_versions(pool).await? } else { Vec::new() };
+    let baselined = !had_bookkeeping && table_exists(pool, backend, "tasks").await?;
+    backend.migrator().run(pool).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMissing(v) => anyhow::anyhow!(
+            "the database has migration {v} applied, which this casefile does not know: it was migrated by a newer release; run that release (or newer)"
+        ),
+        sqlx::migrate::MigrateError::VersionMismatch(v) => anyhow::anyhow!(
+            "migration {v} applied to the database differs from the one this casefile ships; do not edit released migrations, add a new one"
+        ),
+        e => anyhow::Error::new(e).context("cannot migrate the database schema"),
+    })?;
+    let after = applied_versions(pool).await?;
+    Ok(MigrationOutcome {
+        applied: after.iter().copied().filter(|v| !before.contains(v)).collect(),
+        baselined,
+        version: after.last().copied(),
+    })
+}
+
+async fn applied_versions(pool: &AnyPool) -> Result<Vec<i64>> {
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .context("cannot read the applied migrations")?;
+    rows.iter().map(|r| Ok(r.try_get::<i64, _>("version")?)).collect()
+}
+
+/// Whether a table exists, in the current schema (PostgreSQL) or the main database (SQLite).
+async fn table_exists(pool: &AnyPool, backend: Backend, name: &str) -> Result<bool> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+        }
+        Backend::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1",
+    };
+    let n: i64 = sqlx::query(sql).bind(name).fetch_one(pool).await?.try_get("n")?;
+    Ok(n > 0)
+}
+
 fn json_col(r: &AnyRow, col: &str) -> Result<Option<serde_json::Value>> {
     let s: Option<String> = r.try_get(col)?;
     s.map(|s| serde_json::from_str(&s).with_context(|| format!("column {col} is not JSON"))).transpose()
@@ -545,6 +585,148 @@ mod tests {
         }
     }
 
+    /// A fresh PostgreSQL database of its own (the machine's PostgreSQL, trust auth;
+    /// CASEFILE_TEST_POSTGRES overrides): (admin pool, database name, URL).
+    async fn fresh_postgres() -> (sqlx::AnyPool, String, String) {
+        sqlx::any::install_default_drivers();
+        let admin_url = std::env::var("CASEFILE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = sqlx::AnyPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (see README)");
+        let db = format!("casefile_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+        let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+        (admin, db, url)
+    }
+
+    async fn drop_postgres(admin: sqlx::AnyPool, db: &str) {
+        // FORCE: a pooled connection may still be closing.
+        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
+    }
+
+    /// The schema 0.1.0 created, kept as it was: what a database of that release holds.
+    const PRE_MIGRATION_SCHEMA: &str = include_str!("../testdata/pre_migration_schema.sql");
+
+    /// Builds a database as casefile 0.1.0 left it (its schema, no `_sqlx_migrations`)
+    /// holding a task with a report, a ticket, a tenant key and a valid audit chain,
+    /// all written through SQL.
+    async fn create_release_0_1_database(url: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let ddl: String = PRE_MIGRATION_SCHEMA.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n");
+        for stmt in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(stmt).execute(&pool).await.unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO tasks (id, tenant, error_event_id, plugin_id, request, state, report, report_md, bundle_sha256,
+                                fingerprint, ticket_id, components, attempts, created_at, updated_at)
+             VALUES ('old-task', 'default', 'e-old', 'p', $1, 'awaiting_fix', $2, '# old report', $3, 'fp-old', 'T-1',
+                     '[{\"kind\":\"masker\"}]', 0, 1000, 2000)",
+        )
+        .bind(serde_json::to_string(&request("e-old")).unwrap())
+        .bind(r#"{"title":"old report","fingerprint":"fp-old"}"#)
+        .bind("ab".repeat(32))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO task_events (task_id, at, state, detail) VALUES ('old-task', 1000, 'queued', NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO tickets (tenant, fingerprint, ticket_id, url, state, task_id, created_at, updated_at)
+             VALUES ('default', 'fp-old', 'T-1', 'http://t/T-1', 'open', 'old-task', 1500, 1500)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ('default', $1)")
+            .bind("11".repeat(32))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut prev = "0".repeat(64);
+        for seq in 1..=3i64 {
+            let (at, detail) = (1000 + seq, format!("{{\"n\":{seq}}}"));
+            let hash = crate::audit::entry_hash(&prev, seq, at, "test", "thing.done", "old-task", &detail);
+            sqlx::query(
+                "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
+                 VALUES ($1, $2, 'test', 'thing.done', 'old-task', $3, $4, $5)",
+            )
+            .bind(seq)
+            .bind(at)
+            .bind(&detail)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+            prev = hash;
+        }
+        pool.close().await;
+    }
+
+    /// Opens the 0.1.0 database with today's Store and checks nothing was lost.
+    async fn open_release_0_1_database(url: &str, data_dir: &Path) {
+        assert_eq!(
+            Store::migrate(url).await.unwrap(),
+            MigrationOutcome { applied: vec![1], baselined: true, version: Some(1) },
+            "a 0.1.0 database is baselined at migration 1"
+        );
+        let store = Store::open(url, data_dir).await.unwrap();
+        let t = store.task("old-task").await.unwrap().expect("the old task survives");
+        assert_eq!(t.state, TaskState::AwaitingFix);
+        assert_eq!(t.request.error_event_id, "e-old");
+        assert_eq!(t.report.as_ref().unwrap()["title"], "old report");
+        assert_eq!(t.report_md.as_deref(), Some("# old report"));
+        assert_eq!(t.ticket_id.as_deref(), Some("T-1"));
+        assert_eq!(store.task_events("old-task").await.unwrap().len(), 1);
+        assert_eq!(store.ticket("default", "fp-old").await.unwrap().unwrap().url.as_deref(), Some("http://t/T-1"));
+        assert_eq!(store.tenant_key("default").await.unwrap(), vec![0x11; 32], "the tenant key must not be regenerated");
+        // The chain verifies and keeps growing from the old head.
+        let audit = crate::audit::Audit::default();
+        audit.append(&store, "test", "after.upgrade", "s", serde_json::json!({})).await.unwrap();
+        let entries = crate::audit::Audit::entries(&store, 10).await.unwrap();
+        assert_eq!(entries.len(), 4);
+        assert!(entries.iter().all(|e| e["chain_intact"] == true), "{entries:?}");
+        // The old idempotency key still holds.
+        assert_eq!(store.create_task("new", &request("e-old")).await.unwrap(), ("old-task".to_string(), false));
+        store.pool.close().await;
+        let again = Store::migrate(url).await.unwrap();
+        assert_eq!(again, MigrationOutcome { applied: vec![], baselined: false, version: Some(1) });
+    }
+
+    #[tokio::test]
+    async fn release_0_1_database_opens_intact_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Store::default_url(dir.path());
+        create_release_0_1_database(&url).await;
+        open_release_0_1_database(&url, dir.path()).await;
+    }
+
+    #[tokio::test]
+    async fn release_0_1_database_opens_intact_on_postgres() {
+        let (admin, db, url) = fresh_postgres().await;
+        let dir = tempfile::tempdir().unwrap();
+        create_release_0_1_database(&url).await;
+        open_release_0_1_database(&url, dir.path()).await;
+        drop_postgres(admin, &db).await;
+    }
+
+    #[tokio::test]
+    async fn fresh_database_gets_every_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Store::default_url(dir.path());
+        let latest = SQLITE_MIGRATIONS.iter().map(|m| m.version).max();
+        let outcome = Store::migrate(&url).await.unwrap();
+        assert_eq!(outcome, MigrationOutcome { applied: SQLITE_MIGRATIONS.iter().map(|m| m.version).collect(), baselined: false, version: latest });
+        assert_eq!(
+            POSTGRES_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(),
+            SQLITE_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(),
+            "each migration exists for both backends"
+        );
+        let e = Store::migrate("mysql://x").await.unwrap_err().to_string();
+        assert!(e.contains("neither sqlite"), "{e}");
+    }
+
     #[tokio::test]
     async fn create_is_idempotent_and_claims_are_exclusive_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
@@ -556,18 +738,12 @@ mod tests {
     /// of its own (the machine's PostgreSQL, trust auth; CASEFILE_TEST_POSTGRES overrides).
     #[tokio::test]
     async fn create_is_idempotent_and_claims_are_exclusive_on_postgres() {
-        sqlx::any::install_default_drivers();
-        let admin_url = std::env::var("CASEFILE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let admin = sqlx::AnyPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (see README)");
-        let db = format!("casefile_t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
-        let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+        let (admin, db, url) = fresh_postgres().await;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&url, dir.path()).await.unwrap();
         exercise(&store).await;
         store.pool.close().await;
-        // FORCE: a pooled connection may still be closing.
-        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
+        drop_postgres(admin, &db).await;
     }
 
     async fn exercise(store: &Store) {

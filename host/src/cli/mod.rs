@@ -45,6 +45,19 @@ enum Command {
         #[arg(long, env = "CASEFILE_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// Bring the database schema to this release (`serve` does it too, at start).
+    /// A database made before versioned migrations is recorded as at migration 1.
+    Migrate {
+        /// Read data_dir and database_url from this config [default: config/casefile.yaml, when it exists]
+        #[arg(long, env = "CASEFILE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Migrate the SQLite database in this data dir [default: ./data, or data_dir in the config]
+        #[arg(long, env = "CASEFILE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// sqlite://... or postgres://...; wins over --data-dir
+        #[arg(long, env = "CASEFILE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Open a diagnosis for a failed plugin.
     Diagnose {
         #[arg(long)]
@@ -157,6 +170,7 @@ async fn run(cli: Cli) -> Result<()> {
     let client = Client { base: cli.server.trim_end_matches('/').to_string(), http: reqwest::Client::new() };
     match cli.command {
         Command::Serve { config, listen, data_dir, database_url } => serve(config, listen, data_dir, database_url).await,
+        Command::Migrate { config, data_dir, database_url } => migrate(config, data_dir, database_url, cli.json).await,
         Command::Diagnose { tenant, plugin, plugin_version, event, environments, start, end, message, trace_ids, regression, wait } => {
             let mut body = json!({"error_event_id": event, "tenant": tenant, "plugin": {"id": plugin, "version": plugin_version}});
             if !environments.is_empty() {
@@ -247,6 +261,43 @@ async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<Pa
         })
         .await?;
     Ok(())
+}
+
+async fn migrate(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>, as_json: bool) -> Result<()> {
+    let default_config = PathBuf::from("config/casefile.yaml");
+    let config = match config_path {
+        Some(p) => Some(Config::load(&p)?),
+        None if default_config.exists() => Some(Config::load(&default_config)?),
+        None => None,
+    };
+    let url = match database_url.filter(|u| !u.is_empty()).or_else(|| config.as_ref().and_then(|c| c.database_url.clone())) {
+        Some(u) => u,
+        None => {
+            let dir = data_dir
+                .or_else(|| config.as_ref().and_then(|c| c.data_dir.clone()).map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("./data"));
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            crate::store::Store::default_url(&dir)
+        }
+    };
+    let outcome = crate::store::Store::migrate(&url).await?;
+    let shown = json!({
+        "database": crate::store::redact_url(&url),
+        "version": outcome.version,
+        "applied": outcome.applied,
+        "baselined": outcome.baselined,
+    });
+    print(as_json, &shown, |v| {
+        let mut out = format!("{}: schema at migration {}", v["database"].as_str().unwrap_or(""), v["version"]);
+        if v["baselined"] == true {
+            out.push_str(" (a database from before versioned migrations, recorded as migration 1)");
+        }
+        match v["applied"].as_array().filter(|a| !a.is_empty()) {
+            Some(a) => out.push_str(&format!("; applied {}", a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))),
+            None => out.push_str("; nothing to apply"),
+        }
+        out
+    })
 }
 
 struct Client {
