@@ -126,7 +126,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
                 message: line.clone(),
                 trace_id: Some(format!("{:032x}", i / 4)),
                 span_id: None,
-                attributes: vec![("detail".into(), attr_line.clone()), ("password".into(), password)],
+                attributes: vec![Field::new("detail", attr_line.clone()), Field::new("password", password)],
             });
             let (v2, l2) = planted(&mut rng);
             values.push(v2);
@@ -141,11 +141,11 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
                 start_ns: 0,
                 duration_ns: 5,
                 error: i % 5 == 0,
-                attributes: vec![("db.statement".into(), l2)],
+                attributes: vec![Field::new("db.statement", l2)],
             });
             let (v3, l3) = planted(&mut rng);
             values.push(v3);
-            batch.metrics.push(MetricSample { name: "errors".into(), labels: vec![("reason".into(), l3)], timestamp_ns: 0, value: 1.0, host: "runtime-2".into(), environment: "prod".into() });
+            batch.metrics.push(MetricSample { name: "errors".into(), labels: vec![Field::new("reason", l3)], timestamp_ns: 0, value: 1.0, host: "runtime-2".into(), environment: "prod".into() });
         }
         let (msg_value, msg_line) = planted(&mut rng);
         values.push(msg_value);

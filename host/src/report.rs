@@ -316,6 +316,7 @@ pub struct LogLine {
     pub time: DateTime<Utc>,
     #[schemars(schema_with = "level_json_schema")]
     #[schema(schema_with = level_openapi_schema)]
+    #[serde(with = "level_word")]
     pub level: Level,
     pub host: String,
     pub environment: String,
@@ -422,6 +423,24 @@ fn level_name(l: Level) -> &'static str {
         Level::Warn => LEVEL_NAMES[3],
         Level::Error => LEVEL_NAMES[4],
         Level::Fatal => LEVEL_NAMES[5],
+    }
+}
+
+/// A level as its lowercase word (`error`), not the generated variant's name.
+mod level_word {
+    use super::{level_name, Level, LEVEL_NAMES};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(l: &Level, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(level_name(*l))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
+        const ALL: [Level; 6] = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+        let word = String::deserialize(d)?;
+        ALL.into_iter()
+            .find(|l| level_name(*l) == word)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&word, &LEVEL_NAMES))
     }
 }
 

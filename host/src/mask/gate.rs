@@ -10,7 +10,7 @@ use casefile_guest::detect::{self, Counts, HmacPseudonyms, Policy};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::Batch;
+use crate::model::{Batch, Field};
 
 /// Names the detector set the gate ran, for the report's masking summary.
 pub fn version() -> String {
@@ -90,8 +90,8 @@ impl Gate {
         *text = masked;
     }
 
-    fn fields(&self, prefix: &str, i: usize, fields: &mut [(String, String)], out: &mut GateOutcome) {
-        for (k, v) in fields.iter_mut() {
+    fn fields(&self, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
+        for Field { key: k, value: v } in fields.iter_mut() {
             // A key can itself carry a value (`user=alice@example.com` as a key).
             self.check(|| format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
             let key_loc = format!("{prefix}[{i}].attribute-key");
@@ -183,7 +183,7 @@ mod tests {
             message: msg.into(),
             trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
             span_id: Some("00f067aa0ba902b7".into()),
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: attrs.iter().map(|(k, v)| Field::new(*k, *v)).collect(),
         }
     }
 

@@ -6,7 +6,11 @@
 //! template, so nothing a component keeps in memory survives into another call,
 //! tenant or task.
 
-pub mod bindings;
+/// The generated bindings (they live with the data model, `model::wit`).
+pub mod bindings {
+    pub use crate::model::wit::types as wit;
+    pub use crate::model::wit::{connector, masker, ticket_mapper};
+}
 pub mod convert;
 pub mod stdio;
 
@@ -376,14 +380,13 @@ impl Runtime {
         let started = Instant::now();
         let grant = CallGrant { pseudonym_key: Some(pseudonym_key), ..CallGrant::default() };
         let mut store = self.new_store(&grant).map_err(|e| host_err(loaded, e))?;
-        let input = convert::batch_out(batch);
         let result = async {
             let inst = pre.instantiate_async(&mut store).await?;
-            inst.casefile_plugin_mask().call_mask(&mut store, ctx, &input).await
+            inst.casefile_plugin_mask().call_mask(&mut store, ctx, &batch).await
         }
         .await;
         let out = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
-        let masked = convert::batch_in(out.batch);
+        let masked = out.batch;
         self.check_output(loaded, masked.approx_bytes())?;
         Ok((masked, out.counts))
     }
@@ -398,7 +401,7 @@ impl Runtime {
         }
         .await;
         let out = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
-        let batch = convert::batch_in(out);
+        let batch = out;
         self.check_output(loaded, batch.approx_bytes())?;
         Ok(batch)
     }

@@ -1,11 +1,15 @@
-//! Host bindings for the three worlds of wit/casefile.wit. The `types` interface is
-//! generated once (with the masker world) and shared by the other two.
+//! The bindings of wit/casefile.wit's three worlds. The `types` interface is
+//! generated once (with the masker world) and shared by the other two, and it is the
+//! host's data model too: records, spans and samples are these generated types, with
+//! serde derived through bindgen's options, so host, SDK and WIT share one record
+//! type and nothing converts between copies.
 
 pub mod masker {
     wasmtime::component::bindgen!({
         world: "masker",
         path: "../wit",
         exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     });
 }
 
@@ -28,4 +32,4 @@ pub mod ticket_mapper {
     });
 }
 
-pub use masker::casefile::plugin::types as wit;
+pub use masker::casefile::plugin::types;
