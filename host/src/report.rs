@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SubsecRound, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::mask::MaskingSummary;
+use crate::mask::policy::{MaskingPolicy, MaskingTemplate};
 use crate::model::{Batch, ComponentUse, DiagnosisRequest, FailureKind, Level, SourceOutcome, SourceStatus};
 use crate::store::sha256_hex;
 
@@ -30,6 +31,8 @@ pub struct Template {
     pub sections: Vec<String>,
     #[serde(default)]
     pub limits: Limits,
+    /// The masking policy (it lives with masking: `mask::policy`); the template
+    /// file is where deployments write it.
     #[serde(default)]
     pub masking: MaskingTemplate,
 }
@@ -55,37 +58,6 @@ impl Default for Limits {
     }
 }
 
-/// The masking policy: defaults for every tenant, and per-tenant overrides.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MaskingTemplate {
-    /// The policy handed to every tenant's masker and gate, as JSON (see
-    /// guest-sdk/src/detect/policy.rs); empty means the built-in defaults.
-    pub policy: Value,
-    /// Hold the report back when the leak gate finds anything the masker missed.
-    pub fail_closed: bool,
-    /// Fraction (0..=1) of masked log records kept for security review.
-    pub review_sample_rate: f64,
-    pub tenants: BTreeMap<String, TenantMasking>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TenantMasking {
-    /// Replaces the default policy for this tenant.
-    pub policy: Option<Value>,
-    pub fail_closed: Option<bool>,
-    pub review_sample_rate: Option<f64>,
-}
-
-/// One tenant's masking settings with the defaults filled in.
-#[derive(Debug, Clone)]
-pub struct MaskingPolicy {
-    pub policy_json: String,
-    pub fail_closed: bool,
-    pub review_sample_rate: f64,
-}
-
 impl Template {
     pub fn load(path: &Path) -> Result<Template> {
         let raw = std::fs::read_to_string(path)
@@ -101,32 +73,12 @@ impl Template {
                 );
             }
         }
-        // A policy that the masker would reject is reported now, not at the first incident.
-        let policies = std::iter::once(("default".to_string(), Some(&t.masking.policy)))
-            .chain(t.masking.tenants.iter().map(|(k, v)| (k.clone(), v.policy.as_ref())));
-        for (tenant, p) in policies {
-            if let Some(p) = p.filter(|p| !p.is_null()) {
-                casefile_guest::detect::Policy::from_json(&p.to_string())
-                    .map_err(|e| anyhow::anyhow!("report template {}: masking policy of `{tenant}`: {e}", path.display()))?;
-            }
-        }
-        let rates = std::iter::once(t.masking.review_sample_rate).chain(t.masking.tenants.values().filter_map(|v| v.review_sample_rate));
-        for r in rates {
-            if !(0.0..=1.0).contains(&r) {
-                anyhow::bail!("report template {}: review_sample_rate {r} must be between 0 and 1", path.display());
-            }
-        }
+        t.masking.check().with_context(|| format!("report template {}", path.display()))?;
         Ok(t)
     }
 
     pub fn masking_for(&self, tenant: &str) -> MaskingPolicy {
-        let t = self.masking.tenants.get(tenant);
-        let p = t.and_then(|t| t.policy.as_ref()).unwrap_or(&self.masking.policy);
-        MaskingPolicy {
-            policy_json: if p.is_null() { "{}".into() } else { p.to_string() },
-            fail_closed: t.and_then(|t| t.fail_closed).unwrap_or(self.masking.fail_closed),
-            review_sample_rate: t.and_then(|t| t.review_sample_rate).unwrap_or(self.masking.review_sample_rate),
-        }
+        self.masking.for_tenant(tenant)
     }
 
     pub fn policy_for(&self, tenant: &str) -> String {

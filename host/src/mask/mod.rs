@@ -4,6 +4,7 @@
 //! which rule did what, never a value. `review` keeps samples for security review.
 
 pub mod gate;
+pub mod policy;
 pub mod review;
 
 use std::collections::BTreeMap;
