@@ -19,7 +19,8 @@ use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
-use crate::runtime::CallGrant;
+use crate::model::FailureKind;
+use crate::runtime::{CallError, CallGrant};
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
 
@@ -36,6 +37,16 @@ fn fatal(code: &'static str, e: impl std::fmt::Display) -> StageError {
 
 fn retry(e: anyhow::Error) -> StageError {
     StageError::Retry(format!("{e:#}"))
+}
+
+/// A ticket step's failure: a mapper that says its input is wrong (`invalid-input`)
+/// or a refusal by policy (`denied`) will say the same on every retry, so the task
+/// fails with the mapper's own words; anything else is retried.
+fn ticket_failure(e: anyhow::Error) -> StageError {
+    match e.downcast_ref::<CallError>().map(CallError::kind) {
+        Some(FailureKind::InvalidInput | FailureKind::Denied) => fatal("ticket_rejected", format!("{e:#}")),
+        _ => retry(e),
+    }
 }
 
 pub fn spawn_workers(app: Arc<App>) {
@@ -310,7 +321,7 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
 
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
     if let Some(t) = ticket::target(app, &task.tenant) {
-        ticket::open_or_update(app, &t, task).await.map_err(retry)?;
+        ticket::open_or_update(app, &t, task).await.map_err(ticket_failure)?;
     }
     app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry)
 }
@@ -324,7 +335,7 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
             let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
             let closed = ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await;
             record_autoclose(app, closed.is_ok());
-            closed.map_err(retry)?;
+            closed.map_err(ticket_failure)?;
             metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
         }
         app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
@@ -336,9 +347,26 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
         if let Some(t) = &target {
             let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
-            ticket::transition(app, t, task, wit::TicketAction::Reopen, &comment).await.map_err(retry)?;
+            ticket::transition(app, t, task, wit::TicketAction::Reopen, &comment).await.map_err(ticket_failure)?;
         }
         app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapper_that_refuses_its_input_fails_the_ticket_step_instead_of_retrying() {
+        let refused = |error| {
+            anyhow::Error::from(CallError::Plugin { component: "m".into(), error }).context("ticket mapper m")
+        };
+        let e = ticket_failure(refused(wit::PluginError::InvalidInput("no project".into())));
+        assert!(matches!(&e, StageError::Fatal { code: "ticket_rejected", message } if message.contains("no project")), "{e:?}");
+        assert!(matches!(ticket_failure(refused(wit::PluginError::Denied("x".into()))), StageError::Fatal { .. }));
+        assert!(matches!(ticket_failure(refused(wit::PluginError::Unavailable("down".into()))), StageError::Retry(_)));
+        assert!(matches!(ticket_failure(anyhow::anyhow!("ticket system did not answer")), StageError::Retry(_)));
+    }
 }
