@@ -567,6 +567,8 @@ const CORE: &[Rule] = &[
                 "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65",
                 "partition key 1234567890123456789",
                 "cache key user:2310143:profile:v2",
+                "handled request path=/api/v1/items/1042 in 12 ms",
+                "keyfile=/etc/ssl/private/server.key.pem",
             ],
         },
     },

@@ -562,7 +562,8 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
 }
 
 /// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
-/// and idempotency ids), no run of digits, and no placeholder.
+/// and idempotency ids), no run of digits, and no placeholder or file path (`pat`
+/// also starts `path=/api/v1/items/10`).
 pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let v = c.value();
     let b = v.as_bytes();
@@ -572,7 +573,7 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let uuid = b.len() == 36
         && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
         && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-');
-    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://")
+    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder_value(v)
 }
 
 /// A token whose body must look random (see `random_token`), for prefix formats
