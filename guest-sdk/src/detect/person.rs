@@ -1000,12 +1000,28 @@ enum KeyKind {
 }
 
 fn name_key(key: &str) -> KeyKind {
-    let k = key
-        .rsplit(['.', '-'])
-        .next()
-        .unwrap_or(key)
-        .replace(['_', '-'], "");
-    match k.as_str() {
+    name_key_folded(key.as_bytes(), false)
+}
+
+/// `name_key` of `key`, ASCII lower-cased first when `lower`. Without allocating:
+/// the `near` test of `person-name-field` asks this for every `user`/`name` in a text.
+fn name_key_folded(key: &[u8], lower: bool) -> KeyKind {
+    // The last part after a `.` or `-`, without `_`: every key below is shorter than
+    // the buffer, so a longer one is none of them.
+    let last = key.rsplit(|b| matches!(b, b'.' | b'-')).next().unwrap_or(key);
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    for &b in last.iter().filter(|&&b| b != b'_') {
+        if n == buf.len() {
+            return KeyKind::Other;
+        }
+        buf[n] = if lower { b.to_ascii_lowercase() } else { b };
+        n += 1;
+    }
+    let Ok(k) = std::str::from_utf8(&buf[..n]) else {
+        return KeyKind::Other;
+    };
+    match k {
         "name" | "fullname" | "firstname" | "lastname" | "givenname" | "familyname" | "surname"
         | "customer" | "customername" | "contactname" | "recipient" | "sender" | "holder"
         | "cardholder" | "cardholdername" | "accountholder" | "beneficiary" | "patient"
@@ -1527,10 +1543,9 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
     while i < text.len() && is_key(text[i]) {
         i += 1;
     }
-    let Ok(key) = std::str::from_utf8(&text[from..i]) else {
-        return false;
-    };
-    if name_key(&key.to_ascii_lowercase()) == KeyKind::Other {
+    if std::str::from_utf8(&text[from..i]).is_err()
+        || name_key_folded(&text[from..i], true) == KeyKind::Other
+    {
         return false;
     }
     while matches!(text.get(i), Some(b'"' | b'\'' | b' ' | b'\\')) {
@@ -1543,9 +1558,15 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
 /// a line (or after a written-out `\n`), then `:`.
 fn speaker_label(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
+    // A written-out `\n` found by its backslash: a `memmem` finder would cost more to
+    // build than this line takes to scan.
     let starts = std::iter::once(0)
         .chain(memchr::memchr3_iter(b'\n', b'|', b'>', b).map(|i| i + 1))
-        .chain(memchr::memmem::find_iter(b, b"\\n").map(|i| i + 2));
+        .chain(
+            memchr::memchr_iter(b'\\', b)
+                .filter(|&i| b.get(i + 1) == Some(&b'n'))
+                .map(|i| i + 2),
+        );
     starts.into_iter().any(|mut i| {
         while i > 0 && matches!(b[i - 1], b'|' | b'>') && matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;

@@ -75,9 +75,10 @@ impl Trigger {
 /// lists the rules it triggers (`uses`). Literals of one or two bytes (`@`, `::`) are
 /// looked for with `memchr` or a plain comparison.
 pub struct TriggerTable<const L: usize, const U: usize> {
-    /// One bit per pair of first two bytes (folded) of a literal of three bytes or
-    /// more: most positions of a text fail here, with one look-up.
-    pairs: [u64; 65536 / 64],
+    /// One bit per hash of the first three bytes (folded) of every literal of three
+    /// bytes or more: most positions of a text fail here, with one hash and one
+    /// look-up, before `bitmap4` and `bitmap` are consulted.
+    prefix3: [u64; (1 << HASH_BITS) / 64],
     /// One bit per hash of a three-byte literal.
     bitmap: [u64; (1 << HASH_BITS) / 64],
     /// One bit per hash of the first four bytes of a longer literal.
@@ -173,7 +174,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// rule) pairs (`count_literals`).
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
-            pairs: [0; 65536 / 64],
+            prefix3: [0; (1 << HASH_BITS) / 64],
             bitmap: [0; (1 << HASH_BITS) / 64],
             bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
@@ -231,8 +232,8 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                             t.short[t.short_len] = k as u16;
                             t.short_len += 1;
                         } else {
-                            let pair = ((lit[0] | 0x20) as usize) | ((lit[1] | 0x20) as usize) << 8;
-                            t.pairs[pair / 64] |= 1 << (pair % 64);
+                            let p = hash3(fold3(lit, 0));
+                            t.prefix3[p / 64] |= 1 << (p % 64);
                             let h = literal_hash(lit);
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
@@ -317,38 +318,46 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         }
     }
 
+    /// The literals of three bytes or more at `text[i..]`, whose next four bytes
+    /// (folded) are `folded`.
+    #[inline(always)]
+    fn scan_at(
+        &self,
+        text: &[u8],
+        i: usize,
+        folded: u32,
+        found: &mut impl FnMut(&[TriggerUse], usize, usize),
+    ) {
+        // Most positions fail here: their first three bytes start no literal.
+        let h3 = hash3(folded & 0x00FF_FFFF);
+        if self.prefix3[h3 / 64] >> (h3 % 64) & 1 == 0 {
+            return;
+        }
+        let h4 = hash4(folded);
+        if self.bitmap4[h4 / 64] >> (h4 % 64) & 1 != 0 && i + 4 <= text.len() {
+            self.check_chain(text, i, h4, found);
+        }
+        if self.bitmap[h3 / 64] >> (h3 % 64) & 1 != 0 {
+            self.check_chain(text, i, h3, found);
+        }
+    }
+
     /// Calls `found(uses, start, end)` for every occurrence of every literal
     /// (overlapping ones too), ASCII case-insensitively, with the rules it triggers;
     /// short literals last.
     #[inline]
     pub fn scan(&self, text: &[u8], mut found: impl FnMut(&[TriggerUse], usize, usize)) {
-        if text.len() >= 3 {
-            // A sliding window of the next four bytes from `i`, folded as `fold4`
-            // folds: one load per byte. Near the end the missing bytes are zero, which
-            // no literal's fourth byte folds to.
-            let mut window =
-                u32::from(text[0]) << 8 | u32::from(text[1]) << 16 | u32::from(text[2]) << 24;
-            let n = text.len();
-            for i in 0..n - 2 {
-                let next = text.get(i + 3).copied().unwrap_or(0);
-                window = (window >> 8) | u32::from(next) << 24;
-                let folded = window | 0x2020_2020;
-                // Both bitmaps looked up without a branch: the one branch below is
-                // rarely taken, so it is rarely mispredicted.
-                let h4 = hash4(folded);
-                let h3 = hash3(folded & 0x00FF_FFFF);
-                let hit4 = self.bitmap4[h4 / 64] >> (h4 % 64) & 1;
-                let hit3 = self.bitmap[h3 / 64] >> (h3 % 64) & 1;
-                if hit4 | hit3 == 0 {
-                    continue;
-                }
-                if hit4 != 0 && i + 4 <= n {
-                    self.check_chain(text, i, h4, &mut found);
-                }
-                if hit3 != 0 {
-                    self.check_chain(text, i, h3, &mut found);
-                }
+        let n = text.len();
+        if n >= 3 {
+            // Each position's next four bytes as one load (the last position has
+            // three: the missing byte is zero, which no literal's fourth byte folds
+            // to), folded as `fold4` folds them.
+            for (i, w) in text.windows(4).enumerate() {
+                let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                self.scan_at(text, i, word | 0x2020_2020, &mut found);
             }
+            let word = u32::from_le_bytes([text[n - 3], text[n - 2], text[n - 1], 0]);
+            self.scan_at(text, n - 3, word | 0x2020_2020, &mut found);
         }
         for &k in &self.short[..self.short_len] {
             let k = usize::from(k);
