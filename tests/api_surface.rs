@@ -82,7 +82,7 @@ async fn every_described_route_is_served_and_errors_have_one_shape() {
                 "delete" => host.http.delete(&url),
                 other => panic!("unexpected method {other} for {path}"),
             };
-            let resp = req.bearer_auth(SECURITY_TOKEN).send().await.unwrap();
+            let resp = req.bearer_auth(&host.token).send().await.unwrap();
             let status = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             assert_ne!(status, 405, "{method} {path} is described but not served");
@@ -101,7 +101,7 @@ async fn every_described_route_is_served_and_errors_have_one_shape() {
 
     // Bodies go through typed extractors: not JSON, wrong shape, too large.
     for path in ["/internal/debug/report", "/internal/debug/events", "/internal/debug/alerts", "/internal/debug/report/tsk_nope/regression"] {
-        let resp = host.http.post(host.url(path)).body("{not json").send().await.unwrap();
+        let resp = host.http.post(host.url(path)).bearer_auth(&host.token).body("{not json").send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 400, "{path}");
         assert!(resp.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"), "{path}");
         let err: Value = resp.json().await.unwrap();
@@ -117,6 +117,7 @@ async fn every_described_route_is_served_and_errors_have_one_shape() {
     let (status, err) = host.post("/internal/debug/alerts", &json!({"version": "4", "alerts": [{"labels": "not a map"}]})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_request")), "{err}");
     let resp = host.http.post(host.url("/internal/review/nope")).bearer_auth(SECURITY_TOKEN).body(r#"{"verdict": 1}"#).send().await.unwrap();
+    // The configured review token is still accepted, as the security role.
     assert_eq!(resp.status().as_u16(), 400);
     let (status, err) = host.post_raw("/internal/debug/report", vec![b' '; 100_000]).await;
     assert_eq!((status, err["error"]["code"].as_str()), (413, Some("body_too_large")), "{err}");
@@ -136,7 +137,7 @@ async fn real_reports_fit_the_served_schema_and_storage_failures_are_5xx() {
     assert_eq!(report["schema_version"], "1");
     assert_eq!(report["schema"], "casefile.report/v1");
 
-    let resp = host.http.get(host.url("/internal/report.schema.json")).send().await.unwrap();
+    let resp = host.http.get(host.url("/internal/report.schema.json")).bearer_auth(&host.token).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(resp.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().contains("json"));
     let schema: Value = resp.json().await.unwrap();

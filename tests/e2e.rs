@@ -202,7 +202,7 @@ tenants:
 
     // The CLI is a client of the same API.
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(BIN).args(args).args(["--server", &host.base]).output().expect("run casefile");
+        let out = std::process::Command::new(BIN).args(args).args(["--server", &host.base]).env("CASEFILE_TOKEN", &host.token).output().expect("run casefile");
         (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
     };
     let (ok, out, err) = cli(&["show", &task, "--json"]);

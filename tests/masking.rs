@@ -166,10 +166,13 @@ async fn review_samples_are_for_security_only_and_misses_become_policy_tests() {
     let (_, c) = host.post("/internal/debug/report", &json!({"error_event_id": "rev-1", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
     host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix"], 60).await;
 
-    let (status, e) = host.get("/internal/review").await;
-    assert_eq!((status, e["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let r = host.http.get(host.url("/internal/review")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no token");
     let r = host.http.get(host.url("/internal/review")).bearer_auth("not-the-token").send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.status().as_u16(), 401, "an unknown token");
+    let developer = host.make_token("developer", &["default"]).await;
+    let (status, e) = host.get_as(&developer, "/internal/review").await;
+    assert_eq!((status, e["error"]["code"].as_str()), (403, Some("forbidden")), "a role that may not read the review queue");
     let samples: Value = host.http.get(host.url("/internal/review?tenant=default")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let samples = samples["samples"].as_array().unwrap().clone();
     assert_eq!(samples.len(), 2, "rate 1.0 keeps every record: {samples:?}");

@@ -5,6 +5,7 @@
 //! and the OpenAPI description at `/openapi.json` is generated from the same
 //! table, from each handler's `#[utoipa::path]` and its request and response types.
 
+pub mod access;
 mod error;
 pub mod openapi;
 
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -22,9 +23,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use access::Caller;
 pub use error::{ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResult, ErrorBody, ErrorDetail, RawBody};
 
+use crate::access::{Principal, Role, Scope, TokenInfo};
 use crate::app::App;
+use crate::audit::{Audit, Verification};
 use crate::config::ComponentKind;
 use crate::model::{DiagnosisRequest, PluginRef, RegressionStrategy, TaskState, Window};
 use crate::registry::{Registry, UploadError};
@@ -44,6 +48,9 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
         .routes(routes!(audit_entries))
+        .routes(routes!(audit_verify))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
         .routes(routes!(review_list))
         .routes(routes!(review_cases))
         .routes(routes!(review_mark))
@@ -56,13 +63,19 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
 /// The OpenAPI description of [`routes`].
 pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| routes(0).split_for_parts().1)
+    DOC.get_or_init(|| {
+        let mut doc = routes(0).split_for_parts().1;
+        access::describe(&mut doc);
+        doc
+    })
 }
 
 pub fn router(app: Arc<App>) -> Router {
     let max_body = app.config.server.max_body_bytes;
     let (router, _) = routes(app.config.server.max_component_bytes).split_for_parts();
     router
+        // Only matched routes: the fallback answers 404 to anyone.
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), access::authorize))
         .fallback(|| async { ApiError::not_found("not_found", "no such endpoint; see /openapi.json") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
@@ -303,13 +316,16 @@ fn id_ok(what: &str, s: &str) -> ApiResult<()> {
 }
 
 /// Checks a request against the config and turns it into a stored request.
-pub fn validate(app: &App, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
+/// A tenant outside the caller's scope is answered exactly like an undeclared one,
+/// and the message names only the tenants the caller may see.
+pub fn validate(app: &App, scope: &Scope, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
     id_ok("error_event_id", &r.error_event_id)?;
     id_ok("plugin.id", &r.plugin.id)?;
-    if app.config.tenant(&r.tenant).is_none() {
+    if app.config.tenant(&r.tenant).is_none() || !scope.allows(&r.tenant) {
+        let visible: Vec<String> = app.config.tenants.keys().filter(|t| scope.allows(t)).cloned().collect();
         return Err(ApiError::not_found(
             "unknown_tenant",
-            format!("tenant `{}` is not declared in the config; declared: {}", r.tenant, app.config.tenants.keys().cloned().collect::<Vec<_>>().join(", ")),
+            format!("tenant `{}` is not declared in the config (or not yours); yours: {}", r.tenant, visible.join(", ")),
         ));
     }
     let window = match r.window {
@@ -350,12 +366,12 @@ pub fn validate(app: &App, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<Di
 }
 
 /// Creates the task (or finds the one for the same tenant and error event).
-pub async fn submit(app: &App, req: DiagnosisRequest) -> ApiResult<(String, bool, TaskState)> {
+pub async fn submit(app: &App, actor: &str, req: DiagnosisRequest) -> ApiResult<(String, bool, TaskState)> {
     let id = format!("tsk_{}", uuid::Uuid::new_v4().simple());
     let (id, created) = app.store.create_task(&id, &req).await?;
     if created {
         app.audit
-            .append(&app.store, "api", "task.created", &id, json!({"tenant": req.tenant, "plugin": req.plugin.id, "error_event_id": req.error_event_id}))
+            .append(&app.store, actor, "task.created", &id, json!({"tenant": req.tenant, "plugin": req.plugin.id, "error_event_id": req.error_event_id}))
             .await?;
         app.wake.notify_waiters();
     }
@@ -381,9 +397,9 @@ fn created_response(task_id: String, created: bool, state: TaskState) -> (Status
         (status = 413, description = "Body over the limit", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn create_report(State(app): State<Arc<App>>, ApiJson(r): ApiJson<ReportRequest>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
-    let req = validate(&app, r, Utc::now())?;
-    let (id, created, state) = submit(&app, req).await?;
+async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(r): ApiJson<ReportRequest>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
+    let req = validate(&app, &who.scope, r, Utc::now())?;
+    let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
     Ok(created_response(id, created, state))
 }
 
@@ -397,7 +413,7 @@ async fn create_report(State(app): State<Arc<App>>, ApiJson(r): ApiJson<ReportRe
         (status = 404, description = "Unknown tenant", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn create_from_event(State(app): State<Arc<App>>, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
+async fn create_from_event(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
     match event.event_type.as_deref() {
         Some("plugin.debug.alert") => {}
         other => {
@@ -409,8 +425,8 @@ async fn create_from_event(State(app): State<Arc<App>>, ApiJson(event): ApiJson<
     }
     let r = ReportRequest::deserialize(Value::Object(event.rest))
         .map_err(|e| ApiError::bad("invalid_request", format!("event does not match the schema: {e}")))?;
-    let req = validate(&app, r, Utc::now())?;
-    let (id, created, state) = submit(&app, req).await?;
+    let req = validate(&app, &who.scope, r, Utc::now())?;
+    let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
     Ok(created_response(id, created, state))
 }
 
@@ -436,7 +452,7 @@ pub struct EventBody {
         (status = 400, description = "Not an Alertmanager version 4 payload", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn create_from_alertmanager(State(app): State<Arc<App>>, ApiJson(v): ApiJson<AlertmanagerWebhook>) -> ApiResult<(StatusCode, Json<AlertsAccepted>)> {
+async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(v): ApiJson<AlertmanagerWebhook>) -> ApiResult<(StatusCode, Json<AlertsAccepted>)> {
     if v.version.as_deref() != Some("4") {
         return Err(ApiError::bad("invalid_alert", "expected an Alertmanager webhook payload with \"version\": \"4\""));
     }
@@ -464,10 +480,11 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, ApiJson(v): ApiJs
             message: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
             regression: None,
         };
-        // One bad alert (say, an undeclared tenant label) must not drop the others.
-        match validate(&app, r, now) {
+        // One bad alert (say, an undeclared tenant label, or a tenant outside the
+        // token's scope) must not drop the others.
+        match validate(&app, &who.scope, r, now) {
             Ok(req) => {
-                let (task_id, created, state) = submit(&app, req).await?;
+                let (task_id, created, state) = submit(&app, &who.audit_actor(), req).await?;
                 out.tasks.push(AlertTask { task_id, state, created });
             }
             Err(e) => out.rejected.push(RejectedAlert { alertname: label("alertname"), error: e.detail() }),
@@ -476,8 +493,13 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, ApiJson(v): ApiJs
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
-async fn load_task(app: &App, id: &str) -> ApiResult<crate::store::TaskRow> {
-    app.store.task(id).await?.ok_or_else(|| ApiError::not_found("unknown_task", format!("no task `{id}`")))
+/// The task, if it exists and belongs to a tenant the caller may see: another
+/// tenant's task is answered exactly like one that never existed.
+async fn load_task(app: &App, who: &Principal, id: &str) -> ApiResult<crate::store::TaskRow> {
+    match app.store.task(id).await? {
+        Some(t) if who.scope.allows(&t.tenant) => Ok(t),
+        _ => Err(ApiError::not_found("unknown_task", format!("no task `{id}`"))),
+    }
 }
 
 /// Task state, report and ticket.
@@ -488,8 +510,11 @@ async fn load_task(app: &App, id: &str) -> ApiResult<crate::store::TaskRow> {
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn get_report(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TaskView>> {
-    let t = load_task(&app, &id).await?;
+async fn get_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TaskView>> {
+    let t = load_task(&app, &who, &id).await?;
+    if t.report.is_some() {
+        app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant})).await?;
+    }
     let ticket = match &t.ticket_id {
         Some(tid) => app.store.ticket_by_id(&t.tenant, tid).await?.map(|r| TicketView { id: r.ticket_id, url: r.url, state: r.state }),
         None => None,
@@ -525,12 +550,13 @@ async fn get_report(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -
         (status = 409, description = "The report is not written yet", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn get_bundle(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
-    let t = load_task(&app, &id).await?;
+async fn get_bundle(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
+    let t = load_task(&app, &who, &id).await?;
     let Some(sha) = t.bundle_sha256 else {
         return Err(ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`; the bundle exists once the report is written", t.state)));
     };
     let bytes = app.store.get_blob(&sha)?.ok_or_else(|| anyhow::anyhow!("bundle blob {sha} is missing"))?;
+    app.audit.append(&app.store, &who.audit_actor(), "bundle.read", &t.id, json!({"tenant": t.tenant, "sha256": sha})).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip".to_string()),
@@ -551,9 +577,10 @@ async fn get_bundle(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -
         (status = 409, description = "The report is not written yet", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn get_markdown(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
-    let t = load_task(&app, &id).await?;
+async fn get_markdown(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Response> {
+    let t = load_task(&app, &who, &id).await?;
     let md = t.report_md.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`", t.state)))?;
+    app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant, "format": "markdown"})).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }
 
@@ -570,19 +597,20 @@ async fn get_markdown(State(app): State<Arc<App>>, ApiPath(id): ApiPath<String>)
     ))]
 async fn start_regression(
     State(app): State<Arc<App>>,
+    Caller(who): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJsonOrDefault(r): ApiJsonOrDefault<RegressionRequest>,
 ) -> ApiResult<(StatusCode, Json<TaskRef>)> {
     if let Some(x) = &r.git_ref {
         id_ok("ref", x)?;
     }
-    let t = load_task(&app, &id).await?;
+    let t = load_task(&app, &who, &id).await?;
     if t.request.regression == RegressionStrategy::None {
         return Err(ApiError::new(StatusCode::CONFLICT, "no_regression", "the task was created with regression strategy `none`"));
     }
     app.store.set_regression_ref(&id, r.git_ref.as_deref()).await?;
     if !app.store.transition(&id, &[TaskState::AwaitingFix], TaskState::Verifying).await? {
-        let now = load_task(&app, &id).await?;
+        let now = load_task(&app, &who, &id).await?;
         if now.state == TaskState::Verifying {
             return Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: now.state })));
         }
@@ -592,7 +620,7 @@ async fn start_regression(
             format!("task is `{}`; regression runs once the report and ticket are done (state awaiting_fix)", now.state),
         ));
     }
-    app.audit.append(&app.store, "api", "regression.requested", &id, json!({"ref": r.git_ref})).await?;
+    app.audit.append(&app.store, &who.audit_actor(), "regression.requested", &id, json!({"tenant": t.tenant, "ref": r.git_ref})).await?;
     app.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: TaskState::Verifying })))
 }
@@ -610,6 +638,7 @@ async fn start_regression(
     ))]
 async fn upload_component(
     State(app): State<Arc<App>>,
+    Caller(who): Caller,
     ApiQuery(q): ApiQuery<UploadQuery>,
     RawBody(bytes): RawBody,
 ) -> ApiResult<(StatusCode, Json<ComponentStored>)> {
@@ -617,7 +646,7 @@ async fn upload_component(
     let kind = ComponentKind::parse(&kind_s).ok_or_else(|| ApiError::bad("invalid_request", format!("unknown kind `{kind_s}`; use masker, connector or ticket-mapper")))?;
     let name = q.name.unwrap_or_else(|| format!("uploaded-{}", kind.as_str()));
     id_ok("name", &name)?;
-    match Registry::upload(&app.runtime, &app.store, &app.audit, &name, kind, &bytes).await {
+    match Registry::upload(&app.runtime, &app.store, &app.audit, &who.audit_actor(), &name, kind, &bytes).await {
         Ok(sha256) => Ok((StatusCode::CREATED, Json(ComponentStored { sha256, kind: kind.as_str().to_string(), name, size: bytes.len() }))),
         Err(UploadError::Invalid(e)) => Err(ApiError::bad("invalid_component", format!("{e:#}"))),
         Err(UploadError::Storage(e)) => Err(ApiError::internal(e.context("storing an uploaded component"))),
@@ -634,27 +663,111 @@ async fn list_components(State(app): State<Arc<App>>) -> ApiResult<Json<Componen
 /// The hash-chained audit log.
 #[utoipa::path(get, path = "/internal/audit", tag = "audit",
     responses((status = 200, description = "The entries", body = AuditEntries), (status = 500, description = "The host failed", body = ErrorBody)))]
-async fn audit_entries(State(app): State<Arc<App>>) -> ApiResult<Json<AuditEntries>> {
-    Ok(Json(AuditEntries { entries: crate::audit::Audit::entries(&app.store, 10_000).await? }))
+async fn audit_entries(State(app): State<Arc<App>>, Caller(who): Caller) -> ApiResult<Json<AuditEntries>> {
+    all_tenants(&who, "the audit log")?;
+    Ok(Json(AuditEntries { entries: Audit::entries(&app.store, 10_000).await? }))
 }
 
-/// The review queue holds records whose masking may have missed something: only the
-/// security role (its bearer token from `auth.security_token`) reads it.
-fn require_security(app: &App, headers: &HeaderMap) -> ApiResult<()> {
-    use sha2::{Digest, Sha256};
-    let Some(expected) = app.config.auth.security_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the review queue is disabled: no auth.security_token is configured"));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send the security role's token as `Authorization: Bearer <token>`"))?;
-    // Comparing digests keeps the comparison time independent of where they differ.
-    if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this token does not belong to the security role"));
+/// Checks the whole audit chain and names the first entry that does not hold.
+#[utoipa::path(get, path = "/internal/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "The outcome (`intact` false and `first_broken` when the chain is broken)", body = Verification),
+        (status = 403, description = "The token is scoped to some tenants", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn audit_verify(State(app): State<Arc<App>>, Caller(who): Caller) -> ApiResult<Json<Verification>> {
+    all_tenants(&who, "the audit log")?;
+    Ok(Json(Audit::verify(&app.store).await?))
+}
+
+/// What spans every tenant needs a token scoped to all of them.
+fn all_tenants(who: &Principal, what: &str) -> ApiResult<()> {
+    match who.scope {
+        Scope::All => Ok(()),
+        Scope::Tenants(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("{what} spans every tenant; it needs a token scoped to all tenants (\"*\")"))),
     }
-    Ok(())
+}
+
+// ---- tokens --------------------------------------------------------------------
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    pub role: Role,
+    /// The tenants it may see, or `["*"]` for all.
+    pub tenants: Vec<String>,
+    /// Days until it expires; never when absent.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<i64>,
+}
+
+/// A new token: `token` is shown only here and stored only as its hash.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenCreated {
+    pub id: String,
+    pub token: String,
+    pub name: String,
+    pub role: Role,
+    pub tenants: Vec<String>,
+    /// Milliseconds since the Unix epoch; null when it does not expire.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// Make a token (admin). The answer holds the token; nothing else ever will.
+#[utoipa::path(post, path = "/internal/tokens", tag = "access",
+    request_body = TokenRequest,
+    responses(
+        (status = 201, description = "The token, shown once", body = TokenCreated),
+        (status = 400, description = "Not a token request (name, role, tenants, expiry)", body = ErrorBody),
+        (status = 403, description = "Not an admin, or tenants beyond the caller's own", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn create_token(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(r): ApiJson<TokenRequest>) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
+    let scope = Scope::from_list(&r.tenants).map_err(|e| ApiError::bad("invalid_request", format!("tenants: {e}")))?;
+    if !who.scope.covers(&scope) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "a token cannot give tenants beyond the caller's own"));
+    }
+    let expires_in = match r.expires_in_days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => Some(chrono::Duration::days(d)),
+        Some(d) => return Err(ApiError::bad("invalid_request", format!("expires_in_days must be 1 to 3650, got {d}"))),
+    };
+    let new = crate::access::NewToken { name: &r.name, role: r.role, scope, expires_in };
+    let (info, token) = crate::access::create_token(&app.store, &app.audit, &who.audit_actor(), new)
+        .await
+        .map_err(|e| if e.to_string().contains("name") { ApiError::bad("invalid_request", format!("{e:#}")) } else { ApiError::internal(e) })?;
+    Ok((StatusCode::CREATED, Json(TokenCreated { id: info.id, token, name: info.name, role: info.role, tenants: info.tenants, expires_at: info.expires_at })))
+}
+
+/// Every token (admin): name, role, tenants, expiry and revocation; never the token.
+#[utoipa::path(get, path = "/internal/tokens", tag = "access",
+    responses((status = 200, description = "The tokens", body = TokenList), (status = 500, description = "The host failed", body = ErrorBody)))]
+async fn list_tokens(State(app): State<Arc<App>>) -> ApiResult<Json<TokenList>> {
+    Ok(Json(TokenList { tokens: crate::access::list_tokens(&app.store).await? }))
+}
+
+/// Revoke a token (admin); it stops working at once.
+#[utoipa::path(delete, path = "/internal/tokens/{id}", tag = "access",
+    params(("id" = String, Path, description = "The token's id, `tok_...`")),
+    responses(
+        (status = 200, description = "The revoked token", body = TokenInfo),
+        (status = 404, description = "No such token", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn revoke_token(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TokenInfo>> {
+    crate::access::revoke_token(&app.store, &app.audit, &who.audit_actor(), &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("unknown_token", format!("no token `{id}`")))
 }
 
 /// Masked records sampled for security review.
@@ -666,9 +779,19 @@ fn require_security(app: &App, headers: &HeaderMap) -> ApiResult<()> {
         (status = 403, description = "Not the security role's token, or review is disabled", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn review_list(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Json<ReviewSamples>> {
-    require_security(&app, &headers)?;
-    let samples = crate::mask::review::list(&app.store, q.tenant.as_deref(), q.status.as_deref(), 1000).await?;
+async fn review_list(State(app): State<Arc<App>>, Caller(who): Caller, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Json<ReviewSamples>> {
+    // Filtered to the caller's tenants.
+    let samples = match (&who.scope, q.tenant.as_deref()) {
+        (scope, Some(t)) if !scope.allows(t) => Vec::new(),
+        (Scope::Tenants(mine), None) => {
+            let mut all = Vec::new();
+            for t in mine {
+                all.extend(crate::mask::review::list(&app.store, Some(t), q.status.as_deref(), 1000).await?);
+            }
+            all
+        }
+        (_, tenant) => crate::mask::review::list(&app.store, tenant, q.status.as_deref(), 1000).await?,
+    };
     Ok(Json(ReviewSamples { samples }))
 }
 
@@ -683,9 +806,11 @@ async fn review_list(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(q
         (status = 403, description = "Not the security role's token, or review is disabled", body = ErrorBody),
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
-async fn review_cases(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Response> {
-    require_security(&app, &headers)?;
+async fn review_cases(State(app): State<Arc<App>>, Caller(who): Caller, ApiQuery(q): ApiQuery<ReviewQuery>) -> ApiResult<Response> {
     let tenant = q.tenant.ok_or_else(|| ApiError::bad("invalid_request", "say which tenant: ?tenant=T"))?;
+    if !who.scope.allows(&tenant) {
+        return Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], String::new()).into_response());
+    }
     let body = crate::mask::review::cases(&app.store, &tenant).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
@@ -704,21 +829,25 @@ async fn review_cases(State(app): State<Arc<App>>, headers: HeaderMap, ApiQuery(
     ))]
 async fn review_mark(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(v): ApiJson<ReviewVerdict>,
 ) -> ApiResult<Json<Value>> {
-    require_security(&app, &headers)?;
     if !matches!(v.verdict.as_str(), "miss" | "ok") {
         return Err(ApiError::bad("invalid_request", format!("verdict must be \"miss\" or \"ok\", got \"{}\"", v.verdict)));
     }
     if v.verdict == "miss" && v.expected_masked.iter().all(|e| e.trim().is_empty()) {
         return Err(ApiError::bad("invalid_request", "a miss names what should have been masked in `expected_masked`"));
     }
+    let unknown = || ApiError::not_found("unknown_sample", format!("no review sample `{id}`"));
+    match crate::mask::review::tenant_of(&app.store, &id).await? {
+        Some(t) if who.scope.allows(&t) => {}
+        _ => return Err(unknown()),
+    }
     let marked = crate::mask::review::mark(&app.store, &id, &v.verdict, v.note.as_deref(), &v.expected_masked)
         .await?
-        .ok_or_else(|| ApiError::not_found("unknown_sample", format!("no review sample `{id}`")))?;
-    app.audit.append(&app.store, "security", "review.marked", &id, json!({"verdict": v.verdict})).await?;
+        .ok_or_else(unknown)?;
+    app.audit.append(&app.store, &who.audit_actor(), "review.marked", &id, json!({"verdict": v.verdict})).await?;
     Ok(Json(marked))
 }
 

@@ -83,12 +83,84 @@ impl Audit {
             let intact = prev_hash == prev && entry_hash(&prev, seq, at, &actor, &action, &subject, &detail) == hash;
             prev = hash.clone();
             out.push(serde_json::json!({
-                "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
+                "seq": seq, "at": at, "actor": actor_json(&actor), "action": action, "subject": subject,
                 "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null),
                 "hash": hash, "chain_intact": intact,
             }));
         }
         Ok(out)
+    }
+}
+
+/// An actor as the API shows it: a token's `{token_id, name, role}` (stored as JSON),
+/// or the name of a part of the host (`pipeline`, `config`, `cli`, ...).
+fn actor_json(actor: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(actor) {
+        Ok(v) if v.is_object() => v,
+        _ => serde_json::Value::String(actor.to_string()),
+    }
+}
+
+/// The result of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// Entries checked.
+    pub entries: i64,
+    pub intact: bool,
+    /// The first entry whose hash or link does not hold; every later one depends on it.
+    pub first_broken: Option<BrokenEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct BrokenEntry {
+    pub seq: i64,
+    pub action: String,
+    /// What does not hold: `hash` (the entry was edited), `link` (the entry before it
+    /// was dropped or edited) or `gap` (a sequence number is missing).
+    pub reason: String,
+}
+
+impl Audit {
+    /// Checks every entry's hash and its link to the one before, oldest first, and
+    /// names the first that does not hold.
+    pub async fn verify(store: &Store) -> Result<Verification> {
+        let mut prev = "0".repeat(64);
+        let mut expected_seq = 1i64;
+        let mut count = 0i64;
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT 1000").bind(after).fetch_all(&store.pool).await?;
+            if rows.is_empty() {
+                return Ok(Verification { entries: count, intact: true, first_broken: None });
+            }
+            for r in rows {
+                let (seq, at): (i64, i64) = (r.try_get("seq")?, r.try_get("at")?);
+                let (actor, action, subject, detail, prev_hash, hash): (String, String, String, String, String, String) = (
+                    r.try_get("actor")?,
+                    r.try_get("action")?,
+                    r.try_get("subject")?,
+                    r.try_get("detail")?,
+                    r.try_get("prev_hash")?,
+                    r.try_get("hash")?,
+                );
+                count += 1;
+                let reason = if seq != expected_seq {
+                    Some("gap")
+                } else if prev_hash != prev {
+                    Some("link")
+                } else if entry_hash(&prev, seq, at, &actor, &action, &subject, &detail) != hash {
+                    Some("hash")
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Ok(Verification { entries: count, intact: false, first_broken: Some(BrokenEntry { seq, action, reason: reason.into() }) });
+                }
+                prev = hash;
+                expected_seq = seq + 1;
+                after = seq;
+            }
+        }
     }
 }
 
@@ -109,6 +181,26 @@ mod tests {
         sqlx::query("UPDATE audit SET subject = 'forged' WHERE seq = 2").execute(&store.pool).await.unwrap();
         let e = Audit::entries(&store, 10).await.unwrap();
         assert_eq!(e.iter().map(|x| x["chain_intact"].as_bool().unwrap()).collect::<Vec<_>>(), vec![true, false, true]);
+        let v = Audit::verify(&store).await.unwrap();
+        assert!(!v.intact);
+        assert_eq!(v.first_broken, Some(BrokenEntry { seq: 2, action: "thing.done".into(), reason: "hash".into() }));
+    }
+
+    #[tokio::test]
+    async fn verify_names_the_first_dropped_or_relinked_entry() {
+        let (_dir, store) = store().await;
+        let audit = Audit::default();
+        for i in 0..4 {
+            audit.append(&store, r#"{"token_id":"tok_1","name":"n","role":"admin"}"#, "thing.done", &format!("s{i}"), serde_json::json!({})).await.unwrap();
+        }
+        assert_eq!(Audit::verify(&store).await.unwrap(), Verification { entries: 4, intact: true, first_broken: None });
+        assert_eq!(Audit::entries(&store, 1).await.unwrap()[0]["actor"]["role"], "admin", "a token actor is shown as an object");
+        sqlx::query("DELETE FROM audit WHERE seq = 3").execute(&store.pool).await.unwrap();
+        let v = Audit::verify(&store).await.unwrap();
+        assert_eq!(v.first_broken.map(|b| (b.seq, b.reason)), Some((4, "gap".to_string())));
+        sqlx::query("DELETE FROM audit WHERE seq = 1").execute(&store.pool).await.unwrap();
+        let v = Audit::verify(&store).await.unwrap();
+        assert_eq!(v.first_broken.map(|b| (b.seq, b.reason)), Some((2, "gap".to_string())));
     }
 
     async fn store() -> (tempfile::TempDir, Store) {

@@ -239,12 +239,23 @@ impl Default for Flags {
     }
 }
 
-/// Credentials of the roles that may read what others may not.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Access: every route but /healthz needs a bearer token (see `api::access`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// Bearer token of the security role (review queue); unset disables those endpoints.
+    /// A bearer token accepted as the security role over all tenants (the review
+    /// queue's token from before API tokens); unset accepts none.
     pub security_token: Option<String>,
+    /// Whether /metrics answers without a token.
+    pub open_metrics: bool,
+    /// Whether /openapi.json answers without a token.
+    pub open_openapi: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { security_token: None, open_metrics: true, open_openapi: true }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

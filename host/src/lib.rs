@@ -2,6 +2,7 @@
 //! flow (see DESIGN.md): api → pipeline (collect → mask → report → ticket →
 //! regression), on top of runtime (wasmtime), registry (components) and store (sqlx).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit;

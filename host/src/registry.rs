@@ -94,6 +94,7 @@ impl Registry {
         runtime: &Runtime,
         store: &Store,
         audit: &Audit,
+        actor: &str,
         name: &str,
         kind: ComponentKind,
         bytes: &[u8],
@@ -102,7 +103,7 @@ impl Registry {
         store.put_blob(bytes).map_err(UploadError::Storage)?;
         store.record_component(&loaded.sha256, kind.as_str(), name, bytes.len()).await.map_err(UploadError::Storage)?;
         audit
-            .append(store, "api", "component.uploaded", &loaded.sha256, serde_json::json!({"name": name, "kind": kind.as_str(), "size": bytes.len()}))
+            .append(store, actor, "component.uploaded", &loaded.sha256, serde_json::json!({"name": name, "kind": kind.as_str(), "size": bytes.len()}))
             .await
             .map_err(UploadError::Storage)?;
         Ok(loaded.sha256.clone())

@@ -32,17 +32,31 @@ pub fn shared_cache_dir() -> PathBuf {
     d
 }
 
+/// A fresh fake admin token for one host (generated, never a real secret).
+pub fn fake_admin_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("test-admin-{}", hex::encode(bytes))
+}
+
 /// A running `casefile serve`; killed when dropped. Its stderr (the host's own log)
-/// is kept for the tests to search, and echoed to the test's stderr.
+/// is kept for the tests to search, and echoed to the test's stderr. It starts with
+/// `CASEFILE_ADMIN_TOKEN` set to [`Host::token`], which `get`, `post` and friends send;
+/// `*_as` send another token, `http` sends none.
 pub struct Host {
     pub child: Child,
     pub base: String,
     pub http: reqwest::Client,
+    /// The admin token the host was started with.
+    pub token: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Host {
     pub fn start(config: &Path, data_dir: &Path) -> Host {
+        Host::start_with_token(config, data_dir, &fake_admin_token())
+    }
+
+    pub fn start_with_token(config: &Path, data_dir: &Path, token: &str) -> Host {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .arg("--config")
@@ -50,6 +64,7 @@ impl Host {
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "info,casefile=debug")
+            .env("CASEFILE_ADMIN_TOKEN", token)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -82,7 +97,7 @@ impl Host {
                 panic!("casefile did not start listening within 120 s (see its log above)");
             }
         };
-        Host { child, base, http: reqwest::Client::new(), log }
+        Host { child, base, http: reqwest::Client::new(), token: token.to_string(), log }
     }
 
     /// What the host has logged so far.
@@ -100,26 +115,45 @@ impl Host {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).json(body).send().await.expect("post");
+        self.post_as(&self.token, path, body).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("post");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).body(body).send().await.expect("post");
+        let r = self.http.post(self.url(path)).bearer_auth(&self.token).body(body).send().await.expect("post");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(path)).send().await.expect("get");
+        self.get_as(&self.token, path).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.expect("get");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
-        let r = self.http.get(self.url(path)).send().await.expect("get");
+        self.get_bytes_as(&self.token, path).await
+    }
+
+    pub async fn get_bytes_as(&self, token: &str, path: &str) -> (u16, Vec<u8>) {
+        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.expect("get");
         (r.status().as_u16(), r.bytes().await.expect("bytes").to_vec())
+    }
+
+    /// Makes a token through the API (as admin) and returns its secret.
+    pub async fn make_token(&self, role: &str, tenants: &[&str]) -> String {
+        let (status, t) = self.post("/internal/tokens", &json!({"name": format!("test-{role}"), "role": role, "tenants": tenants})).await;
+        assert_eq!(status, 201, "{t}");
+        t["token"].as_str().expect("token").to_string()
     }
 
     /// Polls the task until it reaches one of `states`; panics with the last view.

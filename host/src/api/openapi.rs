@@ -13,8 +13,8 @@ use crate::api::{ErrorBody, ErrorDetail};
         title = "casefile",
         description = "Diagnostic host for plugin platforms: collect, mask, report, ticket, verify. \
             Every error is `{\"error\": {\"code\", \"message\"}}` (schema `ErrorBody`) with a 4xx or 5xx status. \
-            The review routes take the security role's bearer token; the other routes will take bearer tokens too \
-            (scheme `bearer`) once access control is in place.",
+            Every route but /healthz (and /metrics and /openapi.json unless the config closes them) takes \
+            `Authorization: Bearer <token>` (scheme `bearer`); what each role may call is in the README's access matrix.",
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes),
@@ -23,6 +23,7 @@ use crate::api::{ErrorBody, ErrorDetail};
         (name = "registry", description = "Components"),
         (name = "review", description = "Security review of masked samples"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "access", description = "Tokens (admin)"),
         (name = "operations", description = "Health, metrics and this description"),
     )
 )]
@@ -76,6 +77,10 @@ mod tests {
         ("get", "/internal/review"),
         ("get", "/internal/review/cases"),
         ("post", "/internal/review/{id}"),
+        ("get", "/internal/audit/verify"),
+        ("post", "/internal/tokens"),
+        ("get", "/internal/tokens"),
+        ("delete", "/internal/tokens/{id}"),
         ("get", "/internal/report.schema.json"),
         ("get", "/healthz"),
         ("get", "/metrics"),

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod mask;
+mod tokens;
 
 use crate::api::TaskView;
 use crate::app::App;
@@ -25,6 +26,9 @@ pub struct Cli {
     /// Print JSON instead of a summary.
     #[arg(long, global = true)]
     json: bool,
+    /// The bearer token client commands send (make one with `casefile token create`).
+    #[arg(long, global = true, env = "CASEFILE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +61,18 @@ enum Command {
         /// sqlite://... or postgres://...; wins over --data-dir
         #[arg(long, env = "CASEFILE_DATABASE_URL")]
         database_url: Option<String>,
+    },
+    /// Make, list and revoke API tokens: through the server (with an admin --token),
+    /// or offline against the database when --config, --data-dir or --database-url is
+    /// given (how the first admin token is made).
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: tokens::AuditCommand,
     },
     /// Open a diagnosis for a failed plugin.
     Diagnose {
@@ -167,10 +183,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let client = Client { base: cli.server.trim_end_matches('/').to_string(), http: reqwest::Client::new() };
+    let client = Client { base: cli.server.trim_end_matches('/').to_string(), http: reqwest::Client::new(), token: cli.token.clone() };
     match cli.command {
         Command::Serve { config, listen, data_dir, database_url } => serve(config, listen, data_dir, database_url).await,
         Command::Migrate { config, data_dir, database_url } => migrate(config, data_dir, database_url, cli.json).await,
+        Command::Token { command } => tokens::token(&client, command, cli.json).await,
+        Command::Audit { command } => tokens::audit(&client, command, cli.json).await,
         Command::Diagnose { tenant, plugin, plugin_version, event, environments, start, end, message, trace_ids, regression, wait } => {
             let mut body = json!({"error_event_id": event, "tenant": tenant, "plugin": {"id": plugin, "version": plugin_version}});
             if !environments.is_empty() {
@@ -201,7 +219,7 @@ async fn run(cli: Cli) -> Result<()> {
             print(cli.json, &t, summarize)
         }
         Command::Bundle { task_id, output } => {
-            let resp = client.http.get(client.url(&format!("/internal/debug/report/{task_id}/bundle"))).send().await.with_context(|| client.unreachable())?;
+            let resp = client.authed(client.http.get(client.url(&format!("/internal/debug/report/{task_id}/bundle")))).send().await.with_context(|| client.unreachable())?;
             if !resp.status().is_success() {
                 bail!("{}", error_text(resp).await);
             }
@@ -239,6 +257,10 @@ async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<Pa
     let listen = listen.or_else(|| config.server.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
     let data_dir = data_dir.or_else(|| config.data_dir.clone().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("./data"));
     let app = App::start(config, &data_dir, database_url).await?;
+    if let Some(secret) = std::env::var("CASEFILE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
+        crate::access::install_env_admin(&app.store, &app.audit, &secret).await?;
+        tracing::info!("CASEFILE_ADMIN_TOKEN is accepted as an admin token (stored as its hash, id {})", crate::access::ENV_ADMIN_TOKEN_ID);
+    }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     crate::pipeline::spawn_workers(app.clone());
@@ -264,22 +286,7 @@ async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<Pa
 }
 
 async fn migrate(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>, as_json: bool) -> Result<()> {
-    let default_config = PathBuf::from("config/casefile.yaml");
-    let config = match config_path {
-        Some(p) => Some(Config::load(&p)?),
-        None if default_config.exists() => Some(Config::load(&default_config)?),
-        None => None,
-    };
-    let url = match database_url.filter(|u| !u.is_empty()).or_else(|| config.as_ref().and_then(|c| c.database_url.clone())) {
-        Some(u) => u,
-        None => {
-            let dir = data_dir
-                .or_else(|| config.as_ref().and_then(|c| c.data_dir.clone()).map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("./data"));
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-            crate::store::Store::default_url(&dir)
-        }
-    };
+    let (url, _) = database_of(config_path, data_dir, database_url)?;
     let outcome = crate::store::Store::migrate(&url).await?;
     let shown = json!({
         "database": crate::store::redact_url(&url),
@@ -300,9 +307,33 @@ async fn migrate(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, databa
     })
 }
 
+/// The database the offline commands (`migrate`, `token`, `audit verify`) work on,
+/// and the data dir: `--database-url`, else the config's `database_url`, else the
+/// SQLite file in `--data-dir` (or the config's `data_dir`, or ./data).
+fn database_of(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>) -> Result<(String, PathBuf)> {
+    let default_config = PathBuf::from("config/casefile.yaml");
+    let config = match config_path {
+        Some(p) => Some(Config::load(&p)?),
+        None if default_config.exists() => Some(Config::load(&default_config)?),
+        None => None,
+    };
+    let dir = data_dir
+        .or_else(|| config.as_ref().and_then(|c| c.data_dir.clone()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("./data"));
+    let url = match database_url.or_else(|| config.as_ref().and_then(|c| c.database_url.clone())).filter(|u| !u.is_empty()) {
+        Some(u) => u,
+        None => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            crate::store::Store::default_url(&dir)
+        }
+    };
+    Ok((url, dir))
+}
+
 struct Client {
     base: String,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Client {
@@ -314,8 +345,16 @@ impl Client {
         format!("cannot reach the casefile server at {} (is `casefile serve` running? set --server or CASEFILE_SERVER)", self.base)
     }
 
+    /// The request with the bearer token, when there is one.
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
-        let resp = req.send().await.with_context(|| self.unreachable())?;
+        let resp = self.authed(req).send().await.with_context(|| self.unreachable())?;
         if !resp.status().is_success() {
             bail!("{}", error_text(resp).await);
         }

@@ -65,6 +65,12 @@ pub async fn list(store: &Store, tenant: Option<&str>, status: Option<&str>, lim
     rows.iter().map(row_json).collect()
 }
 
+/// The tenant a sample belongs to; None when there is no such sample.
+pub async fn tenant_of(store: &Store, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT tenant FROM review_queue WHERE id = $1").bind(id).fetch_optional(&store.pool).await?;
+    Ok(row.map(|r| r.try_get("tenant")).transpose()?)
+}
+
 /// Records a reviewer's verdict; None when there is no such sample.
 pub async fn mark(store: &Store, id: &str, verdict: &str, note: Option<&str>, expected: &[String]) -> Result<Option<Value>> {
     let n = sqlx::query("UPDATE review_queue SET status = $1, note = $2, expected = $3, reviewed_at = $4 WHERE id = $5")
