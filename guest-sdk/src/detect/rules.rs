@@ -560,6 +560,7 @@ const CORE: &[Rule] = &[
                 "ayrshare SECRET «{X8}-{X8}-{X8}-{X8}»",
                 "Unseal Key 2: «{b44}»",
                 "set apiKey «{a18}»",
+                "api_key=«/9j/4AAQSkZJRgABAQ/Xk2mQ9pLr»",
             ],
             keeps: &[
                 "token expired for user bob",

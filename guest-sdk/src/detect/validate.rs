@@ -573,7 +573,17 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let uuid = b.len() == 36
         && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
         && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-');
-    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder_value(v)
+    // A path's segments are words (`/api/v1/items/10`); base64 that happens to start
+    // with `/` has a segment of mixed-case letters and digits, and stays a secret.
+    let random_segment = |s: &str| {
+        let b = s.as_bytes();
+        b.len() >= 8
+            && b.iter().any(u8::is_ascii_uppercase)
+            && b.iter().any(u8::is_ascii_lowercase)
+            && b.iter().any(u8::is_ascii_digit)
+    };
+    let placeholder = placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
+    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder
 }
 
 /// A token whose body must look random (see `random_token`), for prefix formats
