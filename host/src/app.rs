@@ -16,6 +16,8 @@ use crate::store::Store;
 
 pub struct App {
     pub config: Config,
+    /// Seals the tenants' pseudonym keys at rest.
+    pub master: crate::keys::MasterKey,
     pub store: Store,
     pub runtime: Arc<Runtime>,
     pub registry: Registry,
@@ -46,6 +48,15 @@ impl App {
             .or_else(|| config.database_url.clone().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| Store::default_url(data_dir));
         let store = Store::open(&url, data_dir).await?;
+        let (master, origin) = crate::keys::MasterKey::load(data_dir)?;
+        match &origin {
+            crate::keys::Origin::Environment => tracing::info!("tenant keys are sealed with the master key from CASEFILE_MASTER_KEY"),
+            crate::keys::Origin::File(p) => tracing::info!(path = %p.display(), "tenant keys are sealed with the master key file"),
+            crate::keys::Origin::Generated(p) => tracing::warn!(
+                path = %p.display(),
+                "no CASEFILE_MASTER_KEY: generated a master key file (owner-only); back it up, or the tenant keys (and with them every pseudonym) cannot be opened again"
+            ),
+        }
         let cache_dir = match &config.runtime.cache_dir {
             Some(d) if !d.is_empty() => config.resolve_path(d),
             _ => data_dir.join("compiled"),
@@ -61,6 +72,7 @@ impl App {
             .build()?;
         let outbound = crate::outbound::Outbound::new(&config.runtime)?;
         Ok(Arc::new(App {
+            master,
             flags: RwLock::new(config.flags.clone()),
             config,
             store,

@@ -202,7 +202,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     app.store.set_state(&task.id, TaskState::Masking, None).await.map_err(retry)?;
     let key = match &tenant.pseudonym_key {
         Some(k) => hex::decode(k).map_err(|e| fatal("config", format!("pseudonym_key: {e}")))?,
-        None => app.store.tenant_key(&task.tenant).await.map_err(retry)?,
+        None => app.store.tenant_key(&task.tenant, &app.master).await.map_err(retry)?,
     };
     let masking = app.template.masking_for(&task.tenant);
     let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::keys::MasterKey;
 use crate::model::{DiagnosisRequest, TaskState};
 
 /// Versioned schema migrations, one set per backend (host/migrations/<backend>/),
@@ -426,19 +427,48 @@ impl Store {
     }
 
     /// The tenant's pseudonym key, generated and kept on first use.
-    pub async fn tenant_key(&self, tenant: &str) -> Result<Vec<u8>> {
+    /// The tenant's pseudonym key, made on first use; stored sealed under the master
+    /// key (`keys`). A key stored in the clear by an earlier release is sealed now.
+    pub async fn tenant_key(&self, tenant: &str, master: &MasterKey) -> Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
         sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
             .bind(tenant)
-            .bind(hex::encode(fresh))
+            .bind(master.seal(tenant, &fresh)?)
             .execute(&self.pool)
             .await?;
-        let key: String = sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1")
+        let stored: String = sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1")
             .bind(tenant)
             .fetch_one(&self.pool)
             .await?
             .try_get("key_hex")?;
-        hex::decode(key).context("stored tenant key is not hex")
+        let key = master.open(tenant, &stored)?;
+        if !MasterKey::is_sealed(&stored) {
+            sqlx::query("UPDATE tenant_keys SET key_hex = $1 WHERE tenant = $2 AND key_hex = $3")
+                .bind(master.seal(tenant, &key)?)
+                .bind(tenant)
+                .bind(&stored)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(key)
+    }
+
+    /// Re-seals every tenant key from `old` to `new` in one transaction: all or none.
+    pub async fn reseal_keys(&self, old: &MasterKey, new: &MasterKey) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT tenant, key_hex FROM tenant_keys").fetch_all(&mut *tx).await?;
+        for row in &rows {
+            let tenant: String = row.try_get("tenant")?;
+            let stored: String = row.try_get("key_hex")?;
+            let key = old.open(&tenant, &stored)?;
+            sqlx::query("UPDATE tenant_keys SET key_hex = $1 WHERE tenant = $2")
+                .bind(new.seal(&tenant, &key)?)
+                .bind(&tenant)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
     }
 
     // ---- blobs ---------------------------------------------------------------
@@ -682,7 +712,8 @@ mod tests {
         assert_eq!(t.ticket_id.as_deref(), Some("T-1"));
         assert_eq!(store.task_events("old-task").await.unwrap().len(), 1);
         assert_eq!(store.ticket("default", "fp-old").await.unwrap().unwrap().url.as_deref(), Some("http://t/T-1"));
-        assert_eq!(store.tenant_key("default").await.unwrap(), vec![0x11; 32], "the tenant key must not be regenerated");
+        let master = crate::keys::MasterKey::generate();
+        assert_eq!(store.tenant_key("default", &master).await.unwrap(), vec![0x11; 32], "the tenant key must not be regenerated");
         // The chain verifies and keeps growing from the old head.
         let audit = crate::audit::Audit::default();
         audit.append(&store, "test", "after.upgrade", "s", serde_json::json!({})).await.unwrap();
@@ -727,6 +758,41 @@ mod tests {
         );
         let e = Store::migrate("mysql://x").await.unwrap_err().to_string();
         assert!(e.contains("neither sqlite"), "{e}");
+    }
+
+    /// Keys at rest: a new tenant key is stored sealed, a key from an earlier
+    /// release (plain hex) is sealed when read, rotation re-seals all of them, and the
+    /// old master key opens none afterwards.
+    #[tokio::test]
+    async fn tenant_keys_are_sealed_at_rest_and_rotate() {
+        use crate::keys::MasterKey;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap();
+        let stored = |tenant: &'static str| {
+            let pool = store.pool.clone();
+            async move {
+                let row = sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1").bind(tenant).fetch_one(&pool).await.unwrap();
+                row.try_get::<String, _>("key_hex").unwrap()
+            }
+        };
+        let old = MasterKey::generate();
+        let acme = store.tenant_key("acme", &old).await.unwrap();
+        assert_eq!(store.tenant_key("acme", &old).await.unwrap(), acme, "made once, then the same");
+        let row = stored("acme").await;
+        assert!(MasterKey::is_sealed(&row) && !row.contains(&hex::encode(&acme)), "{row}");
+        sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ('legacy', $1)").bind("22".repeat(32)).execute(&store.pool).await.unwrap();
+        assert_eq!(store.tenant_key("legacy", &old).await.unwrap(), vec![0x22; 32]);
+        assert!(MasterKey::is_sealed(&stored("legacy").await), "a plain key is sealed when read");
+
+        let new = MasterKey::generate();
+        assert_eq!(store.reseal_keys(&old, &new).await.unwrap(), 2);
+        assert_eq!(store.tenant_key("acme", &new).await.unwrap(), acme);
+        assert_eq!(store.tenant_key("legacy", &new).await.unwrap(), vec![0x22; 32]);
+        let e = store.tenant_key("acme", &old).await.unwrap_err().to_string();
+        assert!(e.contains("does not open"), "{e}");
+        // A failed rotation (a key the given master cannot open) changes nothing.
+        assert!(store.reseal_keys(&old, &MasterKey::generate()).await.is_err());
+        assert_eq!(store.tenant_key("acme", &new).await.unwrap(), acme);
     }
 
     #[tokio::test]

@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: tokens::TokenCommand,
     },
+    /// The master key that seals the tenants' pseudonym keys at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -187,6 +192,9 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { config, listen, data_dir, database_url } => serve(config, listen, data_dir, database_url).await,
         Command::Migrate { config, data_dir, database_url } => migrate(config, data_dir, database_url, cli.json).await,
+        Command::Keys { command: KeysCommand::Rotate { config, data_dir, database_url } } => {
+            rotate_master_key(config, data_dir, database_url, cli.json).await
+        }
         Command::Token { command } => tokens::token(&client, command, cli.json).await,
         Command::Audit { command } => tokens::audit(&client, command, cli.json).await,
         Command::Diagnose { tenant, plugin, plugin_version, event, environments, start, end, message, trace_ids, regression, wait } => {
@@ -304,6 +312,53 @@ async fn migrate(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, databa
             None => out.push_str("; nothing to apply"),
         }
         out
+    })
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every tenant key under a new master key (offline, against the
+    /// database). With a master key file, the new key replaces it and the old one is
+    /// kept as master.key.old; with CASEFILE_MASTER_KEY, the new key is printed once.
+    Rotate {
+        #[arg(long, env = "CASEFILE_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, env = "CASEFILE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long, env = "CASEFILE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+}
+
+/// `casefile keys rotate`. The new key is written beside the old one before the
+/// database changes, so whichever step a crash interrupts, a key that opens the
+/// stored keys is on disk.
+async fn rotate_master_key(config: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>, as_json: bool) -> Result<()> {
+    use crate::keys::{MasterKey, Origin};
+    let (url, data_dir) = database_of(config, data_dir, database_url)?;
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let store = crate::store::Store::open(&url, &data_dir).await?;
+    let (old, origin) = MasterKey::load(&data_dir)?;
+    let new = MasterKey::generate();
+    let staged = data_dir.join("master.key.new");
+    let _ = std::fs::remove_file(&staged);
+    new.write(&staged)?;
+    let count = store.reseal_keys(&old, &new).await?;
+    let shown = match origin {
+        Origin::Environment => {
+            json!({"resealed": count, "new_key": new.to_hex(), "staged": staged.display().to_string(),
+                   "next": "set CASEFILE_MASTER_KEY to new_key before the next start"})
+        }
+        Origin::File(path) | Origin::Generated(path) => {
+            let backup = data_dir.join("master.key.old");
+            std::fs::rename(&path, &backup).with_context(|| format!("cannot keep the old key as {}", backup.display()))?;
+            std::fs::rename(&staged, &path).with_context(|| format!("cannot install {}", path.display()))?;
+            json!({"resealed": count, "key_file": path.display().to_string(), "old_key_file": backup.display().to_string()})
+        }
+    };
+    print(as_json, &shown, |v| match v.get("new_key") {
+        Some(k) => format!("re-sealed {} tenant keys; set CASEFILE_MASTER_KEY={} before the next start", v["resealed"], k.as_str().unwrap_or("")),
+        None => format!("re-sealed {} tenant keys under a new master key in {} (the old one is {})", v["resealed"], v["key_file"].as_str().unwrap_or(""), v["old_key_file"].as_str().unwrap_or("")),
     })
 }
 
