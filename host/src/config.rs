@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub pipeline: PipelineConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub runtime: RuntimeConfig,
     #[serde(default)]
     pub components: BTreeMap<String, ComponentConfig>,
@@ -68,6 +70,21 @@ impl Default for ServerConfig {
             max_component_bytes: 32 << 20,
             public_url: None,
         }
+    }
+}
+
+/// How long the data of closed tasks is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Reports, bundles and review samples of tasks closed longer ago than this are
+    /// purged (0 keeps them for ever).
+    pub days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { days: 90 }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod regression;
 pub mod report;
+pub mod retention;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;

@@ -471,6 +471,51 @@ impl Store {
         Ok(rows.len())
     }
 
+    // ---- retention -----------------------------------------------------------
+
+    /// Closed tasks last changed before `cutoff_ms` that still hold a report, a
+    /// bundle or review samples: `(id, tenant, report, report_md, bundle_sha256)`.
+    pub async fn purgeable(&self, cutoff_ms: i64) -> Result<Vec<(String, String, Option<String>, Option<String>, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, report, report_md, bundle_sha256 FROM tasks
+             WHERE state = 'closed' AND updated_at < $1
+               AND (report IS NOT NULL OR report_md IS NOT NULL OR bundle_sha256 IS NOT NULL
+                    OR id IN (SELECT task_id FROM review_queue))",
+        )
+        .bind(cutoff_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("tenant")?, r.try_get("report")?, r.try_get("report_md")?, r.try_get("bundle_sha256")?)))
+            .collect()
+    }
+
+    /// Drops a task's report, Markdown, bundle (unless another task's manifest names
+    /// the same bytes) and review samples; returns how many samples went.
+    pub async fn purge_task(&self, id: &str, bundle_sha256: Option<&str>) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tasks SET report = NULL, report_md = NULL, bundle_sha256 = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let samples = sqlx::query("DELETE FROM review_queue WHERE task_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+        let shared = match bundle_sha256 {
+            Some(sha) => sqlx::query("SELECT id FROM tasks WHERE bundle_sha256 = $1").bind(sha).fetch_optional(&mut *tx).await?.is_some(),
+            None => true,
+        };
+        tx.commit().await?;
+        if let (Some(sha), false) = (bundle_sha256, shared) {
+            if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                match std::fs::remove_file(self.blob_path(sha)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(|| format!("cannot remove bundle {sha}")),
+                }
+            }
+        }
+        Ok(samples)
+    }
+
     // ---- blobs ---------------------------------------------------------------
 
     /// Stores bytes under their SHA-256 and returns it. Written to a temporary
