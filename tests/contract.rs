@@ -58,10 +58,20 @@ async fn a_masker_sees_an_empty_wasi_context_and_gets_pseudonyms_without_the_key
     assert_eq!(
         message,
         &format!(
-            "env=0 args=0 dir/=refused dir.=refused dir/data=refused dir/etc=refused tcp=refused dns=refused token={expected_token}"
+            "env=0 args=0 dir/=refused dir.=refused dir/data=refused dir/etc=refused tcp=refused dns=refused token={expected_token} residue=none"
         ),
         "a pure world gets nothing but its arguments and the host's pseudonyms"
     );
+    // Memory residue: the call above left a marker in its linear memory; fresh
+    // instances for another tenant (and the same one), from the same pooled
+    // allocator, never see it.
+    for tenant in ["globex", "acme", "globex"] {
+        let mut batch = Batch::default();
+        batch.logs.push(LogRecord::text("t", "x"));
+        let ctx = wit::MaskContext { tenant: tenant.into(), policy: "{}".into() };
+        let (out, _) = rt.mask(&probe, &ctx, key.clone(), batch).await.expect("probe ran");
+        assert!(out.logs[0].message.ends_with("residue=none"), "{tenant}: {}", out.logs[0].message);
+    }
     // The key itself is nowhere in what the component could see or return.
     assert!(!message.contains("tenant-key") && !message.contains(&hex::encode(&*key)));
 
