@@ -98,7 +98,7 @@ sources:
   loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"] }} }}
   files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
   loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
-  loki-gone: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
+  loki-gone: {{ component: loki, settings: {{ url: "http://casefile:{config_password}@127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
 ticket: {{ endpoint: "http://{ticket_addr}" }}
 regression: {{ url: "http://{ticket_addr}/internal/debug/regression/run" }}
 default: {{ masker: masker, sources: [loki, loki-down, loki-gone], ticket_mapper: mapper, owners: [team-checkout] }}
@@ -106,7 +106,10 @@ tenants:
   default: {{}}
 "#,
             components = guest_components(),
-            files = files.display()
+            files = files.display(),
+            // A password in the config: the source that uses it fails, and its
+            // error (which quotes the URL) must not carry it anywhere.
+            config_password = secrets.url_password
         ),
     );
     let data = dir.path().join("data");
@@ -161,6 +164,10 @@ tenants:
     let log = host.log();
     assert!(log.contains("component ready"), "the host's log is captured");
     secrets.assert_absent("the host's log", &log);
+    // Nor the tokens the requests carried, nor the master key.
+    assert!(!log.contains(&host.token), "the admin token leaked into the host's log");
+    let master = std::fs::read_to_string(data.join("master.key")).expect("a generated master key");
+    assert!(!log.contains(master.trim()), "the master key leaked into the host's log");
     let (status, bundle) = host.get_bytes(&format!("/internal/debug/report/{task}/bundle")).await;
     assert_eq!(status, 200);
     let files = untar(&bundle);
