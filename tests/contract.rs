@@ -62,6 +62,14 @@ async fn a_masker_sees_an_empty_wasi_context_and_gets_pseudonyms_without_the_key
         ),
         "a pure world gets nothing but its arguments and the host's pseudonyms"
     );
+    // What one call printed (read before the calls below print more).
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    assert!(logged.contains("probe-stdout-marker"), "stdout reaches the host's log");
+    assert!(logged.contains("probe-stderr-marker"), "stderr reaches the host's log");
+    let kept = logged.matches('x').count();
+    assert!(kept < 20_000, "the guest printed 40,000 bytes; the host keeps at most 16 KiB ({kept} kept)");
+    assert!(logged.contains("dropped_bytes"), "{}", &logged[..logged.len().min(400)]);
+
     // Memory residue: the call above left a marker in its linear memory; fresh
     // instances for another tenant (and the same one), from the same pooled
     // allocator, never see it.
@@ -74,13 +82,6 @@ async fn a_masker_sees_an_empty_wasi_context_and_gets_pseudonyms_without_the_key
     }
     // The key itself is nowhere in what the component could see or return.
     assert!(!message.contains("tenant-key") && !message.contains(&hex::encode(&*key)));
-
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
-    assert!(logged.contains("probe-stdout-marker"), "stdout reaches the host's log");
-    assert!(logged.contains("probe-stderr-marker"), "stderr reaches the host's log");
-    let kept = logged.matches('x').count();
-    assert!(kept < 20_000, "the guest printed 40,000 bytes; the host keeps at most 16 KiB ({kept} kept)");
-    assert!(logged.contains("dropped_bytes"), "{}", &logged[..logged.len().min(400)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
