@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::mask::MaskingSummary;
 use crate::mask::policy::{MaskingPolicy, MaskingTemplate};
-use crate::model::{Batch, ComponentUse, DiagnosisRequest, FailureKind, Level, SourceOutcome, SourceStatus};
+use crate::model::{Batch, ComponentUse, DiagnosisRequest, Level, SourceOutcome};
 use crate::store::sha256_hex;
 
 /// Names the kind of document; unchanged since the first release.
@@ -135,7 +135,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sources: Option<Vec<SourceEntry>>,
+    pub sources: Option<Vec<SourceOutcome>>,
     /// Error and fatal log lines, in time order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<LogLine>>,
@@ -222,43 +222,6 @@ pub struct Summary {
     pub hosts: Vec<String>,
     #[serde(default)]
     pub first_error: Option<LogLine>,
-}
-
-/// How a source fared: its status says whether its records are in the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SourceEntry {
-    pub name: String,
-    pub environment: String,
-    pub status: SourceStatus,
-    pub records: usize,
-    /// The fallback source that answered (status `degraded`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<String>,
-    /// Why the source failed, masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// What kind of failure `error` was (`invalid-input`, `unavailable`, `denied`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<FailureKind>,
-    pub component_sha256: String,
-    pub elapsed_ms: u64,
-}
-
-impl From<&SourceOutcome> for SourceEntry {
-    fn from(o: &SourceOutcome) -> Self {
-        SourceEntry {
-            name: o.name.clone(),
-            environment: o.environment.clone(),
-            status: o.status,
-            records: o.records,
-            fallback: o.fallback.clone(),
-            error_kind: o.error_kind,
-            error: o.error.clone(),
-            component_sha256: o.component_sha256.clone(),
-            elapsed_ms: o.elapsed_ms,
-        }
-    }
 }
 
 /// One log line as the report shows it (the message clipped to the template's limit).
@@ -529,7 +492,7 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
         message: input.masked_message.clone(),
         components: input.components.iter().map(ReportComponent::from).collect(),
         summary,
-        sources: t.has("sources").then(|| input.sources.iter().map(SourceEntry::from).collect()),
+        sources: t.has("sources").then(|| input.sources.to_vec()),
         errors: t.has("errors").then(|| errors.iter().take(lim.errors).map(|&i| log_line(i)).collect()),
         timeline: t.has("timeline").then(|| timeline(b, &errors, lim.timeline).into_iter().map(log_line).collect()),
         traces: t.has("traces").then(|| traces(b, lim.traces)),
@@ -764,6 +727,7 @@ pub fn bundle(report: &Built, batch: &Batch, components: &[ComponentUse]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{FailureKind, SourceStatus};
 
     #[test]
     fn fingerprint_ignores_numbers_and_ids_but_not_the_error() {

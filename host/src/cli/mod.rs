@@ -52,15 +52,8 @@ enum Command {
     /// Bring the database schema to this release (`serve` does it too, at start).
     /// A database made before versioned migrations is recorded as at migration 1.
     Migrate {
-        /// Read data_dir and database_url from this config [default: config/casefile.yaml, when it exists]
-        #[arg(long, env = "CASEFILE_CONFIG")]
-        config: Option<PathBuf>,
-        /// Migrate the SQLite database in this data dir [default: ./data, or data_dir in the config]
-        #[arg(long, env = "CASEFILE_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// sqlite://... or postgres://...; wins over --data-dir
-        #[arg(long, env = "CASEFILE_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        db: Database,
     },
     /// Make, list and revoke API tokens: through the server (with an admin --token),
     /// or offline against the database when --config, --data-dir or --database-url is
@@ -191,10 +184,8 @@ async fn run(cli: Cli) -> Result<()> {
     let client = Client { base: cli.server.trim_end_matches('/').to_string(), http: reqwest::Client::new(), token: cli.token.clone() };
     match cli.command {
         Command::Serve { config, listen, data_dir, database_url } => serve(config, listen, data_dir, database_url).await,
-        Command::Migrate { config, data_dir, database_url } => migrate(config, data_dir, database_url, cli.json).await,
-        Command::Keys { command: KeysCommand::Rotate { config, data_dir, database_url } } => {
-            rotate_master_key(config, data_dir, database_url, cli.json).await
-        }
+        Command::Migrate { db } => migrate(&db, cli.json).await,
+        Command::Keys { command: KeysCommand::Rotate { db } } => rotate_master_key(&db, cli.json).await,
         Command::Token { command } => tokens::token(&client, command, cli.json).await,
         Command::Audit { command } => tokens::audit(&client, command, cli.json).await,
         Command::Diagnose { tenant, plugin, plugin_version, event, environments, start, end, message, trace_ids, regression, wait } => {
@@ -294,8 +285,8 @@ async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<Pa
     Ok(())
 }
 
-async fn migrate(config_path: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>, as_json: bool) -> Result<()> {
-    let (url, _) = database_of(config_path, data_dir, database_url)?;
+async fn migrate(db: &Database, as_json: bool) -> Result<()> {
+    let (url, _) = db.locate()?;
     let outcome = crate::store::Store::migrate(&url).await?;
     let shown = json!({
         "database": crate::store::redact_url(&url),
@@ -322,21 +313,44 @@ enum KeysCommand {
     /// database). With a master key file, the new key replaces it and the old one is
     /// kept as master.key.old; with CASEFILE_MASTER_KEY, the new key is printed once.
     Rotate {
-        #[arg(long, env = "CASEFILE_CONFIG")]
-        config: Option<PathBuf>,
-        #[arg(long, env = "CASEFILE_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        #[arg(long, env = "CASEFILE_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        db: Database,
     },
+}
+
+/// Where the offline commands (`migrate`, `keys`, offline `token` and `audit`) find
+/// the database: `--database-url`, else the config's `database_url`, else the SQLite
+/// file in `--data-dir` (or the config's `data_dir`, or ./data).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Database {
+    /// Read data_dir and database_url from this config [default: config/casefile.yaml, when it exists]
+    #[arg(long, env = "CASEFILE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The SQLite database in this data dir [default: ./data, or data_dir in the config]
+    #[arg(long, env = "CASEFILE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://... or postgres://...; wins over --data-dir
+    #[arg(long, env = "CASEFILE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl Database {
+    pub fn given(&self) -> bool {
+        self.config.is_some() || self.data_dir.is_some() || self.database_url.is_some()
+    }
+
+    /// The database URL and the data dir.
+    pub fn locate(&self) -> Result<(String, PathBuf)> {
+        database_of(self.config.clone(), self.data_dir.clone(), self.database_url.clone())
+    }
 }
 
 /// `casefile keys rotate`. The new key is written beside the old one before the
 /// database changes, so whichever step a crash interrupts, a key that opens the
 /// stored keys is on disk.
-async fn rotate_master_key(config: Option<PathBuf>, data_dir: Option<PathBuf>, database_url: Option<String>, as_json: bool) -> Result<()> {
+async fn rotate_master_key(db: &Database, as_json: bool) -> Result<()> {
     use crate::keys::{MasterKey, Origin};
-    let (url, data_dir) = database_of(config, data_dir, database_url)?;
+    let (url, data_dir) = db.locate()?;
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let store = crate::store::Store::open(&url, &data_dir).await?;
     let (old, origin) = MasterKey::load(&data_dir)?;

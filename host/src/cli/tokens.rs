@@ -3,37 +3,29 @@
 //! database when `--config`, `--data-dir` or `--database-url` is given, so the
 //! first admin token can be made before the server runs.
 
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::{database_of, print, Client};
+use super::{print, Client, Database};
 use crate::access::{NewToken, Role, Scope};
 use crate::audit::Audit;
 use crate::store::Store;
 
-/// Where the database is, for the offline mode; none of them given means "through the server".
+/// Where the database is, for the offline mode; none of it given means "through the server".
 #[derive(Args, Debug, Clone)]
 pub struct Offline {
-    /// Work offline on the database this config names
-    #[arg(long, env = "CASEFILE_CONFIG")]
-    config: Option<PathBuf>,
-    /// Work offline on the SQLite database in this data dir
-    #[arg(long, env = "CASEFILE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// Work offline on this database (sqlite://... or postgres://...)
-    #[arg(long, env = "CASEFILE_DATABASE_URL")]
-    database_url: Option<String>,
+    #[command(flatten)]
+    db: Database,
 }
 
 impl Offline {
     async fn store(&self) -> Result<Option<Store>> {
-        if self.config.is_none() && self.data_dir.is_none() && self.database_url.is_none() {
+        if !self.db.given() {
             return Ok(None);
         }
-        let (url, dir) = database_of(self.config.clone(), self.data_dir.clone(), self.database_url.clone())?;
+        let (url, dir) = self.db.locate()?;
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
         Ok(Some(Store::open(&url, &dir).await?))
     }

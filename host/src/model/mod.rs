@@ -200,15 +200,18 @@ pub struct DiagnosisRequest {
     pub regression: RegressionStrategy,
 }
 
-/// How a source fared in one collection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How a source fared in one collection; the report's `sources` list as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SourceOutcome {
     pub name: String,
     pub environment: String,
     pub status: SourceStatus,
     pub records: usize,
+    /// The fallback source that answered (status `degraded`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Why the source failed, masked before it leaves the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What kind of failure `error` was (of the source, or of its fallback when both failed).
