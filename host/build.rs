@@ -24,6 +24,7 @@ const TEST_GUESTS: &[&str] = &[
     "leaky-masker",
     "probe-masker",
     "hostile-mapper",
+    "probe-connector",
 ];
 
 fn main() {

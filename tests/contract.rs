@@ -12,6 +12,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use casefile::config::{ComponentKind, RuntimeConfig};
+use casefile::outbound::HttpGrant;
+use casefile::runtime::CallGrant;
 use casefile::model::{Batch, FailureKind, LogRecord};
 use casefile::registry::builtin;
 use casefile::runtime::bindings::wit;
@@ -136,4 +138,37 @@ async fn a_mapper_cannot_send_report_data_outside_the_ticket_endpoint() {
     let platform = rt.load("platform", ComponentKind::TicketMapper, builtin::get("ticket-platform").unwrap()).unwrap();
     let req = rt.build_ticket_request(&platform, &target, wit::TicketAction::Create, &summary, None, "").await.unwrap();
     assert!(casefile::ticket::request_url(&target, &req).is_ok());
+}
+
+/// Sandbox escapes from a connector: out of its granted directory by `..`, by an
+/// absolute path and by a symlink planted inside it; the environment; HTTP to a host
+/// the allow-list does not name. Each is refused; the granted file itself reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_cannot_leave_its_grant() {
+    let rt = runtime();
+    let bytes = std::fs::read(guest("probe-connector")).unwrap();
+    let probe = rt.load("probe-connector", ComponentKind::Connector, &bytes).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    std::fs::write(granted.join("own.txt"), "mine").unwrap();
+    std::fs::write(root.path().join("outside.txt"), "not yours").unwrap();
+    std::os::unix::fs::symlink(root.path().join("outside.txt"), granted.join("link")).unwrap();
+    let grant = CallGrant { dir: Some(granted), http: HttpGrant::new(&["127.0.0.1:9".into()]), pseudonym_key: None };
+    let query = wit::Query {
+        tenant: "acme".into(),
+        plugin_id: "p".into(),
+        plugin_version: None,
+        environment: "prod".into(),
+        start_ns: 1,
+        end_ns: 2,
+        trace_ids: vec![],
+        limit: 10,
+        settings: "\"http://127.0.0.2:8080/steal\"".into(),
+    };
+    let batch = rt.fetch(&probe, &query, &grant).await.expect("probe ran");
+    assert_eq!(
+        batch.logs[0].message,
+        "own=open dotdot=refused absolute=refused symlink=refused env=0 http=denied"
+    );
 }
