@@ -154,7 +154,22 @@ async fn a_connector_cannot_leave_its_grant() {
     std::fs::write(granted.join("own.txt"), "mine").unwrap();
     std::fs::write(root.path().join("outside.txt"), "not yours").unwrap();
     std::os::unix::fs::symlink(root.path().join("outside.txt"), granted.join("link")).unwrap();
-    let grant = CallGrant { dir: Some(granted), http: HttpGrant::new(&["127.0.0.1:9".into()]), pseudonym_key: None };
+    // An allowed host that redirects to one that is not: the host must hand the 302
+    // back, never follow it.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let elsewhere = support::serve(axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "stolen" }
+    }))
+    .await;
+    let location = format!("http://{elsewhere}/steal");
+    let redirecting = support::serve(axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, location)], "") }
+    }))
+    .await;
+    let grant = CallGrant { dir: Some(granted), http: HttpGrant::new(&[redirecting.to_string()]), pseudonym_key: None };
     let query = wit::Query {
         tenant: "acme".into(),
         plugin_id: "p".into(),
@@ -164,11 +179,12 @@ async fn a_connector_cannot_leave_its_grant() {
         end_ns: 2,
         trace_ids: vec![],
         limit: 10,
-        settings: "\"http://127.0.0.2:8080/steal\"".into(),
+        settings: format!("http://127.0.0.2:8080/steal http://{redirecting}/go"),
     };
     let batch = rt.fetch(&probe, &query, &grant).await.expect("probe ran");
     assert_eq!(
         batch.logs[0].message,
-        "own=open dotdot=refused absolute=refused symlink=refused env=0 http=denied"
+        "own=open dotdot=refused absolute=refused symlink=refused env=0 http=denied,302"
     );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect was followed");
 }

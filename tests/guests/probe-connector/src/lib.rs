@@ -28,12 +28,19 @@ impl Guest for Probe {
         let absolute = outcome(std::fs::read("/etc/hostname"));
         let symlink = outcome(std::fs::read("/data/link"));
         let env = std::env::vars().count();
-        // The query's settings name a URL outside the allow-list (the test makes one).
-        let http = match http_get(query.settings.trim_matches('"'), &[]) {
-            Ok(_) => "open",
-            Err(PluginError::Denied(_)) => "denied",
-            Err(_) => "failed",
-        };
+        // The query's settings name URLs, space-separated (the test makes them): each
+        // answers `denied`, `failed`, or the status the host handed back.
+        let http: Vec<String> = query
+            .settings
+            .trim_matches('"')
+            .split_whitespace()
+            .map(|url| match http_get(url, &[]) {
+                Ok(r) => r.status.to_string(),
+                Err(PluginError::Denied(_)) => "denied".to_owned(),
+                Err(_) => "failed".to_owned(),
+            })
+            .collect();
+        let http = http.join(",");
         Ok(Batch {
             logs: vec![LogRecord {
                 timestamp_ns: query.start_ns,
