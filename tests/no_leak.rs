@@ -200,7 +200,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             error_event_id: request.error_event_id.clone(),
             fingerprint: built.fingerprint.clone(),
             title: built.title.clone(),
-            severity: casefile::runtime::convert::severity(built.severity.as_str()),
+            severity: built.severity.wit(),
             environments: vec!["prod".into()],
             owners: vec![],
             markdown: built.markdown.clone(),

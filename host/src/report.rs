@@ -174,6 +174,16 @@ impl Severity {
             Severity::Medium => "medium",
         }
     }
+
+    /// The same judgement in the contract's words, for the ticket mapper.
+    pub fn wit(self) -> crate::model::wit::types::Severity {
+        use crate::model::wit::types::Severity as W;
+        match self {
+            Severity::Critical => W::Critical,
+            Severity::High => W::High,
+            Severity::Medium => W::Medium,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]

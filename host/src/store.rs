@@ -430,17 +430,21 @@ impl Store {
     /// The tenant's pseudonym key, made on first use; stored sealed under the master
     /// key (`keys`). A key stored in the clear by an earlier release is sealed now.
     pub async fn tenant_key(&self, tenant: &str, master: &MasterKey) -> Result<Vec<u8>> {
-        let fresh: [u8; 32] = rand::random();
-        sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
-            .bind(tenant)
-            .bind(master.seal(tenant, &fresh)?)
-            .execute(&self.pool)
-            .await?;
-        let stored: String = sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1")
-            .bind(tenant)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("key_hex")?;
+        let select = || sqlx::query("SELECT key_hex FROM tenant_keys WHERE tenant = $1").bind(tenant);
+        let stored: String = match select().fetch_optional(&self.pool).await? {
+            Some(row) => row.try_get("key_hex")?,
+            None => {
+                // Another worker may make it at the same moment: whichever insert
+                // lands first is the key, and both read it back.
+                let fresh: [u8; 32] = rand::random();
+                sqlx::query("INSERT INTO tenant_keys (tenant, key_hex) VALUES ($1, $2) ON CONFLICT (tenant) DO NOTHING")
+                    .bind(tenant)
+                    .bind(master.seal(tenant, &fresh)?)
+                    .execute(&self.pool)
+                    .await?;
+                select().fetch_one(&self.pool).await?.try_get("key_hex")?
+            }
+        };
         let key = master.open(tenant, &stored)?;
         if !MasterKey::is_sealed(&stored) {
             sqlx::query("UPDATE tenant_keys SET key_hex = $1 WHERE tenant = $2 AND key_hex = $3")

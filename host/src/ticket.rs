@@ -47,7 +47,7 @@ fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
         error_event_id: task.request.error_event_id.clone(),
         fingerprint: task.fingerprint.clone().unwrap_or_default(),
         title: report.title,
-        severity: convert::severity(report.severity.as_str()),
+        severity: report.severity.wit(),
         environments: task.request.environments.clone(),
         owners: tenant.map(|t| t.owners).unwrap_or_default(),
         markdown: task.report_md.clone().unwrap_or_default(),
@@ -113,17 +113,22 @@ pub async fn transition(app: &App, t: &Target, task: &TaskRow, action: wit::Tick
     Ok(Some(row))
 }
 
-/// Where a mapper's request may go: the ticket endpoint's host and port only. A
+/// The only place a mapper's requests may go: the ticket endpoint's host and port. A
 /// mapper builds requests; it does not choose where report data goes.
-pub fn request_url(target: &wit::TicketTarget, req: &wit::HttpRequest) -> Result<reqwest::Url> {
+fn endpoint_grant(target: &wit::TicketTarget) -> Result<HttpGrant> {
     let endpoint = &target.endpoint;
     let endpoint_host = reqwest::Url::parse(endpoint)
         .ok()
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
         .with_context(|| format!("ticket endpoint `{endpoint}` is not a URL"))?;
-    HttpGrant::new(&[endpoint_host])
+    Ok(HttpGrant::new(&[endpoint_host]))
+}
+
+/// Checks a mapper's request against the endpoint grant, saying why it is refused.
+pub fn request_url(target: &wit::TicketTarget, req: &wit::HttpRequest) -> Result<reqwest::Url> {
+    endpoint_grant(target)?
         .check(&req.url)
-        .map_err(|e| anyhow!("built a request outside the ticket endpoint {endpoint}: {e}"))
+        .map_err(|e| anyhow!("built a request outside the ticket endpoint {}: {e}", target.endpoint))
 }
 
 fn action_name(a: wit::TicketAction) -> &'static str {
@@ -145,12 +150,14 @@ async fn send(
 ) -> Result<wit::TicketRef> {
     let req = app.runtime.build_ticket_request(&t.mapper, &t.target, action, s, ticket, comment).await?;
     let endpoint = &t.target.endpoint;
-    let url = request_url(&t.target, &req).with_context(|| format!("ticket mapper {}", t.mapper.name))?;
-    let grant = HttpGrant::new(&[format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0))]);
+    // Refused here with the mapper's name in the message; outbound checks the same
+    // grant again as it sends, as for every outbound request.
+    request_url(&t.target, &req).with_context(|| format!("ticket mapper {}", t.mapper.name))?;
+    let grant = endpoint_grant(&t.target)?;
     let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
     let answer = app
         .outbound
-        .send(&grant, convert::method(req.method), url.as_str(), &headers, req.body)
+        .send(&grant, convert::method(req.method), &req.url, &headers, req.body)
         .await
         .with_context(|| format!("ticket system at {endpoint} did not answer"))?;
     let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();

@@ -18,37 +18,46 @@ use super::{Candidate, Category::Contact, Examples, Rule};
 use regex::Regex;
 use std::sync::OnceLock;
 
-/// Words after which a number is a phone number (ASCII case-insensitively), and the
-/// trigger of the national rule (with the shapes below).
-const PHONE_WORDS: &[&str] = &[
-    "phone",
-    "tel.",
-    "tel:",
-    "tel ",
-    "call",
-    "mobile",
-    "cell",
-    "fax",
-    "sms",
-    "whatsapp",
-    "contact",
-    "reach",
-    "dial",
-    "telefon",
-    "téléphone",
-    "portable",
-    "celular",
-    "telefone",
-    "handy",
-    "móvil",
-    "movil",
-    "number is",
-    "电话",
-    "手机",
-    "電話",
-    "携帯",
-    "联系",
-];
+/// Words after which a number is a phone number (ASCII case-insensitively), as a
+/// macro so the national rule's list can extend it (const slices do not concatenate).
+macro_rules! phone_words_before {
+    ($($more:literal),*) => {
+        &[
+            "phone",
+            "tel.",
+            "tel:",
+            "tel ",
+            "call",
+            "mobile",
+            "cell",
+            "fax",
+            "sms",
+            "whatsapp",
+            "contact",
+            "reach",
+            "dial",
+            "telefon",
+            "téléphone",
+            "portable",
+            "celular",
+            "telefone",
+            "handy",
+            "móvil",
+            "movil",
+            "number is",
+            "电话",
+            "手机",
+            "電話",
+            "携帯",
+            "联系"
+            $(, $more)*
+        ]
+    };
+}
+
+/// Words after which a number is a phone number, and the trigger of the national rule
+/// (with the shapes below).
+const PHONE_WORDS: &[&str] = phone_words_before!();
 
 /// Words after a number that make it a phone number (`… 2671 (office)`); the trigger
 /// looks for a digit right before them.
@@ -57,40 +66,7 @@ const PHONE_WORDS_AFTER: &[&str] = &[
 ];
 
 /// The national rule's trigger words: those before a number and those after one.
-const NATIONAL_WORDS: &[&str] = &[
-    "phone",
-    "tel.",
-    "tel:",
-    "tel ",
-    "call",
-    "mobile",
-    "cell",
-    "fax",
-    "sms",
-    "whatsapp",
-    "contact",
-    "reach",
-    "dial",
-    "telefon",
-    "téléphone",
-    "portable",
-    "celular",
-    "telefone",
-    "handy",
-    "móvil",
-    "movil",
-    "number is",
-    "电话",
-    "手机",
-    "電話",
-    "携帯",
-    "联系",
-    "office",
-    "home",
-    "work",
-    "tel",
-    "landline",
-];
+const NATIONAL_WORDS: &[&str] = phone_words_before!("office", "home", "work", "tel", "landline");
 
 /// One numbering plan: a region of libphonenumber's metadata.
 pub struct Plan {

@@ -24,15 +24,6 @@ pub fn method(m: wit::HttpMethod) -> reqwest::Method {
     }
 }
 
-pub fn severity(s: &str) -> wit::Severity {
-    match s {
-        "critical" => wit::Severity::Critical,
-        "high" => wit::Severity::High,
-        "low" => wit::Severity::Low,
-        _ => wit::Severity::Medium,
-    }
-}
-
 /// The word a ticket state is stored as.
 pub fn ticket_state_word(s: &wit::TicketState) -> String {
     match s {

@@ -32,7 +32,6 @@ impl Guest for Probe {
         // answers `denied`, `failed`, or the status the host handed back.
         let http: Vec<String> = query
             .settings
-            .trim_matches('"')
             .split_whitespace()
             .map(|url| match http_get(url, &[]) {
                 Ok(r) => r.status.to_string(),
