@@ -169,7 +169,21 @@ async fn a_connector_cannot_leave_its_grant() {
         async move { (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, location)], "") }
     }))
     .await;
-    let grant = CallGrant { dir: Some(granted), http: HttpGrant::new(&[redirecting.to_string()]), pseudonym_key: None };
+    // A name on the allow-list that resolves to an address the allow-list does not
+    // name (here loopback, as a rebinding DNS answer would give) is refused too.
+    let named_hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = named_hits.clone();
+    let named = support::serve(axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "internal" }
+    }))
+    .await;
+    let by_name = format!("localhost:{}", named.port());
+    let grant = CallGrant {
+        dir: Some(granted),
+        http: HttpGrant::new(&[redirecting.to_string(), by_name.clone()]),
+        ..CallGrant::default()
+    };
     let query = wit::Query {
         tenant: "acme".into(),
         plugin_id: "p".into(),
@@ -179,12 +193,27 @@ async fn a_connector_cannot_leave_its_grant() {
         end_ns: 2,
         trace_ids: vec![],
         limit: 10,
-        settings: format!("http://127.0.0.2:8080/steal http://{redirecting}/go"),
+        settings: format!("http://127.0.0.2:8080/steal?key=planted http://{redirecting}/go http://{by_name}/metadata"),
     };
     let batch = rt.fetch(&probe, &query, &grant).await.expect("probe ran");
     assert_eq!(
         batch.logs[0].message,
-        "own=open dotdot=refused absolute=refused symlink=refused env=0 http=denied,302"
+        "own=open dotdot=refused absolute=refused symlink=refused env=0 http=denied,302,denied"
     );
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect was followed");
+    assert_eq!(named_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "a name resolving to loopback was reached");
+
+    // Every refusal the host made is recorded for the audit log: host and port, or
+    // the path asked for; never a query. (An absolute path outside every preopen
+    // never reaches the host: the guest's libc finds no capability for it.)
+    let refused: Vec<(&str, String)> = grant.refusals.drain().into_iter().map(|r| (r.kind, r.target)).collect();
+    assert_eq!(
+        refused,
+        vec![
+            ("filesystem", "../outside.txt".to_string()),
+            ("filesystem", "link".to_string()),
+            ("http", "127.0.0.2:8080".to_string()),
+            ("http", by_name.clone()),
+        ]
+    );
 }

@@ -99,9 +99,10 @@ sources:
   files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
   loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
   loki-gone: {{ component: loki, settings: {{ url: "http://casefile:{config_password}@127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
+  loki-offlist: {{ component: loki, settings: {{ url: "http://127.0.0.2:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
 ticket: {{ endpoint: "http://{ticket_addr}" }}
 regression: {{ url: "http://{ticket_addr}/internal/debug/regression/run" }}
-default: {{ masker: masker, sources: [loki, loki-down, loki-gone], ticket_mapper: mapper, owners: [team-checkout] }}
+default: {{ masker: masker, sources: [loki, loki-down, loki-gone, loki-offlist], ticket_mapper: mapper, owners: [team-checkout] }}
 tenants:
   default: {{}}
 "#,
@@ -145,6 +146,9 @@ tenants:
     assert!(sources.contains(&("loki".into(), "used".into())), "{sources:?}");
     assert!(sources.contains(&("loki-down".into(), "degraded".into())), "{sources:?}");
     assert!(sources.contains(&("loki-gone".into(), "missing".into())), "{sources:?}");
+    // A source whose URL is off its allow-list is refused by policy, and the refusal
+    // is audited below.
+    assert!(sources.contains(&("loki-offlist".into(), "missing".into())), "{sources:?}");
     // The span is joined to the log lines that carry its trace id.
     let trace = &report["traces"][0];
     assert_eq!(trace["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -276,6 +280,12 @@ tenants:
     let entries = audit["entries"].as_array().unwrap();
     assert!(entries.iter().all(|e| e["chain_intact"] == true));
     assert!(entries.iter().any(|e| e["action"] == "ticket.close"));
+    let refused = entries.iter().find(|e| e["action"] == "sandbox.refused").expect("the refused request is audited");
+    assert_eq!(refused["subject"], task.as_str());
+    assert_eq!(refused["detail"]["source"], "loki-offlist", "{refused:#}");
+    assert_eq!(refused["detail"]["kind"], "http");
+    assert_eq!(refused["detail"]["target"], format!("127.0.0.2:{down}"));
+    assert_eq!(refused["detail"]["sha256"].as_str().map(str::len), Some(64));
 }
 
 /// Validates a real report against the JSON Schema the host serves.

@@ -6,6 +6,7 @@
 //! parser reqwest uses, so tricks like `http://allowed@evil/` are judged by the real
 //! host.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -35,16 +36,23 @@ pub struct Answer {
 #[derive(Debug, Clone)]
 pub struct Outbound {
     client: reqwest::Client,
+    timeout: Duration,
     max_response: usize,
 }
 
 impl Outbound {
     pub fn new(limits: &RuntimeConfig) -> Result<Outbound> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(limits.http_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Outbound { client, max_response: limits.http_max_response_mb << 20 })
+        let timeout = Duration::from_millis(limits.http_timeout_ms);
+        let client = Self::builder_with(timeout).build()?;
+        Ok(Outbound { client, timeout, max_response: limits.http_max_response_mb << 20 })
+    }
+
+    fn builder(&self) -> reqwest::ClientBuilder {
+        Self::builder_with(self.timeout)
+    }
+
+    fn builder_with(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none())
     }
 
     /// Sends the request if `grant` allows its URL, and reads the answer up to the cap.
@@ -58,7 +66,19 @@ impl Outbound {
     ) -> Result<Answer, OutboundError> {
         let url = grant.check(url).map_err(|e| OutboundError::Denied(e.to_string()))?;
         let host = url.host_str().unwrap_or_default().to_string();
-        let mut req = self.client.request(method, url);
+        let client = match literal_ip(&host) {
+            Some(_) => self.client.clone(),
+            None => {
+                // Connect only to the addresses just checked, so a second DNS answer
+                // cannot differ from the one that was judged.
+                let addrs = grant.resolve(&host, url.port_or_known_default().unwrap_or(0)).await?;
+                self.builder()
+                    .resolve_to_addrs(&host, &addrs)
+                    .build()
+                    .map_err(|e| OutboundError::Unavailable(format!("cannot build a client for {host}: {e}")))?
+            }
+        };
+        let mut req = client.request(method, url);
         for (k, v) in headers {
             req = req.header(k, v);
         }
@@ -89,22 +109,56 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>,
     Ok(body)
 }
 
+/// Where a source (or the ticket bridge) may send requests.
+///
+/// Entries are `host`, `host:port`, an address (`10.0.0.7`, `[::1]:8080`) or a
+/// network (`10.0.0.0/8`). A URL's host must be named by an entry. A host *name* is
+/// then resolved by the host, and every address it is connected to must be public
+/// or named by an address or network entry: an allowed name whose DNS answer points
+/// at loopback, a private network or the cloud metadata address is refused, so a
+/// rebinding DNS answer cannot walk a connector into the internal network.
 #[derive(Debug, Clone, Default)]
 pub struct HttpGrant {
-    /// `host` (any port) or `host:port`, lowercase.
-    allow: Vec<String>,
+    /// Host names: `host` (any port) or `host:port`, lowercase.
+    names: Vec<(String, Option<u16>)>,
+    /// Addresses and networks, each with its port when the entry gave one.
+    addrs: Vec<(ipnet::IpNet, Option<u16>)>,
+    /// Names may resolve anywhere: set for the ticket endpoint, whose one host the
+    /// operator wrote and no component can change.
+    trust_resolution: bool,
 }
 
 impl HttpGrant {
     pub fn new(allow: &[String]) -> HttpGrant {
-        HttpGrant { allow: allow.iter().map(|h| h.trim().to_ascii_lowercase()).collect() }
+        let mut grant = HttpGrant::default();
+        for entry in allow.iter().map(|h| h.trim().to_ascii_lowercase()) {
+            if let Ok(net) = entry.parse::<ipnet::IpNet>() {
+                grant.addrs.push((net, None));
+            } else if let Ok(ip) = entry.parse::<IpAddr>() {
+                grant.addrs.push((ip.into(), None));
+            } else if let Ok(sock) = entry.parse::<SocketAddr>() {
+                grant.addrs.push((sock.ip().into(), Some(sock.port())));
+            } else {
+                match entry.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+                    Some((host, Ok(port))) => grant.names.push((host.to_string(), Some(port))),
+                    _ => grant.names.push((entry, None)),
+                }
+            }
+        }
+        grant
+    }
+
+    /// The one host of a configured endpoint, wherever its name resolves.
+    pub fn endpoint(host_port: &str) -> HttpGrant {
+        HttpGrant { trust_resolution: true, ..HttpGrant::new(&[host_port.to_string()]) }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.allow.is_empty()
+        self.names.is_empty() && self.addrs.is_empty()
     }
 
-    /// Ok with the parsed URL when the grant allows it, Err saying why not.
+    /// Ok with the parsed URL when the grant allows its host, Err saying why not.
+    /// A name is checked again, by address, when it is resolved (`resolve`).
     pub fn check(&self, url: &str) -> Result<reqwest::Url> {
         let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("`{url}` is not a valid URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -113,11 +167,81 @@ impl HttpGrant {
         let Some(host) = parsed.host_str() else { bail!("`{url}` has no host") };
         let host = host.to_ascii_lowercase();
         let port = parsed.port_or_known_default().unwrap_or(0);
-        let with_port = format!("{host}:{port}");
-        if self.allow.iter().any(|a| *a == host || *a == with_port) {
+        let allowed = match literal_ip(&host) {
+            Some(ip) => self.names_address(ip, port),
+            None => self.names.iter().any(|(h, p)| *h == host && p.is_none_or(|p| p == port)),
+        };
+        if allowed {
             Ok(parsed)
         } else {
-            bail!("host `{with_port}` is not on this source's allow-list")
+            bail!("host `{host}:{port}` is not on the allow-list")
+        }
+    }
+
+    fn names_address(&self, ip: IpAddr, port: u16) -> bool {
+        self.addrs.iter().any(|(net, p)| net.contains(&ip) && p.is_none_or(|p| p == port))
+    }
+
+    /// Resolves `host` and keeps the addresses this grant may connect to: public
+    /// ones and those an entry names. Err (a refusal) when none is left.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| OutboundError::Unavailable(format!("cannot resolve `{host}`: {e}")))?
+            .collect();
+        let allowed: Vec<SocketAddr> = found
+            .iter()
+            .copied()
+            .filter(|a| self.trust_resolution || is_public(a.ip()) || self.names_address(a.ip(), port))
+            .collect();
+        if allowed.is_empty() {
+            let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+            return Err(OutboundError::Denied(format!(
+                "host `{host}` resolves to {}, which the allow-list does not name; \
+                 add the address or its network to the allow-list to reach it",
+                if shown.is_empty() { "no address".to_string() } else { shown.join(", ") }
+            )));
+        }
+        Ok(allowed)
+    }
+}
+
+/// The address in a URL host (`127.0.0.1`, `[::1]`), if it is one.
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// Globally routable: not loopback, private, link-local (the cloud metadata address
+/// 169.254.169.254 is one), shared, documentation, multicast or otherwise reserved.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                || (seg[0] == 0x64 && seg[1] == 0xff9b))
         }
     }
 }
@@ -136,5 +260,44 @@ mod tests {
         assert!(g.check("file:///etc/passwd").is_err());
         assert!(g.check("not a url").is_err());
         assert!(HttpGrant::default().check("http://127.0.0.1:3100/").is_err());
+    }
+
+    #[test]
+    fn addresses_and_networks_name_literal_hosts() {
+        let g = HttpGrant::new(&["10.0.0.0/8".into(), "[::1]:8080".into(), "192.168.1.5".into()]);
+        assert!(g.check("http://10.20.30.40:9200/_search").is_ok());
+        assert!(g.check("http://[::1]:8080/").is_ok());
+        assert!(g.check("http://[::1]:8081/").is_err());
+        assert!(g.check("http://192.168.1.5:1/").is_ok());
+        assert!(g.check("http://192.168.1.6/").is_err());
+        // A name is not an address: listing the network does not allow names in it.
+        assert!(g.check("http://ten.internal/").is_err());
+    }
+
+    #[test]
+    fn public_means_globally_routable() {
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+            "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "2001:db8::1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_allowed_name_that_resolves_to_an_address_nobody_named_is_refused() {
+        let name_only = HttpGrant::new(&["localhost:9".into()]);
+        assert!(name_only.check("http://localhost:9/").is_ok(), "the name itself is listed");
+        let err = name_only.resolve("localhost", 9).await.expect_err("loopback is not named");
+        assert!(matches!(&err, OutboundError::Denied(m) if m.contains("resolves to") && m.contains("allow-list")), "{err}");
+
+        let with_net = HttpGrant::new(&["localhost:9".into(), "127.0.0.0/8".into(), "::1".into()]);
+        let addrs = with_net.resolve("localhost", 9).await.expect("named network");
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()));
+
+        assert!(HttpGrant::endpoint("localhost:9").resolve("localhost", 9).await.is_ok(), "an endpoint is trusted");
     }
 }

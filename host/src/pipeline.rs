@@ -20,6 +20,7 @@ use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
 use crate::model::FailureKind;
+use crate::runtime::refusals::Refusals;
 use crate::runtime::{CallError, CallGrant};
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
@@ -165,6 +166,7 @@ fn sources_for(app: &App, names: &[String]) -> Result<Vec<SourceSpec>, StageErro
                 dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)),
                 http: HttpGrant::new(&c.grant.allow_hosts),
                 pseudonym_key: None,
+                refusals: Refusals::default(),
             },
             fallback,
         })
@@ -198,6 +200,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         )
     }
     .await;
+    audit_refusals(app, &task.id, &sources).await.map_err(retry)?;
 
     app.store.set_state(&task.id, TaskState::Masking, None).await.map_err(retry)?;
     let key = match &tenant.pseudonym_key {
@@ -305,6 +308,37 @@ fn record_autoclose(app: &App, closed: bool) {
     let attempts = app.autoclose.0.fetch_add(1, Relaxed) + 1;
     let ok = if closed { app.autoclose.1.fetch_add(1, Relaxed) + 1 } else { app.autoclose.1.load(Relaxed) };
     metrics::gauge!("debug_ticket_autoclose_rate").set(ok as f64 / attempts as f64);
+}
+
+/// Audits what the sandbox refused each source's connector (and its fallback)
+/// during collection: which source, which component, what it asked for, why not.
+async fn audit_refusals(app: &App, task_id: &str, sources: &[SourceSpec]) -> anyhow::Result<()> {
+    // Gathered before the first await: the iterator's closures are not `Send`.
+    let mut refused = Vec::new();
+    for s in sources {
+        for spec in std::iter::once(s).chain(s.fallback.as_deref()) {
+            refused.extend(spec.grant.refusals.drain().into_iter().map(|r| (spec, r)));
+        }
+    }
+    for (spec, refusal) in refused {
+        {
+            metrics::counter!("casefile_sandbox_refusals_total", "kind" => refusal.kind).increment(1);
+            tracing::warn!(source = %spec.name, component = %spec.connector.name, kind = refusal.kind, target = %refusal.target, "sandbox refused a component");
+            app.audit
+                .append(
+                    &app.store,
+                    "sandbox",
+                    "sandbox.refused",
+                    task_id,
+                    json!({
+                        "source": spec.name, "component": spec.connector.name, "sha256": spec.connector.sha256,
+                        "kind": refusal.kind, "target": refusal.target, "reason": refusal.reason,
+                    }),
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Counts and audits what the gate caught: rule and position, never the value.

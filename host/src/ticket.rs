@@ -121,7 +121,7 @@ fn endpoint_grant(target: &wit::TicketTarget) -> Result<HttpGrant> {
         .ok()
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
         .with_context(|| format!("ticket endpoint `{endpoint}` is not a URL"))?;
-    Ok(HttpGrant::new(&[endpoint_host]))
+    Ok(HttpGrant::endpoint(&endpoint_host))
 }
 
 /// Checks a mapper's request against the endpoint grant, saying why it is refused.

@@ -12,6 +12,7 @@ pub mod bindings {
     pub use crate::model::wit::{connector, masker, ticket_mapper};
 }
 pub mod convert;
+pub mod refusals;
 pub mod stdio;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, wit};
 use crate::outbound::{HttpGrant, Outbound, OutboundError};
+use self::refusals::{Refusal, Refusals};
 use self::stdio::CappedOutput;
 use crate::config::{ComponentKind, RuntimeConfig};
 use crate::model::{Batch, FailureKind};
@@ -99,6 +101,8 @@ pub struct HostState {
     pseudonym_key: Option<Arc<[u8]>>,
     stdout: CappedOutput,
     stderr: CappedOutput,
+    /// What the sandbox refused this call, for the caller to audit.
+    refusals: Refusals,
 }
 
 impl WasiView for HostState {
@@ -153,6 +157,8 @@ pub struct CallGrant {
     pub http: HttpGrant,
     /// The tenant's pseudonym key, for maskers (used by the host, never passed in).
     pub pseudonym_key: Option<Arc<[u8]>>,
+    /// Where the sandbox's refusals during the call are recorded.
+    pub refusals: Refusals,
 }
 
 pub struct Runtime {
@@ -202,6 +208,7 @@ impl Runtime {
         let mut connector_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut connector_linker)?;
         bindings::connector::Connector::add_to_linker::<_, HasSelf<HostState>>(&mut connector_linker, |s| s)?;
+        refusals::watch_file_opens(&mut connector_linker)?;
         let mut mapper_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut mapper_linker)?;
 
@@ -252,6 +259,15 @@ impl Runtime {
         let pre = Arc::new(pre);
         self.linked.lock().map_err(|_| anyhow!("component cache poisoned"))?.insert(key, pre.clone());
         Ok(Arc::new(Loaded { name: name.to_string(), sha256: sha, kind, pre }))
+    }
+
+    /// Compiles `bytes` (cached by hash) and lists what the component imports, for
+    /// the registry to check against its kind before anything is stored.
+    pub fn imports(&self, bytes: &[u8]) -> Result<Vec<String>> {
+        check_component_header(bytes)?;
+        let component = self.compile_cached(&sha256_hex(bytes), bytes)?;
+        let ty = component.component_type();
+        Ok(ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect())
     }
 
     fn link(
@@ -327,6 +343,7 @@ impl Runtime {
                 pseudonym_key: grant.pseudonym_key.clone(),
                 stdout,
                 stderr,
+                refusals: grant.refusals.clone(),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -563,7 +580,9 @@ impl bindings::masker::casefile::plugin::pseudonyms::Host for HostState {
 impl bindings::connector::casefile::plugin::host_http::Host for HostState {
     async fn send(&mut self, request: wit::HttpRequest) -> Result<wit::HttpResponse, wit::PluginError> {
         let Some(cap) = &self.http else {
-            return Err(wit::PluginError::Denied("this source has no host-http grant".into()));
+            let reason = "this source has no host-http grant".to_string();
+            self.refusals.push(Refusal { kind: "http", target: host_port(&request.url), reason: reason.clone() });
+            return Err(wit::PluginError::Denied(reason));
         };
         let headers: Vec<(String, String)> = request.headers.into_iter().map(|f| (f.key, f.value)).collect();
         let answer = cap
@@ -571,12 +590,24 @@ impl bindings::connector::casefile::plugin::host_http::Host for HostState {
             .send(&cap.grant, convert::method(request.method), &request.url, &headers, request.body)
             .await
             .map_err(|e| match e {
-                OutboundError::Denied(m) => wit::PluginError::Denied(m),
+                OutboundError::Denied(m) => {
+                    self.refusals.push(Refusal { kind: "http", target: host_port(&request.url), reason: m.clone() });
+                    wit::PluginError::Denied(m)
+                }
                 OutboundError::Unavailable(m) => wit::PluginError::Unavailable(m),
             })?;
         let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
         let (status, body) = (answer.status, answer.body);
         Ok(wit::HttpResponse { status, headers, body })
+    }
+}
+
+/// The host and port of a URL a component asked for: what the audit log may keep
+/// (never its path, query or credentials).
+fn host_port(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("?"), u.port_or_known_default().unwrap_or(0)),
+        Err(_) => "(not a URL)".into(),
     }
 }
 
