@@ -8,6 +8,8 @@
 pub mod access;
 mod error;
 pub mod openapi;
+#[cfg(test)]
+mod props;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -29,7 +31,7 @@ pub use error::{ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResul
 use crate::access::{Principal, Role, Scope, TokenInfo};
 use crate::app::App;
 use crate::audit::{Audit, Verification};
-use crate::config::ComponentKind;
+use crate::config::{ComponentKind, Config};
 use crate::model::{DiagnosisRequest, PluginRef, RegressionStrategy, TaskState, Window};
 use crate::registry::{Registry, UploadError};
 use crate::report::Report;
@@ -318,11 +320,11 @@ fn id_ok(what: &str, s: &str) -> ApiResult<()> {
 /// Checks a request against the config and turns it into a stored request.
 /// A tenant outside the caller's scope is answered exactly like an undeclared one,
 /// and the message names only the tenants the caller may see.
-pub fn validate(app: &App, scope: &Scope, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
+pub fn validate(config: &Config, scope: &Scope, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
     id_ok("error_event_id", &r.error_event_id)?;
     id_ok("plugin.id", &r.plugin.id)?;
-    if app.config.tenant(&r.tenant).is_none() || !scope.allows(&r.tenant) {
-        let visible: Vec<String> = app.config.tenants.keys().filter(|t| scope.allows(t)).cloned().collect();
+    if config.tenant(&r.tenant).is_none() || !scope.allows(&r.tenant) {
+        let visible: Vec<String> = config.tenants.keys().filter(|t| scope.allows(t)).cloned().collect();
         return Err(ApiError::not_found(
             "unknown_tenant",
             format!("tenant `{}` is not declared in the config (or not yours); yours: {}", r.tenant, visible.join(", ")),
@@ -339,7 +341,7 @@ pub fn validate(app: &App, scope: &Scope, r: ReportRequest, now: DateTime<Utc>) 
             }
             Window { start, end }
         }
-        None => Window { start: now - chrono::Duration::minutes(app.config.pipeline.default_window_minutes), end: now },
+        None => Window { start: now - chrono::Duration::minutes(config.pipeline.default_window_minutes), end: now },
     };
     let environments = r.environments.unwrap_or_default();
     for e in &environments {
@@ -398,7 +400,7 @@ fn created_response(task_id: String, created: bool, state: TaskState) -> (Status
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
 async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(r): ApiJson<ReportRequest>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
-    let req = validate(&app, &who.scope, r, Utc::now())?;
+    let req = validate(&app.config, &who.scope, r, Utc::now())?;
     let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
     Ok(created_response(id, created, state))
 }
@@ -414,6 +416,14 @@ async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
 async fn create_from_event(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
+    let r = event_request(event)?;
+    let req = validate(&app.config, &who.scope, r, Utc::now())?;
+    let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
+    Ok(created_response(id, created, state))
+}
+
+/// The report request inside a `plugin.debug.alert` event.
+pub fn event_request(event: EventBody) -> ApiResult<ReportRequest> {
     match event.event_type.as_deref() {
         Some("plugin.debug.alert") => {}
         other => {
@@ -423,11 +433,8 @@ async fn create_from_event(State(app): State<Arc<App>>, Caller(who): Caller, Api
             ))
         }
     }
-    let r = ReportRequest::deserialize(Value::Object(event.rest))
-        .map_err(|e| ApiError::bad("invalid_request", format!("event does not match the schema: {e}")))?;
-    let req = validate(&app, &who.scope, r, Utc::now())?;
-    let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
-    Ok(created_response(id, created, state))
+    ReportRequest::deserialize(Value::Object(event.rest))
+        .map_err(|e| ApiError::bad("invalid_request", format!("event does not match the schema: {e}")))
 }
 
 /// A `plugin.debug.alert` event: `type` and the fields of a [`ReportRequest`] (the
@@ -459,38 +466,62 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Call
     let alerts = v.alerts.ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
     let mut out = AlertsAccepted { tasks: Vec::new(), skipped_without_plugin_label: Vec::new(), rejected: Vec::new() };
     for a in alerts {
-        let label = |k: &str| a.labels.get(k).cloned();
-        if a.status.as_deref() == Some("resolved") {
-            continue;
-        }
-        let Some(plugin) = label("plugin").or_else(|| label("plugin_id")) else {
-            out.skipped_without_plugin_label.push(label("alertname").unwrap_or_default());
-            continue;
-        };
-        let starts = a.starts_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
         let now = Utc::now();
-        let start = starts.map(|s| s - chrono::Duration::minutes(5)).unwrap_or(now - chrono::Duration::minutes(app.config.pipeline.default_window_minutes));
-        let r = ReportRequest {
-            error_event_id: format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or("")),
-            tenant: label("tenant").unwrap_or_else(|| "default".into()),
-            plugin: PluginRef { id: plugin, version: label("plugin_version") },
-            environments: label("environment").or_else(|| label("env")).map(|e| vec![e]),
-            window: Some(WindowIn { start: start.to_rfc3339(), end: now.max(start + chrono::Duration::seconds(1)).to_rfc3339() }),
-            trace_ids: None,
-            message: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
-            regression: None,
+        let r = match alert_request(&a, now, app.config.pipeline.default_window_minutes) {
+            AlertRoute::Resolved => continue,
+            AlertRoute::NoPlugin(alertname) => {
+                out.skipped_without_plugin_label.push(alertname);
+                continue;
+            }
+            AlertRoute::Request(r) => r,
         };
         // One bad alert (say, an undeclared tenant label, or a tenant outside the
         // token's scope) must not drop the others.
-        match validate(&app, &who.scope, r, now) {
+        match validate(&app.config, &who.scope, r, now) {
             Ok(req) => {
                 let (task_id, created, state) = submit(&app, &who.audit_actor(), req).await?;
                 out.tasks.push(AlertTask { task_id, state, created });
             }
-            Err(e) => out.rejected.push(RejectedAlert { alertname: label("alertname"), error: e.detail() }),
+            Err(e) => out.rejected.push(RejectedAlert { alertname: a.labels.get("alertname").cloned(), error: e.detail() }),
         }
     }
     Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// What one alert of a webhook asks for.
+#[derive(Debug)]
+pub enum AlertRoute {
+    /// A resolved alert: nothing to diagnose.
+    Resolved,
+    /// No `plugin`/`plugin_id` label: not casefile's alert (its `alertname`).
+    NoPlugin(String),
+    Request(ReportRequest),
+}
+
+/// Reads one alert: the plugin and tenant from its labels, the window from
+/// `startsAt` (five minutes before it, to now), the message from its annotations.
+pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64) -> AlertRoute {
+    let label = |k: &str| a.labels.get(k).cloned();
+    if a.status.as_deref() == Some("resolved") {
+        return AlertRoute::Resolved;
+    }
+    let Some(plugin) = label("plugin").or_else(|| label("plugin_id")) else {
+        return AlertRoute::NoPlugin(label("alertname").unwrap_or_default());
+    };
+    let starts = a.starts_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
+    let fallback = now.checked_sub_signed(chrono::Duration::minutes(default_window_minutes)).unwrap_or(now);
+    let start = starts.and_then(|s| s.checked_sub_signed(chrono::Duration::minutes(5))).unwrap_or(fallback);
+    let end = now.max(start + chrono::Duration::seconds(1));
+    AlertRoute::Request(ReportRequest {
+        error_event_id: format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or("")),
+        tenant: label("tenant").unwrap_or_else(|| "default".into()),
+        plugin: PluginRef { id: plugin, version: label("plugin_version") },
+        environments: label("environment").or_else(|| label("env")).map(|e| vec![e]),
+        window: Some(WindowIn { start: start.to_rfc3339(), end: end.to_rfc3339() }),
+        trace_ids: None,
+        message: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
+        regression: None,
+    })
 }
 
 /// The task, if it exists and belongs to a tenant the caller may see: another
