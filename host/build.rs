@@ -25,6 +25,7 @@ const TEST_GUESTS: &[&str] = &[
     "probe-masker",
     "hostile-mapper",
     "probe-connector",
+    "socket-masker",
 ];
 
 fn main() {

@@ -24,6 +24,13 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("post", "/internal/debug/report/{task_id}/regression", &["developer"]),
     ("get", "/internal/components", &["platform", "security"]),
     ("post", "/internal/components", &["platform"]),
+    ("get", "/internal/components/{sha256}", &["platform", "security"]),
+    ("post", "/internal/components/{sha256}/approve", &["security"]),
+    ("post", "/internal/components/{sha256}/reject", &["security"]),
+    ("post", "/internal/components/{sha256}/revoke", &["security"]),
+    ("get", "/internal/tenants/{tenant}/bindings", &["platform", "security"]),
+    ("put", "/internal/tenants/{tenant}/bindings/{slot}", &["platform"]),
+    ("post", "/internal/tenants/{tenant}/bindings/{slot}/rollback", &["platform"]),
     ("get", "/internal/audit", &["security"]),
     ("get", "/internal/audit/verify", &["security"]),
     ("get", "/internal/review", &["security"]),
@@ -84,7 +91,11 @@ tenants:
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{task_id}", "tsk_nope").replace("{id}", "nope")
+    path.replace("{task_id}", "tsk_nope")
+        .replace("{id}", "nope")
+        .replace("{sha256}", &"0".repeat(64))
+        .replace("{tenant}", "default")
+        .replace("{slot}", "masker")
 }
 
 async fn call(host: &Host, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {

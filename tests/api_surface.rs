@@ -60,7 +60,11 @@ tenants:
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{task_id}", "tsk_nope").replace("{id}", "nope")
+    path.replace("{task_id}", "tsk_nope")
+        .replace("{id}", "nope")
+        .replace("{sha256}", &"0".repeat(64))
+        .replace("{tenant}", "default")
+        .replace("{slot}", "masker")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +138,7 @@ async fn real_reports_fit_the_served_schema_and_storage_failures_are_5xx() {
     let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let report = &t["report"];
-    assert_eq!(report["schema_version"], "1");
+    assert_eq!(report["schema_version"], "2");
     assert_eq!(report["schema"], "casefile.report/v1");
 
     let resp = host.http.get(host.url("/internal/report.schema.json")).bearer_auth(&host.token).send().await.unwrap();
@@ -164,5 +168,5 @@ async fn real_reports_fit_the_served_schema_and_storage_failures_are_5xx() {
     assert_eq!((status, err["error"]["code"].as_str()), (500, Some("internal")), "{err}");
     // Bad bytes are still the uploader's problem.
     let (status, err) = host.post_raw("/internal/components?kind=connector&name=junk", b"not wasm".to_vec()).await;
-    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_component")), "{err}");
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("not_a_component")), "{err}");
 }

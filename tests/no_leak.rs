@@ -162,8 +162,8 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
         let ctx = wit::MaskContext { tenant: "t".into(), policy: "{}".into() };
         let gate = Gate::for_policy("{}", key.clone()).unwrap();
         let shared_key: std::sync::Arc<[u8]> = key.clone().into();
-        let (masked, summary, _) = mask_and_gate(&runtime, &masker, &ctx, &shared_key, &gate, batch, 1000).await.unwrap();
-        let (mut message, _) = casefile::mask::mask_text(&runtime, &masker, &ctx, &shared_key, &msg_line).await.unwrap();
+        let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, 1000).await.unwrap();
+        let (mut message, _) = casefile::mask::mask_text(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &msg_line).await.unwrap();
         let mut out = casefile::mask::gate::GateOutcome::default();
         gate.check(|| "request.message".into(), None, &mut message, &mut out);
         let mut built = report::build(&template, &ReportInput {

@@ -8,6 +8,7 @@
 pub mod access;
 mod error;
 pub mod openapi;
+pub mod registry;
 #[cfg(test)]
 mod props;
 
@@ -31,15 +32,14 @@ pub use error::{ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResul
 use crate::access::{Principal, Role, Scope, TokenInfo};
 use crate::app::App;
 use crate::audit::{Audit, Verification};
-use crate::config::{ComponentKind, Config};
+use crate::config::Config;
 use crate::model::{DiagnosisRequest, PluginRef, RegressionStrategy, TaskState, Window};
-use crate::registry::{Registry, UploadError};
 use crate::report::Report;
 
 /// Every route the host serves, with its OpenAPI operation. `max_component` is the
 /// body limit for component uploads.
 pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
-    let (schemas, paths, components) = routes!(list_components, upload_component);
+    let (schemas, paths, components) = routes!(registry::list_components, registry::upload_component);
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(create_report))
         .routes(routes!(get_report))
@@ -49,6 +49,13 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
+        .routes(routes!(registry::show_component))
+        .routes(routes!(registry::approve_component))
+        .routes(routes!(registry::reject_component))
+        .routes(routes!(registry::revoke_component))
+        .routes(routes!(registry::get_bindings))
+        .routes(routes!(registry::put_binding))
+        .routes(routes!(registry::rollback_binding))
         .routes(routes!(audit_entries))
         .routes(routes!(audit_verify))
         .routes(routes!(list_tokens, create_token))
@@ -163,15 +170,6 @@ pub struct RegressionRequest {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct UploadQuery {
-    /// The world the component implements: `masker`, `connector` or `ticket-mapper`.
-    pub kind: Option<String>,
-    /// A name for it; `uploaded-<kind>` when absent.
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
     pub tenant: Option<String>,
     /// `pending`, `miss` or `ok`.
@@ -227,6 +225,10 @@ pub struct TicketView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskComponent {
+    /// `masker`, `ticket-mapper` or `source:<name>` (empty for tasks from before
+    /// bindings).
+    #[serde(default)]
+    pub slot: String,
     pub kind: String,
     pub name: String,
     pub sha256: String,
@@ -264,21 +266,6 @@ pub struct RejectedAlert {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ComponentStored {
-    pub sha256: String,
-    pub kind: String,
-    pub name: String,
-    pub size: usize,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ComponentList {
-    /// `{sha256, kind, name, size, created_at}` per component.
-    #[schema(value_type = Vec<Object>)]
-    pub components: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntries {
     /// The hash-chained entries, oldest first, each with `chain_intact`.
     #[schema(value_type = Vec<Object>)]
@@ -307,7 +294,7 @@ fn rfc3339(field: &str, s: &str) -> ApiResult<DateTime<Utc>> {
         .map_err(|e| ApiError::bad("invalid_window", format!("window.{field} `{s}` is not an RFC 3339 time ({e}); e.g. 2026-01-02T03:04:05Z")))
 }
 
-fn id_ok(what: &str, s: &str) -> ApiResult<()> {
+pub(crate) fn id_ok(what: &str, s: &str) -> ApiResult<()> {
     if s.trim().is_empty() {
         return Err(ApiError::bad("invalid_request", format!("{what} must not be empty")));
     }
@@ -658,39 +645,6 @@ async fn start_regression(
 
 /// Upload a component; it is validated as a component of the declared world before
 /// anything is stored.
-#[utoipa::path(post, path = "/internal/components", tag = "registry",
-    params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component's bytes"),
-    responses(
-        (status = 201, description = "Stored", body = ComponentStored),
-        (status = 400, description = "Not a component of the declared world", body = ErrorBody),
-        (status = 413, description = "Over the component size limit", body = ErrorBody),
-        (status = 500, description = "The host failed to store it", body = ErrorBody),
-    ))]
-async fn upload_component(
-    State(app): State<Arc<App>>,
-    Caller(who): Caller,
-    ApiQuery(q): ApiQuery<UploadQuery>,
-    RawBody(bytes): RawBody,
-) -> ApiResult<(StatusCode, Json<ComponentStored>)> {
-    let kind_s = q.kind.ok_or_else(|| ApiError::bad("invalid_request", "say which world the component implements: ?kind=masker|connector|ticket-mapper"))?;
-    let kind = ComponentKind::parse(&kind_s).ok_or_else(|| ApiError::bad("invalid_request", format!("unknown kind `{kind_s}`; use masker, connector or ticket-mapper")))?;
-    let name = q.name.unwrap_or_else(|| format!("uploaded-{}", kind.as_str()));
-    id_ok("name", &name)?;
-    match Registry::upload(&app.runtime, &app.store, &app.audit, &who.audit_actor(), &name, kind, &bytes).await {
-        Ok(sha256) => Ok((StatusCode::CREATED, Json(ComponentStored { sha256, kind: kind.as_str().to_string(), name, size: bytes.len() }))),
-        Err(UploadError::Invalid(e)) => Err(ApiError::bad("invalid_component", format!("{e:#}"))),
-        Err(UploadError::Storage(e)) => Err(ApiError::internal(e.context("storing an uploaded component"))),
-    }
-}
-
-/// Registered components.
-#[utoipa::path(get, path = "/internal/components", tag = "registry",
-    responses((status = 200, description = "The components", body = ComponentList), (status = 500, description = "The host failed", body = ErrorBody)))]
-async fn list_components(State(app): State<Arc<App>>) -> ApiResult<Json<ComponentList>> {
-    Ok(Json(ComponentList { components: app.store.components().await? }))
-}
-
 /// The hash-chained audit log.
 #[utoipa::path(get, path = "/internal/audit", tag = "audit",
     responses((status = 200, description = "The entries", body = AuditEntries), (status = 500, description = "The host failed", body = ErrorBody)))]

@@ -40,6 +40,8 @@ pub struct Config {
     pub report: ReportConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub registry: RegistryConfig,
     /// Bindings every tenant inherits unless it overrides them.
     pub default: Bindings,
     /// Declared tenants; any other tenant is unknown.
@@ -275,6 +277,19 @@ impl Default for AuthConfig {
     }
 }
 
+/// What the registry demands before a component may be bound.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Uploads must carry an ed25519 signature over their SHA-256 by one of
+    /// `trusted_keys`.
+    pub require_signature: bool,
+    /// Publisher keys (ed25519 public keys, hex or base64) whose signatures count.
+    pub trusted_keys: Vec<String>,
+    /// The approver must not be the token that uploaded the component.
+    pub require_distinct_approver: bool,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
@@ -469,6 +484,9 @@ impl Config {
         }
         if self.pipeline.workers == 0 {
             bail!("pipeline.workers must be at least 1");
+        }
+        if self.registry.require_signature && self.registry.trusted_keys.is_empty() {
+            bail!("registry.require_signature is on but registry.trusted_keys is empty: list the publisher keys whose signatures count");
         }
         Ok(())
     }

@@ -21,7 +21,8 @@ use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
 use crate::model::FailureKind;
 use crate::runtime::refusals::Refusals;
-use crate::runtime::{CallError, CallGrant};
+use crate::registry::Resolved;
+use crate::runtime::{CallError, CallGrant, Loaded};
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
 
@@ -147,21 +148,23 @@ pub async fn step(app: &App, id: &str) -> Result<(), StageError> {
     }
 }
 
-fn sources_for(app: &App, names: &[String]) -> Result<Vec<SourceSpec>, StageError> {
-    fn spec(app: &App, name: &str, depth: usize) -> Result<SourceSpec, StageError> {
+/// The sources a task collects from, with the connectors its bindings resolved.
+fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<SourceSpec>, StageError> {
+    fn spec(app: &App, resolved: &Resolved, name: &str, depth: usize) -> Result<SourceSpec, StageError> {
         let c = app.config.sources.get(name).ok_or_else(|| fatal("config", format!("source `{name}` is not configured")))?;
-        let connector = app
-            .registry
-            .get(&c.component)
-            .ok_or_else(|| fatal("config", format!("component `{}` is not loaded", c.component)))?;
+        let connector = resolved
+            .connectors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| fatal("config", format!("source `{name}` has no approved connector bound")))?;
         let fallback = match (&c.fallback, depth) {
-            (Some(fb), 0) => Some(Box::new(spec(app, fb, 1)?)),
+            (Some(fb), 0) => Some(Box::new(spec(app, resolved, fb, 1)?)),
             _ => None,
         };
         Ok(SourceSpec {
             name: name.to_string(),
             connector,
-            settings: if c.settings.is_null() { "{}".into() } else { c.settings.to_string() },
+            settings: crate::registry::source_settings(&app.config, name),
             grant: CallGrant {
                 dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)),
                 http: HttpGrant::new(&c.grant.allow_hosts),
@@ -171,7 +174,7 @@ fn sources_for(app: &App, names: &[String]) -> Result<Vec<SourceSpec>, StageErro
             fallback,
         })
     }
-    names.iter().map(|n| spec(app, n, 0)).collect()
+    names.iter().map(|n| spec(app, resolved, n, 0)).collect()
 }
 
 /// Collect, mask, report: from the trigger to a stored report and bundle.
@@ -181,11 +184,15 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         .config
         .tenant(&task.tenant)
         .ok_or_else(|| fatal("unknown_tenant", format!("tenant `{}` is no longer configured", task.tenant)))?;
-    let masker = app
+    // The components this task runs with are fixed here: a binding that changes
+    // while it runs takes effect for the next task.
+    let resolved = app
         .registry
-        .get(&tenant.masker)
-        .ok_or_else(|| fatal("config", format!("masker `{}` is not loaded", tenant.masker)))?;
-    let sources = sources_for(app, &tenant.sources)?;
+        .resolve(&app.config, &app.runtime, &app.store, &task.tenant)
+        .await
+        .map_err(|e| fatal("config", format!("{e:#}")))?;
+    let maskers = resolved.maskers.clone();
+    let sources = sources_for(app, &resolved, &tenant.sources)?;
 
     app.store.set_state(&task.id, TaskState::Collecting, None).await.map_err(retry)?;
     let span = tracing::info_span!("collect", task = %task.id);
@@ -213,14 +220,14 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone() };
     let key: Arc<[u8]> = key.into();
     let (batch, mut summary, mut gated) =
-        mask_and_gate(&app.runtime, &masker, &ctx, &key, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
+        mask_and_gate(&app.runtime, &maskers, &ctx, &key, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
             .await
             .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
     summary.gate.fail_closed = masking.fail_closed;
     // The trigger's own message leaves the host in the report too.
     let masked_message = match &task.request.message {
         Some(m) => {
-            let (mut masked, counts) = mask_text(&app.runtime, &masker, &ctx, &key, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+            let (mut masked, counts) = mask_text(&app.runtime, &maskers, &ctx, &key, m).await.map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
             summary.add(counts);
             gate.check(|| "request.message".into(), None, &mut masked, &mut gated);
             Some(masked)
@@ -231,15 +238,20 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     review::enqueue(&app.store, &task.tenant, &task.id, &sampled).await.map_err(retry)?;
 
     app.store.set_state(&task.id, TaskState::Reporting, None).await.map_err(retry)?;
-    let mut components: Vec<ComponentUse> = vec![ComponentUse { kind: "masker".into(), name: masker.name.clone(), sha256: masker.sha256.clone() }];
+    let using = |slot: String, c: &Loaded| ComponentUse { slot, kind: c.kind.as_str().into(), name: c.name.clone(), sha256: c.sha256.clone() };
+    let mut components: Vec<ComponentUse> = maskers.iter().map(|m| using("masker".into(), m)).collect();
     for o in collected.outcomes.iter().filter(|o| o.status != SourceStatus::Missing) {
         let used = sources.iter().find(|s| s.name == o.name).map(|s| match (&o.fallback, &s.fallback) {
-            (Some(_), Some(fb)) => &fb.connector,
-            _ => &s.connector,
+            (Some(_), Some(fb)) => (fb.name.clone(), &fb.connector),
+            _ => (s.name.clone(), &s.connector),
         });
-        if let Some(c) = used {
-            components.push(ComponentUse { kind: "connector".into(), name: c.name.clone(), sha256: c.sha256.clone() });
+        if let Some((source, c)) = used {
+            components.push(using(format!("source:{source}"), c));
         }
+    }
+    // The mapper that will file this task's ticket is fixed now too.
+    if let Some(m) = &resolved.mapper {
+        components.push(using("ticket-mapper".into(), m));
     }
     components.sort();
     components.dedup();
@@ -276,7 +288,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
                 format!(
                     "the leak gate found {} value(s) the masker `{}` let through (rules: {}); under the tenant's fail-closed policy the report is held back. Fix the masker or its policy and open the diagnosis again.",
                     gated.total(),
-                    masker.name,
+                    maskers.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" + "),
                     gated.by_rule.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             ));
@@ -354,7 +366,7 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
 }
 
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
-    if let Some(t) = ticket::target(app, &task.tenant) {
+    if let Some(t) = ticket::target(app, task).await.map_err(retry)? {
         ticket::open_or_update(app, &t, task).await.map_err(ticket_failure)?;
     }
     app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry)
@@ -362,7 +374,7 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let outcome = regression::run(app, task).await.map_err(retry)?;
-    let target = ticket::target(app, &task.tenant);
+    let target = ticket::target(app, task).await.map_err(retry)?;
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
         if let (Some(t), Some(_)) = (&target, &task.ticket_id) {

@@ -20,7 +20,8 @@ use crate::store::sha256_hex;
 /// Names the kind of document; unchanged since the first release.
 pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
-pub const SCHEMA_VERSION: &str = "1";
+/// 2 added `components[].slot` (where each component was bound).
+pub const SCHEMA_VERSION: &str = "2";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
 
@@ -151,8 +152,9 @@ pub struct Report {
     pub masking: Option<MaskingSection>,
 }
 
+/// Reports stored before the field existed were version 1.
 fn schema_version_1() -> String {
-    SCHEMA_VERSION.to_string()
+    "1".to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -204,6 +206,9 @@ pub struct ReportWindow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportComponent {
+    /// The slot it filled: `masker`, `ticket-mapper` or `source:<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
     /// `masker`, `connector` or `ticket-mapper`.
     pub kind: String,
     pub name: String,
@@ -213,7 +218,8 @@ pub struct ReportComponent {
 
 impl From<&ComponentUse> for ReportComponent {
     fn from(c: &ComponentUse) -> Self {
-        ReportComponent { kind: c.kind.clone(), name: c.name.clone(), sha256: c.sha256.clone() }
+        let slot = (!c.slot.is_empty()).then(|| c.slot.clone());
+        ReportComponent { slot, kind: c.kind.clone(), name: c.name.clone(), sha256: c.sha256.clone() }
     }
 }
 
@@ -815,7 +821,7 @@ mod tests {
             message: Some("it broke".into()),
             regression: crate::model::RegressionStrategy::Webhook,
         };
-        let components = [ComponentUse { kind: "masker".into(), name: "masker".into(), sha256: "cd".repeat(32) }];
+        let components = [ComponentUse { slot: "masker".into(), kind: "masker".into(), name: "masker".into(), sha256: "cd".repeat(32) }];
         build(
             &template,
             &ReportInput {

@@ -17,13 +17,28 @@ pub struct Target {
     pub mapper: std::sync::Arc<Loaded>,
 }
 
-pub fn target(app: &App, tenant: &str) -> Option<Target> {
+/// The task's ticket target: the mapper it was diagnosed with (its report lists
+/// it), unless that one has been revoked since; then the mapper bound now.
+pub async fn target(app: &App, task: &TaskRow) -> Result<Option<Target>> {
     if !app.ticket_bridge_on() {
-        return None;
+        return Ok(None);
     }
-    let endpoint = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty())?;
-    let mapper = app.registry.get(&app.config.tenant(tenant)?.ticket_mapper?)?;
-    Some(Target { target: wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() }, mapper })
+    let Some(endpoint) = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty()) else { return Ok(None) };
+    let recorded = task
+        .components
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["slot"] == "ticket-mapper")
+        .and_then(|c| c["sha256"].as_str().map(str::to_string));
+    let mapper = match recorded {
+        Some(sha) if crate::registry::allowed(&app.store, &sha).await? => {
+            Some(app.registry.load_sha(&app.store, &app.runtime, &sha, crate::config::ComponentKind::TicketMapper).await?)
+        }
+        _ => app.registry.resolve(&app.config, &app.runtime, &app.store, &task.tenant).await?.mapper,
+    };
+    let Some(mapper) = mapper else { return Ok(None) };
+    Ok(Some(Target { target: wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() }, mapper }))
 }
 
 fn ticket_ref(row: &TicketRow) -> wit::TicketRef {

@@ -81,7 +81,7 @@ pub async fn run(
     let mut batch = Batch::default();
     batch.logs = texts.into_iter().map(|m| crate::model::LogRecord::text("stdin", m)).collect();
     let chunk = runtime.limits().mask_chunk_records;
-    let (masked, summary, _) = mask_and_gate(&runtime, &masker, &ctx, &key, &gate, batch, chunk).await?;
+    let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &key, &gate, batch, chunk).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut failures = 0;
     for (i, l) in masked.logs.iter().enumerate() {

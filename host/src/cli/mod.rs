@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod mask;
+mod registry;
 mod tokens;
 
 use crate::api::TaskView;
@@ -117,7 +118,36 @@ enum Command {
         #[arg(long)]
         wait: Option<u64>,
     },
-    /// Upload a component to the registry (validated before it is stored).
+    /// The component registry: push, list, show, review, verify.
+    Component {
+        #[command(subcommand)]
+        command: registry::ComponentCommand,
+    },
+    /// Bind components to a tenant's slot (`masker`, `ticket-mapper`,
+    /// `source:<name>`); the next task runs them. `--tenant '*'` binds the default.
+    Bind {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        slot: String,
+        /// Component hashes (or names of approved components), in chain order; none
+        /// to inherit again.
+        components: Vec<String>,
+        /// Bind a candidate masker beside the active one; its output is discarded.
+        #[arg(long)]
+        shadow: bool,
+    },
+    /// Re-bind a slot's previous version.
+    Rollback {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        slot: String,
+        #[arg(long)]
+        shadow: bool,
+    },
+    /// Upload a component (same as `component push`).
+    #[command(hide = true)]
     Upload {
         #[arg(long)]
         kind: String,
@@ -236,15 +266,11 @@ async fn run(cli: Cli) -> Result<()> {
             };
             print(cli.json, &shown, summarize)
         }
+        Command::Component { command } => registry::component(&client, command, cli.json).await,
+        Command::Bind { tenant, slot, components, shadow } => registry::bind(&client, &tenant, &slot, components, shadow, cli.json).await,
+        Command::Rollback { tenant, slot, shadow } => registry::rollback(&client, &tenant, &slot, shadow, cli.json).await,
         Command::Upload { kind, name, file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut url = client.url("/internal/components");
-            url.push_str(&format!("?kind={kind}"));
-            if let Some(n) = name {
-                url.push_str(&format!("&name={n}"));
-            }
-            let r = client.send(client.http.post(url).body(bytes)).await?;
-            print(cli.json, &r, |v| format!("stored {} {} sha256 {}", v["kind"].as_str().unwrap_or(""), v["name"].as_str().unwrap_or(""), v["sha256"].as_str().unwrap_or("")))
+            registry::component(&client, registry::ComponentCommand::Push { file, kind, name, version: None, signature: None }, cli.json).await
         }
         Command::Mask { component, tenant, config, jsonl, check } => mask::run(component, tenant, &config, jsonl, check).await,
         Command::Bench { logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,

@@ -84,20 +84,27 @@ pub async fn mask_batch(
 }
 
 /// Masks one free-text value (a request message) through the same masker.
+/// Masks one text (a trigger's message) through the chain.
 pub async fn mask_text(
     runtime: &Runtime,
-    masker: &Loaded,
+    maskers: &[Arc<Loaded>],
     ctx: &wit::MaskContext,
     key: &Arc<[u8]>,
     text: &str,
 ) -> Result<(String, Vec<wit::RuleCount>)> {
-    let mut b = Batch::default();
-    b.logs.push(crate::model::LogRecord::text("request", text));
-    let (masked, counts) = runtime.mask(masker, ctx, key.clone(), b).await?;
-    match masked.logs.into_iter().next() {
-        Some(l) => Ok((l.message, counts)),
-        None => bail!("masker {} dropped the record it was given", masker.name),
+    let mut text = text.to_string();
+    let mut all = Vec::new();
+    for masker in maskers {
+        let mut b = Batch::default();
+        b.logs.push(crate::model::LogRecord::text("request", &text));
+        let (masked, counts) = runtime.mask(masker, ctx, key.clone(), b).await?;
+        all.extend(counts);
+        text = match masked.logs.into_iter().next() {
+            Some(l) => l.message,
+            None => bail!("masker {} dropped the record it was given", masker.name),
+        };
     }
+    Ok((text, all))
 }
 
 fn split(batch: Batch, chunk: usize) -> Vec<Batch> {
@@ -148,16 +155,36 @@ mod tests {
 
 
 /// The whole chain as the pipeline runs it: the masker over the batch, then the gate.
+/// Runs the masker chain in order (each masks what the one before it left), then
+/// the leak gate over the result.
 pub async fn mask_and_gate(
     runtime: &Runtime,
-    masker: &Loaded,
+    maskers: &[Arc<Loaded>],
     ctx: &wit::MaskContext,
     key: &Arc<[u8]>,
     gate: &gate::Gate,
-    batch: Batch,
+    mut batch: Batch,
     chunk: usize,
 ) -> Result<(Batch, MaskingSummary, gate::GateOutcome)> {
-    let (mut batch, mut summary) = mask_batch(runtime, masker, ctx, key, batch, chunk).await?;
+    let mut summary: Option<MaskingSummary> = None;
+    for masker in maskers {
+        let (masked, s) = mask_batch(runtime, masker, ctx, key, batch, chunk).await?;
+        batch = masked;
+        summary = Some(match summary {
+            None => s,
+            Some(mut acc) => {
+                acc.component = format!("{} + {}", acc.component, s.component);
+                for (rule, actions) in s.rules {
+                    for (action, n) in actions {
+                        *acc.rules.entry(rule.clone()).or_default().entry(action).or_default() += n;
+                    }
+                }
+                acc.total += s.total;
+                acc
+            }
+        });
+    }
+    let Some(mut summary) = summary else { bail!("no masker is bound") };
     let outcome = gate.scan_batch(&mut batch);
     summary.gate.version = gate::version();
     summary.gate.violations = outcome.total();

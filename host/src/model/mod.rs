@@ -284,6 +284,9 @@ impl FailureKind {
 /// A component that touched the data of a task.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ComponentUse {
+    /// `masker`, `ticket-mapper` or `source:<name>`: where it was bound.
+    #[serde(default)]
+    pub slot: String,
     pub kind: String,
     pub name: String,
     pub sha256: String,

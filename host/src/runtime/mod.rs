@@ -552,16 +552,23 @@ fn wrong_world(kind: ComponentKind, e: wasmtime::Error) -> anyhow::Error {
     anyhow!("the component does not export the `{}` world's interface: {e}", kind.as_str())
 }
 
+/// What the bytes are when they are not a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("the bytes are not WebAssembly (no \\0asm header); upload a component built for wasm32-wasip2")]
+    NotWasm,
+    #[error("the bytes are a core WebAssembly module, not a component; build for wasm32-wasip2 (or wrap it with `wasm-tools component new`)")]
+    CoreModule,
+}
+
 /// Says what the bytes are when they are not a component, before compiling them.
-pub fn check_component_header(bytes: &[u8]) -> Result<()> {
+pub fn check_component_header(bytes: &[u8]) -> Result<(), HeaderError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        anyhow::bail!("the bytes are not WebAssembly (no \\0asm header); upload a component built for wasm32-wasip2");
+        return Err(HeaderError::NotWasm);
     }
     // Layer 0 (bytes 6..8) is a core module; components are layer 1.
     if bytes[6..8] == [0, 0] {
-        anyhow::bail!(
-            "the bytes are a core WebAssembly module, not a component; build for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
-        );
+        return Err(HeaderError::CoreModule);
     }
     Ok(())
 }
