@@ -179,8 +179,24 @@ async fn a_component_goes_from_upload_to_binding_to_revocation_without_a_restart
     let (status, e) = host.post_as(&lab.security, &format!("/internal/components/{leaky_sha}/approve"), &json!({})).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("not_pending")), "{e}");
 
+    // A shadow run first: the candidate masks a copy beside the active masker; its
+    // output is dropped and the differences are recorded, never a value.
+    let (status, b) = lab.put(&lab.platform, "/internal/tenants/acme/bindings/masker", &json!({"components": [leaky_sha], "mode": "shadow"})).await;
+    assert_eq!((status, b["mode"].as_str()), (200, Some("shadow")), "{b}");
+    let shadowed = lab.diagnose("acme", "shadowed").await;
+    let default_masker = lab.masker_of(&shadowed).await.0;
+    assert_ne!(default_masker, leaky_sha, "a shadow never serves the task");
+    let (status, runs) = host.get_as(&lab.security, "/internal/tenants/acme/shadow").await;
+    assert_eq!(status, 200, "{runs}");
+    let run = &runs["runs"][0];
+    assert_eq!((run["task_id"].as_str(), run["shadow"][0].as_str()), (Some(shadowed.as_str()), Some(leaky_sha.as_str())), "{run:#}");
+    assert!(run["diff"]["only_active"].as_u64().unwrap() >= 1 && run["diff"]["only_shadow"] == 0, "the leaky candidate would let the e-mail out: {run:#}");
+    assert!(run["diff"]["differing"].as_array().unwrap().contains(&json!("logs[0]")), "{run:#}");
+    assert!(run["diff"]["rules"].as_object().unwrap().values().all(|c| c["shadow"] == 0), "{run:#}");
+    let (status, _) = lab.put(&lab.platform, "/internal/tenants/acme/bindings/masker", &json!({"components": [], "mode": "shadow"})).await;
+    assert_eq!(status, 200);
+
     // A binding for acme only: acme's next task runs the new masker, globex's does not.
-    let default_masker = lab.masker_of(&lab.diagnose("acme", "before").await).await.0;
     assert_ne!(default_masker, leaky_sha);
     let (status, e) = lab.put(&lab.platform, "/internal/tenants/acme/bindings/ticket-mapper", &bind).await;
     assert_eq!((status, e["error"]["code"].as_str()), (400, Some("wrong_kind")), "{e}");
@@ -197,12 +213,18 @@ async fn a_component_goes_from_upload_to_binding_to_revocation_without_a_restart
     let (_, shown) = host.get_as(&lab.security, &format!("/internal/components/{leaky_sha}")).await;
     assert_eq!(shown["bound"][0]["tenant"], "acme", "{shown:#}");
 
-    // Hot swap under load: diagnoses keep coming while the binding changes twice; none
-    // fails, and each names the masker that really ran (the leaky one masks nothing).
+    // Hot swap under load: diagnoses keep coming while the binding changes twice and
+    // the policy once; none fails, and each names the masker that really ran (the
+    // leaky one masks nothing) and the policy version it ran with (version 2 adds a
+    // rule of the tenant's own).
     let mut tasks = Vec::new();
     for round in 0..3 {
         for i in 0..4 {
             tasks.push(lab.diagnose("acme", &format!("load-{round}-{i}")).await);
+        }
+        if round == 1 {
+            let (status, p) = lab.put(&lab.platform, "/internal/tenants/acme/masking-policy", &retry_rule()).await;
+            assert_eq!((status, p["version"].as_i64()), (200, Some(2)), "{p}");
         }
         let (ok, out, err) = lab.cli(&lab.platform, &["rollback", "--tenant", "acme", "--slot", "masker"]);
         assert!(ok, "{out}{err}");
@@ -215,8 +237,14 @@ async fn a_component_goes_from_upload_to_binding_to_revocation_without_a_restart
     for t in &tasks {
         let (masker, masked) = lab.masker_of(t).await;
         assert_eq!(masked == 0, masker == leaky_sha, "task {t} names {masker} but masked {masked}");
-        seen.insert(masker);
+        let (_, view) = host.get(&format!("/internal/debug/report/{t}")).await;
+        let version = view["report"]["masking"]["policy_version"].as_i64().expect("the report names its policy version");
+        let own_rule = view["report"]["masking"]["rules"].get("acme-retry").is_some();
+        assert_eq!(own_rule, version == 2 && masker != leaky_sha, "task {t}: policy v{version}, masker {masker}");
+        seen.insert((masker, version));
     }
+    assert!(seen.iter().any(|(_, v)| *v == 1) && seen.iter().any(|(_, v)| *v == 2), "both policy versions ran: {seen:?}");
+    let seen: std::collections::BTreeSet<String> = seen.into_iter().map(|(m, _)| m).collect();
     assert!(seen.contains(&default_masker), "after the rollback the default ran again");
     assert_eq!(lab.masker_of(&lab.diagnose("acme", "after-rollback").await).await.0, default_masker);
 
@@ -255,6 +283,64 @@ async fn a_component_goes_from_upload_to_binding_to_revocation_without_a_restart
         assert!(entries.iter().any(|e| e["action"] == action && e["actor"]["role"] == role), "{action} by {role} is audited");
     }
     assert!(entries.iter().all(|e| e["chain_intact"] == true));
+}
+
+/// A policy with a rule of the tenant's own: the word "retrying" in its logs.
+fn retry_rule() -> Value {
+    json!({"policy": {"rules": [{"name": "acme-retry", "pattern": "\\bretrying\\b", "category": "credential"}]}, "fail_closed": false, "review_sample_rate": 0.0})
+}
+
+/// Masking policies are versioned data: read, replaced (checked first), diffed and
+/// rolled back through the API and the CLI, audited, in force for the next task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masking_policies_are_versioned_data() {
+    let lab = start().await;
+    let host = &lab.host;
+    let (status, p) = host.get_as(&lab.security, "/internal/tenants/acme/masking-policy").await;
+    assert_eq!((status, p["version"].as_i64(), p["actor"].as_str()), (200, Some(1), Some("config")), "the config seeds version 1: {p}");
+    // Refused with the field and the reason; nothing stored.
+    for (bad, says) in [
+        (json!({"policy": {"fields": ["customer..id"]}}), "fields[0]"),
+        (json!({"policy": {"rules": [{"name": "empty", "pattern": "x*", "category": "credential"}]}}), "empty"),
+        (json!({"policy": {}, "review_sample_rate": 3}), "review_sample_rate"),
+        (json!({"policy": {}, "fail_closed": "yes"}), "fail_closed"),
+    ] {
+        let (status, e) = lab.put(&lab.platform, "/internal/tenants/acme/masking-policy", &bad).await;
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(says), "{bad}: {e}");
+    }
+    let (status, _) = lab.put(&lab.security, "/internal/tenants/acme/masking-policy", &retry_rule()).await;
+    assert_eq!(status, 403, "security reads policies; platform changes them");
+    let (status, _) = lab.put(&lab.platform, "/internal/tenants/initech/masking-policy", &retry_rule()).await;
+    assert_eq!(status, 404);
+
+    let file = lab._dir.path().join("policy.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&retry_rule()).unwrap()).unwrap();
+    let (ok, out, err) = lab.cli(&lab.platform, &["policy", "set", "--tenant", "acme", file.to_str().unwrap()]);
+    assert!(ok && out.contains("version 2"), "{out}{err}");
+    let task = lab.diagnose("acme", "with-rule-2").await;
+    lab.masker_of(&task).await;
+    let (_, view) = host.get(&format!("/internal/debug/report/{task}")).await;
+    assert_eq!(view["report"]["masking"]["policy_version"], 2);
+    assert_eq!(view["report"]["masking"]["rules"]["acme-retry"]["mask"], 1, "{:#}", view["report"]["masking"]);
+    assert!(!view.to_string().contains("retrying"), "the tenant's own rule masked its word");
+    // Another tenant is untouched.
+    let other = lab.diagnose("globex", "other").await;
+    lab.masker_of(&other).await;
+    let (_, view) = host.get(&format!("/internal/debug/report/{other}")).await;
+    assert_eq!(view["report"]["masking"]["policy_version"], 1);
+
+    let (ok, out, err) = lab.cli(&lab.security, &["policy", "diff", "--tenant", "acme", "1", "2"]);
+    assert!(ok && out.contains("+ policy.rules[0].name = \"acme-retry\""), "{out}{err}");
+    let (ok, out, err) = lab.cli(&lab.platform, &["policy", "rollback", "--tenant", "acme"]);
+    assert!(ok && out.contains("version 3"), "{out}{err}");
+    let (_, p) = host.get_as(&lab.security, "/internal/tenants/acme/masking-policy").await;
+    assert_eq!(p["policy"], json!({}), "version 3 repeats version 1: {p}");
+    let (_, versions) = host.get_as(&lab.security, "/internal/tenants/acme/masking-policy/versions").await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 3);
+    let (_, audit) = host.get_as(&lab.security, "/internal/audit").await;
+    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter(|e| e["subject"] == "acme").filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"policy.changed") && actions.contains(&"policy.rolled_back"), "{actions:?}");
 }
 
 /// The approver may not be the uploader when the config says so.

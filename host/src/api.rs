@@ -8,6 +8,7 @@
 pub mod access;
 mod error;
 pub mod openapi;
+pub mod policies;
 pub mod registry;
 #[cfg(test)]
 mod props;
@@ -56,6 +57,10 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(registry::get_bindings))
         .routes(routes!(registry::put_binding))
         .routes(routes!(registry::rollback_binding))
+        .routes(routes!(registry::shadow_runs))
+        .routes(routes!(policies::get_policy, policies::put_policy))
+        .routes(routes!(policies::policy_versions))
+        .routes(routes!(policies::rollback_policy))
         .routes(routes!(audit_entries))
         .routes(routes!(audit_verify))
         .routes(routes!(list_tokens, create_token))

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::collect::{collect, SourceSpec};
 use crate::mask::gate::{Gate, GateOutcome};
-use crate::mask::{mask_and_gate, mask_text, review};
+use crate::mask::{mask_and_gate, mask_text, review, shadow};
 use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
@@ -214,16 +214,26 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         Some(k) => hex::decode(k).map_err(|e| fatal("config", format!("pseudonym_key: {e}")))?,
         None => app.store.tenant_key(&task.tenant, &app.master).await.map_err(retry)?,
     };
-    let masking = app.template.masking_for(&task.tenant);
+    let policy = crate::mask::versions::current(&app.store, &app.template.masking, &task.tenant).await.map_err(retry)?;
+    let masking = policy.policy.as_masking();
     let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
     // The key stays in the host: the masker asks for pseudonyms through its import.
     let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone() };
     let key: Arc<[u8]> = key.into();
+    // A shadow chain masks a copy of the same records; only the differences are kept.
+    let original = (!resolved.shadow.is_empty()).then(|| collected.batch.clone());
     let (batch, mut summary, mut gated) =
         mask_and_gate(&app.runtime, &maskers, &ctx, &key, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
             .await
             .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
+    if let Some(original) = original {
+        let diff = shadow::run(&app.runtime, &resolved.shadow, &ctx, &key, &original, &batch, &summary, app.runtime.limits().mask_chunk_records).await;
+        let hashes = |c: &[Arc<Loaded>]| c.iter().map(|l| l.sha256.clone()).collect::<Vec<_>>();
+        metrics::counter!("casefile_shadow_runs_total", "outcome" => if diff.error.is_some() { "failed" } else { "compared" }).increment(1);
+        shadow::record(&app.store, &task.id, &task.tenant, &hashes(&maskers), &hashes(&resolved.shadow), &diff).await.map_err(retry)?;
+    }
     summary.gate.fail_closed = masking.fail_closed;
+    summary.policy_version = Some(policy.version);
     // The trigger's own message leaves the host in the report too.
     let masked_message = match &task.request.message {
         Some(m) => {

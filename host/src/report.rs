@@ -20,7 +20,8 @@ use crate::store::sha256_hex;
 /// Names the kind of document; unchanged since the first release.
 pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
-/// 2 added `components[].slot` (where each component was bound).
+/// 2 added `components[].slot` (where each component was bound) and
+/// `masking.policy_version`.
 pub const SCHEMA_VERSION: &str = "2";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
@@ -311,6 +312,9 @@ pub struct MaskingSection {
     pub rules: BTreeMap<String, BTreeMap<String, u64>>,
     pub total: u64,
     pub gate: GateSection,
+    /// The version of the tenant's masking policy the task ran with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<i64>,
 }
 
 /// What the host's leak gate did after the masker.
@@ -339,6 +343,7 @@ impl From<&MaskingSummary> for MaskingSection {
                 by_rule: m.gate.by_rule.clone(),
                 fail_closed: m.gate.fail_closed,
             },
+            policy_version: m.policy_version,
         }
     }
 }

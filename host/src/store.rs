@@ -503,6 +503,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let samples = sqlx::query("DELETE FROM review_queue WHERE task_id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+        sqlx::query("DELETE FROM shadow_runs WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
         let shared = match bundle_sha256 {
             Some(sha) => sqlx::query("SELECT id FROM tasks WHERE bundle_sha256 = $1").bind(sha).fetch_optional(&mut *tx).await?.is_some(),
             None => true,

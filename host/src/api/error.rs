@@ -104,7 +104,14 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::bad("invalid_json", format!("request body is not valid JSON: {e}")))?;
-    T::deserialize(v).map_err(|e| ApiError::bad("invalid_request", format!("request body does not match the schema: {e}")))
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        match at.as_str() {
+            "." | "" => ApiError::bad("invalid_request", format!("request body does not match the schema: {inner}")),
+            _ => ApiError::bad("invalid_request", format!("request body does not match the schema: `{at}`: {inner}")),
+        }
+    })
 }
 
 /// A JSON request body of type `T`. Any content type is accepted (clients of

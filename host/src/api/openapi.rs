@@ -20,7 +20,8 @@ use crate::api::{ErrorBody, ErrorDetail};
     modifiers(&SecuritySchemes),
     tags(
         (name = "diagnosis", description = "Triggers, tasks, reports and bundles"),
-        (name = "registry", description = "Components"),
+        (name = "registry", description = "Components: upload, review, bindings"),
+        (name = "policies", description = "Tenants' masking policies as versioned data"),
         (name = "review", description = "Security review of masked samples"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "access", description = "Tokens (admin)"),

@@ -215,7 +215,7 @@ pub struct RollbackRequest {
 
 /// The tenant named in a path, if the caller may act on it: a declared tenant in
 /// the caller's scope, or `*` (the default bindings) for a caller over all tenants.
-fn tenant_in_scope(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
+pub(super) fn tenant_in_scope(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
     let known = if tenant == DEFAULT_TENANT { matches!(who.scope, Scope::All) } else { app.config.tenants.contains_key(tenant) && who.scope.allows(tenant) };
     if known {
         Ok(())
@@ -294,4 +294,20 @@ pub async fn rollback_binding(
     let slot = slot(&slot_s)?;
     let actor = who.audit_actor();
     Ok(Json(app.registry.rollback(&app.store, &app.audit, &tenant, &slot, req.mode, &actor).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShadowRuns {
+    /// The latest 50, newest first.
+    pub runs: Vec<crate::mask::shadow::ShadowRun>,
+}
+
+/// What the tenant's shadow masker did differently on live tasks: counts per rule,
+/// records only one side masked and where; never a value.
+#[utoipa::path(get, path = "/internal/tenants/{tenant}/shadow", tag = "registry",
+    params(("tenant" = String, Path, description = "A declared tenant")),
+    responses((status = 200, description = "The shadow runs", body = ShadowRuns), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
+pub async fn shadow_runs(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(tenant): ApiPath<String>) -> ApiResult<Json<ShadowRuns>> {
+    tenant_in_scope(&app, &who, &tenant)?;
+    Ok(Json(ShadowRuns { runs: crate::mask::shadow::list(&app.store, &tenant, 50).await? }))
 }

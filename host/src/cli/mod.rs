@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod mask;
+mod policy;
 mod registry;
 mod tokens;
 
@@ -136,6 +137,11 @@ enum Command {
         /// Bind a candidate masker beside the active one; its output is discarded.
         #[arg(long)]
         shadow: bool,
+    },
+    /// A tenant's masking policy as versioned data.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// Re-bind a slot's previous version.
     Rollback {
@@ -268,6 +274,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Component { command } => registry::component(&client, command, cli.json).await,
         Command::Bind { tenant, slot, components, shadow } => registry::bind(&client, &tenant, &slot, components, shadow, cli.json).await,
+        Command::Policy { command } => policy::policy(&client, command, cli.json).await,
         Command::Rollback { tenant, slot, shadow } => registry::rollback(&client, &tenant, &slot, shadow, cli.json).await,
         Command::Upload { kind, name, file } => {
             registry::component(&client, registry::ComponentCommand::Push { file, kind, name, version: None, signature: None }, cli.json).await

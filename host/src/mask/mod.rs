@@ -6,6 +6,8 @@
 pub mod gate;
 pub mod policy;
 pub mod review;
+pub mod shadow;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub struct MaskingSummary {
     pub rules: BTreeMap<String, BTreeMap<String, u64>>,
     pub total: u64,
     pub gate: GateSummary,
+    /// The tenant's masking policy version (`versions`).
+    pub policy_version: Option<i64>,
 }
 
 /// What the leak gate did after the masker.
