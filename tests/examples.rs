@@ -1,0 +1,143 @@
+//! The example maskers for component authors, run through the real host
+//! (`casefile mask`: the masker component, then the leak gate): the Rust one in
+//! plugins/masker-customer-ids (built by host/build.rs) and the Python one in
+//! plugins/masker-python (built by scripts/build-python-masker with componentize-py;
+//! scripts/test passes it as CASEFILE_PYTHON_MASKER, and without it the test builds
+//! it, failing if componentize-py is missing).
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use support::*;
+
+fn run_mask(args: &[&str], stdin: &str) -> (String, String) {
+    let mut child = Command::new(BIN)
+        .arg("mask")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run casefile mask");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("casefile mask");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(out.status.success(), "casefile mask {args:?} failed: {stderr}");
+    (stdout, stderr)
+}
+
+/// How many values the leak gate masked after the component (from the summary line).
+fn gate_masked(stderr: &str) -> u64 {
+    let re = regex::Regex::new(r"the leak gate masked (\d+) more").expect("regex");
+    let caps = re.captures(stderr).unwrap_or_else(|| panic!("no summary line in {stderr}"));
+    caps[1].parse().expect("a count")
+}
+
+/// The pseudonym a customer id became: `customer-id:` and 12 hex digits.
+fn pseudonym(line: &str) -> String {
+    let re = regex::Regex::new(r"customer-id:[0-9a-f]{12}").expect("regex");
+    re.find(line).map(|m| m.as_str().to_owned()).unwrap_or_else(|| panic!("no customer-id pseudonym in {line:?}"))
+}
+
+/// Lines with customer ids, near misses and ordinary text; the same for both maskers.
+const LINES: &[&str] = &[
+    "refund failed for CUST-12345678 amount=12",
+    "retry 2 for CUST-12345678 and CUST-87654321",
+    "handled order 42 in 12 ms",
+    "not ids: CUST-1234567 CUST-123456789 XCUST-11112222 CUST-1111222x",
+];
+
+/// Checks what both maskers promise for `LINES` and returns the masked lines.
+fn check_customer_ids(component: &Path, extra: &str) -> (Vec<String>, String) {
+    let input = format!("{}\n{extra}", LINES.join("\n"));
+    let (out, err) = run_mask(&["--component", component.to_str().expect("UTF-8 path")], &input);
+    let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), input.lines().count(), "one output line per input line: {out}");
+    let first = pseudonym(&lines[0]);
+    assert_eq!(lines[0], format!("refund failed for {first} amount=12"));
+    assert!(lines[1].starts_with(&format!("retry 2 for {first} and customer-id:")), "the same id is the same pseudonym: {}", lines[1]);
+    assert_ne!(pseudonym(&lines[1][first.len() + 12..]), first, "another id, another pseudonym: {}", lines[1]);
+    assert_eq!(lines[2], LINES[2], "ordinary text is untouched");
+    assert_eq!(lines[3], LINES[3], "near misses are no customer ids");
+    assert!(!lines[0].contains("CUST-") && !lines[1].contains("CUST-"), "{out}");
+    (lines, err)
+}
+
+/// A config whose tenant `acme` uses `component` as its masker under `policy`.
+fn tenant_config(dir: &Path, component: &Path, policy: &str) -> PathBuf {
+    let template = dir.join("report_template.yaml");
+    std::fs::write(&template, format!("masking:\n  tenants:\n    acme: {{ policy: {policy} }}\n")).expect("write template");
+    let cfg = dir.join("casefile.yaml");
+    let yaml = format!(
+        "report: {{ template: {} }}\nruntime: {{ cache_dir: {} }}\ncomponents:\n  example: {{ kind: masker, source: \"{}\" }}\ndefault: {{ masker: example, sources: [] }}\ntenants:\n  acme: {{}}\n",
+        template.display(),
+        shared_cache_dir().display(),
+        component.display(),
+    );
+    std::fs::write(&cfg, yaml).expect("write config");
+    cfg
+}
+
+#[test]
+fn the_rust_example_pseudonymises_customer_ids_and_runs_the_built_in_detectors() {
+    let s = Secrets::generate();
+    let masker = guest("masker-customer-ids");
+    let extra = format!("login for CUST-12345678 by {} with key {}\n", s.email, s.aws_key);
+    let (lines, err) = check_customer_ids(&masker, &extra);
+    s.assert_absent("the example masker's output", &lines.join("\n"));
+    assert!(lines[4].starts_with(&format!("login for {} by email:", pseudonym(&lines[0]))), "{}", lines[4]);
+    // The built-in detectors ran in the component, so the gate found nothing left.
+    assert_eq!(gate_masked(&err), 0, "{err}");
+
+    // The tenant's policy reaches the component: `person` masks instead.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = tenant_config(dir.path(), &masker, "{ actions: { person: mask } }");
+    let (out, err) = run_mask(&["--tenant", "acme", "--config", cfg.to_str().expect("UTF-8")], "refund failed for CUST-12345678\nhandled order 42\n");
+    assert_eq!(out, "refund failed for [MASKED:customer-id]\nhandled order 42\n", "{err}");
+}
+
+/// The Python masker: CASEFILE_PYTHON_MASKER, or built here once.
+fn python_masker() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("CASEFILE_PYTHON_MASKER") {
+                let p = PathBuf::from(p);
+                assert!(p.exists(), "CASEFILE_PYTHON_MASKER={} does not exist", p.display());
+                return p;
+            }
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
+            let out = Path::new(GUEST_DIR).join("..").join("..").join("..").join("python-guests").join("masker_python.wasm");
+            let status = Command::new(root.join("scripts").join("build-python-masker")).arg(&out).status().expect("run scripts/build-python-masker");
+            assert!(status.success(), "scripts/build-python-masker failed (componentize-py comes from scripts/setup)");
+            out
+        })
+        .clone()
+}
+
+#[test]
+fn the_python_example_pseudonymises_customer_ids_and_leaves_the_rest_to_the_gate() {
+    let s = Secrets::generate();
+    let masker = python_masker();
+    // It claims customer ids only; the e-mail address is the gate's to catch.
+    let extra = format!("mail for CUST-12345678 went to {}\n", s.email);
+    let (lines, err) = check_customer_ids(&masker, &extra);
+    s.assert_absent("the Python masker's output behind the gate", &lines.join("\n"));
+    assert!(lines[4].starts_with(&format!("mail for {} went to email:", pseudonym(&lines[0]))), "{}", lines[4]);
+    assert_eq!(gate_masked(&err), 1, "the gate masked the e-mail address: {err}");
+    assert!(err.contains("masked 4 values in 5 records"), "the component counts what it masked: {err}");
+
+    // The policy steers it: `person: remove` drops ids, and leaving `person` out of
+    // the categories switches the rule off.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = tenant_config(dir.path(), &masker, "{ actions: { person: remove } }");
+    let (out, _) = run_mask(&["--tenant", "acme", "--config", cfg.to_str().expect("UTF-8")], "refund failed for CUST-12345678.\n");
+    assert_eq!(out, "refund failed for .\n");
+    let cfg = tenant_config(dir.path(), &masker, "{ categories: [credential] }");
+    let (out, _) = run_mask(&["--tenant", "acme", "--config", cfg.to_str().expect("UTF-8")], "refund failed for CUST-12345678.\n");
+    assert_eq!(out, "refund failed for CUST-12345678.\n");
+}
