@@ -141,3 +141,59 @@ fn the_python_example_pseudonymises_customer_ids_and_leaves_the_rest_to_the_gate
     let (out, _) = run_mask(&["--tenant", "acme", "--config", cfg.to_str().expect("UTF-8")], "refund failed for CUST-12345678.\n");
     assert_eq!(out, "refund failed for CUST-12345678.\n");
 }
+
+/// Both examples bound to tenants of a running host: a diagnosis's masked bundle
+/// carries pseudonyms for the ids in messages and attributes, the secret-named
+/// attribute masked, and the ordinary line as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_examples_mask_a_diagnosis_for_the_tenant_they_are_bound_to() {
+    let s = Secrets::generate();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).expect("files dir");
+    let t0 = chrono::Utc::now().timestamp_nanos_opt().expect("a 64-bit now") - 10_000_000_000;
+    let lines = [
+        serde_json::json!({"ts": t0, "level": "error", "msg": "refund failed for CUST-12345678", "plugin": "checkout", "env": "prod", "host": "runtime-1", "customer": "CUST-87654321", "db_password": s.url_password}),
+        serde_json::json!({"ts": t0 + 1, "level": "info", "msg": "handled order 42 in 12 ms", "plugin": "checkout", "env": "prod", "host": "runtime-1"}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(files.join("app.ndjson"), text).expect("write logs");
+    let template = dir.path().join("report_template.yaml");
+    std::fs::write(&template, "masking: {}\n").expect("write template");
+    let cfg = dir.path().join("casefile.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "report: {{ template: {} }}\nruntime: {{ cache_dir: {} }}\ncomponents:\n  masker: {{ kind: masker, source: \"builtin:masker-default\" }}\n  rust-example: {{ kind: masker, source: \"{}\" }}\n  python-example: {{ kind: masker, source: \"{}\" }}\n  ndjson: {{ kind: connector, source: \"builtin:connector-ndjson\" }}\nsources:\n  files: {{ component: ndjson, grant: {{ dir: \"{}\" }} }}\ndefault: {{ masker: masker, sources: [files] }}\ntenants:\n  rs: {{ masker: rust-example }}\n  py: {{ masker: python-example }}\n",
+            template.display(),
+            shared_cache_dir().display(),
+            guest("masker-customer-ids").display(),
+            python_masker().display(),
+            files.display(),
+        ),
+    )
+    .expect("write config");
+    let host = Host::start(&cfg, &dir.path().join("data"));
+    let now = chrono::Utc::now();
+    let window = serde_json::json!({"start": (now - chrono::Duration::minutes(30)).to_rfc3339(), "end": (now + chrono::Duration::minutes(1)).to_rfc3339()});
+    for tenant in ["rs", "py"] {
+        let (status, c) = host.post("/internal/debug/report", &serde_json::json!({"error_event_id": format!("ex-{tenant}"), "tenant": tenant, "plugin": {"id": "checkout"}, "window": window})).await;
+        assert_eq!(status, 202, "{c}");
+        let id = c["task_id"].as_str().expect("task id").to_owned();
+        let t = host.wait_state(&id, &["awaiting_fix", "failed"], 120).await;
+        assert_eq!(t["state"], "awaiting_fix", "{tenant}: {t:#}");
+        let (_, bundle) = host.get_bytes(&format!("/internal/debug/report/{id}/bundle")).await;
+        let logs = untar(&bundle).into_iter().find(|(n, _)| n.ends_with("logs.ndjson")).expect("logs.ndjson in the bundle").1;
+        let logs = String::from_utf8(logs).expect("UTF-8 logs");
+        let everything = format!("{t}\n{logs}");
+        assert!(!everything.contains("CUST-12345678") && !everything.contains("CUST-87654321"), "{tenant}: an id survived: {logs}");
+        s.assert_absent(&format!("tenant {tenant}'s report and bundle"), &everything);
+        assert_eq!(logs.matches("customer-id:").count(), 2, "{tenant}: the message's and the attribute's id: {logs}");
+        assert!(logs.contains("handled order 42 in 12 ms"), "{tenant}: the ordinary line is untouched: {logs}");
+        let masking = &t["report"]["masking"];
+        // The Rust example masks the password itself; the Python one masks it by
+        // its key (`db_password`), so neither leaves the gate anything.
+        assert_eq!(masking["gate"]["violations"], 0, "{tenant}: {masking:#}");
+        assert!(masking["total"].as_u64().expect("a total") >= 3, "{tenant}: {masking:#}");
+    }
+}
