@@ -111,7 +111,10 @@ fn python_masker() -> PathBuf {
                 return p;
             }
             let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace");
-            let out = Path::new(GUEST_DIR).join("..").join("..").join("..").join("python-guests").join("masker_python.wasm");
+            // Where the script puts it by default: beside this test's target dir
+            // (…/debug/deps/examples-…).
+            let exe = std::env::current_exe().expect("test binary path");
+            let out = exe.ancestors().nth(3).expect("target dir").join("python-guests").join("masker_python.wasm");
             let status = Command::new(root.join("scripts").join("build-python-masker")).arg(&out).status().expect("run scripts/build-python-masker");
             assert!(status.success(), "scripts/build-python-masker failed (componentize-py comes from scripts/setup)");
             out
