@@ -1,8 +1,10 @@
 //! Builds the WebAssembly guests from source (plugins/ and tests/guests/) for
 //! wasm32-wasip2, like wasmtime's test-programs: the shipped plugins are embedded in
 //! the binary as built-ins, and the directory of all built guests is exposed to the
-//! tests as CASEFILE_GUEST_DIR. A guest that does not build fails the build here,
-//! with cargo's own error.
+//! tests as CASEFILE_GUEST_DIR, with the example plugins for authors. A guest that
+//! does not build fails the build here, with cargo's own error. The command itself
+//! (and what makes its output reproducible) is in guest_build.rs, which
+//! tests/reproducible.rs uses too.
 
 use std::path::{Path, PathBuf};
 
@@ -58,7 +60,8 @@ fn main() {
     }
     let target_dir = guest_target_dir(&out_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let crates: Vec<&str> = (SHIPPED.iter().map(|(_, k)| *k)).chain(EXAMPLES.iter().copied()).chain(TEST_GUESTS.iter().copied()).collect();
+    let crates: Vec<&str> =
+        (SHIPPED.iter().map(|(_, k)| *k)).chain(EXAMPLES.iter().copied()).chain(TEST_GUESTS.iter().copied()).collect();
     let mut cmd = guest_build::command(&cargo, &root, &target_dir, &crates);
     let status = cmd.status().expect("cannot run cargo to build the WebAssembly guests");
     if !status.success() {

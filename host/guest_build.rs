@@ -70,7 +70,10 @@ pub fn command(cargo: &OsStr, root: &Path, target_dir: &Path, crates: &[&str]) -
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags(root, target_dir).join("\x1f"));
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        rustflags(root, target_dir).join("\x1f"),
+    );
     cmd
 }
 

@@ -129,7 +129,13 @@ impl Masker<'_> {
     /// Values first, judged by their original key; then the key is scanned as text.
     fn fields(&mut self, fields: &mut [Field]) {
         for f in fields {
-            f.value = mask_field(self.policy, &mut *self.key, &f.key, &f.value, &mut self.counts);
+            f.value = mask_field(
+                self.policy,
+                &mut *self.key,
+                &f.key,
+                &f.value,
+                &mut self.counts,
+            );
             f.key = self.text(&f.key);
         }
     }
@@ -190,32 +196,74 @@ mod tests {
         )
         .expect("masked");
         let logs = &out.batch.logs;
-        let first = logs[0].message.split_whitespace().nth(3).unwrap().to_owned();
-        assert!(first.starts_with("customer-id:") && first.len() == "customer-id:".len() + 12, "{first}");
-        assert_eq!(logs[0].message, format!("refund failed for {first} (order 42)"));
-        assert!(logs[1].message.starts_with(&format!("retry for {first} and customer-id:")), "same id, same token: {}", logs[1].message);
-        assert!(!logs[1].message.ends_with(&first[12..]), "another id, another token");
+        let first = logs[0]
+            .message
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_owned();
+        assert!(
+            first.starts_with("customer-id:") && first.len() == "customer-id:".len() + 12,
+            "{first}"
+        );
+        assert_eq!(
+            logs[0].message,
+            format!("refund failed for {first} (order 42)")
+        );
+        assert!(
+            logs[1]
+                .message
+                .starts_with(&format!("retry for {first} and customer-id:")),
+            "same id, same token: {}",
+            logs[1].message
+        );
+        assert!(
+            !logs[1].message.ends_with(&first[12..]),
+            "another id, another token"
+        );
         assert_eq!(logs[2].message, "handled order 42 in 12 ms");
-        assert_eq!(logs[3].message, "not ids: CUST-1234567 CUST-123456789 XCUST-12345678 cust-12345678");
-        assert!(logs[0].attributes[0].value.starts_with("customer-id:"), "{:?}", logs[0].attributes);
+        assert_eq!(
+            logs[3].message,
+            "not ids: CUST-1234567 CUST-123456789 XCUST-12345678 cust-12345678"
+        );
+        assert!(
+            logs[0].attributes[0].value.starts_with("customer-id:"),
+            "{:?}",
+            logs[0].attributes
+        );
         assert_eq!(count(&out, RULE, MaskAction::Hash), 3 + 4);
     }
 
     #[test]
     fn the_built_in_detectors_run_too() {
-        let out = mask("", &["login failed password=hunter2 for CUST-12345678 mail bob@example.com"]).expect("masked");
+        let out = mask(
+            "",
+            &["login failed password=hunter2 for CUST-12345678 mail bob@example.com"],
+        )
+        .expect("masked");
         let m = &out.batch.logs[0].message;
-        assert!(m.starts_with("login failed password=[MASKED:secret-assignment] for customer-id:"), "{m}");
+        assert!(
+            m.starts_with("login failed password=[MASKED:secret-assignment] for customer-id:"),
+            "{m}"
+        );
         assert!(m.contains(" mail email:") && !m.contains("bob@"), "{m}");
     }
 
     #[test]
     fn the_tenant_policy_governs_the_rule() {
-        let out = mask(r#"{"actions": {"person": "mask"}}"#, &["for CUST-12345678"]).expect("masked");
+        let out =
+            mask(r#"{"actions": {"person": "mask"}}"#, &["for CUST-12345678"]).expect("masked");
         assert_eq!(out.batch.logs[0].message, "for [MASKED:customer-id]");
         assert_eq!(count(&out, RULE, MaskAction::Mask), 2);
-        let out = mask(r#"{"categories": ["credential"]}"#, &["for CUST-12345678 password=hunter2"]).expect("masked");
-        assert_eq!(out.batch.logs[0].message, "for CUST-12345678 password=[MASKED:secret-assignment]");
+        let out = mask(
+            r#"{"categories": ["credential"]}"#,
+            &["for CUST-12345678 password=hunter2"],
+        )
+        .expect("masked");
+        assert_eq!(
+            out.batch.logs[0].message,
+            "for CUST-12345678 password=[MASKED:secret-assignment]"
+        );
         // The tenant's own rule of that name replaces the example's.
         let own = r#"{"rules": [{"name": "customer-id", "pattern": "\\bCUST-[0-9]{6}\\b", "action": "remove"}]}"#;
         let out = mask(own, &["a CUST-123456 b CUST-12345678"]).expect("masked");
@@ -224,7 +272,11 @@ mod tests {
 
     #[test]
     fn a_bad_policy_is_invalid_input() {
-        for policy in [r#"{"actions": {"person": "shred"}}"#, "{not json", r#"{"disabled_rules": ["no-such-rule"]}"#] {
+        for policy in [
+            r#"{"actions": {"person": "shred"}}"#,
+            "{not json",
+            r#"{"disabled_rules": ["no-such-rule"]}"#,
+        ] {
             match mask(policy, &["x"]) {
                 Err(PluginError::InvalidInput(m)) => assert!(m.starts_with("policy:"), "{m}"),
                 other => panic!("{policy}: {other:?}"),

@@ -20,7 +20,8 @@ for secret keys (`mask`, `remove`, `hash`, `partial`); leaving `person` or
 `credential` out of `categories` switches that part off. A policy that is not a
 JSON object is `invalid-input`.
 
-Build: scripts/build-python-masker (componentize-py, installed by scripts/setup).
+Build: scripts/build-python-masker (componentize-py, installed by scripts/setup),
+which first runs ../test_app.py natively against the generated bindings.
 """
 
 import json
