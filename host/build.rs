@@ -1,11 +1,15 @@
 //! Builds the WebAssembly guests from source (plugins/ and tests/guests/) for
 //! wasm32-wasip2, like wasmtime's test-programs: the shipped plugins are embedded in
 //! the binary as built-ins, and the directory of all built guests is exposed to the
-//! tests as CASEFILE_GUEST_DIR. A guest that does not build fails the build here,
-//! with cargo's own error.
+//! tests as CASEFILE_GUEST_DIR, with the example plugins for authors. A guest that
+//! does not build fails the build here, with cargo's own error. The command itself
+//! (and what makes its output reproducible) is in guest_build.rs, which
+//! tests/reproducible.rs uses too.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "guest_build.rs"]
+mod guest_build;
 
 /// (built-in name, crate name) of the components the binary ships.
 const SHIPPED: &[(&str, &str)] = &[
@@ -14,6 +18,10 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-loki", "connector-loki"),
     ("ticket-platform", "ticket-platform"),
 ];
+
+/// Examples for component authors: built and tested like the shipped plugins, but
+/// not embedded (a tenant pushes and binds one like any uploaded component).
+const EXAMPLES: &[&str] = &["masker-customer-ids"];
 
 /// Hostile guests the tests use to prove the runtime's limits.
 const TEST_GUESTS: &[&str] = &[
@@ -37,6 +45,11 @@ fn main() {
     // sqlx::migrate! embeds host/migrations; a new migration file must rebuild the host.
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-env-changed=CASEFILE_GUEST_TARGET_DIR");
+    // The guest command and its path remapping (which reads these variables).
+    println!("cargo:rerun-if-changed=guest_build.rs");
+    for var in ["HOME", "CARGO_HOME", "RUSTUP_HOME"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-env-changed=CASEFILE_SKIP_GUESTS");
@@ -47,30 +60,10 @@ fn main() {
         return;
     }
     let target_dir = guest_target_dir(&out_dir);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--profile")
-        .arg("wasm-guest")
-        .arg("--target")
-        .arg("wasm32-wasip2")
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    for (_, krate) in SHIPPED {
-        cmd.arg("-p").arg(krate);
-    }
-    for krate in TEST_GUESTS {
-        cmd.arg("-p").arg(krate);
-    }
-    // The outer build's flags are for the host target, not for wasm.
-    for var in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
-        cmd.env_remove(var);
-    }
-    // wasm SIMD lets memchr and regex use their vectorised searches in the guests;
-    // wasmtime enables the proposal by default.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let crates: Vec<&str> =
+        (SHIPPED.iter().map(|(_, k)| *k)).chain(EXAMPLES.iter().copied()).chain(TEST_GUESTS.iter().copied()).collect();
+    let mut cmd = guest_build::command(&cargo, &root, &target_dir, &crates);
     let status = cmd.status().expect("cannot run cargo to build the WebAssembly guests");
     if !status.success() {
         panic!(
@@ -78,7 +71,7 @@ fn main() {
         );
     }
 
-    let wasm_dir = target_dir.join("wasm32-wasip2").join("wasm-guest");
+    let wasm_dir = guest_build::wasm_dir(&target_dir);
     let mut generated = String::from("/// (name, component bytes) of every built-in component.\npub const ALL: &[(&str, &[u8])] = &[\n");
     for (name, krate) in SHIPPED {
         let file = wasm_dir.join(format!("{}.wasm", krate.replace('-', "_")));
