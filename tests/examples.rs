@@ -221,8 +221,16 @@ async fn both_examples_mask_a_diagnosis_for_the_tenant_they_are_bound_to() {
 
     // componentize-py's runtime imports wasi:sockets (CPython's socket module), which
     // no component may import: the registry refuses the Python example as it is
-    // built today (it runs when the operator names it in the config, as above).
-    let r = host.http.post(host.url("/internal/components?kind=masker&name=python")).bearer_auth(&platform).body(std::fs::read(python_masker()).expect("python masker")).send().await.expect("upload");
+    // built today. (It runs when the operator names it in the config, as above, and
+    // review sees its imports.) The same program with a custom section appended is
+    // new bytes, so the upload is judged rather than matched to the config's copy.
+    let mut bytes = std::fs::read(python_masker()).expect("python masker");
+    let (name, payload) = (b"casefile-test", b"rebuilt");
+    bytes.extend_from_slice(&[0, (1 + name.len() + payload.len()) as u8, name.len() as u8]);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    let r = host.http.post(host.url("/internal/components?kind=masker&name=python")).bearer_auth(&platform).body(bytes).send().await.expect("upload");
     let (status, e): (u16, serde_json::Value) = (r.status().as_u16(), r.json().await.expect("JSON"));
     assert_eq!((status, e["error"]["code"].as_str()), (400, Some("forbidden_import")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap_or_default().contains("wasi:sockets/tcp"), "{e}");
 }
