@@ -31,6 +31,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("get", "/internal/tenants/{tenant}/bindings", &["platform", "security"]),
     ("put", "/internal/tenants/{tenant}/bindings/{slot}", &["platform"]),
     ("post", "/internal/tenants/{tenant}/bindings/{slot}/rollback", &["platform"]),
+    ("get", "/internal/tenants", &["platform", "security"]),
+    ("put", "/internal/tenants/{tenant}", &["platform"]),
     ("get", "/internal/tenants/{tenant}/shadow", &["platform", "security"]),
     ("get", "/internal/tenants/{tenant}/masking-policy", &["platform", "security"]),
     ("put", "/internal/tenants/{tenant}/masking-policy", &["platform"]),

@@ -359,3 +359,45 @@ async fn the_uploader_cannot_approve_its_own_component() {
     let (status, e) = lab.put(&lab.platform, "/internal/tenants/acme/bindings/masker", &json!({"components": [sha]})).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("not_approved")), "{e}");
 }
+
+/// A tenant declared through the API is known at once: it takes diagnoses with the
+/// default bindings, gets its own binding and policy, and only a token over all
+/// tenants can declare one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_declared_through_the_api_works_without_a_restart() {
+    let lab = start().await;
+    let host = &lab.host;
+    let (status, _) = host.post("/internal/debug/report", &json!({"error_event_id": "e0", "tenant": "initech", "plugin": {"id": "checkout"}})).await;
+    assert_eq!(status, 404, "not declared yet");
+    let scoped = host.make_token("platform", &["acme"]).await;
+    let (status, _) = lab.put(&scoped, "/internal/tenants/initech", &json!({})).await;
+    assert_eq!(status, 403);
+    for (name, body, code) in [
+        ("Initech", json!({}), "invalid_tenant"),
+        ("initech", json!({"sources": ["nope"]}), "invalid_tenant"),
+        ("initech", json!({"owner": ["x"]}), "invalid_request"),
+    ] {
+        let (status, e) = lab.put(&lab.platform, &format!("/internal/tenants/{name}"), &body).await;
+        assert_eq!((status, e["error"]["code"].as_str()), (400, Some(code)), "{name} {body}: {e}");
+    }
+    let (status, e) = lab.put(&lab.platform, "/internal/tenants/acme", &json!({})).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (409, Some("declared_in_config")), "{e}");
+    let (status, t) = lab.put(&lab.platform, "/internal/tenants/initech", &json!({"owners": ["team-initech"], "sources": ["files"]})).await;
+    assert_eq!((status, t["origin"].as_str()), (201, Some("api")), "{t}");
+    let (status, t) = lab.put(&lab.platform, "/internal/tenants/initech", &json!({"owners": ["team-initech", "oncall"]})).await;
+    assert_eq!((status, t["owners"][1].as_str()), (200, Some("oncall")), "{t}");
+    let (_, list) = host.get_as(&lab.security, "/internal/tenants").await;
+    assert!(list["tenants"].as_array().unwrap().iter().any(|t| t["name"] == "initech" && t["origin"] == "api"), "{list}");
+    let (_, list) = host.get_as(&scoped, "/internal/tenants").await;
+    assert_eq!(list["tenants"].as_array().unwrap().len(), 1, "a scoped token lists its own tenants: {list}");
+
+    let task = lab.diagnose("initech", "first").await;
+    let (masker, masked) = lab.masker_of(&task).await;
+    assert!(masked > 0, "the default masker ran for the new tenant");
+    let (status, p) = host.get_as(&lab.security, "/internal/tenants/initech/masking-policy").await;
+    assert_eq!((status, p["version"].as_i64()), (200, Some(1)));
+    let (_, b) = host.get_as(&lab.platform, "/internal/tenants/initech/bindings").await;
+    assert_eq!(b["effective"]["masker"]["components"][0], masker.as_str(), "{b:#}");
+    let (_, audit) = host.get_as(&lab.security, "/internal/audit").await;
+    assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "tenant.declared" && e["subject"] == "initech" && e["actor"]["role"] == "platform"));
+}

@@ -10,6 +10,7 @@ mod error;
 pub mod openapi;
 pub mod policies;
 pub mod registry;
+pub mod tenants;
 #[cfg(test)]
 mod props;
 
@@ -58,6 +59,8 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(registry::put_binding))
         .routes(routes!(registry::rollback_binding))
         .routes(routes!(registry::shadow_runs))
+        .routes(routes!(tenants::list_tenants))
+        .routes(routes!(tenants::put_tenant))
         .routes(routes!(policies::get_policy, policies::put_policy))
         .routes(routes!(policies::policy_versions))
         .routes(routes!(policies::rollback_policy))
@@ -312,11 +315,12 @@ pub(crate) fn id_ok(what: &str, s: &str) -> ApiResult<()> {
 /// Checks a request against the config and turns it into a stored request.
 /// A tenant outside the caller's scope is answered exactly like an undeclared one,
 /// and the message names only the tenants the caller may see.
-pub fn validate(config: &Config, scope: &Scope, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
+/// `tenants` are the declared tenants' names (config and API).
+pub fn validate(config: &Config, tenants: &[String], scope: &Scope, r: ReportRequest, now: DateTime<Utc>) -> ApiResult<DiagnosisRequest> {
     id_ok("error_event_id", &r.error_event_id)?;
     id_ok("plugin.id", &r.plugin.id)?;
-    if config.tenant(&r.tenant).is_none() || !scope.allows(&r.tenant) {
-        let visible: Vec<String> = config.tenants.keys().filter(|t| scope.allows(t)).cloned().collect();
+    if !tenants.contains(&r.tenant) || !scope.allows(&r.tenant) {
+        let visible: Vec<String> = tenants.iter().filter(|t| scope.allows(t)).cloned().collect();
         return Err(ApiError::not_found(
             "unknown_tenant",
             format!("tenant `{}` is not declared in the config (or not yours); yours: {}", r.tenant, visible.join(", ")),
@@ -359,6 +363,11 @@ pub fn validate(config: &Config, scope: &Scope, r: ReportRequest, now: DateTime<
     })
 }
 
+/// The names of every declared tenant (config and API), read now.
+async fn declared_tenants(app: &App) -> ApiResult<Vec<String>> {
+    Ok(crate::tenants::list(&app.config, &app.store).await?.into_iter().map(|t| t.name).collect())
+}
+
 /// Creates the task (or finds the one for the same tenant and error event).
 pub async fn submit(app: &App, actor: &str, req: DiagnosisRequest) -> ApiResult<(String, bool, TaskState)> {
     let id = format!("tsk_{}", uuid::Uuid::new_v4().simple());
@@ -392,7 +401,7 @@ fn created_response(task_id: String, created: bool, state: TaskState) -> (Status
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
 async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(r): ApiJson<ReportRequest>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
-    let req = validate(&app.config, &who.scope, r, Utc::now())?;
+    let req = validate(&app.config, &declared_tenants(&app).await?, &who.scope, r, Utc::now())?;
     let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
     Ok(created_response(id, created, state))
 }
@@ -409,7 +418,7 @@ async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson
     ))]
 async fn create_from_event(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
     let r = event_request(event)?;
-    let req = validate(&app.config, &who.scope, r, Utc::now())?;
+    let req = validate(&app.config, &declared_tenants(&app).await?, &who.scope, r, Utc::now())?;
     let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
     Ok(created_response(id, created, state))
 }
@@ -457,6 +466,7 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Call
     }
     let alerts = v.alerts.ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
     let mut out = AlertsAccepted { tasks: Vec::new(), skipped_without_plugin_label: Vec::new(), rejected: Vec::new() };
+    let declared = declared_tenants(&app).await?;
     for a in alerts {
         let now = Utc::now();
         let r = match alert_request(&a, now, app.config.pipeline.default_window_minutes) {
@@ -469,7 +479,7 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Call
         };
         // One bad alert (say, an undeclared tenant label, or a tenant outside the
         // token's scope) must not drop the others.
-        match validate(&app.config, &who.scope, r, now) {
+        match validate(&app.config, &declared, &who.scope, r, now) {
             Ok(req) => {
                 let (task_id, created, state) = submit(&app, &who.audit_actor(), req).await?;
                 out.tasks.push(AlertTask { task_id, state, created });

@@ -54,7 +54,7 @@ impl App {
             crate::keys::Origin::File(p) => tracing::info!(path = %p.display(), "tenant keys are sealed with the master key file"),
             crate::keys::Origin::Generated(p) => tracing::warn!(
                 path = %p.display(),
-                "no CASEFILE_MASTER_KEY: generated a master key file (owner-only); back it up, or the tenant keys (and with them every pseudonym) cannot be opened again"
+                "CASEFILE_MASTER_KEY is not set, so a master key file was made (owner-only); back it up, or the tenant keys (and with them every pseudonym) cannot be opened again"
             ),
         }
         let cache_dir = match &config.runtime.cache_dir {

@@ -491,8 +491,14 @@ impl Config {
         Ok(())
     }
 
+    /// A tenant the config declares, with the defaults filled in.
     pub fn tenant(&self, name: &str) -> Option<TenantBindings> {
-        let t = self.tenants.get(name)?;
+        self.with_defaults(name, self.tenants.get(name)?)
+    }
+
+    /// `t` with what it leaves unset taken from `default` (also for tenants declared
+    /// through the API, `tenants`).
+    pub fn with_defaults(&self, name: &str, t: &Bindings) -> Option<TenantBindings> {
         let d = &self.default;
         Some(TenantBindings {
             tenant: name.to_string(),

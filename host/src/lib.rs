@@ -21,6 +21,7 @@ pub mod report;
 pub mod retention;
 pub mod runtime;
 pub mod store;
+pub mod tenants;
 pub mod telemetry;
 pub mod ticket;
 

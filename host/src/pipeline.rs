@@ -180,10 +180,10 @@ fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<S
 /// Collect, mask, report: from the trigger to a stored report and bundle.
 async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let started = Instant::now();
-    let tenant = app
-        .config
-        .tenant(&task.tenant)
-        .ok_or_else(|| fatal("unknown_tenant", format!("tenant `{}` is no longer configured", task.tenant)))?;
+    let tenant = crate::tenants::lookup(&app.config, &app.store, &task.tenant)
+        .await
+        .map_err(retry)?
+        .ok_or_else(|| fatal("unknown_tenant", format!("tenant `{}` is no longer declared", task.tenant)))?;
     // The components this task runs with are fixed here: a binding that changes
     // while it runs takes effect for the next task.
     let resolved = app
@@ -192,6 +192,12 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         .await
         .map_err(|e| fatal("config", format!("{e:#}")))?;
     let maskers = resolved.maskers.clone();
+    if maskers.is_empty() {
+        return Err(fatal(
+            "config",
+            format!("tenant `{}` has no approved masker bound (its bindings, the config and the default name none that may run)", task.tenant),
+        ));
+    }
     let sources = sources_for(app, &resolved, &tenant.sources)?;
 
     app.store.set_state(&task.id, TaskState::Collecting, None).await.map_err(retry)?;

@@ -73,7 +73,8 @@ pub struct Upload<'a> {
 /// The components a task runs with, fixed when it starts.
 #[derive(Clone)]
 pub struct Resolved {
-    /// The masker chain, in order.
+    /// The masker chain, in order; empty when nothing that may run is bound (the
+    /// pipeline refuses to diagnose without one).
     pub maskers: Vec<Arc<Loaded>>,
     /// A candidate chain bound in shadow mode (empty when none).
     pub shadow: Vec<Arc<Loaded>>,
@@ -458,15 +459,12 @@ impl Registry {
         };
 
         let maskers = pick(&Slot::Masker, declared.and_then(|d| d.masker.as_ref()), config.default.masker.as_ref()).await?;
-        if maskers.is_empty() {
-            bail!("tenant `{tenant}` has no approved masker bound (its bindings, the config and the default name none that may run)");
-        }
         let mapper = pick(&Slot::TicketMapper, declared.and_then(|d| d.ticket_mapper.as_ref()), config.default.ticket_mapper.as_ref())
             .await?
             .into_iter()
             .next();
         let mut connectors = BTreeMap::new();
-        let used = config.tenant(tenant).map(|t| t.sources).unwrap_or_default();
+        let used = crate::tenants::lookup(config, store, tenant).await?.map(|t| t.sources).unwrap_or_default();
         let mut names: Vec<String> = used.clone();
         names.extend(used.iter().filter_map(|s| config.sources.get(s)?.fallback.clone()));
         for name in names {

@@ -45,9 +45,9 @@ fn ticket_ref(row: &TicketRow) -> wit::TicketRef {
     wit::TicketRef { id: row.ticket_id.clone(), url: row.url.clone(), state: convert::ticket_state(&row.state) }
 }
 
-fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
+async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
     let report = Report::from_stored(task.report.as_ref().context("the task has no report yet")?)?;
-    let tenant = app.config.tenant(&task.tenant);
+    let tenant = crate::tenants::lookup(&app.config, &app.store, &task.tenant).await?;
     let report_url = app
         .config
         .server
@@ -74,7 +74,7 @@ fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
 pub async fn open_or_update(app: &App, t: &Target, task: &TaskRow) -> Result<TicketRow> {
     let fp = task.fingerprint.clone().context("the task has no fingerprint yet")?;
     let existing = app.store.ticket(&task.tenant, &fp).await?;
-    let s = summary(app, task)?;
+    let s = summary(app, task).await?;
     let (action, current, comment) = match &existing {
         // This task already opened it (a retry after a crash): nothing to send.
         Some(row) if row.task_id == task.id => return Ok(row.clone()),
@@ -116,7 +116,7 @@ pub async fn open_or_update(app: &App, t: &Target, task: &TaskRow) -> Result<Tic
 pub async fn transition(app: &App, t: &Target, task: &TaskRow, action: wit::TicketAction, comment: &str) -> Result<Option<TicketRow>> {
     let Some(id) = &task.ticket_id else { return Ok(None) };
     let Some(mut row) = app.store.ticket_by_id(&task.tenant, id).await? else { return Ok(None) };
-    let s = summary(app, task)?;
+    let s = summary(app, task).await?;
     let current = ticket_ref(&row);
     let got = send(app, t, action, &s, Some(&current), comment).await?;
     row.state = convert::ticket_state_word(&got.state);

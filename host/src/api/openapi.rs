@@ -22,6 +22,7 @@ use crate::api::{ErrorBody, ErrorDetail};
         (name = "diagnosis", description = "Triggers, tasks, reports and bundles"),
         (name = "registry", description = "Components: upload, review, bindings"),
         (name = "policies", description = "Tenants' masking policies as versioned data"),
+        (name = "tenants", description = "Tenants declared in the config or through the API"),
         (name = "review", description = "Security review of masked samples"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "access", description = "Tokens (admin)"),

@@ -23,18 +23,18 @@ pub struct PolicyVersions {
     pub versions: Vec<PolicyVersion>,
 }
 
-fn declared(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
+async fn declared(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
     if tenant == DEFAULT_TENANT {
         return Err(ApiError::not_found("unknown_tenant", "masking policies are per tenant; the defaults live in the report template's `masking` section"));
     }
-    tenant_in_scope(app, who, tenant)
+    tenant_in_scope(app, who, tenant).await
 }
 
 #[utoipa::path(get, path = "/internal/tenants/{tenant}/masking-policy", tag = "policies",
     params(("tenant" = String, Path, description = "A declared tenant")),
     responses((status = 200, description = "The policy in force and its version", body = PolicyVersion), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn get_policy(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(tenant): ApiPath<String>) -> ApiResult<Json<PolicyVersion>> {
-    declared(&app, &who, &tenant)?;
+    declared(&app, &who, &tenant).await?;
     Ok(Json(versions::current(&app.store, &app.template.masking, &tenant).await?))
 }
 
@@ -53,7 +53,7 @@ pub async fn put_policy(
     ApiPath(tenant): ApiPath<String>,
     ApiJson(policy): ApiJson<TenantPolicy>,
 ) -> ApiResult<Json<PolicyVersion>> {
-    declared(&app, &who, &tenant)?;
+    declared(&app, &who, &tenant).await?;
     policy.check().map_err(|e| ApiError::bad("invalid_policy", format!("{e:#}")))?;
     let actor = who.audit_actor();
     let stored = versions::set(&app.store, &app.template.masking, &tenant, &policy, &actor).await?;
@@ -65,7 +65,7 @@ pub async fn put_policy(
     params(("tenant" = String, Path, description = "A declared tenant")),
     responses((status = 200, description = "Every stored version, newest first", body = PolicyVersions), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn policy_versions(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(tenant): ApiPath<String>) -> ApiResult<Json<PolicyVersions>> {
-    declared(&app, &who, &tenant)?;
+    declared(&app, &who, &tenant).await?;
     Ok(Json(PolicyVersions { versions: versions::history(&app.store, &tenant).await? }))
 }
 
@@ -84,7 +84,7 @@ pub async fn rollback_policy(
     ApiPath(tenant): ApiPath<String>,
     ApiJsonOrDefault(d): ApiJsonOrDefault<Decision>,
 ) -> ApiResult<Json<PolicyVersion>> {
-    declared(&app, &who, &tenant)?;
+    declared(&app, &who, &tenant).await?;
     let actor = who.audit_actor();
     let Some(stored) = versions::rollback(&app.store, &app.template.masking, &tenant, &actor).await? else {
         return Err(ApiError::new(StatusCode::CONFLICT, "nothing_to_roll_back", format!("tenant `{tenant}` has no earlier masking policy to restore")));

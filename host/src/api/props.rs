@@ -28,6 +28,10 @@ fn config() -> Config {
     Config::parse(CONFIG, Path::new(".")).expect("test config")
 }
 
+fn tenants() -> Vec<String> {
+    config().tenants.keys().cloned().collect()
+}
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).single().expect("a valid time")
 }
@@ -101,7 +105,7 @@ proptest! {
             AlertRoute::Request(r) => {
                 let plugin = a.labels.get("plugin").or_else(|| a.labels.get("plugin_id")).cloned();
                 prop_assert_eq!(Some(r.plugin.id.clone()), plugin);
-                match validate(&config(), &Scope::All, r, now()) {
+                match validate(&config(), &tenants(), &Scope::All, r, now()) {
                     Ok(req) => check_accepted(&req),
                     Err(e) => prop_assert!(e.status.is_client_error(), "{e:?}"),
                 }
@@ -116,7 +120,7 @@ proptest! {
         if let Ok(hook) = serde_json::from_value::<AlertmanagerWebhook>(v) {
             for a in hook.alerts.unwrap_or_default() {
                 if let AlertRoute::Request(r) = alert_request(&a, now(), 30) {
-                    if let Ok(req) = validate(&config(), &Scope::All, r, now()) {
+                    if let Ok(req) = validate(&config(), &tenants(), &Scope::All, r, now()) {
                         check_accepted(&req);
                     }
                 }
@@ -134,7 +138,7 @@ proptest! {
             Ok(r) => {
                 let tenant = r.tenant.clone();
                 let scoped = Scope::Tenants(vec!["acme".into()]);
-                match validate(&config(), &scoped, r, now()) {
+                match validate(&config(), &tenants(), &scoped, r, now()) {
                     Ok(req) => { check_accepted(&req); prop_assert_eq!(req.tenant, "acme"); }
                     Err(e) => prop_assert!(e.status.is_client_error() && (tenant != "acme" || e.status != StatusCode::NOT_FOUND)),
                 }
@@ -156,7 +160,7 @@ proptest! {
             message: None,
             regression: None,
         };
-        match validate(&config(), &Scope::All, r, now()) {
+        match validate(&config(), &tenants(), &Scope::All, r, now()) {
             Ok(req) => {
                 check_accepted(&req);
                 prop_assert!(req.window.end - req.window.start <= chrono::Duration::days(7));
@@ -176,7 +180,7 @@ fn labels_become_the_request() {
         fingerprint: Some("abc".into()),
     };
     let AlertRoute::Request(r) = alert_request(&a, now(), 30) else { panic!("a firing alert with a plugin") };
-    let req = validate(&config(), &Scope::All, r, now()).expect("valid");
+    let req = validate(&config(), &tenants(), &Scope::All, r, now()).expect("valid");
     assert_eq!((req.tenant.as_str(), req.plugin.id.as_str(), req.environments.as_slice()), ("acme", "checkout", &["prod".to_string()][..]));
     assert_eq!(req.window.start.to_rfc3339(), "2026-11-30T10:55:00+00:00");
     assert_eq!(req.error_event_id, "alert:abc:2026-11-30T11:00:00Z");

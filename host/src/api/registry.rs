@@ -215,8 +215,12 @@ pub struct RollbackRequest {
 
 /// The tenant named in a path, if the caller may act on it: a declared tenant in
 /// the caller's scope, or `*` (the default bindings) for a caller over all tenants.
-pub(super) fn tenant_in_scope(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
-    let known = if tenant == DEFAULT_TENANT { matches!(who.scope, Scope::All) } else { app.config.tenants.contains_key(tenant) && who.scope.allows(tenant) };
+pub(super) async fn tenant_in_scope(app: &App, who: &Principal, tenant: &str) -> ApiResult<()> {
+    let known = if tenant == DEFAULT_TENANT {
+        matches!(who.scope, Scope::All)
+    } else {
+        who.scope.allows(tenant) && crate::tenants::lookup(&app.config, &app.store, tenant).await?.is_some()
+    };
     if known {
         Ok(())
     } else {
@@ -232,13 +236,14 @@ fn slot(s: &str) -> ApiResult<Slot> {
     params(("tenant" = String, Path, description = "A declared tenant, or `*` for the default bindings")),
     responses((status = 200, description = "The bindings", body = TenantBindings), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn get_bindings(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(tenant): ApiPath<String>) -> ApiResult<Json<TenantBindings>> {
-    tenant_in_scope(&app, &who, &tenant)?;
+    tenant_in_scope(&app, &who, &tenant).await?;
     let rows = bindings::current(&app.store, &[&tenant]).await?;
     let mut effective = BTreeMap::new();
     if tenant != DEFAULT_TENANT {
         let r = app.registry.resolve(&app.config, &app.runtime, &app.store, &tenant).await?;
         let origin = |slot: &str| r.origins.get(slot).cloned().unwrap_or_else(|| "config".into());
-        effective.insert("masker".to_string(), Effective { components: r.maskers.iter().map(|l| l.sha256.clone()).collect(), origin: origin("masker") });
+        let origin_of_masker = if r.maskers.is_empty() { "none: nothing that may run is bound".to_string() } else { origin("masker") };
+        effective.insert("masker".to_string(), Effective { components: r.maskers.iter().map(|l| l.sha256.clone()).collect(), origin: origin_of_masker });
         if let Some(m) = &r.mapper {
             effective.insert("ticket-mapper".to_string(), Effective { components: vec![m.sha256.clone()], origin: origin("ticket-mapper") });
         }
@@ -268,7 +273,7 @@ pub async fn put_binding(
     ApiPath((tenant, slot_s)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<BindRequest>,
 ) -> ApiResult<Json<Binding>> {
-    tenant_in_scope(&app, &who, &tenant)?;
+    tenant_in_scope(&app, &who, &tenant).await?;
     let slot = slot(&slot_s)?;
     let actor = who.audit_actor();
     Ok(Json(app.registry.bind(&app.config, &app.runtime, &app.store, &app.audit, &tenant, &slot, req.mode, &req.components, &actor).await?))
@@ -290,7 +295,7 @@ pub async fn rollback_binding(
     ApiPath((tenant, slot_s)): ApiPath<(String, String)>,
     ApiJsonOrDefault(req): ApiJsonOrDefault<RollbackRequest>,
 ) -> ApiResult<Json<Binding>> {
-    tenant_in_scope(&app, &who, &tenant)?;
+    tenant_in_scope(&app, &who, &tenant).await?;
     let slot = slot(&slot_s)?;
     let actor = who.audit_actor();
     Ok(Json(app.registry.rollback(&app.store, &app.audit, &tenant, &slot, req.mode, &actor).await?))
@@ -308,6 +313,6 @@ pub struct ShadowRuns {
     params(("tenant" = String, Path, description = "A declared tenant")),
     responses((status = 200, description = "The shadow runs", body = ShadowRuns), (status = 404, description = "Unknown tenant", body = ErrorBody)))]
 pub async fn shadow_runs(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(tenant): ApiPath<String>) -> ApiResult<Json<ShadowRuns>> {
-    tenant_in_scope(&app, &who, &tenant)?;
+    tenant_in_scope(&app, &who, &tenant).await?;
     Ok(Json(ShadowRuns { runs: crate::mask::shadow::list(&app.store, &tenant, 50).await? }))
 }
