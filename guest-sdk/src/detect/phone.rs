@@ -330,6 +330,11 @@ fn not_a_number_of_another_kind(w: &Written, value: &str) -> bool {
 /// The national rule's validator.
 pub fn phone_national(c: &Candidate<'_>) -> bool {
     let value = c.value();
+    // Most candidates are short numbers (`8004`, `200`): fewer than seven digits in
+    // all can leave no seven in the number, so they go before anything is allocated.
+    if value.bytes().filter(u8::is_ascii_digit).count() < 7 {
+        return false;
+    }
     let w = written(value);
     let n = w.digits.len();
     if !(7..=13).contains(&n) || not_a_number_of_another_kind(&w, value) {

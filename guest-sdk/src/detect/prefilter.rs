@@ -352,9 +352,20 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             // Each position's next four bytes as one load (the last position has
             // three: the missing byte is zero, which no literal's fourth byte folds
             // to), folded as `fold4` folds them.
-            for (i, w) in text.windows(4).enumerate() {
-                let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            // Eight bytes a load hold the windows of five positions.
+            let mut i = 0;
+            while let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = text.get(i..i + 8) {
+                let x = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])
+                    | 0x2020_2020_2020_2020;
+                for k in 0..5 {
+                    self.scan_at(text, i + k, (x >> (8 * k)) as u32, &mut found);
+                }
+                i += 5;
+            }
+            while let Some(&[b0, b1, b2, b3]) = text.get(i..i + 4) {
+                let word = u32::from_le_bytes([b0, b1, b2, b3]);
                 self.scan_at(text, i, word | 0x2020_2020, &mut found);
+                i += 1;
             }
             let word = u32::from_le_bytes([text[n - 3], text[n - 2], text[n - 1], 0]);
             self.scan_at(text, n - 3, word | 0x2020_2020, &mut found);
@@ -481,24 +492,26 @@ pub fn secret_key_then_operator(text: &[u8], start: usize, end: usize) -> bool {
         && key_then_operator(text, start, end)
 }
 
+/// The bytes of a random value (`secret-near-keyword`'s value class).
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'_' | b'-' | b'+' | b'/' | b'.' | b'!' | b'@' | b'#' | b'$'
+            )
+            || matches!(c, b'%' | b'^' | b'&' | b'*' | b'~');
+        b += 1;
+    }
+    t
+};
+
 /// A run of sixteen or more token characters with a digit in it, or letters of both
 /// cases, starts within 24 bytes after the word: the `secret-near-keyword` rule.
 pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
-    static TOKEN: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[b] = c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'_' | b'-' | b'+' | b'/' | b'.' | b'!' | b'@' | b'#' | b'$'
-                )
-                || matches!(c, b'%' | b'^' | b'&' | b'*' | b'~');
-            b += 1;
-        }
-        t
-    };
     let token = |b: &u8| TOKEN[*b as usize];
     let stop = (end + 24).min(text.len());
     let mut i = end;
@@ -514,6 +527,45 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
         i += run.max(1);
     }
     false
+}
+
+/// The `secret-near-keyword` rule's test: `random_value_follows`, where the rule's
+/// pattern can start at the word. After the keyword the pattern takes a name of at
+/// most twelve `[A-Za-z0-9_.-]` (eighteen counted from the literal: `pass` goes on as
+/// `password`, and one or two digits may follow), maybe spaces and one or two digits,
+/// then at least one of `[ \t:="'`]`, and the value (sixteen token bytes or more)
+/// right after them: `auth-svc request_id=req_…` has no value there, since
+/// `request_id` is no value.
+pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool {
+    keyword_then_value(text, end) && random_value_follows(text, start, end)
+}
+
+fn keyword_then_value(text: &[u8], end: usize) -> bool {
+    let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
+    // Outside ASCII the pattern's case-insensitive classes take a few more letters
+    // (the Kelvin sign): there the test says yes and the pattern decides.
+    let other = |i: usize| text.get(i).is_some_and(|b| !b.is_ascii());
+    // The separators from `from` on, then a value of sixteen token bytes or more.
+    let value_after = |from: usize| {
+        let at = from + text[from.min(text.len())..].iter().take_while(|b| separator(b)).count();
+        let run = text[at.min(text.len())..]
+            .iter()
+            .take_while(|b| TOKEN[usize::from(**b)])
+            .count();
+        at > from && (run >= 16 || other(at + run)) || other(at)
+    };
+    let i = end + text[end..].iter().take_while(|b| name(b)).count();
+    if i - end > 18 {
+        return false;
+    }
+    if other(i) || value_after(i) {
+        return true;
+    }
+    // `Unseal Key 2: …`: spaces and one or two digits before the separator.
+    let j = i + text[i..].iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+    let digits = text[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+    (1..=2).contains(&digits) && value_after(j + digits)
 }
 
 /// A digit within the 48 bytes after the word (card and id words).
@@ -1659,6 +1711,12 @@ impl<'a> Shape<'a> {
         assert!(!near(flag_or_command, "the token is gone", "token"));
         assert!(near(userinfo_follows, "postgres://u:p@db/x", "://"));
         assert!(!near(userinfo_follows, "https://example.com/a@b", "://"));
+        let kv = keyword_then_random_value;
+        assert!(near(kv, "Unseal Key 2: AbCdEfGh12345678xyz", "Key"));
+        assert!(near(kv, "atera_key = \"0123456789abcdef01\"", "key"));
+        assert!(near(kv, "my_password_for_prod=Xy12345678901234", "pass"));
+        assert!(!near(kv, "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65", "auth"));
+        assert!(!near(kv, "token expired for session of user_id=4475998", "token"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));

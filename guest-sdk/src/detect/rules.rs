@@ -544,7 +544,10 @@ const CORE: &[Rule] = &[
     Rule {
         name: "secret-near-keyword",
         category: Credential,
-        trigger: Trigger::literals_near(NEAR_KEYWORD_LITERALS, prefilter::random_value_follows),
+        trigger: Trigger::literals_near(
+            NEAR_KEYWORD_LITERALS,
+            prefilter::keyword_then_random_value,
+        ),
         // A name that ends in a secret word (`atera_key`, `apitemplateKEY`, `Unseal Key
         // 2`, `ayrshare SECRET`), a colon, an equals sign or just a space, then a value
         // that looks drawn at random: the shape of the vendors' keys no other rule
