@@ -607,6 +607,24 @@ pub fn number_within(text: &[u8], end: usize, window: usize, min: usize) -> bool
     false
 }
 
+/// The `credit-card` rule's words: a number of twelve digits or more within 160 bytes
+/// after the word, and the word where the validator can read it as a card word (it
+/// starts a word; `span_id=…` says nothing about cards). Where the word does not start
+/// one, the rule still runs for what its validator accepts without a word: a number
+/// with a group that starts `18` (the JCB numbers the shape's `card_digits` leaves
+/// out), and a number that starts where the validator's forty-byte look back begins
+/// at this word, so that it reads the word as starting there.
+pub fn card_word_near(text: &[u8], start: usize, end: usize) -> bool {
+    number_within(text, end, 160, 12)
+        && (starts_word(text, start)
+            || number_within(text, start + 37, 4, 12)
+            || (end..text.len().saturating_sub(1)).any(|i| {
+                text[i] == b'1'
+                    && text[i + 1] == b'8'
+                    && (i == 0 || !text[i - 1].is_ascii_alphanumeric())
+            }))
+}
+
 /// The literal starts a word: an ASCII letter does not stand before a literal that
 /// starts with one.
 pub fn starts_word(text: &[u8], start: usize) -> bool {

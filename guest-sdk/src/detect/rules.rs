@@ -617,7 +617,7 @@ const CORE: &[Rule] = &[
         // too: the words say it is a card).
         trigger: Trigger {
             literals: CARD_WORDS,
-            near: Some(|t, _, e| prefilter::number_within(t, e, 160, 12)),
+            near: Some(prefilter::card_word_near),
             shape: Some(|s| s.card_digits >= 13),
         },
         pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
