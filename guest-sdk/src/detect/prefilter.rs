@@ -540,6 +540,14 @@ pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool 
     keyword_then_value(text, end) && random_value_follows(text, start, end)
 }
 
+/// `8-4-4-4-12` hex digits.
+fn uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
 fn keyword_then_value(text: &[u8], end: usize) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
@@ -553,7 +561,12 @@ fn keyword_then_value(text: &[u8], end: usize) -> bool {
             .iter()
             .take_while(|b| TOKEN[usize::from(**b)])
             .count();
-        at > from && (run >= 16 || other(at + run)) || other(at)
+        // The value is the whole run (what follows it ends it), and the validator
+        // turns away a UUID and a number, unless base64 padding follows.
+        let value = &text[at.min(text.len())..(at + run).min(text.len())];
+        let padded = text.get(at + run) == Some(&b'=');
+        let turned_away = !padded && (uuid(value) || value.iter().all(u8::is_ascii_digit));
+        at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
     };
     let i = end + text[end..].iter().take_while(|b| name(b)).count();
     if i - end > 18 {
@@ -1735,6 +1748,9 @@ impl<'a> Shape<'a> {
         assert!(near(kv, "my_password_for_prod=Xy12345678901234", "pass"));
         assert!(!near(kv, "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65", "auth"));
         assert!(!near(kv, "token expired for session of user_id=4475998", "token"));
+        assert!(!near(kv, "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a lag=1", "key"));
+        assert!(near(kv, "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a= lag=1", "key"));
+        assert!(!near(kv, "partition key 1234567890123456789", "key"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));
