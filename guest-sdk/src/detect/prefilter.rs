@@ -832,10 +832,18 @@ pub struct Shape<'a> {
     /// The positions of the spaces right after a number (see `number_spaces`).
     number_spaces: [u32; NUMBER_SPACES + 1],
     number_spaces_len: usize,
+    /// A line break, a backslash (of a written-out `\n`), `|` or `>`: where a chat
+    /// speaker's label may start, other than at the start of the text.
+    pub breaks: bool,
+    /// The positions of the `=` and `:` (see `operators`).
+    operators: [u32; OPERATORS],
+    operators_len: usize,
 }
 
 /// How many positions of spaces after a number a shape keeps.
 const NUMBER_SPACES: usize = 8;
+/// How many positions of `=` and `:` a shape keeps.
+const OPERATORS: usize = 16;
 
 const DIGIT: u8 = 1;
 const LOWER: u8 = 2;
@@ -901,6 +909,21 @@ static SEPARATOR: [u8; 256] = {
     t
 };
 
+/// Separators that a shape test looks for by position or presence.
+const OPERATOR: u8 = 1;
+const BREAK: u8 = 2;
+
+static MARK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'=' as usize] = OPERATOR;
+    t[b':' as usize] = OPERATOR;
+    t[b'\n' as usize] = BREAK;
+    t[b'\\' as usize] = BREAK;
+    t[b'|' as usize] = BREAK;
+    t[b'>' as usize] = BREAK;
+    t
+};
+
 impl<'a> Shape<'a> {
     /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
     /// what matters about it is whether it is all digits, hex, or has other letters.
@@ -937,6 +960,9 @@ impl<'a> Shape<'a> {
             title_bigram: false,
             number_spaces: [0; NUMBER_SPACES + 1],
             number_spaces_len: 0,
+            breaks: false,
+            operators: [0; OPERATORS],
+            operators_len: 0,
         };
         // The digit counts of the runs in a row ending at the last run (bit `n`: the
         // last few runs hold `n` digits), one space or dash apart, and one dot or dash
@@ -1094,6 +1120,16 @@ impl<'a> Shape<'a> {
             // tested before it is written, so that the common case (a separator after
             // a word, nothing to continue) costs a few tests and no stores.
             let f = SEPARATOR[b as usize];
+            let mark = MARK[b as usize];
+            if mark != 0 {
+                if mark & OPERATOR != 0 {
+                    if s.operators_len < OPERATORS {
+                        s.operators[s.operators_len] = i as u32;
+                    }
+                    s.operators_len += 1;
+                }
+                s.breaks |= mark & BREAK != 0;
+            }
             if house {
                 // A house number's space (or `, `): where a street may start.
                 let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
@@ -1157,6 +1193,12 @@ impl<'a> Shape<'a> {
         }
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
         s
+    }
+
+    /// The positions of the `=` and `:` in the text, or `None` when there were more
+    /// than the shape keeps.
+    pub fn operators(&self) -> Option<&[u32]> {
+        (self.operators_len <= OPERATORS).then(|| &self.operators[..self.operators_len])
     }
 
     /// The positions of the spaces that follow a number (a house number's shape:
@@ -1307,7 +1349,7 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
     let bytes = s.text.as_bytes();
     let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     let default_keys = s.policy.has_default_keys();
-    memchr::memchr2_iter(b'=', b':', bytes).any(|op| {
+    let pair_at = |op: usize| {
         let mut end = op;
         while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
             end -= 1;
@@ -1329,22 +1371,57 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         }
         // The regex takes at most 64 key characters after a non-key character.
         start < end && end - start <= 64 && s.policy.key_is_sensitive(&s.text[start..end])
-    })
+    };
+    match s.operators() {
+        Some(ops) => ops.iter().any(|&op| pair_at(op as usize)),
+        None => memchr::memchr2_iter(b'=', b':', bytes).any(pair_at),
+    }
 }
 
 /// Whether a key ending in `tail` (three bytes) can be one of the default sensitive
 /// keys (`policy::DEFAULT_SENSITIVE_KEYS`): the last three letters of each of them.
 fn default_key_tail(tail: &[u8]) -> bool {
-    const TAILS: &[&[u8; 3]] = &[
-        b"ass", b"ord", b"swd", b"ase", b"ode", b"pwd", b"ret", b"ken", b"ial", b"als", b"uth",
-        b"ion", b"nid", b"_id", b"-id", b"kie", b"key", b"api",
-    ];
+    // Their last letters first (one look-up turns away `ts=`, `12:34`, `user=`).
+    static LAST: [bool; 256] = {
+        let mut t = [false; 256];
+        let letters = b"sdetnlhyi";
+        let mut i = 0;
+        while i < letters.len() {
+            t[letters[i] as usize] = true;
+            t[letters[i].to_ascii_uppercase() as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    if !LAST[usize::from(tail[2])] {
+        return false;
+    }
     let t = [
         tail[0].to_ascii_lowercase(),
         tail[1].to_ascii_lowercase(),
         tail[2].to_ascii_lowercase(),
     ];
-    TAILS.iter().any(|x| **x == t)
+    matches!(
+        &t,
+        b"ass"
+            | b"ord"
+            | b"swd"
+            | b"ase"
+            | b"ode"
+            | b"pwd"
+            | b"ret"
+            | b"ken"
+            | b"ial"
+            | b"als"
+            | b"uth"
+            | b"ion"
+            | b"nid"
+            | b"_id"
+            | b"-id"
+            | b"kie"
+            | b"key"
+            | b"api"
+    )
 }
 
 #[cfg(test)]
@@ -1358,7 +1435,19 @@ mod tests {
         for slot in s.number_spaces.iter_mut().skip(s.number_spaces_len) {
             *slot = 0;
         }
+        // Not kept by the reference (checked in `operators_and_breaks`).
+        (s.breaks, s.operators, s.operators_len) = (false, [0; OPERATORS], 0);
         format!("{s:?}")
+    }
+
+    #[test]
+    fn operators_and_breaks() {
+        let s = shape("a=1 b: 2 c=3");
+        assert_eq!(s.operators(), Some(&[1u32, 5, 10][..]));
+        assert!(!s.breaks);
+        assert!(shape("x\\ny").breaks && shape("a | b").breaks && shape("a\nb").breaks);
+        assert_eq!(shape(&"k=v ".repeat(17)).operators(), None);
+        assert!(has_sensitive_pair(&shape(&format!("{} password=x", "k=v ".repeat(17)))));
     }
 
     #[test]
@@ -1428,6 +1517,9 @@ impl<'a> Shape<'a> {
             title_bigram: false,
             number_spaces: [0; NUMBER_SPACES + 1],
             number_spaces_len: 0,
+            breaks: false,
+            operators: [0; OPERATORS],
+            operators_len: 0,
         };
         // The digit counts of the runs in a row ending at the last run (bit `n`: the
         // last few runs hold `n` digits), one space or dash apart, and one dot or dash
