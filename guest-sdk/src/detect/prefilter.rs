@@ -75,6 +75,10 @@ impl Trigger {
 /// lists the rules it triggers (`uses`). Literals of one or two bytes (`@`, `::`) are
 /// looked for with `memchr` or a plain comparison.
 pub struct TriggerTable<const L: usize, const U: usize> {
+    /// One bit per first two bytes (folded) of every literal of three bytes or more,
+    /// indexed by them: three positions in four of a log line fail here, with one
+    /// look-up and no hash.
+    pair: [u64; (1 << 16) / 64],
     /// One bit per hash of the first three bytes (folded) of every literal of three
     /// bytes or more: most positions of a text fail here, with one hash and one
     /// look-up, before `bitmap4` and `bitmap` are consulted.
@@ -177,6 +181,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// rule) pairs (`count_literals`).
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
+            pair: [0; (1 << 16) / 64],
             prefix3: [0; (1 << HASH_BITS) / 64],
             bitmap: [0; (1 << HASH_BITS) / 64],
             bitmap4: [0; (1 << HASH_BITS) / 64],
@@ -243,6 +248,8 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                         } else {
                             let p = hash3(fold3(lit, 0));
                             t.prefix3[p / 64] |= 1 << (p % 64);
+                            let p = (fold3(lit, 0) & 0xFFFF) as usize;
+                            t.pair[p / 64] |= 1 << (p % 64);
                             let h = literal_hash(lit);
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
@@ -342,7 +349,12 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         folded: u32,
         found: &mut impl FnMut(&[TriggerUse], usize, usize),
     ) {
-        // Most positions fail here: their first three bytes start no literal.
+        // Most positions fail here: their first two bytes start no literal.
+        let p = (folded & 0xFFFF) as usize;
+        if self.pair[p / 64] >> (p % 64) & 1 == 0 {
+            return;
+        }
+        // Then most of the rest: their first three bytes start none.
         let h3 = hash3(folded & 0x00FF_FFFF);
         if self.prefix3[h3 / 64] >> (h3 % 64) & 1 == 0 {
             return;
@@ -1023,6 +1035,17 @@ impl<'a> Shape<'a> {
                 }
                 let kinds = class | rest;
                 let len = i - start;
+                if class & (UPPER | DIGIT) == 0 && kinds & PLAIN_LETTER != 0 {
+                    // A word that starts lower case and is no hex (`request`, `id`):
+                    // the common token, and one that ends every run but the base64
+                    // one, whatever else is in it.
+                    (hex4s, quads, grouped, card, zero) = (0, 0, 0, 0, 0);
+                    (spaced, dotted, hex_colons, hex_dashes) = (0, 0, 0, 0);
+                    (after_token, after_digits, house, capitalised) = (true, false, false, false);
+                    base64 += len;
+                    base64_hex_only = false;
+                    continue;
+                }
                 // Runs one dot apart (the dot checked where it stood).
                 let hex = kinds & PLAIN_LETTER == 0;
                 hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
