@@ -654,14 +654,16 @@ pub fn number_within(text: &[u8], end: usize, window: usize, min: usize) -> bool
 /// out), and a number that starts where the validator's forty-byte look back begins
 /// at this word, so that it reads the word as starting there.
 pub fn card_word_near(text: &[u8], start: usize, end: usize) -> bool {
-    number_within(text, end, 160, 12)
-        && (starts_word(text, start)
-            || number_within(text, start + 37, 4, 12)
-            || (end..text.len().saturating_sub(1)).any(|i| {
-                text[i] == b'1'
-                    && text[i + 1] == b'8'
-                    && (i == 0 || !text[i - 1].is_ascii_alphanumeric())
-            }))
+    // The cheap tests first: the word's start, then the four bytes where the look back
+    // would begin at it.
+    (starts_word(text, start)
+        || number_within(text, start + 37, 4, 12)
+        || (end..text.len().saturating_sub(1)).any(|i| {
+            text[i] == b'1'
+                && text[i + 1] == b'8'
+                && (i == 0 || !text[i - 1].is_ascii_alphanumeric())
+        }))
+        && number_within(text, end, 160, 12)
 }
 
 /// The literal starts a word: an ASCII letter does not stand before a literal that
