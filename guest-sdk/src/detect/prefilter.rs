@@ -1251,6 +1251,10 @@ impl<'a> Shape<'a> {
     /// The digit run `bytes[end - len..end]` ended, followed by `next` (0 at the end).
     fn end_digit_run(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
         self.digit_run = self.digit_run.max(len);
+        // Every test below is of a run of two to five digits or of eleven.
+        if !matches!(len, 2..=5 | 11) {
+            return;
+        }
         let run = &bytes[end - len..end];
         let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
         // Compact, or the first group of 3-4-4 (the next group's four digits and the
