@@ -75,10 +75,6 @@ impl Trigger {
 /// lists the rules it triggers (`uses`). Literals of one or two bytes (`@`, `::`) are
 /// looked for with `memchr` or a plain comparison.
 pub struct TriggerTable<const L: usize, const U: usize> {
-    /// One bit per first two bytes (folded) of every literal of three bytes or more,
-    /// indexed by them: three positions in four of a log line fail here, with one
-    /// look-up and no hash.
-    pair: [u64; (1 << 16) / 64],
     /// One bit per hash of the first three bytes (folded) of every literal of three
     /// bytes or more: most positions of a text fail here, with one hash and one
     /// look-up, before `bitmap4` and `bitmap` are consulted.
@@ -181,7 +177,6 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// rule) pairs (`count_literals`).
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
-            pair: [0; (1 << 16) / 64],
             prefix3: [0; (1 << HASH_BITS) / 64],
             bitmap: [0; (1 << HASH_BITS) / 64],
             bitmap4: [0; (1 << HASH_BITS) / 64],
@@ -248,8 +243,6 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                         } else {
                             let p = hash3(fold3(lit, 0));
                             t.prefix3[p / 64] |= 1 << (p % 64);
-                            let p = (fold3(lit, 0) & 0xFFFF) as usize;
-                            t.pair[p / 64] |= 1 << (p % 64);
                             let h = literal_hash(lit);
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
@@ -349,12 +342,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         folded: u32,
         found: &mut impl FnMut(&[TriggerUse], usize, usize),
     ) {
-        // Most positions fail here: their first two bytes start no literal.
-        let p = (folded & 0xFFFF) as usize;
-        if self.pair[p / 64] >> (p % 64) & 1 == 0 {
-            return;
-        }
-        // Then most of the rest: their first three bytes start none.
+        // Most positions fail here: their first three bytes start no literal.
         let h3 = hash3(folded & 0x00FF_FFFF);
         if self.prefix3[h3 / 64] >> (h3 % 64) & 1 == 0 {
             return;
