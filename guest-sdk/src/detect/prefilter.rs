@@ -321,7 +321,11 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         while at != 0 {
             let k = usize::from(at - 1);
             let lit = self.literals[k];
-            let key = if lit.len() >= 4 { folded } else { folded & 0x00FF_FFFF };
+            let key = if lit.len() >= 4 {
+                folded
+            } else {
+                folded & 0x00FF_FFFF
+            };
             if key == self.keys[k]
                 && text.len() - i >= lit.len()
                 && text[i..i + lit.len()].eq_ignore_ascii_case(lit)
@@ -369,8 +373,8 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             // Eight bytes a load hold the windows of five positions.
             let mut i = 0;
             while let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = text.get(i..i + 8) {
-                let x = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])
-                    | 0x2020_2020_2020_2020;
+                let x =
+                    u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) | 0x2020_2020_2020_2020;
                 for k in 0..5 {
                     self.scan_at(text, i + k, (x >> (8 * k)) as u32, &mut found);
                 }
@@ -557,9 +561,13 @@ pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool 
 /// `8-4-4-4-12` hex digits.
 fn uuid(b: &[u8]) -> bool {
     b.len() == 36
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 fn keyword_then_value(text: &[u8], end: usize) -> bool {
@@ -570,7 +578,11 @@ fn keyword_then_value(text: &[u8], end: usize) -> bool {
     let other = |i: usize| text.get(i).is_some_and(|b| !b.is_ascii());
     // The separators from `from` on, then a value of sixteen token bytes or more.
     let value_after = |from: usize| {
-        let at = from + text[from.min(text.len())..].iter().take_while(|b| separator(b)).count();
+        let at = from
+            + text[from.min(text.len())..]
+                .iter()
+                .take_while(|b| separator(b))
+                .count();
         let run = text[at.min(text.len())..]
             .iter()
             .take_while(|b| TOKEN[usize::from(**b)])
@@ -590,7 +602,10 @@ fn keyword_then_value(text: &[u8], end: usize) -> bool {
         return true;
     }
     // `Unseal Key 2: …`: spaces and one or two digits before the separator.
-    let j = i + text[i..].iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+    let j = i + text[i..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
     let digits = text[j..].iter().take_while(|b| b.is_ascii_digit()).count();
     (1..=2).contains(&digits) && value_after(j + digits)
 }
@@ -1478,7 +1493,10 @@ mod tests {
         assert!(!s.breaks);
         assert!(shape("x\\ny").breaks && shape("a | b").breaks && shape("a\nb").breaks);
         assert_eq!(shape(&"k=v ".repeat(17)).operators(), None);
-        assert!(has_sensitive_pair(&shape(&format!("{} password=x", "k=v ".repeat(17)))));
+        assert!(has_sensitive_pair(&shape(&format!(
+            "{} password=x",
+            "k=v ".repeat(17)
+        ))));
     }
 
     #[test]
@@ -1487,9 +1505,9 @@ mod tests {
         // Bytes that start, end or join the runs the shape measures, and a
         // multi-byte character.
         const PARTS: &[&str] = &[
-            "0", "1", "2", "4", "7", "9", "13", "0044", "415", "a", "f", "B", "E", "g", "Z",
-            "x", "X", "Jane", "Doe", "DE", "AB", " ", "  ", "-", ".", ":", "::", "+", "/", ",",
-            ", ", "\t", "\n", "=", "_", "(", ")", "é", "用", "\\n", "12345", "4111", "ff",
+            "0", "1", "2", "4", "7", "9", "13", "0044", "415", "a", "f", "B", "E", "g", "Z", "x",
+            "X", "Jane", "Doe", "DE", "AB", " ", "  ", "-", ".", ":", "::", "+", "/", ",", ", ",
+            "\t", "\n", "=", "_", "(", ")", "é", "用", "\\n", "12345", "4111", "ff",
         ];
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = |n: usize| {
@@ -1510,236 +1528,236 @@ mod tests {
         }
     }
 
-impl<'a> Shape<'a> {
-    /// The one-pass shape as it was written before the pass was tuned for speed
-    /// (branch-free, a byte at a time): `of` must agree with it on every text.
-    /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
-    /// what matters about it is whether it is all digits, hex, or has other letters.
-    /// Digits inside a token with letters are glued to a letter, so they can start or
-    /// end none of the digit rules' matches (those want a word boundary); only the
-    /// hex and base64 runs see them.
-    fn of_reference(text: &'a str, policy: &'a Policy) -> Shape<'a> {
-        let bytes = text.as_bytes();
-        let mut s = Shape {
-            text,
-            policy,
-            digit_run: 0,
-            grouped_digits: 0,
-            card_digits: 0,
-            zero_grouped_digits: 0,
-            nanp_dashed: false,
-            phone_groups: false,
-            nino_like: false,
-            pan_like: false,
-            digit_pairs: 0,
-            ssn_dashed: false,
-            cn_mobile: false,
-            ipv4_like: false,
-            colons_in_hex: 0,
-            dashes_in_hex: 0,
-            dotted_mac: false,
-            resident_id_like: false,
-            base64_run_of_40: false,
-            runs: 0,
-            spaced_groups: 0,
-            dotted_groups: 0,
-            plus_digit: false,
-            iban_head: false,
-            title_bigram: false,
-            number_spaces: [0; NUMBER_SPACES + 1],
-            number_spaces_len: 0,
-            breaks: false,
-            operators: [0; OPERATORS],
-            operators_len: 0,
-        };
-        // The digit counts of the runs in a row ending at the last run (bit `n`: the
-        // last few runs hold `n` digits), one space or dash apart, and one dot or dash
-        // apart.
-        let (mut spaced, mut dotted) = (0u64, 0u64);
-        // Current runs.
-        let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
-        let mut zero = 0usize;
-        let (mut hex_colons, mut hex_dashes, mut base64) = (0usize, 0usize, 0usize);
-        // Runs in a row, one dot apart: of one to three digits (an IPv4 address's
-        // parts), of four hex digits (a dotted MAC address's).
-        let (mut quads, mut hex4s, mut after_token) = (0usize, 0usize, false);
-        let mut base64_hex_only = true;
-        // The last token: `[A-Z][a-z]+` (a capitalised word); digits, maybe with one
-        // letter after them (a house number).
-        let (mut capitalised, mut house) = (false, false);
-        let n = bytes.len();
-        let mut i = 0;
-        while i < n {
-            let b = bytes[i];
-            let class = CLASS[b as usize];
-            if class & ALNUM != 0 {
-                let start = i;
-                i += 1;
-                let mut rest = 0;
-                while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
-                    rest |= CLASS[bytes[i] as usize];
+    impl<'a> Shape<'a> {
+        /// The one-pass shape as it was written before the pass was tuned for speed
+        /// (branch-free, a byte at a time): `of` must agree with it on every text.
+        /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
+        /// what matters about it is whether it is all digits, hex, or has other letters.
+        /// Digits inside a token with letters are glued to a letter, so they can start or
+        /// end none of the digit rules' matches (those want a word boundary); only the
+        /// hex and base64 runs see them.
+        fn of_reference(text: &'a str, policy: &'a Policy) -> Shape<'a> {
+            let bytes = text.as_bytes();
+            let mut s = Shape {
+                text,
+                policy,
+                digit_run: 0,
+                grouped_digits: 0,
+                card_digits: 0,
+                zero_grouped_digits: 0,
+                nanp_dashed: false,
+                phone_groups: false,
+                nino_like: false,
+                pan_like: false,
+                digit_pairs: 0,
+                ssn_dashed: false,
+                cn_mobile: false,
+                ipv4_like: false,
+                colons_in_hex: 0,
+                dashes_in_hex: 0,
+                dotted_mac: false,
+                resident_id_like: false,
+                base64_run_of_40: false,
+                runs: 0,
+                spaced_groups: 0,
+                dotted_groups: 0,
+                plus_digit: false,
+                iban_head: false,
+                title_bigram: false,
+                number_spaces: [0; NUMBER_SPACES + 1],
+                number_spaces_len: 0,
+                breaks: false,
+                operators: [0; OPERATORS],
+                operators_len: 0,
+            };
+            // The digit counts of the runs in a row ending at the last run (bit `n`: the
+            // last few runs hold `n` digits), one space or dash apart, and one dot or dash
+            // apart.
+            let (mut spaced, mut dotted) = (0u64, 0u64);
+            // Current runs.
+            let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
+            let mut zero = 0usize;
+            let (mut hex_colons, mut hex_dashes, mut base64) = (0usize, 0usize, 0usize);
+            // Runs in a row, one dot apart: of one to three digits (an IPv4 address's
+            // parts), of four hex digits (a dotted MAC address's).
+            let (mut quads, mut hex4s, mut after_token) = (0usize, 0usize, false);
+            let mut base64_hex_only = true;
+            // The last token: `[A-Z][a-z]+` (a capitalised word); digits, maybe with one
+            // letter after them (a house number).
+            let (mut capitalised, mut house) = (false, false);
+            let n = bytes.len();
+            let mut i = 0;
+            while i < n {
+                let b = bytes[i];
+                let class = CLASS[b as usize];
+                if class & ALNUM != 0 {
+                    let start = i;
                     i += 1;
-                }
-                let kinds = class | rest;
-                let len = i - start;
-                // Runs one dot apart (the dot checked where it stood).
-                let hex = kinds & PLAIN_LETTER == 0;
-                hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
-                s.dotted_mac |= hex4s >= 3;
-                quads = if len <= 3 && kinds & LETTER == 0 {
-                    quads + 1
-                } else {
-                    0
-                };
-                s.ipv4_like |= quads >= 4;
-                after_token = true;
-                base64 += len;
-                base64_hex_only &= kinds & PLAIN_LETTER == 0;
-                if class & UPPER != 0 {
-                    // A capitalised word after another, spaces between: two words of
-                    // a name (`Jane Doe`).
-                    let second_lower = len >= 2 && CLASS[bytes[start + 1] as usize] & LOWER != 0;
-                    s.title_bigram |= second_lower && capitalised;
-                    capitalised = second_lower && rest & (UPPER | DIGIT) == 0;
-                    // An IBAN's country and check digits, then twelve characters or
-                    // more in this word or in groups after it.
-                    if len >= 4 && !s.iban_head {
-                        s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
-                            && bytes[start + 2].is_ascii_digit()
-                            && bytes[start + 3].is_ascii_digit()
-                            && (len >= 12
-                                || bytes.get(i) == Some(&b' ')
-                                    && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                    let mut rest = 0;
+                    while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
+                        rest |= CLASS[bytes[i] as usize];
+                        i += 1;
                     }
-                    if len >= 2 && CLASS[bytes[start + 1] as usize] & UPPER != 0 {
-                        s.nino_like = s.nino_like || nino_at(bytes, start);
-                        s.pan_like = s.pan_like || pan_at(bytes, start);
-                    }
-                } else {
-                    capitalised = false;
-                }
-                if kinds & LETTER == 0 {
-                    // All digits.
-                    house = len <= 12;
-                    let bit = 1u64 << len.min(63);
-                    // A token is a maximal run of ASCII letters and digits: this one
-                    // stands alone.
-                    s.runs |= bit;
-                    let shift = len.min(63) as u32;
-                    let more = spaced.checked_shl(shift).unwrap_or(0);
-                    s.spaced_groups |= more;
-                    spaced = more | bit;
-                    let more = dotted.checked_shl(shift).unwrap_or(0);
-                    // Eleven digits one dot or dash apart: a CPF only where its
-                    // separators stand (`523.366.630-82`), not an OID or a version.
-                    s.dotted_groups |= if more & (1 << 11) != 0 {
-                        more & !(1 << 11) | cpf_mask(bytes, i)
+                    let kinds = class | rest;
+                    let len = i - start;
+                    // Runs one dot apart (the dot checked where it stood).
+                    let hex = kinds & PLAIN_LETTER == 0;
+                    hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
+                    s.dotted_mac |= hex4s >= 3;
+                    quads = if len <= 3 && kinds & LETTER == 0 {
+                        quads + 1
                     } else {
-                        more
+                        0
                     };
-                    dotted = more | bit;
-                    grouped += len;
-                    if zero > 0 {
-                        zero += len;
-                    } else if b == b'0' && grouped == len {
-                        zero = len;
+                    s.ipv4_like |= quads >= 4;
+                    after_token = true;
+                    base64 += len;
+                    base64_hex_only &= kinds & PLAIN_LETTER == 0;
+                    if class & UPPER != 0 {
+                        // A capitalised word after another, spaces between: two words of
+                        // a name (`Jane Doe`).
+                        let second_lower =
+                            len >= 2 && CLASS[bytes[start + 1] as usize] & LOWER != 0;
+                        s.title_bigram |= second_lower && capitalised;
+                        capitalised = second_lower && rest & (UPPER | DIGIT) == 0;
+                        // An IBAN's country and check digits, then twelve characters or
+                        // more in this word or in groups after it.
+                        if len >= 4 && !s.iban_head {
+                            s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
+                                && bytes[start + 2].is_ascii_digit()
+                                && bytes[start + 3].is_ascii_digit()
+                                && (len >= 12
+                                    || bytes.get(i) == Some(&b' ')
+                                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                        }
+                        if len >= 2 && CLASS[bytes[start + 1] as usize] & UPPER != 0 {
+                            s.nino_like = s.nino_like || nino_at(bytes, start);
+                            s.pan_like = s.pan_like || pan_at(bytes, start);
+                        }
+                    } else {
+                        capitalised = false;
                     }
-                    s.zero_grouped_digits = s.zero_grouped_digits.max(zero);
-                    if card > 0 {
-                        card += len;
-                    } else if matches!(b, b'2'..=b'6') {
-                        card = len;
+                    if kinds & LETTER == 0 {
+                        // All digits.
+                        house = len <= 12;
+                        let bit = 1u64 << len.min(63);
+                        // A token is a maximal run of ASCII letters and digits: this one
+                        // stands alone.
+                        s.runs |= bit;
+                        let shift = len.min(63) as u32;
+                        let more = spaced.checked_shl(shift).unwrap_or(0);
+                        s.spaced_groups |= more;
+                        spaced = more | bit;
+                        let more = dotted.checked_shl(shift).unwrap_or(0);
+                        // Eleven digits one dot or dash apart: a CPF only where its
+                        // separators stand (`523.366.630-82`), not an OID or a version.
+                        s.dotted_groups |= if more & (1 << 11) != 0 {
+                            more & !(1 << 11) | cpf_mask(bytes, i)
+                        } else {
+                            more
+                        };
+                        dotted = more | bit;
+                        grouped += len;
+                        if zero > 0 {
+                            zero += len;
+                        } else if b == b'0' && grouped == len {
+                            zero = len;
+                        }
+                        s.zero_grouped_digits = s.zero_grouped_digits.max(zero);
+                        if card > 0 {
+                            card += len;
+                        } else if matches!(b, b'2'..=b'6') {
+                            card = len;
+                        }
+                        s.grouped_digits = s.grouped_digits.max(grouped);
+                        s.card_digits = s.card_digits.max(card);
+                        s.end_digit_run(bytes, i, len, bytes.get(i).copied().unwrap_or(0));
+                        s.resident_id_like |= len == 18 && b != b'0';
+                        after_digits = true;
+                        continue;
                     }
-                    s.grouped_digits = s.grouped_digits.max(grouped);
-                    s.card_digits = s.card_digits.max(card);
-                    s.end_digit_run(bytes, i, len, bytes.get(i).copied().unwrap_or(0));
-                    s.resident_id_like |= len == 18 && b != b'0';
-                    after_digits = true;
+                    // Digits and an extension glued to them (`2671x215`): the digits end
+                    // a run as a number's last group.
+                    if class & DIGIT != 0 {
+                        let k = bytes[start..i]
+                            .iter()
+                            .take_while(|c| c.is_ascii_digit())
+                            .count();
+                        if matches!(bytes[start + k], b'x' | b'X') {
+                            s.end_digit_run(bytes, start + k, k, bytes[start + k]);
+                        }
+                    }
+                    // Digits and one letter after them (`12B`).
+                    house = class & DIGIT != 0
+                        && len <= 13
+                        && bytes[i - 1].is_ascii_alphabetic()
+                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit);
+                    (grouped, card, after_digits) = (0, 0, false);
+                    (zero, spaced, dotted) = (0, 0, 0);
+                    // The one letter a digit rule takes: a Chinese resident id's check `X`.
+                    if len == 18
+                        && b != b'0'
+                        && matches!(bytes[i - 1], b'X' | b'x')
+                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
+                    {
+                        s.resident_id_like = true;
+                        s.digit_run = s.digit_run.max(len - 1);
+                    }
+                    if !hex {
+                        (hex_colons, hex_dashes) = (0, 0);
+                    }
                     continue;
                 }
-                // Digits and an extension glued to them (`2671x215`): the digits end
-                // a run as a number's last group.
-                if class & DIGIT != 0 {
-                    let k = bytes[start..i]
-                        .iter()
-                        .take_while(|c| c.is_ascii_digit())
-                        .count();
-                    if matches!(bytes[start + k], b'x' | b'X') {
-                        s.end_digit_run(bytes, start + k, k, bytes[start + k]);
-                    }
+                // A byte between tokens: what it continues and what it ends, without a
+                // branch on which byte it is (separators vary, and a mispredicted branch
+                // costs more than these few operations).
+                let f = SEPARATOR[b as usize];
+                // Written whether or not it counts (the slot is taken only when it does),
+                // so that no branch depends on it; the last slot is scratch.
+                let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
+                let counts = house && (f & SPACE != 0 || comma);
+                s.number_spaces[s.number_spaces_len.min(NUMBER_SPACES)] =
+                    (i + usize::from(comma)) as u32;
+                s.number_spaces_len += usize::from(counts);
+                house = false;
+                capitalised &= f & (SPACE | TAB) != 0;
+                let keep_spaced = after_digits && f & SPACE_GROUP != 0;
+                let keep_dotted = after_digits && f & DOT_GROUP != 0;
+                grouped *= usize::from(keep_spaced);
+                card *= usize::from(keep_spaced);
+                zero *= usize::from(keep_spaced);
+                spaced *= u64::from(keep_spaced);
+                dotted *= u64::from(keep_dotted);
+                after_digits = false;
+                let is_base64 = class & BASE64 != 0;
+                s.base64_run_of_40 |= !is_base64 && base64 == 40 && !base64_hex_only;
+                base64 = (base64 + 1) * usize::from(is_base64);
+                base64_hex_only = !is_base64;
+                let (dot, colon, dash) = (f & DOT != 0, f & COLON != 0, f & DASH != 0);
+                quads *= usize::from(dot && after_token);
+                hex4s *= usize::from(dot && after_token);
+                after_token = false;
+                hex_colons = (hex_colons + usize::from(colon)) * usize::from(colon || dot);
+                hex_dashes = (hex_dashes + 1) * usize::from(dash);
+                s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+                s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+                if f & PLUS != 0 {
+                    // As the E.164 rule wants it: not glued to a word or another `+` (a
+                    // time zone's `+05:30` follows digits), or after a written-out `\n`.
+                    let free = i == 0
+                        || !(bytes[i - 1].is_ascii_alphanumeric()
+                            || matches!(bytes[i - 1], b'_' | b'+'))
+                        || i >= 2
+                            && bytes[i - 2] == b'\\'
+                            && matches!(bytes[i - 1], b'n' | b'r' | b't');
+                    s.plus_digit |= free && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
                 }
-                // Digits and one letter after them (`12B`).
-                house = class & DIGIT != 0
-                    && len <= 13
-                    && bytes[i - 1].is_ascii_alphabetic()
-                    && bytes[start..i - 1].iter().all(u8::is_ascii_digit);
-                (grouped, card, after_digits) = (0, 0, false);
-                (zero, spaced, dotted) = (0, 0, 0);
-                // The one letter a digit rule takes: a Chinese resident id's check `X`.
-                if len == 18
-                    && b != b'0'
-                    && matches!(bytes[i - 1], b'X' | b'x')
-                    && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
-                {
-                    s.resident_id_like = true;
-                    s.digit_run = s.digit_run.max(len - 1);
-                }
-                if !hex {
-                    (hex_colons, hex_dashes) = (0, 0);
-                }
-                continue;
+                i += 1;
             }
-            // A byte between tokens: what it continues and what it ends, without a
-            // branch on which byte it is (separators vary, and a mispredicted branch
-            // costs more than these few operations).
-            let f = SEPARATOR[b as usize];
-            // Written whether or not it counts (the slot is taken only when it does),
-            // so that no branch depends on it; the last slot is scratch.
-            let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
-            let counts = house && (f & SPACE != 0 || comma);
-            s.number_spaces[s.number_spaces_len.min(NUMBER_SPACES)] =
-                (i + usize::from(comma)) as u32;
-            s.number_spaces_len += usize::from(counts);
-            house = false;
-            capitalised &= f & (SPACE | TAB) != 0;
-            let keep_spaced = after_digits && f & SPACE_GROUP != 0;
-            let keep_dotted = after_digits && f & DOT_GROUP != 0;
-            grouped *= usize::from(keep_spaced);
-            card *= usize::from(keep_spaced);
-            zero *= usize::from(keep_spaced);
-            spaced *= u64::from(keep_spaced);
-            dotted *= u64::from(keep_dotted);
-            after_digits = false;
-            let is_base64 = class & BASE64 != 0;
-            s.base64_run_of_40 |= !is_base64 && base64 == 40 && !base64_hex_only;
-            base64 = (base64 + 1) * usize::from(is_base64);
-            base64_hex_only = !is_base64;
-            let (dot, colon, dash) = (f & DOT != 0, f & COLON != 0, f & DASH != 0);
-            quads *= usize::from(dot && after_token);
-            hex4s *= usize::from(dot && after_token);
-            after_token = false;
-            hex_colons = (hex_colons + usize::from(colon)) * usize::from(colon || dot);
-            hex_dashes = (hex_dashes + 1) * usize::from(dash);
-            s.colons_in_hex = s.colons_in_hex.max(hex_colons);
-            s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
-            if f & PLUS != 0 {
-                // As the E.164 rule wants it: not glued to a word or another `+` (a
-                // time zone's `+05:30` follows digits), or after a written-out `\n`.
-                let free = i == 0
-                    || !(bytes[i - 1].is_ascii_alphanumeric()
-                        || matches!(bytes[i - 1], b'_' | b'+'))
-                    || i >= 2
-                        && bytes[i - 2] == b'\\'
-                        && matches!(bytes[i - 1], b'n' | b'r' | b't');
-                s.plus_digit |= free && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
-            }
-            i += 1;
+            s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+            s
         }
-        s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
-        s
     }
-}
-
 
     fn shape(text: &str) -> Shape<'_> {
         static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
@@ -1869,10 +1887,26 @@ impl<'a> Shape<'a> {
         assert!(near(kv, "Unseal Key 2: AbCdEfGh12345678xyz", "Key"));
         assert!(near(kv, "atera_key = \"0123456789abcdef01\"", "key"));
         assert!(near(kv, "my_password_for_prod=Xy12345678901234", "pass"));
-        assert!(!near(kv, "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65", "auth"));
-        assert!(!near(kv, "token expired for session of user_id=4475998", "token"));
-        assert!(!near(kv, "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a lag=1", "key"));
-        assert!(near(kv, "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a= lag=1", "key"));
+        assert!(!near(
+            kv,
+            "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65",
+            "auth"
+        ));
+        assert!(!near(
+            kv,
+            "token expired for session of user_id=4475998",
+            "token"
+        ));
+        assert!(!near(
+            kv,
+            "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a lag=1",
+            "key"
+        ));
+        assert!(near(
+            kv,
+            "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a= lag=1",
+            "key"
+        ));
         assert!(!near(kv, "partition key 1234567890123456789", "key"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
