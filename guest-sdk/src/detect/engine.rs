@@ -151,13 +151,19 @@ impl CompiledRule {
 /// The trigger index itself is built at compile time (`rules::TRIGGERS`).
 static COMPILED: [OnceLock<CompiledRule>; RULE_COUNT] = [const { OnceLock::new() }; RULE_COUNT];
 
-/// The rules with a `shape` test, in table order.
-static SHAPE_RULES: ([u16; RULE_COUNT], usize) = {
-    let mut out = [0u16; RULE_COUNT];
+/// A shape test that never fires (the unused slots of `SHAPE_RULES`).
+fn no_shape(_: &Shape<'_>) -> bool {
+    false
+}
+
+/// The rules with a `shape` test and their tests, in table order: the loop over them
+/// runs on every text, and reads this one array rather than the rule table.
+static SHAPE_RULES: ([(u16, fn(&Shape<'_>) -> bool); RULE_COUNT], usize) = {
+    let mut out = [(0u16, no_shape as fn(&Shape<'_>) -> bool); RULE_COUNT];
     let (mut n, mut i) = (0, 0);
     while i < RULE_COUNT {
-        if RULES_CONST[i].trigger.shape.is_some() {
-            out[n] = i as u16;
+        if let Some(test) = RULES_CONST[i].trigger.shape {
+            out[n] = (i as u16, test);
             n += 1;
         }
         i += 1;
@@ -186,13 +192,13 @@ fn triggered(text: &str, policy: &Policy, enabled: &RuleSet) -> RuleSet {
         }
     });
     let mut shape: Option<Shape<'_>> = None;
-    for &i in &SHAPE_RULES.0[..SHAPE_RULES.1] {
+    for &(i, test) in &SHAPE_RULES.0[..SHAPE_RULES.1] {
         let i = usize::from(i);
         if fired.contains(i) || !enabled.contains(i) {
             continue;
         }
         let shape = shape.get_or_insert_with(|| Shape::of(text, policy));
-        if RULES[i].trigger.shape.is_some_and(|f| f(shape)) {
+        if test(shape) {
             fired.insert(i);
         }
     }

@@ -1558,16 +1558,7 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
 /// a line (or after a written-out `\n`), then `:`.
 fn speaker_label(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
-    // A written-out `\n` found by its backslash: a `memmem` finder would cost more to
-    // build than this line takes to scan.
-    let starts = std::iter::once(0)
-        .chain(memchr::memchr3_iter(b'\n', b'|', b'>', b).map(|i| i + 1))
-        .chain(
-            memchr::memchr_iter(b'\\', b)
-                .filter(|&i| b.get(i + 1) == Some(&b'n'))
-                .map(|i| i + 2),
-        );
-    starts.into_iter().any(|mut i| {
+    let label_at = |mut i: usize| {
         while i > 0 && matches!(b[i - 1], b'|' | b'>') && matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;
             while matches!(b.get(i), Some(b' ' | b'\t')) {
@@ -1582,7 +1573,21 @@ fn speaker_label(s: &Shape<'_>) -> bool {
         word >= 2
             && rest.get(word) == Some(&b':')
             && (rest[0].is_ascii_uppercase() || rest[0] >= 0xC3)
-    })
+    };
+    // Most lines have no break: their start is the only place a label can be.
+    if !s.breaks {
+        return label_at(0);
+    }
+    // A written-out `\n` found by its backslash: a `memmem` finder would cost more to
+    // build than this line takes to scan.
+    let starts = std::iter::once(0)
+        .chain(memchr::memchr3_iter(b'\n', b'|', b'>', b).map(|i| i + 1))
+        .chain(
+            memchr::memchr_iter(b'\\', b)
+                .filter(|&i| b.get(i + 1) == Some(&b'n'))
+                .map(|i| i + 2),
+        );
+    starts.into_iter().any(label_at)
 }
 
 /// Two capitalised words in a row (the bare-name rule's shape): a capital after a

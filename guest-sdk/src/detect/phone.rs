@@ -242,11 +242,27 @@ fn phone_word_after(after: &str) -> bool {
 /// A phone word within the 40 bytes before the candidate, as a word of its own (not
 /// `callback`, `cancelled`): the same test as the trigger's.
 fn phone_context(before: &str) -> bool {
+    // The first bytes of the words (both cases): most positions start none, and are
+    // passed over with one look-up instead of a comparison per word.
+    static FIRST: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut k = 0;
+        while k < PHONE_WORDS.len() {
+            let c = PHONE_WORDS[k].as_bytes()[0];
+            t[c.to_ascii_lowercase() as usize] = true;
+            t[c.to_ascii_uppercase() as usize] = true;
+            k += 1;
+        }
+        t
+    };
     let b = before.as_bytes();
-    PHONE_WORDS.iter().any(|w| {
-        let w = w.trim_end().as_bytes();
-        (0..b.len().saturating_sub(w.len() - 1))
-            .any(|i| b[i..i + w.len()].eq_ignore_ascii_case(w) && phone_word_at(b, i, i + w.len()))
+    (0..b.len()).filter(|&i| FIRST[usize::from(b[i])]).any(|i| {
+        PHONE_WORDS.iter().any(|w| {
+            let w = w.trim_end().as_bytes();
+            i + w.len() <= b.len()
+                && b[i..i + w.len()].eq_ignore_ascii_case(w)
+                && phone_word_at(b, i, i + w.len())
+        })
     })
 }
 
@@ -283,7 +299,25 @@ fn phone_word_near(text: &[u8], start: usize, end: usize) -> bool {
                 && !text.get(end).is_some_and(u8::is_ascii_alphabetic)
                 && text[start.saturating_sub(16)..start]
                     .iter()
-                    .any(u8::is_ascii_digit))
+                    .any(u8::is_ascii_digit)
+                && number_just_before(text, start, end - start))
+}
+
+/// A number (its last digit, or the `)` after an area code's digits) ends right before the word of
+/// `word_len` bytes at `start`, with only spaces, tabs, `(`, `[` and `,` between, so
+/// that the validator's sixteen-byte look after the number (`phone_word_after`)
+/// reaches the word's end: `… 2671 (office)`, not `74297039 bytes), phone_verified`.
+fn number_just_before(text: &[u8], start: usize, word_len: usize) -> bool {
+    let gap = text[..start]
+        .iter()
+        .rev()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'(' | b'[' | b','))
+        .count();
+    let Some(last) = start.checked_sub(gap + 1) else {
+        return false;
+    };
+    let digit_at = |i: usize| text[i].is_ascii_digit();
+    gap + word_len <= 16 && (digit_at(last) || text[last] == b')' && last > 0 && digit_at(last - 1))
 }
 
 /// What the candidate is not, whatever follows: a dotted quad, a date, a version.
@@ -330,6 +364,11 @@ fn not_a_number_of_another_kind(w: &Written, value: &str) -> bool {
 /// The national rule's validator.
 pub fn phone_national(c: &Candidate<'_>) -> bool {
     let value = c.value();
+    // Most candidates are short numbers (`8004`, `200`): fewer than seven digits in
+    // all can leave no seven in the number, so they go before anything is allocated.
+    if value.bytes().filter(u8::is_ascii_digit).count() < 7 {
+        return false;
+    }
     let w = written(value);
     let n = w.digits.len();
     if !(7..=13).contains(&n) || not_a_number_of_another_kind(&w, value) {
@@ -552,5 +591,18 @@ mod tests {
         assert!(national_ok("0612345678"));
         assert!(national_ok("4155552671"));
         assert!(!national_ok("12"));
+    }
+
+    #[test]
+    fn an_after_word_counts_right_after_a_number() {
+        let near = |text: &str, word: &str| {
+            let start = text.find(word).expect("word in text");
+            phone_word_near(text.as_bytes(), start, start + word.len())
+        };
+        assert!(near("415-555-2671 (office)", "office"));
+        assert!(near("call (030) phone", "phone"));
+        assert!(near("0612345678, mobile", "mobile"));
+        assert!(!near("74297039 bytes), phone_verified=false", "phone"));
+        assert!(!near("(44992 records) phone", "phone"));
     }
 }

@@ -87,6 +87,9 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     /// of key hash apart), the first literal (index + 1; 0: none), then `next`.
     heads: [u16; 1 << HASH_BITS],
     next: [u16; L],
+    /// Each literal's first four bytes (three for a three-byte literal) folded as the
+    /// scan folds a text's: one comparison turns away most of a chain.
+    keys: [u32; L],
     /// Distinct literals (ASCII case folded), `literals_len` of them.
     literals: [&'static [u8]; L],
     literals_len: usize,
@@ -179,6 +182,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
             next: [0; L],
+            keys: [0; L],
             literals: [b""; L],
             literals_len: 0,
             first: [0; L],
@@ -228,6 +232,11 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                         k = t.literals_len;
                         t.literals[k] = lit;
                         t.literals_len += 1;
+                        if lit.len() >= 4 {
+                            t.keys[k] = fold4(lit, 0);
+                        } else if lit.len() == 3 {
+                            t.keys[k] = fold3(lit, 0);
+                        }
                         if lit.len() < 3 {
                             t.short[t.short_len] = k as u16;
                             t.short_len += 1;
@@ -305,13 +314,22 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         text: &[u8],
         i: usize,
         h: usize,
+        folded: u32,
         found: &mut impl FnMut(&[TriggerUse], usize, usize),
     ) {
         let mut at = self.heads[h];
         while at != 0 {
             let k = usize::from(at - 1);
             let lit = self.literals[k];
-            if text.len() - i >= lit.len() && text[i..i + lit.len()].eq_ignore_ascii_case(lit) {
+            let key = if lit.len() >= 4 {
+                folded
+            } else {
+                folded & 0x00FF_FFFF
+            };
+            if key == self.keys[k]
+                && text.len() - i >= lit.len()
+                && text[i..i + lit.len()].eq_ignore_ascii_case(lit)
+            {
                 found(self.uses_of(k), i, i + lit.len());
             }
             at = self.next[k];
@@ -335,10 +353,10 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         }
         let h4 = hash4(folded);
         if self.bitmap4[h4 / 64] >> (h4 % 64) & 1 != 0 && i + 4 <= text.len() {
-            self.check_chain(text, i, h4, found);
+            self.check_chain(text, i, h4, folded, found);
         }
         if self.bitmap[h3 / 64] >> (h3 % 64) & 1 != 0 {
-            self.check_chain(text, i, h3, found);
+            self.check_chain(text, i, h3, folded, found);
         }
     }
 
@@ -352,9 +370,20 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             // Each position's next four bytes as one load (the last position has
             // three: the missing byte is zero, which no literal's fourth byte folds
             // to), folded as `fold4` folds them.
-            for (i, w) in text.windows(4).enumerate() {
-                let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            // Eight bytes a load hold the windows of five positions.
+            let mut i = 0;
+            while let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = text.get(i..i + 8) {
+                let x =
+                    u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) | 0x2020_2020_2020_2020;
+                for k in 0..5 {
+                    self.scan_at(text, i + k, (x >> (8 * k)) as u32, &mut found);
+                }
+                i += 5;
+            }
+            while let Some(&[b0, b1, b2, b3]) = text.get(i..i + 4) {
+                let word = u32::from_le_bytes([b0, b1, b2, b3]);
                 self.scan_at(text, i, word | 0x2020_2020, &mut found);
+                i += 1;
             }
             let word = u32::from_le_bytes([text[n - 3], text[n - 2], text[n - 1], 0]);
             self.scan_at(text, n - 3, word | 0x2020_2020, &mut found);
@@ -481,24 +510,26 @@ pub fn secret_key_then_operator(text: &[u8], start: usize, end: usize) -> bool {
         && key_then_operator(text, start, end)
 }
 
+/// The bytes of a random value (`secret-near-keyword`'s value class).
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'_' | b'-' | b'+' | b'/' | b'.' | b'!' | b'@' | b'#' | b'$'
+            )
+            || matches!(c, b'%' | b'^' | b'&' | b'*' | b'~');
+        b += 1;
+    }
+    t
+};
+
 /// A run of sixteen or more token characters with a digit in it, or letters of both
 /// cases, starts within 24 bytes after the word: the `secret-near-keyword` rule.
 pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
-    static TOKEN: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[b] = c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'_' | b'-' | b'+' | b'/' | b'.' | b'!' | b'@' | b'#' | b'$'
-                )
-                || matches!(c, b'%' | b'^' | b'&' | b'*' | b'~');
-            b += 1;
-        }
-        t
-    };
     let token = |b: &u8| TOKEN[*b as usize];
     let stop = (end + 24).min(text.len());
     let mut i = end;
@@ -514,6 +545,69 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
         i += run.max(1);
     }
     false
+}
+
+/// The `secret-near-keyword` rule's test: `random_value_follows`, where the rule's
+/// pattern can start at the word. After the keyword the pattern takes a name of at
+/// most twelve `[A-Za-z0-9_.-]` (eighteen counted from the literal: `pass` goes on as
+/// `password`, and one or two digits may follow), maybe spaces and one or two digits,
+/// then at least one of `[ \t:="'`]`, and the value (sixteen token bytes or more)
+/// right after them: `auth-svc request_id=req_…` has no value there, since
+/// `request_id` is no value.
+pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool {
+    keyword_then_value(text, end) && random_value_follows(text, start, end)
+}
+
+/// `8-4-4-4-12` hex digits.
+fn uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn keyword_then_value(text: &[u8], end: usize) -> bool {
+    let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
+    // Outside ASCII the pattern's case-insensitive classes take a few more letters
+    // (the Kelvin sign): there the test says yes and the pattern decides.
+    let other = |i: usize| text.get(i).is_some_and(|b| !b.is_ascii());
+    // The separators from `from` on, then a value of sixteen token bytes or more.
+    let value_after = |from: usize| {
+        let at = from
+            + text[from.min(text.len())..]
+                .iter()
+                .take_while(|b| separator(b))
+                .count();
+        let run = text[at.min(text.len())..]
+            .iter()
+            .take_while(|b| TOKEN[usize::from(**b)])
+            .count();
+        // The value is the whole run (what follows it ends it), and the validator
+        // turns away a UUID and a number, unless base64 padding follows.
+        let value = &text[at.min(text.len())..(at + run).min(text.len())];
+        let padded = text.get(at + run) == Some(&b'=');
+        let turned_away = !padded && (uuid(value) || value.iter().all(u8::is_ascii_digit));
+        at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
+    };
+    let i = end + text[end..].iter().take_while(|b| name(b)).count();
+    if i - end > 18 {
+        return false;
+    }
+    if other(i) || value_after(i) {
+        return true;
+    }
+    // `Unseal Key 2: …`: spaces and one or two digits before the separator.
+    let j = i + text[i..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let digits = text[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+    (1..=2).contains(&digits) && value_after(j + digits)
 }
 
 /// A digit within the 48 bytes after the word (card and id words).
@@ -553,6 +647,26 @@ pub fn number_within(text: &[u8], end: usize, window: usize, min: usize) -> bool
         }
     }
     false
+}
+
+/// The `credit-card` rule's words: a number of twelve digits or more within 160 bytes
+/// after the word, and the word where the validator can read it as a card word (it
+/// starts a word; `span_id=…` says nothing about cards). Where the word does not start
+/// one, the rule still runs for what its validator accepts without a word: a number
+/// with a group that starts `18` (the JCB numbers the shape's `card_digits` leaves
+/// out), and a number that starts where the validator's forty-byte look back begins
+/// at this word, so that it reads the word as starting there.
+pub fn card_word_near(text: &[u8], start: usize, end: usize) -> bool {
+    // The cheap tests first: the word's start, then the four bytes where the look back
+    // would begin at it.
+    (starts_word(text, start)
+        || number_within(text, start + 37, 4, 12)
+        || (end..text.len().saturating_sub(1)).any(|i| {
+            text[i] == b'1'
+                && text[i + 1] == b'8'
+                && (i == 0 || !text[i - 1].is_ascii_alphanumeric())
+        }))
+        && number_within(text, end, 160, 12)
 }
 
 /// The literal starts a word: an ASCII letter does not stand before a literal that
@@ -749,10 +863,18 @@ pub struct Shape<'a> {
     /// The positions of the spaces right after a number (see `number_spaces`).
     number_spaces: [u32; NUMBER_SPACES + 1],
     number_spaces_len: usize,
+    /// A line break, a backslash (of a written-out `\n`), `|` or `>`: where a chat
+    /// speaker's label may start, other than at the start of the text.
+    pub breaks: bool,
+    /// The positions of the `=` and `:` (see `operators`).
+    operators: [u32; OPERATORS],
+    operators_len: usize,
 }
 
 /// How many positions of spaces after a number a shape keeps.
 const NUMBER_SPACES: usize = 8;
+/// How many positions of `=` and `:` a shape keeps.
+const OPERATORS: usize = 16;
 
 const DIGIT: u8 = 1;
 const LOWER: u8 = 2;
@@ -818,6 +940,21 @@ static SEPARATOR: [u8; 256] = {
     t
 };
 
+/// Separators that a shape test looks for by position or presence.
+const OPERATOR: u8 = 1;
+const BREAK: u8 = 2;
+
+static MARK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'=' as usize] = OPERATOR;
+    t[b':' as usize] = OPERATOR;
+    t[b'\n' as usize] = BREAK;
+    t[b'\\' as usize] = BREAK;
+    t[b'|' as usize] = BREAK;
+    t[b'>' as usize] = BREAK;
+    t
+};
+
 impl<'a> Shape<'a> {
     /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
     /// what matters about it is whether it is all digits, hex, or has other letters.
@@ -854,6 +991,9 @@ impl<'a> Shape<'a> {
             title_bigram: false,
             number_spaces: [0; NUMBER_SPACES + 1],
             number_spaces_len: 0,
+            breaks: false,
+            operators: [0; OPERATORS],
+            operators_len: 0,
         };
         // The digit counts of the runs in a row ending at the last run (bit `n`: the
         // last few runs hold `n` digits), one space or dash apart, and one dot or dash
@@ -879,12 +1019,38 @@ impl<'a> Shape<'a> {
                 let start = i;
                 i += 1;
                 let mut rest = 0;
+                // Four bytes a step while the token lasts (most tokens are words and
+                // ids of several bytes), then one at a time.
+                while let Some(&[b0, b1, b2, b3]) = bytes.get(i..i + 4) {
+                    let c = [
+                        CLASS[b0 as usize],
+                        CLASS[b1 as usize],
+                        CLASS[b2 as usize],
+                        CLASS[b3 as usize],
+                    ];
+                    if c[0] & c[1] & c[2] & c[3] & ALNUM == 0 {
+                        break;
+                    }
+                    rest |= c[0] | c[1] | c[2] | c[3];
+                    i += 4;
+                }
                 while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
                     rest |= CLASS[bytes[i] as usize];
                     i += 1;
                 }
                 let kinds = class | rest;
                 let len = i - start;
+                if class & (UPPER | DIGIT) == 0 && kinds & PLAIN_LETTER != 0 {
+                    // A word that starts lower case and is no hex (`request`, `id`):
+                    // the common token, and one that ends every run but the base64
+                    // one, whatever else is in it.
+                    (hex4s, quads, grouped, card, zero) = (0, 0, 0, 0, 0);
+                    (spaced, dotted, hex_colons, hex_dashes) = (0, 0, 0, 0);
+                    (after_token, after_digits, house, capitalised) = (true, false, false, false);
+                    base64 += len;
+                    base64_hex_only = false;
+                    continue;
+                }
                 // Runs one dot apart (the dot checked where it stood).
                 let hex = kinds & PLAIN_LETTER == 0;
                 hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
@@ -992,39 +1158,68 @@ impl<'a> Shape<'a> {
                 }
                 continue;
             }
-            // A byte between tokens: what it continues and what it ends, without a
-            // branch on which byte it is (separators vary, and a mispredicted branch
-            // costs more than these few operations).
+            // A byte between tokens: what it continues and what it ends. Each fact is
+            // tested before it is written, so that the common case (a separator after
+            // a word, nothing to continue) costs a few tests and no stores.
             let f = SEPARATOR[b as usize];
-            // Written whether or not it counts (the slot is taken only when it does),
-            // so that no branch depends on it; the last slot is scratch.
-            let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
-            let counts = house && (f & SPACE != 0 || comma);
-            s.number_spaces[s.number_spaces_len.min(NUMBER_SPACES)] =
-                (i + usize::from(comma)) as u32;
-            s.number_spaces_len += usize::from(counts);
-            house = false;
+            let mark = MARK[b as usize];
+            if mark != 0 {
+                if mark & OPERATOR != 0 {
+                    if s.operators_len < OPERATORS {
+                        s.operators[s.operators_len] = i as u32;
+                    }
+                    s.operators_len += 1;
+                }
+                s.breaks |= mark & BREAK != 0;
+            }
+            if house {
+                // A house number's space (or `, `): where a street may start.
+                let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
+                if f & SPACE != 0 || comma {
+                    if s.number_spaces_len < NUMBER_SPACES {
+                        s.number_spaces[s.number_spaces_len] = (i + usize::from(comma)) as u32;
+                    }
+                    s.number_spaces_len += 1;
+                }
+                house = false;
+            }
             capitalised &= f & (SPACE | TAB) != 0;
             let keep_spaced = after_digits && f & SPACE_GROUP != 0;
-            let keep_dotted = after_digits && f & DOT_GROUP != 0;
-            grouped *= usize::from(keep_spaced);
-            card *= usize::from(keep_spaced);
-            zero *= usize::from(keep_spaced);
-            spaced *= u64::from(keep_spaced);
-            dotted *= u64::from(keep_dotted);
+            if !keep_spaced {
+                (grouped, card, zero, spaced) = (0, 0, 0, 0);
+            }
+            if !(after_digits && f & DOT_GROUP != 0) {
+                dotted = 0;
+            }
             after_digits = false;
-            let is_base64 = class & BASE64 != 0;
-            s.base64_run_of_40 |= !is_base64 && base64 == 40 && !base64_hex_only;
-            base64 = (base64 + 1) * usize::from(is_base64);
-            base64_hex_only = !is_base64;
-            let (dot, colon, dash) = (f & DOT != 0, f & COLON != 0, f & DASH != 0);
-            quads *= usize::from(dot && after_token);
-            hex4s *= usize::from(dot && after_token);
+            if class & BASE64 != 0 {
+                base64 += 1;
+                base64_hex_only = false;
+            } else {
+                s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+                base64 = 0;
+                base64_hex_only = true;
+            }
+            if !(f & DOT != 0 && after_token) {
+                (quads, hex4s) = (0, 0);
+            }
             after_token = false;
-            hex_colons = (hex_colons + usize::from(colon)) * usize::from(colon || dot);
-            hex_dashes = (hex_dashes + 1) * usize::from(dash);
-            s.colons_in_hex = s.colons_in_hex.max(hex_colons);
-            s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+            if f & (COLON | DOT | DASH) == 0 {
+                (hex_colons, hex_dashes) = (0, 0);
+            } else {
+                if f & COLON != 0 {
+                    hex_colons += 1;
+                    s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+                } else if f & DOT == 0 {
+                    hex_colons = 0;
+                }
+                if f & DASH != 0 {
+                    hex_dashes += 1;
+                    s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+                } else {
+                    hex_dashes = 0;
+                }
+            }
             if f & PLUS != 0 {
                 // As the E.164 rule wants it: not glued to a word or another `+` (a
                 // time zone's `+05:30` follows digits), or after a written-out `\n`.
@@ -1042,6 +1237,12 @@ impl<'a> Shape<'a> {
         s
     }
 
+    /// The positions of the `=` and `:` in the text, or `None` when there were more
+    /// than the shape keeps.
+    pub fn operators(&self) -> Option<&[u32]> {
+        (self.operators_len <= OPERATORS).then(|| &self.operators[..self.operators_len])
+    }
+
     /// The positions of the spaces that follow a number (a house number's shape:
     /// digits, maybe one letter, maybe a comma), or `None` when there were more than
     /// the shape keeps.
@@ -1053,6 +1254,10 @@ impl<'a> Shape<'a> {
     /// The digit run `bytes[end - len..end]` ended, followed by `next` (0 at the end).
     fn end_digit_run(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
         self.digit_run = self.digit_run.max(len);
+        // Every test below is of a run of two to five digits or of eleven.
+        if !matches!(len, 2..=5 | 11) {
+            return;
+        }
         let run = &bytes[end - len..end];
         let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
         // Compact, or the first group of 3-4-4 (the next group's four digits and the
@@ -1190,7 +1395,7 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
     let bytes = s.text.as_bytes();
     let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     let default_keys = s.policy.has_default_keys();
-    memchr::memchr2_iter(b'=', b':', bytes).any(|op| {
+    let pair_at = |op: usize| {
         let mut end = op;
         while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
             end -= 1;
@@ -1212,27 +1417,347 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         }
         // The regex takes at most 64 key characters after a non-key character.
         start < end && end - start <= 64 && s.policy.key_is_sensitive(&s.text[start..end])
-    })
+    };
+    match s.operators() {
+        Some(ops) => ops.iter().any(|&op| pair_at(op as usize)),
+        None => memchr::memchr2_iter(b'=', b':', bytes).any(pair_at),
+    }
 }
 
 /// Whether a key ending in `tail` (three bytes) can be one of the default sensitive
 /// keys (`policy::DEFAULT_SENSITIVE_KEYS`): the last three letters of each of them.
 fn default_key_tail(tail: &[u8]) -> bool {
-    const TAILS: &[&[u8; 3]] = &[
-        b"ass", b"ord", b"swd", b"ase", b"ode", b"pwd", b"ret", b"ken", b"ial", b"als", b"uth",
-        b"ion", b"nid", b"_id", b"-id", b"kie", b"key", b"api",
-    ];
+    // Their last letters first (one look-up turns away `ts=`, `12:34`, `user=`).
+    static LAST: [bool; 256] = {
+        let mut t = [false; 256];
+        let letters = b"sdetnlhyi";
+        let mut i = 0;
+        while i < letters.len() {
+            t[letters[i] as usize] = true;
+            t[letters[i].to_ascii_uppercase() as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    if !LAST[usize::from(tail[2])] {
+        return false;
+    }
     let t = [
         tail[0].to_ascii_lowercase(),
         tail[1].to_ascii_lowercase(),
         tail[2].to_ascii_lowercase(),
     ];
-    TAILS.iter().any(|x| **x == t)
+    matches!(
+        &t,
+        b"ass"
+            | b"ord"
+            | b"swd"
+            | b"ase"
+            | b"ode"
+            | b"pwd"
+            | b"ret"
+            | b"ken"
+            | b"ial"
+            | b"als"
+            | b"uth"
+            | b"ion"
+            | b"nid"
+            | b"_id"
+            | b"-id"
+            | b"kie"
+            | b"key"
+            | b"api"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Shape::of` as the fields a trigger reads see it (the scratch slots of
+    /// `number_spaces` past its length are nobody's business).
+    fn seen(s: &Shape<'_>) -> String {
+        let mut s = s.clone();
+        for slot in s.number_spaces.iter_mut().skip(s.number_spaces_len) {
+            *slot = 0;
+        }
+        // Not kept by the reference (checked in `operators_and_breaks`).
+        (s.breaks, s.operators, s.operators_len) = (false, [0; OPERATORS], 0);
+        format!("{s:?}")
+    }
+
+    #[test]
+    fn operators_and_breaks() {
+        let s = shape("a=1 b: 2 c=3");
+        assert_eq!(s.operators(), Some(&[1u32, 5, 10][..]));
+        assert!(!s.breaks);
+        assert!(shape("x\\ny").breaks && shape("a | b").breaks && shape("a\nb").breaks);
+        assert_eq!(shape(&"k=v ".repeat(17)).operators(), None);
+        assert!(has_sensitive_pair(&shape(&format!(
+            "{} password=x",
+            "k=v ".repeat(17)
+        ))));
+    }
+
+    #[test]
+    fn the_fast_pass_agrees_with_the_reference() {
+        let policy = Policy::default();
+        // Bytes that start, end or join the runs the shape measures, and a
+        // multi-byte character.
+        const PARTS: &[&str] = &[
+            "0", "1", "2", "4", "7", "9", "13", "0044", "415", "a", "f", "B", "E", "g", "Z", "x",
+            "X", "Jane", "Doe", "DE", "AB", " ", "  ", "-", ".", ":", "::", "+", "/", ",", ", ",
+            "\t", "\n", "=", "_", "(", ")", "é", "用", "\\n", "12345", "4111", "ff",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) % n as u64) as usize
+        };
+        for _ in 0..60_000 {
+            let parts = next(40);
+            let text: String = (0..parts).map(|_| PARTS[next(PARTS.len())]).collect();
+            assert_eq!(
+                seen(&Shape::of(&text, &policy)),
+                seen(&Shape::of_reference(&text, &policy)),
+                "{text:?}"
+            );
+        }
+    }
+
+    impl<'a> Shape<'a> {
+        /// The one-pass shape as it was written before the pass was tuned for speed
+        /// (branch-free, a byte at a time): `of` must agree with it on every text.
+        /// One pass, a token at a time: a token is a run of ASCII letters and digits, and
+        /// what matters about it is whether it is all digits, hex, or has other letters.
+        /// Digits inside a token with letters are glued to a letter, so they can start or
+        /// end none of the digit rules' matches (those want a word boundary); only the
+        /// hex and base64 runs see them.
+        fn of_reference(text: &'a str, policy: &'a Policy) -> Shape<'a> {
+            let bytes = text.as_bytes();
+            let mut s = Shape {
+                text,
+                policy,
+                digit_run: 0,
+                grouped_digits: 0,
+                card_digits: 0,
+                zero_grouped_digits: 0,
+                nanp_dashed: false,
+                phone_groups: false,
+                nino_like: false,
+                pan_like: false,
+                digit_pairs: 0,
+                ssn_dashed: false,
+                cn_mobile: false,
+                ipv4_like: false,
+                colons_in_hex: 0,
+                dashes_in_hex: 0,
+                dotted_mac: false,
+                resident_id_like: false,
+                base64_run_of_40: false,
+                runs: 0,
+                spaced_groups: 0,
+                dotted_groups: 0,
+                plus_digit: false,
+                iban_head: false,
+                title_bigram: false,
+                number_spaces: [0; NUMBER_SPACES + 1],
+                number_spaces_len: 0,
+                breaks: false,
+                operators: [0; OPERATORS],
+                operators_len: 0,
+            };
+            // The digit counts of the runs in a row ending at the last run (bit `n`: the
+            // last few runs hold `n` digits), one space or dash apart, and one dot or dash
+            // apart.
+            let (mut spaced, mut dotted) = (0u64, 0u64);
+            // Current runs.
+            let (mut grouped, mut card, mut after_digits) = (0usize, 0usize, false);
+            let mut zero = 0usize;
+            let (mut hex_colons, mut hex_dashes, mut base64) = (0usize, 0usize, 0usize);
+            // Runs in a row, one dot apart: of one to three digits (an IPv4 address's
+            // parts), of four hex digits (a dotted MAC address's).
+            let (mut quads, mut hex4s, mut after_token) = (0usize, 0usize, false);
+            let mut base64_hex_only = true;
+            // The last token: `[A-Z][a-z]+` (a capitalised word); digits, maybe with one
+            // letter after them (a house number).
+            let (mut capitalised, mut house) = (false, false);
+            let n = bytes.len();
+            let mut i = 0;
+            while i < n {
+                let b = bytes[i];
+                let class = CLASS[b as usize];
+                if class & ALNUM != 0 {
+                    let start = i;
+                    i += 1;
+                    let mut rest = 0;
+                    while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
+                        rest |= CLASS[bytes[i] as usize];
+                        i += 1;
+                    }
+                    let kinds = class | rest;
+                    let len = i - start;
+                    // Runs one dot apart (the dot checked where it stood).
+                    let hex = kinds & PLAIN_LETTER == 0;
+                    hex4s = if len == 4 && hex { hex4s + 1 } else { 0 };
+                    s.dotted_mac |= hex4s >= 3;
+                    quads = if len <= 3 && kinds & LETTER == 0 {
+                        quads + 1
+                    } else {
+                        0
+                    };
+                    s.ipv4_like |= quads >= 4;
+                    after_token = true;
+                    base64 += len;
+                    base64_hex_only &= kinds & PLAIN_LETTER == 0;
+                    if class & UPPER != 0 {
+                        // A capitalised word after another, spaces between: two words of
+                        // a name (`Jane Doe`).
+                        let second_lower =
+                            len >= 2 && CLASS[bytes[start + 1] as usize] & LOWER != 0;
+                        s.title_bigram |= second_lower && capitalised;
+                        capitalised = second_lower && rest & (UPPER | DIGIT) == 0;
+                        // An IBAN's country and check digits, then twelve characters or
+                        // more in this word or in groups after it.
+                        if len >= 4 && !s.iban_head {
+                            s.iban_head = CLASS[bytes[start + 1] as usize] & UPPER != 0
+                                && bytes[start + 2].is_ascii_digit()
+                                && bytes[start + 3].is_ascii_digit()
+                                && (len >= 12
+                                    || bytes.get(i) == Some(&b' ')
+                                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric));
+                        }
+                        if len >= 2 && CLASS[bytes[start + 1] as usize] & UPPER != 0 {
+                            s.nino_like = s.nino_like || nino_at(bytes, start);
+                            s.pan_like = s.pan_like || pan_at(bytes, start);
+                        }
+                    } else {
+                        capitalised = false;
+                    }
+                    if kinds & LETTER == 0 {
+                        // All digits.
+                        house = len <= 12;
+                        let bit = 1u64 << len.min(63);
+                        // A token is a maximal run of ASCII letters and digits: this one
+                        // stands alone.
+                        s.runs |= bit;
+                        let shift = len.min(63) as u32;
+                        let more = spaced.checked_shl(shift).unwrap_or(0);
+                        s.spaced_groups |= more;
+                        spaced = more | bit;
+                        let more = dotted.checked_shl(shift).unwrap_or(0);
+                        // Eleven digits one dot or dash apart: a CPF only where its
+                        // separators stand (`523.366.630-82`), not an OID or a version.
+                        s.dotted_groups |= if more & (1 << 11) != 0 {
+                            more & !(1 << 11) | cpf_mask(bytes, i)
+                        } else {
+                            more
+                        };
+                        dotted = more | bit;
+                        grouped += len;
+                        if zero > 0 {
+                            zero += len;
+                        } else if b == b'0' && grouped == len {
+                            zero = len;
+                        }
+                        s.zero_grouped_digits = s.zero_grouped_digits.max(zero);
+                        if card > 0 {
+                            card += len;
+                        } else if matches!(b, b'2'..=b'6') {
+                            card = len;
+                        }
+                        s.grouped_digits = s.grouped_digits.max(grouped);
+                        s.card_digits = s.card_digits.max(card);
+                        s.end_digit_run(bytes, i, len, bytes.get(i).copied().unwrap_or(0));
+                        s.resident_id_like |= len == 18 && b != b'0';
+                        after_digits = true;
+                        continue;
+                    }
+                    // Digits and an extension glued to them (`2671x215`): the digits end
+                    // a run as a number's last group.
+                    if class & DIGIT != 0 {
+                        let k = bytes[start..i]
+                            .iter()
+                            .take_while(|c| c.is_ascii_digit())
+                            .count();
+                        if matches!(bytes[start + k], b'x' | b'X') {
+                            s.end_digit_run(bytes, start + k, k, bytes[start + k]);
+                        }
+                    }
+                    // Digits and one letter after them (`12B`).
+                    house = class & DIGIT != 0
+                        && len <= 13
+                        && bytes[i - 1].is_ascii_alphabetic()
+                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit);
+                    (grouped, card, after_digits) = (0, 0, false);
+                    (zero, spaced, dotted) = (0, 0, 0);
+                    // The one letter a digit rule takes: a Chinese resident id's check `X`.
+                    if len == 18
+                        && b != b'0'
+                        && matches!(bytes[i - 1], b'X' | b'x')
+                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
+                    {
+                        s.resident_id_like = true;
+                        s.digit_run = s.digit_run.max(len - 1);
+                    }
+                    if !hex {
+                        (hex_colons, hex_dashes) = (0, 0);
+                    }
+                    continue;
+                }
+                // A byte between tokens: what it continues and what it ends, without a
+                // branch on which byte it is (separators vary, and a mispredicted branch
+                // costs more than these few operations).
+                let f = SEPARATOR[b as usize];
+                // Written whether or not it counts (the slot is taken only when it does),
+                // so that no branch depends on it; the last slot is scratch.
+                let comma = b == b',' && bytes.get(i + 1) == Some(&b' ');
+                let counts = house && (f & SPACE != 0 || comma);
+                s.number_spaces[s.number_spaces_len.min(NUMBER_SPACES)] =
+                    (i + usize::from(comma)) as u32;
+                s.number_spaces_len += usize::from(counts);
+                house = false;
+                capitalised &= f & (SPACE | TAB) != 0;
+                let keep_spaced = after_digits && f & SPACE_GROUP != 0;
+                let keep_dotted = after_digits && f & DOT_GROUP != 0;
+                grouped *= usize::from(keep_spaced);
+                card *= usize::from(keep_spaced);
+                zero *= usize::from(keep_spaced);
+                spaced *= u64::from(keep_spaced);
+                dotted *= u64::from(keep_dotted);
+                after_digits = false;
+                let is_base64 = class & BASE64 != 0;
+                s.base64_run_of_40 |= !is_base64 && base64 == 40 && !base64_hex_only;
+                base64 = (base64 + 1) * usize::from(is_base64);
+                base64_hex_only = !is_base64;
+                let (dot, colon, dash) = (f & DOT != 0, f & COLON != 0, f & DASH != 0);
+                quads *= usize::from(dot && after_token);
+                hex4s *= usize::from(dot && after_token);
+                after_token = false;
+                hex_colons = (hex_colons + usize::from(colon)) * usize::from(colon || dot);
+                hex_dashes = (hex_dashes + 1) * usize::from(dash);
+                s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+                s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+                if f & PLUS != 0 {
+                    // As the E.164 rule wants it: not glued to a word or another `+` (a
+                    // time zone's `+05:30` follows digits), or after a written-out `\n`.
+                    let free = i == 0
+                        || !(bytes[i - 1].is_ascii_alphanumeric()
+                            || matches!(bytes[i - 1], b'_' | b'+'))
+                        || i >= 2
+                            && bytes[i - 2] == b'\\'
+                            && matches!(bytes[i - 1], b'n' | b'r' | b't');
+                    s.plus_digit |= free && matches!(bytes.get(i + 1), Some(b'1'..=b'9'));
+                }
+                i += 1;
+            }
+            s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+            s
+        }
+    }
 
     fn shape(text: &str) -> Shape<'_> {
         static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
@@ -1358,6 +1883,31 @@ mod tests {
         assert!(!near(flag_or_command, "the token is gone", "token"));
         assert!(near(userinfo_follows, "postgres://u:p@db/x", "://"));
         assert!(!near(userinfo_follows, "https://example.com/a@b", "://"));
+        let kv = keyword_then_random_value;
+        assert!(near(kv, "Unseal Key 2: AbCdEfGh12345678xyz", "Key"));
+        assert!(near(kv, "atera_key = \"0123456789abcdef01\"", "key"));
+        assert!(near(kv, "my_password_for_prod=Xy12345678901234", "pass"));
+        assert!(!near(
+            kv,
+            "auth-svc request_id=req_01HGSFAHBG30M984SCZ8B7JH65",
+            "auth"
+        ));
+        assert!(!near(
+            kv,
+            "token expired for session of user_id=4475998",
+            "token"
+        ));
+        assert!(!near(
+            kv,
+            "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a lag=1",
+            "key"
+        ));
+        assert!(near(
+            kv,
+            "key=4a3ce17e-169a-44d0-adb0-561ca8c22b3a= lag=1",
+            "key"
+        ));
+        assert!(!near(kv, "partition key 1234567890123456789", "key"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));

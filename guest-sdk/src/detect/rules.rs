@@ -544,7 +544,10 @@ const CORE: &[Rule] = &[
     Rule {
         name: "secret-near-keyword",
         category: Credential,
-        trigger: Trigger::literals_near(NEAR_KEYWORD_LITERALS, prefilter::random_value_follows),
+        trigger: Trigger::literals_near(
+            NEAR_KEYWORD_LITERALS,
+            prefilter::keyword_then_random_value,
+        ),
         // A name that ends in a secret word (`atera_key`, `apitemplateKEY`, `Unseal Key
         // 2`, `ayrshare SECRET`), a colon, an equals sign or just a space, then a value
         // that looks drawn at random: the shape of the vendors' keys no other rule
@@ -614,7 +617,7 @@ const CORE: &[Rule] = &[
         // too: the words say it is a card).
         trigger: Trigger {
             literals: CARD_WORDS,
-            near: Some(|t, _, e| prefilter::number_within(t, e, 160, 12)),
+            near: Some(prefilter::card_word_near),
             shape: Some(|s| s.card_digits >= 13),
         },
         pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
