@@ -31,6 +31,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("get", "/internal/tenants/{tenant}/bindings", &["platform", "security"]),
     ("put", "/internal/tenants/{tenant}/bindings/{slot}", &["platform"]),
     ("post", "/internal/tenants/{tenant}/bindings/{slot}/rollback", &["platform"]),
+    ("get", "/internal/flags", &["service", "developer", "platform", "security"]),
+    ("put", "/internal/flags/{name}", &["platform"]),
     ("get", "/internal/tenants", &["platform", "security"]),
     ("put", "/internal/tenants/{tenant}", &["platform"]),
     ("get", "/internal/tenants/{tenant}/shadow", &["platform", "security"]),
@@ -103,6 +105,7 @@ fn concrete(path: &str) -> String {
         .replace("{sha256}", &"0".repeat(64))
         .replace("{tenant}", "default")
         .replace("{slot}", "masker")
+        .replace("{name}", "debug-nothing")
 }
 
 async fn call(host: &Host, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {

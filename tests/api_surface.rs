@@ -65,6 +65,7 @@ fn concrete(path: &str) -> String {
         .replace("{sha256}", &"0".repeat(64))
         .replace("{tenant}", "default")
         .replace("{slot}", "masker")
+        .replace("{name}", "debug-nothing")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

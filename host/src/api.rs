@@ -7,6 +7,7 @@
 
 pub mod access;
 mod error;
+pub mod flags;
 pub mod openapi;
 pub mod policies;
 pub mod registry;
@@ -60,6 +61,8 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(registry::rollback_binding))
         .routes(routes!(registry::shadow_runs))
         .routes(routes!(tenants::list_tenants))
+        .routes(routes!(flags::get_flags))
+        .routes(routes!(flags::put_flag))
         .routes(routes!(tenants::put_tenant))
         .routes(routes!(policies::get_policy, policies::put_policy))
         .routes(routes!(policies::policy_versions))

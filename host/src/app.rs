@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::audit::Audit;
-use crate::config::{Config, Flags};
+use crate::config::Config;
 use crate::registry::Registry;
 use crate::report::Template;
 use crate::runtime::Runtime;
@@ -28,8 +28,8 @@ pub struct App {
     pub wake: tokio::sync::Notify,
     /// Identifies this process in task leases.
     pub host_id: String,
-    /// Feature flags, switchable at runtime.
-    pub flags: RwLock<Flags>,
+    /// Feature flags, switchable at runtime (`flags`).
+    pub flags: crate::flags::FlagCache,
     /// Outbound HTTP for ticket delivery and regression webhooks (same client,
     /// timeouts and caps as the connectors' host-http).
     pub outbound: crate::outbound::Outbound,
@@ -73,7 +73,7 @@ impl App {
         let outbound = crate::outbound::Outbound::new(&config.runtime)?;
         Ok(Arc::new(App {
             master,
-            flags: RwLock::new(config.flags.clone()),
+            flags: crate::flags::FlagCache::new(&config.flags),
             config,
             store,
             runtime,
@@ -90,7 +90,7 @@ impl App {
         }))
     }
 
-    pub fn ticket_bridge_on(&self) -> bool {
-        self.flags.read().map(|f| f.ticket_bridge).unwrap_or(true)
+    pub async fn flag(&self, name: &str) -> bool {
+        self.flags.on(&self.store, name).await
     }
 }

@@ -54,6 +54,28 @@ pub async fn collect(
     Collected { batch: merge(batch), outcomes }
 }
 
+/// What collection reports when a flag switched it off: no connector is called,
+/// and every source says so.
+pub fn disabled(sources: &[SourceSpec], req: &DiagnosisRequest, flag: &str) -> Collected {
+    let environments: Vec<String> = if req.environments.is_empty() { vec![String::new()] } else { req.environments.clone() };
+    let outcomes = sources
+        .iter()
+        .flat_map(|s| environments.iter().map(move |env| (s, env)))
+        .map(|(s, env)| SourceOutcome {
+            name: s.name.clone(),
+            environment: env.clone(),
+            status: SourceStatus::Missing,
+            records: 0,
+            fallback: None,
+            error: Some(format!("not called: collection is disabled (flag {flag} is off)")),
+            error_kind: None,
+            component_sha256: s.connector.sha256.clone(),
+            elapsed_ms: 0,
+        })
+        .collect();
+    Collected { batch: Batch::default(), outcomes }
+}
+
 async fn collect_one(
     runtime: &Runtime,
     source: &SourceSpec,

@@ -250,11 +250,13 @@ pub struct Flags {
     pub observability_v2: bool,
     #[serde(rename = "debug-ticket-bridge")]
     pub ticket_bridge: bool,
+    #[serde(rename = "debug-regression-auto")]
+    pub regression_auto: bool,
 }
 
 impl Default for Flags {
     fn default() -> Self {
-        Flags { observability_v2: true, ticket_bridge: true }
+        Flags { observability_v2: true, ticket_bridge: true, regression_auto: true }
     }
 }
 

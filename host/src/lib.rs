@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod flags;
 pub mod keys;
 pub mod mask;
 pub mod model;

@@ -30,6 +30,9 @@ use crate::{regression, ticket};
 #[derive(Debug)]
 pub enum StageError {
     Retry(String),
+    /// Not now, and not a failure: try again later without counting an attempt
+    /// (regression paused by its flag).
+    Paused(String),
     Fatal { code: &'static str, message: String },
 }
 
@@ -122,6 +125,10 @@ async fn run_claimed(app: &Arc<App>, id: &str, lease_ms: i64) -> anyhow::Result<
             fail(app, id, code, &message).await?;
             app.store.release_lease(id, &app.host_id).await?;
         }
+        Err(StageError::Paused(why)) => {
+            tracing::info!(task = %id, reason = %why, "paused; queued until it may run");
+            app.store.pause(id, &app.host_id, 2_000).await?;
+        }
     }
     Ok(())
 }
@@ -202,7 +209,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
 
     app.store.set_state(&task.id, TaskState::Collecting, None).await.map_err(retry)?;
     let span = tracing::info_span!("collect", task = %task.id);
-    let collected = {
+    let collected = if app.flag(crate::flags::OBSERVABILITY_V2).await {
         let _e = span.enter();
         collect(
             &app.runtime,
@@ -211,8 +218,11 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             app.config.pipeline.source_limit,
             Duration::from_millis(app.config.pipeline.collect_deadline_ms),
         )
-    }
-    .await;
+        .await
+    } else {
+        // The report then holds the trigger's own data, and each source says why.
+        crate::collect::disabled(&sources, &task.request, crate::flags::OBSERVABILITY_V2)
+    };
     audit_refusals(app, &task.id, &sources).await.map_err(retry)?;
 
     app.store.set_state(&task.id, TaskState::Masking, None).await.map_err(retry)?;
@@ -389,6 +399,9 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    if !app.flag(crate::flags::REGRESSION_AUTO).await {
+        return Err(StageError::Paused(format!("regression runs are paused (flag {} is off)", crate::flags::REGRESSION_AUTO)));
+    }
     let outcome = regression::run(app, task).await.map_err(retry)?;
     let target = ticket::target(app, task).await.map_err(retry)?;
     if outcome.passed {

@@ -247,6 +247,20 @@ impl Store {
         Ok(())
     }
 
+    /// Like `defer`, but the claim that led here does not count as an attempt.
+    pub async fn pause(&self, id: &str, owner: &str, delay_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE tasks SET lease_owner = NULL, lease_until = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE id = $2 AND lease_owner = $3",
+        )
+        .bind(now_ms() + delay_ms)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn release_lease(&self, id: &str, owner: &str) -> Result<()> {
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
             .bind(id)

@@ -20,7 +20,7 @@ pub struct Target {
 /// The task's ticket target: the mapper it was diagnosed with (its report lists
 /// it), unless that one has been revoked since; then the mapper bound now.
 pub async fn target(app: &App, task: &TaskRow) -> Result<Option<Target>> {
-    if !app.ticket_bridge_on() {
+    if !app.flag(crate::flags::TICKET_BRIDGE).await {
         return Ok(None);
     }
     let Some(endpoint) = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty()) else { return Ok(None) };

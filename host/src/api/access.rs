@@ -56,6 +56,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("get", "/internal/tenants/{tenant}/bindings", Rule::Roles(&[Platform, Security])),
     ("put", "/internal/tenants/{tenant}/bindings/{slot}", Rule::Roles(&[Platform])),
     ("post", "/internal/tenants/{tenant}/bindings/{slot}/rollback", Rule::Roles(&[Platform])),
+    ("get", "/internal/flags", Rule::AnyRole),
+    ("put", "/internal/flags/{name}", Rule::Roles(&[Platform])),
     ("get", "/internal/tenants", Rule::Roles(&[Platform, Security])),
     ("put", "/internal/tenants/{tenant}", Rule::Roles(&[Platform])),
     ("get", "/internal/tenants/{tenant}/shadow", Rule::Roles(&[Platform, Security])),

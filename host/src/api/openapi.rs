@@ -23,6 +23,7 @@ use crate::api::{ErrorBody, ErrorDetail};
         (name = "registry", description = "Components: upload, review, bindings"),
         (name = "policies", description = "Tenants' masking policies as versioned data"),
         (name = "tenants", description = "Tenants declared in the config or through the API"),
+        (name = "flags", description = "Feature flags switched at runtime"),
         (name = "review", description = "Security review of masked samples"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "access", description = "Tokens (admin)"),

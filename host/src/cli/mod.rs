@@ -138,6 +138,11 @@ enum Command {
         #[arg(long)]
         shadow: bool,
     },
+    /// Feature flags: `flag list`, `flag set NAME on|off` (every host, within a second).
+    Flag {
+        #[command(subcommand)]
+        command: FlagCommand,
+    },
     /// A tenant's masking policy as versioned data.
     Policy {
         #[command(subcommand)]
@@ -274,6 +279,21 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Component { command } => registry::component(&client, command, cli.json).await,
         Command::Bind { tenant, slot, components, shadow } => registry::bind(&client, &tenant, &slot, components, shadow, cli.json).await,
+        Command::Flag { command } => match command {
+            FlagCommand::List => {
+                let r = client.send(client.http.get(client.url("/internal/flags"))).await?;
+                print(cli.json, &r, flag_lines)
+            }
+            FlagCommand::Set { name, state } => {
+                let enabled = match state.as_str() {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    other => bail!("say `on` or `off`, not `{other}`"),
+                };
+                let r = client.send(client.http.put(client.url(&format!("/internal/flags/{name}"))).json(&json!({"enabled": enabled}))).await?;
+                print(cli.json, &r, flag_lines)
+            }
+        },
         Command::Policy { command } => policy::policy(&client, command, cli.json).await,
         Command::Rollback { tenant, slot, shadow } => registry::rollback(&client, &tenant, &slot, shadow, cli.json).await,
         Command::Upload { kind, name, file } => {
@@ -338,6 +358,21 @@ async fn migrate(db: &Database, as_json: bool) -> Result<()> {
         }
         out
     })
+}
+
+#[derive(Subcommand)]
+enum FlagCommand {
+    /// Every flag and whether it is on.
+    List,
+    /// Switch a flag: debug-ticket-bridge, debug-observability-v2, debug-regression-auto.
+    Set { name: String, state: String },
+}
+
+fn flag_lines(v: &Value) -> String {
+    v["flags"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, b)| format!("{k}: {}", if b == true { "on" } else { "off" })).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
 }
 
 #[derive(Subcommand)]
