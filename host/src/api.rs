@@ -223,9 +223,39 @@ pub struct TaskView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TicketView {
+    /// Empty while the ticket's create waits for the ticket system.
     pub id: String,
     pub url: Option<String>,
+    /// `pending` (not created yet), `open`, `closed`, `rejected`, or the ticket
+    /// system's own word.
     pub state: String,
+    /// Diagnoses of this failure that found this ticket, the first included.
+    #[serde(default)]
+    pub occurrences: i64,
+    /// The closed ticket this one replaced (its failure recurred after the reopen window).
+    #[serde(default)]
+    pub previous_id: Option<String>,
+    /// The task's own ticket action in the outbox, when it has not been delivered.
+    #[serde(default)]
+    pub delivery: Option<DeliveryView>,
+}
+
+/// A ticket action of the task that the ticket system has not taken (yet).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryView {
+    /// `create`, `comment`, `reopen` or `close`.
+    pub action: String,
+    /// `pending` (retried with backoff), `rejected` or `cancelled`.
+    pub state: String,
+    /// When it was queued, milliseconds since the Unix epoch.
+    pub since: i64,
+    pub attempts: i64,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<i64>,
+    /// The last failure, or the ticket system's answer to a rejected action.
+    pub answer: Option<String>,
+    /// `ticketing: waiting for the ticket system since ...` while pending.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -525,6 +555,37 @@ async fn load_task(app: &App, who: &Principal, id: &str) -> ApiResult<crate::sto
     }
 }
 
+/// The task's ticket, and its undelivered action when there is one: a task waiting
+/// for the ticket system shows the fingerprint's ticket (perhaps not created yet).
+async fn ticket_view(app: &App, t: &crate::store::TaskRow) -> anyhow::Result<Option<TicketView>> {
+    let undelivered = app.store.outbox_of_task(&t.id).await?.into_iter().rev().find(|e| e.state != "delivered");
+    let row = match (&t.ticket_id, &t.fingerprint) {
+        (Some(tid), _) => app.store.ticket_by_id(&t.tenant, tid).await?,
+        (None, Some(fp)) if undelivered.is_some() => app.store.ticket(&t.tenant, fp).await?,
+        _ => None,
+    };
+    let delivery = undelivered.map(|e| DeliveryView {
+        detail: match e.state.as_str() {
+            "pending" => crate::ticket::waiting_detail(&e),
+            other => format!("ticket {} {other}: {}", e.action, e.answer.as_deref().unwrap_or("")),
+        },
+        next_attempt_at: (e.state == "pending").then_some(e.next_at),
+        action: e.action,
+        state: e.state,
+        since: e.created_at,
+        attempts: e.attempts,
+        answer: e.answer,
+    });
+    Ok(row.map(|r| TicketView {
+        id: r.ticket_id,
+        url: r.url,
+        state: r.state,
+        occurrences: r.occurrences,
+        previous_id: r.previous_ticket_id,
+        delivery,
+    }))
+}
+
 /// Task state, report and ticket.
 #[utoipa::path(get, path = "/internal/debug/report/{task_id}", tag = "diagnosis",
     params(("task_id" = String, Path, description = "The task's id, `tsk_...`")),
@@ -538,10 +599,7 @@ async fn get_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id
     if t.report.is_some() {
         app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant})).await?;
     }
-    let ticket = match &t.ticket_id {
-        Some(tid) => app.store.ticket_by_id(&t.tenant, tid).await?.map(|r| TicketView { id: r.ticket_id, url: r.url, state: r.state }),
-        None => None,
-    };
+    let ticket = ticket_view(&app, &t).await?;
     let report = t.report.as_ref().map(Report::from_stored).transpose().map_err(|e| anyhow::anyhow!("task {}: {e:#}", t.id))?;
     let components = Vec::<TaskComponent>::deserialize(&t.components).unwrap_or_default();
     let error = t.error.as_ref().map(|e| {

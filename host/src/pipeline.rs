@@ -19,10 +19,9 @@ use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
-use crate::model::FailureKind;
 use crate::runtime::refusals::Refusals;
 use crate::registry::Resolved;
-use crate::runtime::{CallError, CallGrant, Loaded};
+use crate::runtime::{CallGrant, Loaded};
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
 
@@ -30,6 +29,9 @@ use crate::{regression, ticket};
 #[derive(Debug)]
 pub enum StageError {
     Retry(String),
+    /// Not a failure: the stage waits on something outside (the ticket system) and
+    /// looks again after this many milliseconds, however long that takes.
+    Wait(i64),
     Fatal { code: &'static str, message: String },
 }
 
@@ -41,21 +43,12 @@ fn retry(e: anyhow::Error) -> StageError {
     StageError::Retry(format!("{e:#}"))
 }
 
-/// A ticket step's failure: a mapper that says its input is wrong (`invalid-input`)
-/// or a refusal by policy (`denied`) will say the same on every retry, so the task
-/// fails with the mapper's own words; anything else is retried.
-fn ticket_failure(e: anyhow::Error) -> StageError {
-    match e.downcast_ref::<CallError>().map(CallError::kind) {
-        Some(FailureKind::InvalidInput | FailureKind::Denied) => fatal("ticket_rejected", format!("{e:#}")),
-        _ => retry(e),
-    }
-}
-
 pub fn spawn_workers(app: Arc<App>) {
     for n in 0..app.config.pipeline.workers {
         let app = app.clone();
         tokio::spawn(async move { worker(app, n).await });
     }
+    tokio::spawn(ticket::deliver_forever(app));
 }
 
 async fn worker(app: Arc<App>, n: usize) {
@@ -118,6 +111,7 @@ async fn run_claimed(app: &Arc<App>, id: &str, lease_ms: i64) -> anyhow::Result<
                 app.store.defer(id, &app.host_id, delay).await?;
             }
         }
+        Err(StageError::Wait(delay)) => app.store.wait(id, &app.host_id, delay).await?,
         Err(StageError::Fatal { code, message }) => {
             fail(app, id, code, &message).await?;
             app.store.release_lease(id, &app.host_id).await?;
@@ -375,24 +369,62 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
         .await
 }
 
+/// Queues the task's ticket action and waits, in `ticketing`, until the outbox has
+/// delivered it: an outage of the ticket system holds the task here, it does not
+/// fail it. A refusal by the ticket system fails the task with the answer.
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
-    if let Some(t) = ticket::target(app, task).await.map_err(retry)? {
-        ticket::open_or_update(app, &t, task).await.map_err(ticket_failure)?;
+    if ticket::target(app, task).await.map_err(retry)?.is_none() {
+        return app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry);
     }
-    app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry)
+    if task.state != TaskState::Ticketing {
+        app.store.set_state(&task.id, TaskState::Ticketing, None).await.map_err(retry)?;
+    }
+    let entry = ticket::enqueue(app, task).await.map_err(retry)?;
+    match entry.state.as_str() {
+        "delivered" => app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry),
+        "rejected" => Err(fatal("ticket_rejected", format!("the ticket {} was refused: {}", entry.action, entry.answer.unwrap_or_default()))),
+        "cancelled" => app.store.set_state(&task.id, TaskState::AwaitingFix, Some("ticket delivery cancelled; hand the report off manually")).await.map_err(retry),
+        _ => {
+            if entry.attempts > 0 {
+                note_waiting(app, task, &entry).await.map_err(retry)?;
+            }
+            // The outbox wakes the task when the entry ends; this is the fallback poll.
+            Err(StageError::Wait(app.config.ticket.retry_max_ms.clamp(200, 5_000) as i64))
+        }
+    }
+}
+
+/// `ticketing: waiting for the ticket system since ...`, once in the task's history.
+async fn note_waiting(app: &App, task: &TaskRow, entry: &crate::store::OutboxEntry) -> anyhow::Result<()> {
+    let detail = ticket::waiting_detail(entry);
+    let history = app.store.task_events(&task.id).await?;
+    if !history.iter().any(|(_, state, d)| state == "ticketing" && d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting"))) {
+        app.store.set_state(&task.id, TaskState::Ticketing, Some(&detail)).await?;
+    }
+    Ok(())
+}
+
+/// How many times the task has entered `verifying`: names one verification, so a
+/// retried stage queues its close or comment once.
+async fn verification(app: &App, task: &TaskRow) -> anyhow::Result<usize> {
+    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, _)| s == "verifying").count())
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let outcome = regression::run(app, task).await.map_err(retry)?;
     let target = ticket::target(app, task).await.map_err(retry)?;
+    let n = verification(app, task).await.map_err(retry)?;
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
-        if let (Some(t), Some(_)) = (&target, &task.ticket_id) {
+        if target.is_some() && task.ticket_id.is_some() {
             let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
-            let closed = ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await;
-            record_autoclose(app, closed.is_ok());
-            closed.map_err(ticket_failure)?;
-            metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            // Queued durably: the task closes now, the outbox closes the ticket
+            // whenever the ticket system takes it.
+            let queued = ticket::enqueue_transition(app, task, &format!("{}:close:{n}", task.id), "close", &comment).await;
+            record_autoclose(app, queued.is_ok());
+            if queued.map_err(retry)? {
+                metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            }
         }
         app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
         app.audit
@@ -401,28 +433,11 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
             .map_err(retry)?;
     } else {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
-        if let Some(t) = &target {
+        if target.is_some() {
             let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
-            ticket::transition(app, t, task, wit::TicketAction::Reopen, &comment).await.map_err(ticket_failure)?;
+            ticket::enqueue_transition(app, task, &format!("{}:regression-failed:{n}", task.id), "comment", &comment).await.map_err(retry)?;
         }
         app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mapper_that_refuses_its_input_fails_the_ticket_step_instead_of_retrying() {
-        let refused = |error| {
-            anyhow::Error::from(CallError::Plugin { component: "m".into(), error }).context("ticket mapper m")
-        };
-        let e = ticket_failure(refused(wit::PluginError::InvalidInput("no project".into())));
-        assert!(matches!(&e, StageError::Fatal { code: "ticket_rejected", message } if message.contains("no project")), "{e:?}");
-        assert!(matches!(ticket_failure(refused(wit::PluginError::Denied("x".into()))), StageError::Fatal { .. }));
-        assert!(matches!(ticket_failure(refused(wit::PluginError::Unavailable("down".into()))), StageError::Retry(_)));
-        assert!(matches!(ticket_failure(anyhow::anyhow!("ticket system did not answer")), StageError::Retry(_)));
-    }
 }
