@@ -135,7 +135,8 @@ impl Store {
             ("create", String::new())
         } else if ticket.state == "closed" {
             let closed_at = ticket.closed_at.unwrap_or(0);
-            if now - closed_at <= reopen_window_ms {
+            // A window of 0 never reopens: every recurrence gets a new ticket.
+            if reopen_window_ms > 0 && now - closed_at <= reopen_window_ms {
                 sqlx::query(
                     "UPDATE tickets SET state = 'open', closed_at = NULL, occurrences = occurrences + 1, updated_at = $3
                      WHERE tenant = $1 AND fingerprint = $2",
