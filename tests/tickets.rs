@@ -81,7 +81,9 @@ fn updates_with(tickets: &Tickets, f: impl Fn(&Value) -> bool) -> Vec<Value> {
 async fn an_outage_of_the_ticket_system_holds_the_task_and_creates_once_afterwards() {
     let port = closed_port();
     let tickets = Tickets::default();
-    let runner = start_tickets(Tickets::default()).await;
+    let passing = Tickets::default();
+    *passing.regression_passes.lock().unwrap() = true;
+    let runner = start_tickets(passing).await;
     let dir = tempfile::tempdir().unwrap();
     let host = Host::start(&config(dir.path(), port, &runner.to_string(), ""), &dir.path().join("data"));
     let task = open(&host, "evt-outage", "payment provider timed out").await;
@@ -121,6 +123,21 @@ async fn an_outage_of_the_ticket_system_holds_the_task_and_creates_once_afterwar
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     assert!(metrics.contains("casefile_ticket_outbox_depth") && metrics.contains("casefile_ticket_outbox_oldest_age_seconds"), "{metrics}");
+
+    // The fix passes while the ticket system is down again: the task closes only
+    // once the ticket system has taken the close.
+    *tickets.fail_with.lock().unwrap() = Some(503);
+    let (status, _) = host.post(&format!("/internal/debug/report/{task}/regression"), &json!({"ref": "fix-1"})).await;
+    assert_eq!(status, 202);
+    let t = wait_for(&host, &task, "a refused close", |t| t["ticket"]["delivery"]["attempts"].as_i64() >= Some(2)).await;
+    assert_eq!((t["state"].as_str(), t["ticket"]["delivery"]["action"].as_str()), (Some("verifying"), Some("close")), "{t:#}");
+    *tickets.fail_with.lock().unwrap() = None;
+    let t = host.wait_state(&task, &["closed", "failed"], 60).await;
+    assert_eq!((t["state"].as_str(), t["ticket"]["state"].as_str()), (Some("closed"), Some("closed")), "{t:#}");
+    let updates = tickets.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!((updates[0]["id"].as_str(), updates[0]["state"].as_str()), (Some("PLAT-1"), Some("closed")));
+    assert_eq!(tickets.creates.lock().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +195,7 @@ async fn racing_diagnoses_make_one_ticket_and_a_recurrence_after_close_reopens_i
     let (status, _) = first.post(&format!("/internal/debug/report/{a}/regression"), &json!({"ref": "fix-1"})).await;
     assert_eq!(status, 202);
     assert_eq!(first.wait_state(&a, &["closed", "failed"], 60).await["state"], "closed");
-    wait_count("the close", 1, || updates_with(&tickets, |u| u["state"] == "closed").len()).await;
+    assert_eq!(updates_with(&tickets, |u| u["state"] == "closed").len(), 1, "the task closes once the ticket is closed");
 
     // It comes back: the same ticket is reopened, with a comment calling it a regression.
     let c = open(&second, "evt-race-3", message).await;

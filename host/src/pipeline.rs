@@ -394,12 +394,13 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
     }
 }
 
-/// `ticketing: waiting for the ticket system since ...`, once in the task's history.
+/// `ticketing: waiting for the ticket system since ...` in the task's history, once
+/// per wait (not at every look).
 async fn note_waiting(app: &App, task: &TaskRow, entry: &crate::store::OutboxEntry) -> anyhow::Result<()> {
-    let detail = ticket::waiting_detail(entry);
     let history = app.store.task_events(&task.id).await?;
-    if !history.iter().any(|(_, state, d)| state == "ticketing" && d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting"))) {
-        app.store.set_state(&task.id, TaskState::Ticketing, Some(&detail)).await?;
+    let noted = history.last().is_some_and(|(_, _, d)| d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting")));
+    if !noted {
+        app.store.set_state(&task.id, task.state, Some(&ticket::waiting_detail(entry))).await?;
     }
     Ok(())
 }
@@ -411,33 +412,64 @@ async fn verification(app: &App, task: &TaskRow) -> anyhow::Result<usize> {
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    let n = verification(app, task).await.map_err(retry)?;
+    let close_key = format!("{}:close:{n}", task.id);
+    // Resumed after queueing the close: the regression passed already; only the
+    // ticket system's answer is awaited.
+    if let Some(entry) = app.store.outbox_entry(&close_key).await.map_err(retry)? {
+        return finish_close(app, task, entry).await;
+    }
     let outcome = regression::run(app, task).await.map_err(retry)?;
     let target = ticket::target(app, task).await.map_err(retry)?;
-    let n = verification(app, task).await.map_err(retry)?;
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
         if target.is_some() && task.ticket_id.is_some() {
             let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
-            // Queued durably: the task closes now, the outbox closes the ticket
-            // whenever the ticket system takes it.
-            let queued = ticket::enqueue_transition(app, task, &format!("{}:close:{n}", task.id), "close", &comment).await;
-            record_autoclose(app, queued.is_ok());
-            if queued.map_err(retry)? {
-                metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            if ticket::enqueue_transition(app, task, &close_key, "close", &comment).await.map_err(retry)? {
+                let entry = app.store.outbox_entry(&close_key).await.map_err(retry)?.ok_or_else(|| fatal("outbox", "the queued close vanished"))?;
+                return finish_close(app, task, entry).await;
             }
         }
-        app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
-        app.audit
-            .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": outcome.detail, "ref": task.regression_ref}))
-            .await
-            .map_err(retry)?;
+        close_task(app, task, &outcome.detail).await
     } else {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
         if target.is_some() {
+            // Queued, not awaited: the task waits for a fix either way.
             let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
             ticket::enqueue_transition(app, task, &format!("{}:regression-failed:{n}", task.id), "comment", &comment).await.map_err(retry)?;
         }
-        app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)?;
+        app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)
     }
-    Ok(())
+}
+
+/// The task closes once the ticket system has taken the close (or has refused it,
+/// or a person cancelled it: then the task says so), never before, so a closed
+/// task does not sit beside an open ticket.
+async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntry) -> Result<(), StageError> {
+    match entry.state.as_str() {
+        "delivered" => {
+            record_autoclose(app, true);
+            metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            close_task(app, task, &entry.comment).await
+        }
+        "pending" => {
+            if entry.attempts > 0 {
+                note_waiting(app, task, &entry).await.map_err(retry)?;
+            }
+            Err(StageError::Wait(app.config.ticket.retry_max_ms.clamp(200, 5_000) as i64))
+        }
+        other => {
+            record_autoclose(app, false);
+            let detail = format!("regression passed; the ticket close was {other}: {}", entry.answer.unwrap_or_default());
+            close_task(app, task, &detail).await
+        }
+    }
+}
+
+async fn close_task(app: &App, task: &TaskRow, detail: &str) -> Result<(), StageError> {
+    app.store.set_state(&task.id, TaskState::Closed, Some(detail)).await.map_err(retry)?;
+    app.audit
+        .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": detail, "ref": task.regression_ref}))
+        .await
+        .map_err(retry)
 }

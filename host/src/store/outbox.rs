@@ -417,9 +417,10 @@ impl Store {
         Ok((r.try_get("n")?, r.try_get("oldest").context("oldest outbox entry")?))
     }
 
-    /// A task waiting in `ticketing` is made due now (its entry just ended).
+    /// A task waiting for its entry (`ticketing`, or `verifying` for a close) is made
+    /// due now: the entry just ended.
     async fn wake_ticketing(&self, task_id: &str) -> Result<()> {
-        sqlx::query("UPDATE tasks SET lease_until = NULL WHERE id = $1 AND state = 'ticketing' AND lease_owner IS NULL")
+        sqlx::query("UPDATE tasks SET lease_until = NULL WHERE id = $1 AND state IN ('ticketing', 'verifying') AND lease_owner IS NULL")
             .bind(task_id)
             .execute(&self.pool)
             .await?;
