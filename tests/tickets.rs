@@ -232,3 +232,30 @@ async fn a_recurrence_after_the_reopen_window_opens_a_new_ticket_linking_the_old
     assert!(comment.contains("Regression of closed ticket PLAT-1") && comment.contains("http://tickets.test/PLAT-1"), "{comment}");
     assert!(updates_with(&tickets, |u| u["id"] == "PLAT-1" && u["state"] == "open").is_empty(), "the old ticket is not reopened");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_cancels_a_delivery_that_waits_and_nothing_is_sent_later() {
+    let port = closed_port();
+    let tickets = Tickets::default();
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::start(&config(dir.path(), port, "127.0.0.1:9", ""), &dir.path().join("data"));
+    let task = open(&host, "evt-cancel", "disk quota exceeded").await;
+    wait_for(&host, &task, "a refused connection", |t| t["ticket"]["delivery"]["attempts"].as_i64() >= Some(1)).await;
+    let (status, body) = host.post(&format!("/internal/debug/report/{task}/ticket/cancel"), &json!({"reason": "tickets by hand this week"})).await;
+    assert_eq!((status, body["cancelled"].as_u64()), (200, Some(1)), "{body}");
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    assert_eq!((t["ticket"]["delivery"]["state"].as_str(), t["ticket"]["state"].as_str()), (Some("cancelled"), Some("rejected")), "{t:#}");
+    let (status, body) = host.post(&format!("/internal/debug/report/{task}/ticket/cancel"), &json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("nothing_pending")));
+
+    // The ticket system comes up: the cancelled create is not sent; the next
+    // diagnosis of the same failure creates the ticket.
+    start_tickets_on(tickets.clone(), port).await;
+    let next = open(&host, "evt-cancel-2", "disk quota exceeded").await;
+    let t = host.wait_state(&next, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["ticket"]["id"], "PLAT-1", "{t:#}");
+    let creates = tickets.creates.lock().unwrap().clone();
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0]["error_event_id"], "evt-cancel-2");
+}

@@ -47,6 +47,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_bundle))
         .routes(routes!(get_markdown))
         .routes(routes!(start_regression))
+        .routes(routes!(cancel_ticket_delivery))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
@@ -171,6 +172,21 @@ pub struct RegressionRequest {
     /// The fix to verify (a git ref or build id), handed to the regression runner.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelDelivery {
+    /// Why, kept in the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryCancelled {
+    pub task_id: String,
+    /// How many pending ticket actions of the task were cancelled.
+    pub cancelled: usize,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -704,6 +720,36 @@ async fn start_regression(
     app.audit.append(&app.store, &who.audit_actor(), "regression.requested", &id, json!({"tenant": t.tenant, "ref": r.git_ref})).await?;
     app.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: TaskState::Verifying })))
+}
+
+/// Give up on the task's ticket actions that the ticket system has not taken: they
+/// are no longer retried, and a task waiting on them moves on (its ticket is then
+/// handed off manually).
+#[utoipa::path(post, path = "/internal/debug/report/{task_id}/ticket/cancel", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id")),
+    request_body(content = CancelDelivery, description = "May be empty"),
+    responses(
+        (status = 200, description = "Cancelled", body = DeliveryCancelled),
+        (status = 400, description = "Not JSON or not the request's shape", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "Nothing of the task waits for the ticket system", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn cancel_ticket_delivery(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJsonOrDefault(r): ApiJsonOrDefault<CancelDelivery>,
+) -> ApiResult<Json<DeliveryCancelled>> {
+    let t = load_task(&app, &who, &id).await?;
+    let actor = who.audit_actor();
+    let n = app.store.outbox_cancel_task(&t.id, &actor).await?;
+    if n == 0 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "nothing_pending", "no ticket action of this task waits for the ticket system"));
+    }
+    app.audit.append(&app.store, &actor, "ticket.cancelled", &t.id, json!({"tenant": t.tenant, "cancelled": n, "reason": r.reason})).await?;
+    app.wake.notify_waiters();
+    Ok(Json(DeliveryCancelled { task_id: t.id, cancelled: n }))
 }
 
 /// Upload a component; it is validated as a component of the declared world before
