@@ -162,6 +162,16 @@ async fn a_refusal_by_the_ticket_system_is_recorded_and_not_retried() {
     assert_eq!(tickets.refused.lock().unwrap().len(), 1, "the refused create was sent once");
     let (_, audit) = host.get("/internal/audit?limit=1000").await;
     assert!(audit.to_string().contains("ticket.rejected"), "{audit}");
+
+    // A refused occurrence comment leaves the ticket as it is: the task records the
+    // answer and waits for its fix instead of failing.
+    *tickets.fail_with.lock().unwrap() = Some(422);
+    let again = open(&host, "evt-fine-2", "a different failure").await;
+    let t = host.wait_state(&again, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!((t["state"].as_str(), t["ticket"]["id"].as_str()), (Some("awaiting_fix"), Some("PLAT-1")), "{t:#}");
+    assert_eq!((t["ticket"]["delivery"]["action"].as_str(), t["ticket"]["delivery"]["state"].as_str()), (Some("comment"), Some("rejected")), "{t:#}");
+    assert!(t["history"].to_string().contains("the ticket comment was refused: the ticket system answered 422"), "{t:#}");
+    assert_eq!(tickets.refused.lock().unwrap().len(), 2);
 }
 
 /// Two hosts share one database; each takes one diagnosis of the same failure.

@@ -382,7 +382,16 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let entry = ticket::enqueue(app, task).await.map_err(retry)?;
     match entry.state.as_str() {
         "delivered" => app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry),
-        "rejected" => Err(fatal("ticket_rejected", format!("the ticket {} was refused: {}", entry.action, entry.answer.unwrap_or_default()))),
+        // Without its create there is no ticket: the task fails with the answer.
+        "rejected" if entry.action == "create" => {
+            Err(fatal("ticket_rejected", format!("the ticket create was refused: {}", entry.answer.unwrap_or_default())))
+        }
+        // The ticket exists; only this comment or reopen was refused: recorded, and
+        // the task waits for its fix like any other.
+        "rejected" => {
+            let detail = format!("the ticket {} was refused: {}", entry.action, entry.answer.unwrap_or_default());
+            app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&detail)).await.map_err(retry)
+        }
         "cancelled" => app.store.set_state(&task.id, TaskState::AwaitingFix, Some("ticket delivery cancelled; hand the report off manually")).await.map_err(retry),
         _ => {
             if entry.attempts > 0 {

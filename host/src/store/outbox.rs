@@ -125,6 +125,26 @@ impl Store {
             tx.commit().await?;
             return Ok(Enqueued { entry, new: false });
         }
+        if !inserted && ticket.task_id == task_id && !ticket.ticket_id.is_empty() {
+            // This task created the ticket before the outbox existed (a release
+            // without it, stopped mid-stage): record that instead of commenting on
+            // its own ticket.
+            sqlx::query(&format!("{INSERT_ENTRY} ON CONFLICT (key) DO NOTHING"))
+                .bind(&key)
+                .bind(tenant)
+                .bind(fingerprint)
+                .bind(task_id)
+                .bind("create")
+                .bind("")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE ticket_outbox SET state = 'delivered', delivered_at = $2 WHERE key = $1").bind(&key).bind(now).execute(&mut *tx).await?;
+            sqlx::query("UPDATE tasks SET ticket_id = $2 WHERE id = $1 AND ticket_id IS NULL").bind(task_id).bind(&ticket.ticket_id).execute(&mut *tx).await?;
+            let entry = entry_from_row(&sqlx::query("SELECT * FROM ticket_outbox WHERE key = $1").bind(&key).fetch_one(&mut *tx).await?)?;
+            tx.commit().await?;
+            return Ok(Enqueued { entry, new: false });
+        }
         let seen = format!("task {task_id}, error event {error_event_id}");
         let mut extra: Option<(&str, String)> = None;
         let (action, comment) = if inserted {
@@ -553,6 +573,26 @@ mod tests {
             assert_eq!(link.key, "t3:link");
             assert!(link.comment.contains("T-1"), "{}", link.comment);
             assert_eq!(store.ticket("acme", "fp").await.unwrap().unwrap().ticket_id, "T-2");
+        })
+        .await;
+    }
+
+    /// A task that created its ticket before the outbox existed (stopped between
+    /// sending and moving on) is not told to comment on its own ticket.
+    #[tokio::test]
+    async fn a_ticket_created_before_the_outbox_counts_as_delivered() {
+        on_both(|store| async move {
+            sqlx::query(
+                "INSERT INTO tickets (tenant, fingerprint, ticket_id, url, state, task_id, created_at, updated_at)
+                 VALUES ('acme', 'fp', 'T-9', NULL, 'open', 't1', 1, 1)",
+            )
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            let got = store.enqueue_diagnosis("acme", "fp", "t1", "e1", 30 * DAY).await.unwrap().entry;
+            assert_eq!((got.action.as_str(), got.state.as_str()), ("create", "delivered"));
+            assert_eq!(store.claim_outbox("w", 60_000).await.unwrap(), None, "nothing to send");
+            assert_eq!(store.enqueue_diagnosis("acme", "fp", "t2", "e2", 30 * DAY).await.unwrap().entry.action, "comment");
         })
         .await;
     }
