@@ -15,6 +15,11 @@ use support::*;
 /// A config with no log sources (the request's message is the failure, so equal
 /// messages are one fingerprint) and backoff small enough for a test.
 fn config(dir: &Path, ticket_port: u16, regression: &str, ticket_extra: &str) -> PathBuf {
+    config_on(dir, ticket_port, regression, ticket_extra, None)
+}
+
+/// The same, on the given database (else SQLite in the data dir).
+fn config_on(dir: &Path, ticket_port: u16, regression: &str, ticket_extra: &str, database_url: Option<&str>) -> PathBuf {
     let template = dir.join("report_template.yaml");
     std::fs::write(&template, "sections: [summary, sources, errors, timeline, traces, metrics, masking]\n").unwrap();
     let p = dir.join("casefile.yaml");
@@ -22,6 +27,7 @@ fn config(dir: &Path, ticket_port: u16, regression: &str, ticket_extra: &str) ->
         &p,
         format!(
             r#"report: {{ template: {template} }}
+{database}
 runtime: {{ cache_dir: {cache}, call_timeout_ms: 5000, memory_limit_mb: 64, output_limit_mb: 8 }}
 pipeline: {{ lease_seconds: 5 }}
 components:
@@ -35,6 +41,7 @@ tenants:
 "#,
             template = template.display(),
             cache = shared_cache_dir().display(),
+            database = database_url.map(|u| format!("database_url: \"{u}\"")).unwrap_or_default(),
         ),
     )
     .unwrap();
@@ -174,14 +181,33 @@ async fn a_refusal_by_the_ticket_system_is_recorded_and_not_retried() {
     assert_eq!(tickets.refused.lock().unwrap().len(), 2);
 }
 
-/// Two hosts share one database; each takes one diagnosis of the same failure.
+/// Two hosts share one SQLite file; each takes one diagnosis of the same failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_diagnoses_make_one_ticket_and_a_recurrence_after_close_reopens_it() {
+    race_and_recur(None).await;
+}
+
+/// The same with two hosts on PostgreSQL, the backend for several hosts (the
+/// machine's PostgreSQL, trust auth; CASEFILE_TEST_POSTGRES overrides), in a
+/// database of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_diagnoses_on_postgres_make_one_ticket_and_a_recurrence_reopens_it() {
+    sqlx::any::install_default_drivers();
+    let admin_url = std::env::var("CASEFILE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = sqlx::AnyPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432");
+    let db = format!("casefile_tickets_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+    let url = format!("{}/{db}", admin_url.rsplit_once('/').expect("a database in the URL").0);
+    race_and_recur(Some(&url)).await;
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
+}
+
+async fn race_and_recur(database_url: Option<&str>) {
     let tickets = Tickets::default();
     *tickets.regression_passes.lock().unwrap() = true;
     let addr = start_tickets(tickets.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), addr.port(), &addr.to_string(), "");
+    let config = config_on(dir.path(), addr.port(), &addr.to_string(), "", database_url);
     let data = dir.path().join("data");
     // One admin token for both: each host stores the one it is given as admin.
     let token = fake_admin_token();
