@@ -946,3 +946,19 @@ tenants:
         assert!(e.contains("componnets"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod ticket_tests {
+    use super::TicketConfig;
+
+    #[test]
+    fn ticket_backoff_doubles_up_to_its_cap() {
+        let t = TicketConfig::default();
+        let delays: Vec<i64> = (1..=8).map(|a| t.retry_delay_ms(a)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+        assert_eq!(t.retry_delay_ms(i64::MAX), 60_000, "no overflow on a long outage");
+        let small = TicketConfig { retry_base_ms: 50, retry_max_ms: 200, ..TicketConfig::default() };
+        assert_eq!((small.retry_delay_ms(1), small.retry_delay_ms(3), small.retry_delay_ms(9)), (50, 200, 200));
+        assert_eq!(t.reopen_window_ms(), 30 * 86_400_000);
+    }
+}
