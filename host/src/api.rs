@@ -49,6 +49,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_bundle))
         .routes(routes!(get_markdown))
         .routes(routes!(start_regression))
+        .routes(routes!(cancel_ticket_delivery))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
@@ -179,6 +180,21 @@ pub struct RegressionRequest {
     pub git_ref: Option<String>,
 }
 
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelDelivery {
+    /// Why, kept in the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryCancelled {
+    pub task_id: String,
+    /// How many pending ticket actions of the task were cancelled.
+    pub cancelled: usize,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
@@ -229,9 +245,39 @@ pub struct TaskView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TicketView {
+    /// Empty while the ticket's create waits for the ticket system.
     pub id: String,
     pub url: Option<String>,
+    /// `pending` (not created yet), `open`, `closed`, `rejected`, or the ticket
+    /// system's own word.
     pub state: String,
+    /// Diagnoses of this failure that found this ticket, the first included.
+    #[serde(default)]
+    pub occurrences: i64,
+    /// The closed ticket this one replaced (its failure recurred after the reopen window).
+    #[serde(default)]
+    pub previous_id: Option<String>,
+    /// The task's own ticket action in the outbox, when it has not been delivered.
+    #[serde(default)]
+    pub delivery: Option<DeliveryView>,
+}
+
+/// A ticket action of the task that the ticket system has not taken (yet).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryView {
+    /// `create`, `comment`, `reopen` or `close`.
+    pub action: String,
+    /// `pending` (retried with backoff), `rejected` or `cancelled`.
+    pub state: String,
+    /// When it was queued, milliseconds since the Unix epoch.
+    pub since: i64,
+    pub attempts: i64,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<i64>,
+    /// The last failure, or the ticket system's answer to a rejected action.
+    pub answer: Option<String>,
+    /// `ticketing: waiting for the ticket system since ...` while pending.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -538,6 +584,37 @@ async fn load_task(app: &App, who: &Principal, id: &str) -> ApiResult<crate::sto
     }
 }
 
+/// The task's ticket, and its undelivered action when there is one: a task waiting
+/// for the ticket system shows the fingerprint's ticket (perhaps not created yet).
+async fn ticket_view(app: &App, t: &crate::store::TaskRow) -> anyhow::Result<Option<TicketView>> {
+    let undelivered = app.store.outbox_of_task(&t.id).await?.into_iter().rev().find(|e| e.state != "delivered");
+    let row = match (&t.ticket_id, &t.fingerprint) {
+        (Some(tid), _) => app.store.ticket_by_id(&t.tenant, tid).await?,
+        (None, Some(fp)) if undelivered.is_some() => app.store.ticket(&t.tenant, fp).await?,
+        _ => None,
+    };
+    let delivery = undelivered.map(|e| DeliveryView {
+        detail: match e.state.as_str() {
+            "pending" => crate::ticket::waiting_detail(&e),
+            other => format!("ticket {} {other}: {}", e.action, e.answer.as_deref().unwrap_or("")),
+        },
+        next_attempt_at: (e.state == "pending").then_some(e.next_at),
+        action: e.action,
+        state: e.state,
+        since: e.created_at,
+        attempts: e.attempts,
+        answer: e.answer,
+    });
+    Ok(row.map(|r| TicketView {
+        id: r.ticket_id,
+        url: r.url,
+        state: r.state,
+        occurrences: r.occurrences,
+        previous_id: r.previous_ticket_id,
+        delivery,
+    }))
+}
+
 /// Task state, report and ticket.
 #[utoipa::path(get, path = "/internal/debug/report/{task_id}", tag = "diagnosis",
     params(("task_id" = String, Path, description = "The task's id, `tsk_...`")),
@@ -551,10 +628,7 @@ async fn get_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(id
     if t.report.is_some() {
         app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant})).await?;
     }
-    let ticket = match &t.ticket_id {
-        Some(tid) => app.store.ticket_by_id(&t.tenant, tid).await?.map(|r| TicketView { id: r.ticket_id, url: r.url, state: r.state }),
-        None => None,
-    };
+    let ticket = ticket_view(&app, &t).await?;
     let report = t.report.as_ref().map(Report::from_stored).transpose().map_err(|e| anyhow::anyhow!("task {}: {e:#}", t.id))?;
     let components = Vec::<TaskComponent>::deserialize(&t.components).unwrap_or_default();
     let error = t.error.as_ref().map(|e| {
@@ -659,6 +733,36 @@ async fn start_regression(
     app.audit.append(&app.store, &who.audit_actor(), "regression.requested", &id, json!({"tenant": t.tenant, "ref": r.git_ref})).await?;
     app.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: TaskState::Verifying })))
+}
+
+/// Give up on the task's ticket actions that the ticket system has not taken: they
+/// are no longer retried, and a task waiting on them moves on (its ticket is then
+/// handed off manually).
+#[utoipa::path(post, path = "/internal/debug/report/{task_id}/ticket/cancel", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The task's id")),
+    request_body(content = CancelDelivery, description = "May be empty"),
+    responses(
+        (status = 200, description = "Cancelled", body = DeliveryCancelled),
+        (status = 400, description = "Not JSON or not the request's shape", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "Nothing of the task waits for the ticket system", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn cancel_ticket_delivery(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJsonOrDefault(r): ApiJsonOrDefault<CancelDelivery>,
+) -> ApiResult<Json<DeliveryCancelled>> {
+    let t = load_task(&app, &who, &id).await?;
+    let actor = who.audit_actor();
+    let n = app.store.outbox_cancel_task(&t.id, &actor).await?;
+    if n == 0 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "nothing_pending", "no ticket action of this task waits for the ticket system"));
+    }
+    app.audit.append(&app.store, &actor, "ticket.cancelled", &t.id, json!({"tenant": t.tenant, "cancelled": n, "reason": r.reason})).await?;
+    app.wake.notify_waiters();
+    Ok(Json(DeliveryCancelled { task_id: t.id, cancelled: n }))
 }
 
 /// Upload a component; it is validated as a component of the declared world before

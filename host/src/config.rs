@@ -216,7 +216,7 @@ pub struct SourceConfig {
     pub fallback: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TicketConfig {
     /// Base URL of the ticket system; empty leaves tickets to manual hand-off.
@@ -224,12 +224,37 @@ pub struct TicketConfig {
     /// The ticket mappers' settings (a JSON object), checked by each mapper's
     /// `validate-settings` at start.
     pub settings: serde_json::Value,
+    /// First delay before an undelivered ticket action is sent again; it doubles
+    /// with every failed attempt up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    /// Longest delay between two attempts to deliver one ticket action.
+    pub retry_max_ms: u64,
+    /// A closed ticket whose failure recurs within this many days of its closing
+    /// is reopened; later, a new ticket that links the old one is opened.
+    pub reopen_window_days: u64,
+}
+
+impl Default for TicketConfig {
+    fn default() -> Self {
+        TicketConfig { endpoint: None, settings: serde_json::Value::Null, retry_base_ms: 1000, retry_max_ms: 60_000, reopen_window_days: 30 }
+    }
 }
 
 impl TicketConfig {
     /// The mappers' settings as the JSON object they are given (`{}` when unset).
     pub fn settings_json(&self) -> String {
         if self.settings.is_null() { "{}".into() } else { self.settings.to_string() }
+    }
+
+    /// Delay before attempt `attempts + 1` of a ticket action: doubling, capped.
+    pub fn retry_delay_ms(&self, attempts: i64) -> i64 {
+        let base = self.retry_base_ms.max(1);
+        let shift = attempts.saturating_sub(1).clamp(0, 30) as u32;
+        base.saturating_mul(1u64 << shift).min(self.retry_max_ms.max(base)) as i64
+    }
+
+    pub fn reopen_window_ms(&self) -> i64 {
+        (self.reopen_window_days.min(100_000) * 86_400_000) as i64
     }
 }
 
@@ -927,5 +952,21 @@ tenants:
         let bad = MIN.replace("components:", "componnets:");
         let e = format!("{:#}", Config::parse(&bad, Path::new(".")).unwrap_err());
         assert!(e.contains("componnets"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod ticket_tests {
+    use super::TicketConfig;
+
+    #[test]
+    fn ticket_backoff_doubles_up_to_its_cap() {
+        let t = TicketConfig::default();
+        let delays: Vec<i64> = (1..=8).map(|a| t.retry_delay_ms(a)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+        assert_eq!(t.retry_delay_ms(i64::MAX), 60_000, "no overflow on a long outage");
+        let small = TicketConfig { retry_base_ms: 50, retry_max_ms: 200, ..TicketConfig::default() };
+        assert_eq!((small.retry_delay_ms(1), small.retry_delay_ms(3), small.retry_delay_ms(9)), (50, 200, 200));
+        assert_eq!(t.reopen_window_ms(), 30 * 86_400_000);
     }
 }

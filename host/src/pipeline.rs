@@ -19,10 +19,9 @@ use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
 use crate::outbound::HttpGrant;
-use crate::model::FailureKind;
 use crate::runtime::refusals::Refusals;
 use crate::registry::Resolved;
-use crate::runtime::{CallError, CallGrant, Loaded};
+use crate::runtime::{CallGrant, Loaded};
 use crate::store::{now_ms, TaskRow};
 use crate::{regression, ticket};
 
@@ -33,6 +32,9 @@ pub enum StageError {
     /// Not now, and not a failure: try again later without counting an attempt
     /// (regression paused by its flag).
     Paused(String),
+    /// Not a failure: the stage waits on something outside (the ticket system) and
+    /// looks again after this many milliseconds, however long that takes.
+    Wait(i64),
     Fatal { code: &'static str, message: String },
 }
 
@@ -44,21 +46,12 @@ fn retry(e: anyhow::Error) -> StageError {
     StageError::Retry(format!("{e:#}"))
 }
 
-/// A ticket step's failure: a mapper that says its input is wrong (`invalid-input`)
-/// or a refusal by policy (`denied`) will say the same on every retry, so the task
-/// fails with the mapper's own words; anything else is retried.
-fn ticket_failure(e: anyhow::Error) -> StageError {
-    match e.downcast_ref::<CallError>().map(CallError::kind) {
-        Some(FailureKind::InvalidInput | FailureKind::Denied) => fatal("ticket_rejected", format!("{e:#}")),
-        _ => retry(e),
-    }
-}
-
 pub fn spawn_workers(app: Arc<App>) {
     for n in 0..app.config.pipeline.workers {
         let app = app.clone();
         tokio::spawn(async move { worker(app, n).await });
     }
+    tokio::spawn(ticket::deliver_forever(app));
 }
 
 async fn worker(app: Arc<App>, n: usize) {
@@ -121,13 +114,14 @@ async fn run_claimed(app: &Arc<App>, id: &str, lease_ms: i64) -> anyhow::Result<
                 app.store.defer(id, &app.host_id, delay).await?;
             }
         }
+        Err(StageError::Wait(delay)) => app.store.wait(id, &app.host_id, delay).await?,
         Err(StageError::Fatal { code, message }) => {
             fail(app, id, code, &message).await?;
             app.store.release_lease(id, &app.host_id).await?;
         }
         Err(StageError::Paused(why)) => {
             tracing::info!(task = %id, reason = %why, "paused; queued until it may run");
-            app.store.pause(id, &app.host_id, 2_000).await?;
+            app.store.wait(id, &app.host_id, 2_000).await?;
         }
     }
     Ok(())
@@ -391,14 +385,65 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
         .await
 }
 
+/// Queues the task's ticket action and waits, in `ticketing`, until the outbox has
+/// delivered it: an outage of the ticket system holds the task here, it does not
+/// fail it. A refusal by the ticket system fails the task with the answer.
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
-    if let Some(t) = ticket::target(app, task).await.map_err(retry)? {
-        ticket::open_or_update(app, &t, task).await.map_err(ticket_failure)?;
+    if ticket::target(app, task).await.map_err(retry)?.is_none() {
+        return app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry);
     }
-    app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry)
+    if task.state != TaskState::Ticketing {
+        app.store.set_state(&task.id, TaskState::Ticketing, None).await.map_err(retry)?;
+    }
+    let entry = ticket::enqueue(app, task).await.map_err(retry)?;
+    match entry.state.as_str() {
+        "delivered" => app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry),
+        // Without its create there is no ticket: the task fails with the answer.
+        "rejected" if entry.action == "create" => {
+            Err(fatal("ticket_rejected", format!("the ticket create was refused: {}", entry.answer.unwrap_or_default())))
+        }
+        // The ticket exists; only this comment or reopen was refused: recorded, and
+        // the task waits for its fix like any other.
+        "rejected" => {
+            let detail = format!("the ticket {} was refused: {}", entry.action, entry.answer.unwrap_or_default());
+            app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&detail)).await.map_err(retry)
+        }
+        "cancelled" => app.store.set_state(&task.id, TaskState::AwaitingFix, Some("ticket delivery cancelled; hand the report off manually")).await.map_err(retry),
+        _ => {
+            if entry.attempts > 0 {
+                note_waiting(app, task, &entry).await.map_err(retry)?;
+            }
+            // The outbox wakes the task when the entry ends; this is the fallback poll.
+            Err(StageError::Wait(app.config.ticket.retry_max_ms.clamp(200, 5_000) as i64))
+        }
+    }
+}
+
+/// `ticketing: waiting for the ticket system since ...` in the task's history, once
+/// per wait (not at every look).
+async fn note_waiting(app: &App, task: &TaskRow, entry: &crate::store::OutboxEntry) -> anyhow::Result<()> {
+    let history = app.store.task_events(&task.id).await?;
+    let noted = history.last().is_some_and(|(_, _, d)| d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting")));
+    if !noted {
+        app.store.set_state(&task.id, task.state, Some(&ticket::waiting_detail(entry))).await?;
+    }
+    Ok(())
+}
+
+/// How many times the task has entered `verifying`: names one verification, so a
+/// retried stage queues its close or comment once.
+async fn verification(app: &App, task: &TaskRow) -> anyhow::Result<usize> {
+    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, _)| s == "verifying").count())
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
+    let n = verification(app, task).await.map_err(retry)?;
+    let close_key = format!("{}:close:{n}", task.id);
+    // Resumed after queueing the close: the regression passed already; only the
+    // ticket system's answer is awaited.
+    if let Some(entry) = app.store.outbox_entry(&close_key).await.map_err(retry)? {
+        return finish_close(app, task, entry).await;
+    }
     if !app.flag(crate::flags::REGRESSION_AUTO).await {
         return Err(StageError::Paused(format!("regression runs are paused (flag {} is off)", crate::flags::REGRESSION_AUTO)));
     }
@@ -406,42 +451,53 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let target = ticket::target(app, task).await.map_err(retry)?;
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
-        if let (Some(t), Some(_)) = (&target, &task.ticket_id) {
+        if target.is_some() && task.ticket_id.is_some() {
             let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
-            let closed = ticket::transition(app, t, task, wit::TicketAction::Close, &comment).await;
-            record_autoclose(app, closed.is_ok());
-            closed.map_err(ticket_failure)?;
-            metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            if ticket::enqueue_transition(app, task, &close_key, "close", &comment).await.map_err(retry)? {
+                let entry = app.store.outbox_entry(&close_key).await.map_err(retry)?.ok_or_else(|| fatal("outbox", "the queued close vanished"))?;
+                return finish_close(app, task, entry).await;
+            }
         }
-        app.store.set_state(&task.id, TaskState::Closed, Some(&outcome.detail)).await.map_err(retry)?;
-        app.audit
-            .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": outcome.detail, "ref": task.regression_ref}))
-            .await
-            .map_err(retry)?;
+        close_task(app, task, &outcome.detail).await
     } else {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
-        if let Some(t) = &target {
+        if target.is_some() {
+            // Queued, not awaited: the task waits for a fix either way.
             let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
-            ticket::transition(app, t, task, wit::TicketAction::Reopen, &comment).await.map_err(ticket_failure)?;
+            ticket::enqueue_transition(app, task, &format!("{}:regression-failed:{n}", task.id), "comment", &comment).await.map_err(retry)?;
         }
-        app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)?;
+        app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)
     }
-    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mapper_that_refuses_its_input_fails_the_ticket_step_instead_of_retrying() {
-        let refused = |error| {
-            anyhow::Error::from(CallError::Plugin { component: "m".into(), error }).context("ticket mapper m")
-        };
-        let e = ticket_failure(refused(wit::PluginError::InvalidInput("no project".into())));
-        assert!(matches!(&e, StageError::Fatal { code: "ticket_rejected", message } if message.contains("no project")), "{e:?}");
-        assert!(matches!(ticket_failure(refused(wit::PluginError::Denied("x".into()))), StageError::Fatal { .. }));
-        assert!(matches!(ticket_failure(refused(wit::PluginError::Unavailable("down".into()))), StageError::Retry(_)));
-        assert!(matches!(ticket_failure(anyhow::anyhow!("ticket system did not answer")), StageError::Retry(_)));
+/// The task closes once the ticket system has taken the close (or has refused it,
+/// or a person cancelled it: then the task says so), never before, so a closed
+/// task does not sit beside an open ticket.
+async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntry) -> Result<(), StageError> {
+    match entry.state.as_str() {
+        "delivered" => {
+            record_autoclose(app, true);
+            metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            close_task(app, task, &entry.comment).await
+        }
+        "pending" => {
+            if entry.attempts > 0 {
+                note_waiting(app, task, &entry).await.map_err(retry)?;
+            }
+            Err(StageError::Wait(app.config.ticket.retry_max_ms.clamp(200, 5_000) as i64))
+        }
+        other => {
+            record_autoclose(app, false);
+            let detail = format!("regression passed; the ticket close was {other}: {}", entry.answer.unwrap_or_default());
+            close_task(app, task, &detail).await
+        }
     }
+}
+
+async fn close_task(app: &App, task: &TaskRow, detail: &str) -> Result<(), StageError> {
+    app.store.set_state(&task.id, TaskState::Closed, Some(detail)).await.map_err(retry)?;
+    app.audit
+        .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": detail, "ref": task.regression_ref}))
+        .await
+        .map_err(retry)
 }

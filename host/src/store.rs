@@ -12,6 +12,9 @@ use sqlx::{AnyPool, Row};
 use crate::keys::MasterKey;
 use crate::model::{DiagnosisRequest, TaskState};
 
+mod outbox;
+pub use outbox::{Enqueued, OutboxEntry};
+
 /// Versioned schema migrations, one set per backend (host/migrations/<backend>/),
 /// run at every start and by `casefile migrate`.
 ///
@@ -28,7 +31,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 
 /// The two databases casefile speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -78,6 +81,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct Store {
     pub pool: AnyPool,
     blob_dir: PathBuf,
+    backend: Backend,
 }
 
 /// A task as stored.
@@ -107,6 +111,12 @@ pub struct TicketRow {
     pub url: Option<String>,
     pub state: String,
     pub task_id: String,
+    /// Diagnoses that found this ticket (the first one included).
+    pub occurrences: i64,
+    pub closed_at: Option<i64>,
+    /// The closed ticket this one replaced after the reopen window.
+    pub previous_ticket_id: Option<String>,
+    pub previous_url: Option<String>,
 }
 
 impl Store {
@@ -134,7 +144,7 @@ impl Store {
         if !outcome.applied.is_empty() {
             tracing::info!(applied = ?outcome.applied, version = ?outcome.version, "database schema migrated");
         }
-        Ok(Store { pool, blob_dir })
+        Ok(Store { pool, blob_dir, backend })
     }
 
     /// Brings the database at `database_url` to the newest schema without starting
@@ -247,20 +257,6 @@ impl Store {
         Ok(())
     }
 
-    /// Like `defer`, but the claim that led here does not count as an attempt.
-    pub async fn pause(&self, id: &str, owner: &str, delay_ms: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE tasks SET lease_owner = NULL, lease_until = $1, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-             WHERE id = $2 AND lease_owner = $3",
-        )
-        .bind(now_ms() + delay_ms)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn release_lease(&self, id: &str, owner: &str) -> Result<()> {
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
             .bind(id)
@@ -356,26 +352,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_task_ticket(&self, id: &str, ticket_id: &str) -> Result<()> {
-        sqlx::query("UPDATE tasks SET ticket_id = $1 WHERE id = $2").bind(ticket_id).bind(id).execute(&self.pool).await?;
-        Ok(())
-    }
-
     pub async fn set_regression_ref(&self, id: &str, r: Option<&str>) -> Result<()> {
         sqlx::query("UPDATE tasks SET regression_ref = $1 WHERE id = $2").bind(r).bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
     // ---- tickets -----------------------------------------------------------
-
-    pub async fn ticket(&self, tenant: &str, fingerprint: &str) -> Result<Option<TicketRow>> {
-        let row = sqlx::query("SELECT * FROM tickets WHERE tenant = $1 AND fingerprint = $2")
-            .bind(tenant)
-            .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| ticket_from_row(&r)).transpose()
-    }
 
     pub async fn ticket_by_id(&self, tenant: &str, ticket_id: &str) -> Result<Option<TicketRow>> {
         let row = sqlx::query("SELECT * FROM tickets WHERE tenant = $1 AND ticket_id = $2")
@@ -384,27 +366,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| ticket_from_row(&r)).transpose()
-    }
-
-    pub async fn upsert_ticket(&self, t: &TicketRow) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO tickets (tenant, fingerprint, ticket_id, url, state, task_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-             ON CONFLICT (tenant, fingerprint) DO UPDATE SET
-               ticket_id = excluded.ticket_id, url = excluded.url, state = excluded.state,
-               task_id = excluded.task_id, updated_at = excluded.updated_at",
-        )
-        .bind(&t.tenant)
-        .bind(&t.fingerprint)
-        .bind(&t.ticket_id)
-        .bind(&t.url)
-        .bind(&t.state)
-        .bind(&t.task_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     // ---- components and keys -------------------------------------------------
@@ -636,7 +597,7 @@ fn task_from_row(r: &AnyRow) -> Result<TaskRow> {
     })
 }
 
-fn ticket_from_row(r: &AnyRow) -> Result<TicketRow> {
+pub(crate) fn ticket_from_row(r: &AnyRow) -> Result<TicketRow> {
     Ok(TicketRow {
         tenant: r.try_get("tenant")?,
         fingerprint: r.try_get("fingerprint")?,
@@ -644,6 +605,10 @@ fn ticket_from_row(r: &AnyRow) -> Result<TicketRow> {
         url: r.try_get("url")?,
         state: r.try_get("state")?,
         task_id: r.try_get("task_id")?,
+        occurrences: r.try_get("occurrences")?,
+        closed_at: r.try_get("closed_at")?,
+        previous_ticket_id: r.try_get("previous_ticket_id")?,
+        previous_url: r.try_get("previous_url")?,
     })
 }
 
@@ -681,7 +646,7 @@ mod tests {
 
     /// A fresh PostgreSQL database of its own (the machine's PostgreSQL, trust auth;
     /// CASEFILE_TEST_POSTGRES overrides): (admin pool, database name, URL).
-    async fn fresh_postgres() -> (sqlx::AnyPool, String, String) {
+    pub(crate) async fn fresh_postgres() -> (sqlx::AnyPool, String, String) {
         sqlx::any::install_default_drivers();
         let admin_url = std::env::var("CASEFILE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let admin = sqlx::AnyPool::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432 (see README)");
@@ -691,7 +656,7 @@ mod tests {
         (admin, db, url)
     }
 
-    async fn drop_postgres(admin: sqlx::AnyPool, db: &str) {
+    pub(crate) async fn drop_postgres(admin: sqlx::AnyPool, db: &str) {
         // FORCE: a pooled connection may still be closing.
         sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
     }

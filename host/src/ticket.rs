@@ -1,15 +1,20 @@
 //! Ticket: the tenant's ticket mapper turns the (masked) report into the ticket
 //! system's request; the host sends it, but only to the configured endpoint's host.
-//! One ticket per (tenant, fingerprint): a repeat failure updates or reopens it.
+//! One ticket per (tenant, fingerprint): a repeat failure comments on it or reopens
+//! it. Every action goes through the outbox (store/outbox.rs): written first, then
+//! delivered by `deliver_forever` with backoff until the ticket system takes it.
+
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
 use crate::app::App;
+use crate::model::FailureKind;
+use crate::outbound::HttpGrant;
 use crate::report::Report;
 use crate::runtime::bindings::wit;
-use crate::outbound::HttpGrant;
-use crate::runtime::{convert, Loaded};
-use crate::store::{TaskRow, TicketRow};
+use crate::runtime::{convert, CallError, Loaded};
+use crate::store::{OutboxEntry, TaskRow};
 
 /// Where tickets go for this tenant, or None when tickets are handed off manually.
 pub struct Target {
@@ -41,10 +46,6 @@ pub async fn target(app: &App, task: &TaskRow) -> Result<Option<Target>> {
     Ok(Some(Target { target: wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() }, mapper }))
 }
 
-fn ticket_ref(row: &TicketRow) -> wit::TicketRef {
-    wit::TicketRef { id: row.ticket_id.clone(), url: row.url.clone(), state: convert::ticket_state(&row.state) }
-}
-
 async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
     let report = Report::from_stored(task.report.as_ref().context("the task has no report yet")?)?;
     let tenant = crate::tenants::lookup(&app.config, &app.store, &task.tenant).await?;
@@ -70,62 +71,180 @@ async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
     })
 }
 
-/// Opens the ticket for the task's fingerprint, or updates/reopens the one there is.
-pub async fn open_or_update(app: &App, t: &Target, task: &TaskRow) -> Result<TicketRow> {
-    let fp = task.fingerprint.clone().context("the task has no fingerprint yet")?;
-    let existing = app.store.ticket(&task.tenant, &fp).await?;
-    let s = summary(app, task).await?;
-    let (action, current, comment) = match &existing {
-        // This task already opened it (a retry after a crash): nothing to send.
-        Some(row) if row.task_id == task.id => return Ok(row.clone()),
-        Some(row) if row.state == "closed" => (
-            wit::TicketAction::Reopen,
-            Some(row),
-            format!("The failure came back (task {}, error event {}).", task.id, task.request.error_event_id),
-        ),
-        Some(row) => (
-            wit::TicketAction::Update,
-            Some(row),
-            format!("Seen again (task {}, error event {}).", task.id, task.request.error_event_id),
-        ),
-        None => (wit::TicketAction::Create, None, String::new()),
-    };
-    let current_ref = current.map(ticket_ref);
-    let got = send(app, t, action, &s, current_ref.as_ref(), &comment).await?;
-    let row = TicketRow {
-        tenant: task.tenant.clone(),
-        fingerprint: fp,
-        ticket_id: if got.id.is_empty() { current_ref.map(|r| r.id).unwrap_or_default() } else { got.id },
-        url: got.url.or_else(|| current.and_then(|r| r.url.clone())),
-        state: convert::ticket_state_word(&got.state),
-        task_id: task.id.clone(),
-    };
-    if row.ticket_id.is_empty() {
-        return Err(anyhow!("the ticket system did not say which ticket it opened"));
-    }
-    app.store.upsert_ticket(&row).await?;
-    app.store.set_task_ticket(&task.id, &row.ticket_id).await?;
-    metrics::counter!("casefile_tickets_total", "action" => action_name(action)).increment(1);
-    app.audit
-        .append(&app.store, "pipeline", &format!("ticket.{}", action_name(action)), &row.ticket_id, serde_json::json!({"task_id": task.id, "fingerprint": row.fingerprint}))
-        .await?;
-    Ok(row)
+/// How one attempt to deliver an outbox entry ended.
+#[derive(Debug)]
+enum Attempt {
+    /// Sent and accepted; for a create, the new ticket's id and URL.
+    Delivered(Option<(String, Option<String>)>),
+    /// Worth sending again later (outage, 5xx, 408, 429, a mapper that is unavailable).
+    Retry(String),
+    /// The ticket system (4xx but 408/429) or the mapper (invalid input, denied) says
+    /// this action is wrong: sending it again would get the same answer.
+    Rejected(String),
 }
 
-/// Moves the task's ticket to closed (`close`) or back to open (`reopen`).
-pub async fn transition(app: &App, t: &Target, task: &TaskRow, action: wit::TicketAction, comment: &str) -> Result<Option<TicketRow>> {
-    let Some(id) = &task.ticket_id else { return Ok(None) };
-    let Some(mut row) = app.store.ticket_by_id(&task.tenant, id).await? else { return Ok(None) };
-    let s = summary(app, task).await?;
-    let current = ticket_ref(&row);
-    let got = send(app, t, action, &s, Some(&current), comment).await?;
-    row.state = convert::ticket_state_word(&got.state);
-    app.store.upsert_ticket(&row).await?;
-    metrics::counter!("casefile_tickets_total", "action" => action_name(action)).increment(1);
-    app.audit
-        .append(&app.store, "pipeline", &format!("ticket.{}", action_name(action)), &row.ticket_id, serde_json::json!({"task_id": task.id, "comment": comment}))
-        .await?;
-    Ok(Some(row))
+/// The ticketing stage's part: records this diagnosis of the task's fingerprint and
+/// the ticket action it calls for in the outbox (create, an occurrence comment, a
+/// reopen, or a new ticket linking a closed one), decided by the database so that
+/// racing diagnoses cannot both create. Returns the task's own entry.
+pub async fn enqueue(app: &App, task: &TaskRow) -> Result<OutboxEntry> {
+    let fp = task.fingerprint.clone().context("the task has no fingerprint yet")?;
+    let window = app.config.ticket.reopen_window_ms();
+    let got = app.store.enqueue_diagnosis(&task.tenant, &fp, &task.id, &task.request.error_event_id, window).await?;
+    if got.new {
+        metrics::counter!("casefile_tickets_total", "action" => got.entry.action.clone()).increment(1);
+        app.wake.notify_waiters();
+    }
+    Ok(got.entry)
+}
+
+/// What a task waiting on its ticket action says (history and view).
+pub fn waiting_detail(e: &OutboxEntry) -> String {
+    let since = chrono::DateTime::from_timestamp_millis(e.created_at).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
+    format!("ticketing: waiting for the ticket system since {since} ({} attempts so far, last: {})", e.attempts, e.answer.as_deref().unwrap_or("none"))
+}
+
+/// Queues `close` (regression passed) or a `comment` (regression failed) on the
+/// task's ticket. `key` names the verification so a retried stage queues it once.
+/// False when there was nothing to do (no ticket, or it is closed or replaced).
+pub async fn enqueue_transition(app: &App, task: &TaskRow, key: &str, action: &str, comment: &str) -> Result<bool> {
+    let (Some(fp), Some(id)) = (&task.fingerprint, &task.ticket_id) else { return Ok(false) };
+    let queued = app.store.enqueue_transition(key, &task.id, &task.tenant, fp, id, action, comment).await?;
+    if queued {
+        metrics::counter!("casefile_tickets_total", "action" => action.to_string()).increment(1);
+        app.wake.notify_waiters();
+    }
+    Ok(queued)
+}
+
+/// Delivers the outbox on this host: claims due entries (by lease, so hosts sharing
+/// a database never send one entry twice at once), sends them, and on failure puts
+/// them back with exponential backoff. Runs for the life of the host.
+pub async fn deliver_forever(app: std::sync::Arc<App>) {
+    let owner = format!("{}/outbox", app.host_id);
+    // Longer than one send can take, so a live sender keeps its entry.
+    let lease_ms = (app.config.runtime.http_timeout_ms + app.config.runtime.call_timeout_ms * 2) as i64 + 30_000;
+    loop {
+        if let Err(e) = report_backlog(&app).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot read the ticket outbox backlog");
+        }
+        match app.store.claim_outbox(&owner, lease_ms).await {
+            Ok(Some(entry)) => {
+                if let Err(e) = deliver(&app, &owner, &entry).await {
+                    // The store failed, not the ticket system: the lease runs out and
+                    // the entry is claimed again.
+                    tracing::error!(entry = entry.id, error = %format!("{e:#}"), "cannot record a ticket delivery");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            Ok(None) => {
+                // Woken when something is queued; the poll catches entries coming due
+                // and those queued by other hosts.
+                let poll = app.config.ticket.retry_base_ms.clamp(50, 500);
+                let _ = tokio::time::timeout(Duration::from_millis(poll), app.wake.notified()).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot claim ticket outbox entries");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn report_backlog(app: &App) -> Result<()> {
+    let (depth, oldest) = app.store.outbox_backlog().await?;
+    metrics::gauge!("casefile_ticket_outbox_depth").set(depth as f64);
+    let age = oldest.map(|t| (crate::store::now_ms() - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
+    metrics::gauge!("casefile_ticket_outbox_oldest_age_seconds").set(age);
+    Ok(())
+}
+
+fn delivered_metric(action: &str, outcome: &'static str) {
+    metrics::counter!("casefile_ticket_deliveries_total", "action" => action.to_string(), "outcome" => outcome).increment(1);
+}
+
+/// One attempt at one claimed entry, and what is recorded of it.
+async fn deliver(app: &App, owner: &str, e: &OutboxEntry) -> Result<()> {
+    let attempt = attempt(app, e).await;
+    match attempt {
+        Attempt::Delivered(created) => {
+            let created_ref = created.as_ref().map(|(id, url)| (id.as_str(), url.as_deref()));
+            if app.store.outbox_delivered(e, owner, created_ref).await? {
+                delivered_metric(&e.action, "delivered");
+                let ticket = app.store.ticket(&e.tenant, &e.fingerprint).await?.map(|t| t.ticket_id).unwrap_or_default();
+                app.audit
+                    .append(&app.store, "pipeline", &format!("ticket.{}", e.action), &ticket, serde_json::json!({"task_id": e.task_id, "fingerprint": e.fingerprint, "attempts": e.attempts, "comment": e.comment}))
+                    .await?;
+                app.wake.notify_waiters();
+            }
+        }
+        Attempt::Retry(why) => {
+            let delay = app.config.ticket.retry_delay_ms(e.attempts);
+            tracing::warn!(entry = e.id, task = %e.task_id, action = %e.action, attempt = e.attempts, delay_ms = delay, error = %why, "ticket system unavailable; will retry");
+            delivered_metric(&e.action, "retry");
+            app.store.outbox_retry(e, owner, delay, &why).await?;
+        }
+        Attempt::Rejected(answer) => {
+            tracing::error!(entry = e.id, task = %e.task_id, action = %e.action, answer = %answer, "ticket action rejected; not retried");
+            if app.store.outbox_rejected(e, owner, &answer).await? {
+                delivered_metric(&e.action, "rejected");
+                app.audit
+                    .append(&app.store, "pipeline", "ticket.rejected", &e.task_id, serde_json::json!({"action": e.action, "fingerprint": e.fingerprint, "answer": answer}))
+                    .await?;
+                notify_owners_of_rejection(app, e, &answer).await;
+                app.wake.notify_waiters();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the owners will be told that a ticket action was refused (issue 10, item 4:
+/// owner routing and the notification webhook plug in here). Today the refusal is
+/// in the host's log, the audit log (`ticket.rejected`) and the task's view.
+async fn notify_owners_of_rejection(_app: &App, e: &OutboxEntry, answer: &str) {
+    tracing::info!(task = %e.task_id, action = %e.action, answer, "owners would be notified of a rejected ticket action (no notifier yet)");
+}
+
+async fn attempt(app: &App, e: &OutboxEntry) -> Attempt {
+    let task = match app.store.task(&e.task_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Attempt::Rejected(format!("task {} no longer exists", e.task_id)),
+        Err(err) => return Attempt::Retry(format!("{err:#}")),
+    };
+    let t = match target(app, &task).await {
+        Ok(Some(t)) => t,
+        // Held, not dropped: turning the bridge or the endpoint back on delivers it.
+        Ok(None) => return Attempt::Retry("the ticket bridge is off or no ticket endpoint/mapper is set".into()),
+        Err(err) => return Attempt::Retry(format!("{err:#}")),
+    };
+    let summary = match summary(app, &task).await {
+        Ok(s) => s,
+        Err(err) => return Attempt::Rejected(format!("{err:#}")),
+    };
+    let current = match app.store.ticket(&e.tenant, &e.fingerprint).await {
+        Ok(c) => c,
+        Err(err) => return Attempt::Retry(format!("{err:#}")),
+    };
+    let (action, ticket) = match (e.action.as_str(), current) {
+        ("create", _) => (wit::TicketAction::Create, None),
+        (_, Some(row)) if !row.ticket_id.is_empty() => {
+            // WIT has no `comment` action: a comment is an update that keeps the state.
+            let action = match e.action.as_str() {
+                "close" => wit::TicketAction::Close,
+                "reopen" => wit::TicketAction::Reopen,
+                _ => wit::TicketAction::Update,
+            };
+            // The state the ticket system has it in before this action.
+            let state = match action {
+                wit::TicketAction::Reopen => "closed",
+                _ => "open",
+            };
+            (action, Some(wit::TicketRef { id: row.ticket_id, url: row.url, state: convert::ticket_state(state) }))
+        }
+        _ => return Attempt::Rejected(format!("no ticket to {}: its create was never delivered", e.action)),
+    };
+    send(app, &t, action, &summary, ticket.as_ref(), &e.comment).await
 }
 
 /// The only place a mapper's requests may go: the ticket endpoint's host and port. A
@@ -146,36 +265,91 @@ pub fn request_url(target: &wit::TicketTarget, req: &wit::HttpRequest) -> Result
         .map_err(|e| anyhow!("built a request outside the ticket endpoint {}: {e}", target.endpoint))
 }
 
-fn action_name(a: wit::TicketAction) -> &'static str {
-    match a {
-        wit::TicketAction::Create => "create",
-        wit::TicketAction::Update => "update",
-        wit::TicketAction::Close => "close",
-        wit::TicketAction::Reopen => "reopen",
+async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportSummary, ticket: Option<&wit::TicketRef>, comment: &str) -> Attempt {
+    let req = match app.runtime.build_ticket_request(&t.mapper, &t.target, action, s, ticket, comment).await {
+        Ok(r) => r,
+        Err(e) => return mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {}", t.mapper.name))),
+    };
+    // Refused here with the mapper's name in the message; outbound checks the same
+    // grant again as it sends, as for every outbound request.
+    if let Err(e) = request_url(&t.target, &req) {
+        return Attempt::Rejected(format!("ticket mapper {}: {e:#}", t.mapper.name));
+    }
+    let grant = match endpoint_grant(&t.target) {
+        Ok(g) => g,
+        Err(e) => return Attempt::Rejected(format!("{e:#}")),
+    };
+    let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
+    let answer = match app.outbound.send(&grant, convert::method(req.method), &req.url, &headers, req.body).await {
+        Ok(a) => a,
+        Err(e) => return Attempt::Retry(format!("ticket system at {} did not answer: {e}", t.target.endpoint)),
+    };
+    if let Some(verdict) = by_status(answer.status, &answer.body) {
+        return verdict;
+    }
+    let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
+    let response = wit::HttpResponse { status: answer.status, headers, body: answer.body };
+    match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
+        Ok(got) if matches!(action, wit::TicketAction::Create) => {
+            if got.id.is_empty() {
+                Attempt::Retry("the ticket system did not say which ticket it opened".into())
+            } else {
+                Attempt::Delivered(Some((got.id, got.url)))
+            }
+        }
+        Ok(_) => Attempt::Delivered(None),
+        Err(e) => mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {}", t.mapper.name))),
     }
 }
 
-async fn send(
-    app: &App,
-    t: &Target,
-    action: wit::TicketAction,
-    s: &wit::ReportSummary,
-    ticket: Option<&wit::TicketRef>,
-    comment: &str,
-) -> Result<wit::TicketRef> {
-    let req = app.runtime.build_ticket_request(&t.mapper, &t.target, action, s, ticket, comment).await?;
-    let endpoint = &t.target.endpoint;
-    // Refused here with the mapper's name in the message; outbound checks the same
-    // grant again as it sends, as for every outbound request.
-    request_url(&t.target, &req).with_context(|| format!("ticket mapper {}", t.mapper.name))?;
-    let grant = endpoint_grant(&t.target)?;
-    let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
-    let answer = app
-        .outbound
-        .send(&grant, convert::method(req.method), &req.url, &headers, req.body)
-        .await
-        .with_context(|| format!("ticket system at {endpoint} did not answer"))?;
-    let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
-    let (status, body) = (answer.status, answer.body);
-    Ok(app.runtime.parse_ticket_response(&t.mapper, action, &wit::HttpResponse { status, headers, body }).await?)
+/// The ticket system's status decides before the mapper reads the answer: a 4xx
+/// other than 408 (timeout) and 429 (too many requests) is a refusal of this
+/// request, any other error status a passing outage. None: let the mapper judge.
+fn by_status(status: u16, body: &[u8]) -> Option<Attempt> {
+    let answer = || {
+        let text = String::from_utf8_lossy(&body[..body.len().min(2000)]);
+        // The answer may echo the request; scrubbed like everything the host keeps.
+        let text: String = crate::telemetry::scrub(text.trim()).chars().take(500).collect();
+        format!("the ticket system answered {status}: {text}")
+    };
+    match status {
+        408 | 429 => Some(Attempt::Retry(answer())),
+        400..=499 => Some(Attempt::Rejected(answer())),
+        500..=599 => Some(Attempt::Retry(answer())),
+        _ => None,
+    }
+}
+
+/// A mapper that says the input is wrong or refuses by policy will say the same on
+/// every retry; anything else (unavailable, a trap, a deadline) may pass next time.
+fn mapper_failure(e: anyhow::Error) -> Attempt {
+    match e.downcast_ref::<CallError>().map(CallError::kind) {
+        Some(FailureKind::InvalidInput | FailureKind::Denied) => Attempt::Rejected(format!("{e:#}")),
+        _ => Attempt::Retry(format!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_that_are_refusals_are_not_retried() {
+        assert!(matches!(by_status(400, b"bad project"), Some(Attempt::Rejected(a)) if a.contains("400") && a.contains("bad project")));
+        assert!(matches!(by_status(404, b""), Some(Attempt::Rejected(_))));
+        assert!(matches!(by_status(408, b""), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(429, b""), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(503, b""), Some(Attempt::Retry(_))));
+        assert!(by_status(200, b"{}").is_none());
+        assert!(by_status(201, b"{}").is_none());
+    }
+
+    #[test]
+    fn a_mapper_that_refuses_its_input_is_not_retried() {
+        let refused = |error| anyhow::Error::from(CallError::Plugin { component: "m".into(), error }).context("ticket mapper m");
+        assert!(matches!(mapper_failure(refused(wit::PluginError::InvalidInput("no project".into()))), Attempt::Rejected(m) if m.contains("no project")));
+        assert!(matches!(mapper_failure(refused(wit::PluginError::Denied("x".into()))), Attempt::Rejected(_)));
+        assert!(matches!(mapper_failure(refused(wit::PluginError::Unavailable("down".into()))), Attempt::Retry(_)));
+        assert!(matches!(mapper_failure(anyhow::anyhow!("ticket system did not answer")), Attempt::Retry(_)));
+    }
 }

@@ -251,19 +251,41 @@ pub struct Tickets {
     pub regressions: Arc<Mutex<Vec<Value>>>,
     /// What the regression runner answers.
     pub regression_passes: Arc<Mutex<bool>>,
+    /// While set, every ticket request is answered with this status (an outage, a
+    /// refusal) and kept in `refused` instead of being acted on.
+    pub fail_with: Arc<Mutex<Option<u16>>>,
+    pub refused: Arc<Mutex<Vec<Value>>>,
 }
 
-async fn ticket_create(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+impl Tickets {
+    fn failing(&self, body: &Value) -> Option<axum::response::Response> {
+        use axum::response::IntoResponse;
+        let status = (*self.fail_with.lock().unwrap())?;
+        self.refused.lock().unwrap().push(body.clone());
+        let code = axum::http::StatusCode::from_u16(status).expect("a status code");
+        Some((code, Json(json!({"error": format!("answered {status} by the test")}))).into_response())
+    }
+}
+
+async fn ticket_create(State(t): State<Tickets>, Json(body): Json<Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(failed) = t.failing(&body) {
+        return failed;
+    }
     let mut c = t.creates.lock().unwrap();
     c.push(body);
     let id = format!("PLAT-{}", c.len());
-    Json(json!({"id": id, "url": format!("http://tickets.test/{id}"), "state": "open"}))
+    Json(json!({"id": id, "url": format!("http://tickets.test/{id}"), "state": "open"})).into_response()
 }
 
-async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(failed) = t.failing(&body) {
+        return failed;
+    }
     let reply = json!({"id": body["id"], "state": body["state"]});
     t.updates.lock().unwrap().push(body);
-    Json(reply)
+    Json(reply).into_response()
 }
 
 async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
@@ -272,15 +294,27 @@ async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Js
     Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests"}))
 }
 
+fn tickets_router(t: Tickets) -> Router {
+    Router::new()
+        .route("/internal/ticket/create", post(ticket_create))
+        .route("/internal/ticket/update", post(ticket_update))
+        .route("/internal/debug/regression/run", post(regression_run))
+        .with_state(t)
+}
+
 pub async fn start_tickets(t: Tickets) -> SocketAddr {
-    serve(
-        Router::new()
-            .route("/internal/ticket/create", post(ticket_create))
-            .route("/internal/ticket/update", post(ticket_update))
-            .route("/internal/debug/regression/run", post(regression_run))
-            .with_state(t),
-    )
-    .await
+    serve(tickets_router(t)).await
+}
+
+/// The fake ticket system on a given port (one that refused connections until now).
+pub async fn start_tickets_on(t: Tickets, port: u16) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind the reserved port");
+    let addr = listener.local_addr().expect("addr");
+    let router = tickets_router(t);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
 }
 
 // ---- bundles -------------------------------------------------------------------

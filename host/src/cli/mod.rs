@@ -552,6 +552,9 @@ fn summarize_task(t: &TaskView) -> String {
     }
     if let Some(ticket) = &t.ticket {
         out.push_str(&format!("\n  ticket {} ({})", ticket.id, ticket.state));
+        if let Some(d) = &ticket.delivery {
+            out.push_str(&format!("\n  {}", d.detail));
+        }
     }
     if let Some(e) = &t.error {
         out.push_str(&format!("\n  error: {}", e.message));
