@@ -16,6 +16,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("masker-default", "masker-default"),
     ("connector-ndjson", "connector-ndjson"),
     ("connector-loki", "connector-loki"),
+    ("connector-prometheus", "connector-prometheus"),
     ("ticket-platform", "ticket-platform"),
 ];
 
