@@ -146,6 +146,12 @@ async fn prometheus_metrics_reach_the_report() {
         },
         "step": "2s",
     });
+    // PromQL that Prometheus itself refuses (bad_data): final, so the source is missing
+    // with invalid-input rather than retried or fallen back.
+    let bad_settings = json!({
+        "url": prometheus.base,
+        "queries": {"broken": r#"rate(plugin_errors_total{plugin="{plugin}"}[5m]"#},
+    });
     let template = dir.path().join("report_template.yaml");
     std::fs::write(&template, "sections: [summary, sources, errors, timeline, traces, metrics, masking]\n").expect("template");
     let config = dir.path().join("casefile.yaml");
@@ -159,13 +165,15 @@ components:
   prometheus: {{ kind: connector, source: "builtin:connector-prometheus" }}
 sources:
   prometheus: {{ component: prometheus, settings: {settings}, grant: {{ allow_hosts: ["{allow}"] }} }}
+  prometheus-bad: {{ component: prometheus, settings: {bad_settings}, grant: {{ allow_hosts: ["{allow}"] }} }}
 default: {{ masker: masker, sources: [] }}
 tenants:
-  acme: {{ sources: [prometheus] }}
+  acme: {{ sources: [prometheus, prometheus-bad] }}
 "#,
             template = template.display(),
             cache = shared_cache_dir().display(),
             allow = prometheus.addr(),
+            bad_settings = bad_settings,
         ),
     )
     .expect("config");
@@ -191,6 +199,15 @@ tenants:
     let report = &t["report"];
     let source = report["sources"].as_array().expect("sources").iter().find(|s| s["name"] == "prometheus").cloned();
     assert_eq!(source.as_ref().map(|s| s["status"].clone()), Some(json!("used")), "{:#}", report["sources"]);
+    let bad = report["sources"].as_array().expect("sources").iter().find(|s| s["name"] == "prometheus-bad").cloned();
+    assert_eq!(
+        bad.as_ref().map(|s| (s["status"].clone(), s["error_kind"].clone())),
+        Some((json!("missing"), json!("invalid-input"))),
+        "{:#}",
+        report["sources"]
+    );
+    let why = bad.as_ref().and_then(|s| s["error"].as_str()).unwrap_or("");
+    assert!(why.contains(r#"query "broken": prometheus bad_data (400)"#), "{why}");
 
     // The report's metrics section: one entry per configured query, only the tenant's
     // plugin's series (globex's 99 and 42, search's 5 would show in min/max).
