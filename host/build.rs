@@ -17,6 +17,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-ndjson", "connector-ndjson"),
     ("connector-loki", "connector-loki"),
     ("connector-prometheus", "connector-prometheus"),
+    ("connector-elasticsearch", "connector-elasticsearch"),
     ("ticket-platform", "ticket-platform"),
 ];
 
