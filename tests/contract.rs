@@ -115,6 +115,17 @@ async fn settings_are_checked_by_the_components_own_validate_settings() {
         assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
         assert!(e.to_string().contains(says), "{settings}: {e}");
     }
+    let elastic = rt.load("elasticsearch", ComponentKind::Connector, builtin::get("connector-elasticsearch").unwrap()).unwrap();
+    assert!(rt.validate_settings(&elastic, r#"{"url": "http://127.0.0.1:9200", "index": "logs-*", "fields": {"tiebreaker": "event.id"}}"#).await.is_ok());
+    for (settings, says) in [
+        (r#"{"url": "http://es"}"#, "settings.index is required"),
+        (r#"{"url": "http://es", "index": "logs/_doc"}"#, "not an index name"),
+        (r#"{"url": "http://es", "index": "l", "fields": {"tiebraker": "id"}}"#, "unknown field `tiebraker`"),
+    ] {
+        let e = rt.validate_settings(&elastic, settings).await.expect_err(settings);
+        assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(says), "{settings}: {e}");
+    }
     let ndjson = rt.load("ndjson", ComponentKind::Connector, builtin::get("connector-ndjson").unwrap()).unwrap();
     let e = rt.validate_settings(&ndjson, r#"{"extension": ["log"]}"#).await.expect_err("typo");
     assert!(e.to_string().contains("unknown field `extension`"), "{e}");

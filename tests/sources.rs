@@ -255,3 +255,181 @@ tenants:
     drop(host);
     drop(prometheus);
 }
+
+// ---- Elasticsearch: a loopback stand-in serving the documented `_search` shapes ----
+
+/// Documents the fake searches, and the `_search` bodies it was sent.
+#[derive(Clone, Default)]
+struct Elastic {
+    docs: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+/// A document field by the name a query uses; `x.keyword` reads `x` as ES' keyword
+/// sub-field would.
+fn doc_field<'a>(source: &'a Value, name: &str) -> Option<&'a Value> {
+    source.get(name.strip_suffix(".keyword").unwrap_or(name))
+}
+
+fn doc_millis(source: &Value, field: &str) -> Option<i64> {
+    let text = doc_field(source, field)?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis())
+}
+
+/// Evaluates the parts of the query DSL the connector sends (`bool.filter` of `term`
+/// and `range` with `epoch_millis`, two `sort` keys, `search_after`, `size`) and
+/// answers like Elasticsearch 8: `hits.hits[]` with `_index`, `_id`, `_source`, `sort`.
+async fn elastic_search(
+    axum::extract::State(es): axum::extract::State<Elastic>,
+    axum::extract::Path(index): axum::extract::Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    es.requests.lock().expect("lock").push((index.clone(), body.clone()));
+    let bad = |reason: &str| {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"root_cause": [{"type": "parsing_exception", "reason": reason}], "type": "parsing_exception", "reason": reason}, "status": 400})),
+        )
+    };
+    let Some(filters) = body["query"]["bool"]["filter"].as_array() else { return bad("expected query.bool.filter") };
+    let sort_fields: Vec<String> = body["sort"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|k| k.as_object().and_then(|o| o.keys().next().cloned())).collect())
+        .unwrap_or_default();
+    let [ts_field, tie_field] = sort_fields.as_slice() else { return bad("expected two sort keys") };
+    let Some(size) = body["size"].as_u64() else { return bad("expected size") };
+    let docs = es.docs.lock().expect("lock").clone();
+    let mut hits: Vec<(i64, String, Value)> = Vec::new();
+    'doc: for d in docs {
+        let source = &d["_source"];
+        for f in filters {
+            if let Some(term) = f["term"].as_object() {
+                for (field, want) in term {
+                    if doc_field(source, field) != Some(want) {
+                        continue 'doc;
+                    }
+                }
+            } else if let Some(range) = f["range"].as_object() {
+                for (field, r) in range {
+                    if r["format"] != "epoch_millis" {
+                        return bad("expected epoch_millis");
+                    }
+                    let Some(t) = doc_millis(source, field) else { continue 'doc };
+                    if r["gte"].as_i64().is_some_and(|g| t < g) || r["lt"].as_i64().is_some_and(|l| t >= l) {
+                        continue 'doc;
+                    }
+                }
+            } else {
+                return bad("unexpected filter");
+            }
+        }
+        let (Some(t), Some(tie)) = (doc_millis(source, ts_field), doc_field(source, tie_field).and_then(Value::as_str)) else {
+            continue;
+        };
+        hits.push((t, tie.to_string(), d.clone()));
+    }
+    hits.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    if let Some(after) = body.get("search_after") {
+        let (Some(t), Some(tie)) = (after[0].as_i64(), after[1].as_str()) else { return bad("search_after must match the sort") };
+        hits.retain(|h| (h.0, h.1.as_str()) > (t, tie));
+    }
+    let page: Vec<Value> = hits
+        .into_iter()
+        .take(size as usize)
+        .map(|(t, tie, d)| json!({"_index": index, "_id": d["_id"], "_score": null, "_source": d["_source"], "sort": [t, tie]}))
+        .collect();
+    (
+        axum::http::StatusCode::OK,
+        axum::Json(json!({
+            "took": 3, "timed_out": false,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {"max_score": null, "hits": page}
+        })),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_pages_cover_the_window() {
+    let now = chrono::Utc::now();
+    let at = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let es = Elastic::default();
+    {
+        let mut docs = es.docs.lock().expect("lock");
+        // Seven of the tenant's plugin's lines in the window, two at the same time
+        // (ordered by the tiebreaker), then lines the query must leave out.
+        let mine = [(300, "a1", "info", "started"), (240, "a2", "info", "charging"), (240, "a3", "warn", "slow card service"),
+            (180, "a4", "error", "charge failed"), (120, "a5", "info", "retrying"), (60, "a6", "info", "retry ok"), (30, "a7", "info", "done")];
+        for (secs, id, level, msg) in mine {
+            docs.push(json!({"_id": id, "_source": {"@timestamp": at(secs), "plugin": "checkout", "tenant": "acme", "environment": "prod",
+                "log": {"level": level}, "message": msg, "host": "runtime-1", "event_id": id}}));
+        }
+        for (id, plugin, tenant, env, secs) in [("x1", "checkout", "globex", "prod", 100), ("x2", "search", "acme", "prod", 100), ("x3", "checkout", "acme", "staging", 100), ("x4", "checkout", "acme", "prod", 3 * 3600)] {
+            docs.push(json!({"_id": id, "_source": {"@timestamp": at(secs), "plugin": plugin, "tenant": tenant, "environment": env,
+                "log": {"level": "error"}, "message": format!("not mine {id}"), "host": "runtime-9", "event_id": id}}));
+        }
+    }
+    let addr = serve(Router::new().route("/{index}/_search", axum::routing::post(elastic_search)).with_state(es.clone())).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = json!({
+        "url": format!("http://{addr}"), "index": "logs-casefile", "page_size": 3,
+        "fields": {"plugin": "plugin.keyword", "tenant": "tenant.keyword", "tiebreaker": "event_id", "level": "log.level"},
+    });
+    let template = dir.path().join("report_template.yaml");
+    std::fs::write(&template, "sections: [summary, sources, errors, timeline, traces, metrics, masking]\n").expect("template");
+    let config = dir.path().join("casefile.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"report: {{ template: {template} }}
+runtime: {{ cache_dir: {cache} }}
+components:
+  masker: {{ kind: masker, source: "builtin:masker-default" }}
+  elasticsearch: {{ kind: connector, source: "builtin:connector-elasticsearch" }}
+sources:
+  logs: {{ component: elasticsearch, settings: {settings}, grant: {{ allow_hosts: ["{addr}"] }} }}
+default: {{ masker: masker, sources: [] }}
+tenants:
+  acme: {{ sources: [logs] }}
+"#,
+            template = template.display(),
+            cache = shared_cache_dir().display(),
+        ),
+    )
+    .expect("config");
+    let host = Host::start(&config, &dir.path().join("data"));
+    let window = json!({"start": (now - chrono::Duration::minutes(10)).to_rfc3339(), "end": now.to_rfc3339()});
+    let (status, created) = host
+        .post("/internal/debug/report", &json!({"error_event_id": "evt-es-1", "tenant": "acme", "plugin": {"id": "checkout"}, "environments": ["prod"], "window": window}))
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().expect("task id").to_string();
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let report = &t["report"];
+    assert_eq!(report["sources"][0]["status"], "used", "{:#}", report["sources"]);
+    assert_eq!(report["summary"]["logs"], 7, "{:#}", report["summary"]);
+    assert_eq!(report["summary"]["errors"], 1);
+    assert_eq!(report["summary"]["first_error"]["message"], "charge failed");
+
+    // Three pages of at most 3, each after the last sort values of the one before.
+    let requests = es.requests.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 3, "{requests:#?}");
+    assert!(requests.iter().all(|(index, _)| index == "logs-casefile"));
+    let first = &requests[0].1;
+    assert_eq!(first.get("search_after"), None);
+    assert_eq!(
+        first["query"]["bool"]["filter"].as_array().map(|f| f[..3].to_vec()).unwrap_or_default(),
+        [json!({"term": {"plugin.keyword": "checkout"}}), json!({"term": {"tenant.keyword": "acme"}}), json!({"term": {"environment": "prod"}})]
+    );
+    assert_eq!(requests[1].1["search_after"][1], "a3", "page 1 ended at a3 (a2 and a3 share a time)");
+    assert_eq!(requests[2].1["search_after"][1], "a6");
+
+    let (status, bundle) = host.get_bytes(&format!("/internal/debug/report/{task}/bundle")).await;
+    assert_eq!(status, 200);
+    let files = untar(&bundle);
+    let logs = files.iter().find(|(n, _)| n == "logs.ndjson").map(|(_, b)| String::from_utf8_lossy(b).to_string()).expect("logs.ndjson");
+    let mut messages: Vec<String> = logs.lines().map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["message"].as_str().unwrap_or("").to_string()).collect();
+    // Every line of the window once (the timeline's order is the merge's business).
+    messages.sort();
+    assert_eq!(messages, ["charge failed", "charging", "done", "retry ok", "retrying", "slow card service", "started"], "{logs}");
+}
