@@ -40,11 +40,11 @@ impl Guest for ElasticsearchConnector {
     }
 }
 
+/// `POST url` with a JSON body: the host's import in the component, a fake in the tests.
+type Post<'a> = dyn FnMut(&str, Vec<u8>) -> Result<HttpResponse, PluginError> + 'a;
+
 /// The fetch, with the HTTP POST passed in so that it runs natively in the tests.
-fn fetch_with(
-    query: &Query,
-    post: &mut dyn FnMut(&str, Vec<u8>) -> Result<HttpResponse, PluginError>,
-) -> Result<Batch, PluginError> {
+fn fetch_with(query: &Query, post: &mut Post) -> Result<Batch, PluginError> {
     let settings = Settings::parse(&query.settings)?;
     let mut out = Collector::new(query.limit);
     if query.end_ns <= query.start_ns {

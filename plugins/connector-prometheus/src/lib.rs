@@ -36,11 +36,11 @@ impl Guest for PrometheusConnector {
     }
 }
 
+/// `GET url` with headers: the host's import in the component, a fake in the tests.
+type Send<'a> = dyn FnMut(&str, &[(&str, &str)]) -> Result<HttpResponse, PluginError> + 'a;
+
 /// The fetch, with the HTTP call passed in so that it runs natively in the tests.
-fn fetch_with(
-    query: &Query,
-    send: &mut dyn FnMut(&str, &[(&str, &str)]) -> Result<HttpResponse, PluginError>,
-) -> Result<Batch, PluginError> {
+fn fetch_with(query: &Query, send: &mut Send) -> Result<Batch, PluginError> {
     let settings = Settings::parse(&query.settings)?;
     let mut out = Collector::new(query.limit);
     if query.limit == 0 {

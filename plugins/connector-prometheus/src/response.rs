@@ -187,13 +187,13 @@ mod tests {
              "values":[[1714566896,"0.25"],[1714566897.5,"NaN"],[1714566898.123,"+Inf"],[1714566899,"-Inf"],[1714566900,"1.5e+03"]]},
             {"metric":{},"values":[[1714566896,"oops"],["x","1"],[1714566901,"7"]]}]}}"#;
         let mut out = Collector::new(100);
-        read("latency", &response(200, body), 1714566901_000_000_000, "prod", &mut out).expect("read");
+        read("latency", &response(200, body), 1_714_566_901_000_000_000, "prod", &mut out).expect("read");
         let b = out.finish(0, "prod");
         let m = &b.metrics;
         assert_eq!(m.len(), 6, "5 samples of the first series, none of the second past the end, 1 skipped-lines sample");
         assert_eq!(m[0].name, "latency");
         assert_eq!(m[0].value, 0.25);
-        assert_eq!(m[0].timestamp_ns, 1714566896_000_000_000);
+        assert_eq!(m[0].timestamp_ns, 1_714_566_896_000_000_000);
         assert_eq!((m[0].host.as_str(), m[0].environment.as_str()), ("10.0.0.1:9100", "staging"));
         assert_eq!(
             m[0].labels,
@@ -205,8 +205,8 @@ mod tests {
             ]
         );
         assert!(m[1].value.is_nan());
-        assert_eq!(m[1].timestamp_ns, 1714566897_500_000_000);
-        assert_eq!((m[2].value, m[2].timestamp_ns), (f64::INFINITY, 1714566898_123_000_000));
+        assert_eq!(m[1].timestamp_ns, 1_714_566_897_500_000_000);
+        assert_eq!((m[2].value, m[2].timestamp_ns), (f64::INFINITY, 1_714_566_898_123_000_000));
         assert_eq!(m[3].value, f64::NEG_INFINITY);
         assert_eq!(m[4].value, 1500.0);
         assert_eq!((m[5].name.as_str(), m[5].value), (casefile_guest::records::SKIPPED_LINES_METRIC, 2.0));
