@@ -16,6 +16,8 @@ const SHIPPED: &[(&str, &str)] = &[
     ("masker-default", "masker-default"),
     ("connector-ndjson", "connector-ndjson"),
     ("connector-loki", "connector-loki"),
+    ("connector-prometheus", "connector-prometheus"),
+    ("connector-elasticsearch", "connector-elasticsearch"),
     ("ticket-platform", "ticket-platform"),
 ];
 

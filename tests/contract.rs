@@ -100,6 +100,32 @@ async fn settings_are_checked_by_the_components_own_validate_settings() {
         assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
         assert!(e.to_string().contains(says), "{settings}: {e}");
     }
+    let prometheus = rt.load("prometheus", ComponentKind::Connector, builtin::get("connector-prometheus").unwrap()).unwrap();
+    let good = r#"{"url": "http://127.0.0.1:9090", "queries": {"errors": "errors_total{plugin=\"{plugin}\"}"}, "step": "15s"}"#;
+    assert!(rt.validate_settings(&prometheus, good).await.is_ok());
+    for (settings, says) in [
+        (r#"{"queries": {"a": "up"}}"#, "settings.url is required"),
+        (r#"{"url": "http://p"}"#, "settings.queries is required"),
+        (r#"{"url": "http://p", "queries": {"a": "up"}, "setp": "15s"}"#, "unknown field `setp`"),
+        (r#"{"url": "http://p", "queries": {"a": "up{plugin}"}}"#, "outside a quoted label value"),
+        (r#"{"url": "http://p", "queries": {"a": "up{p=\"{plugins}\"}"}}"#, "unknown placeholder {plugins}"),
+        (r#"{"url": "http://p", "queries": {"a": "up"}, "step": "fast"}"#, "settings.step"),
+    ] {
+        let e = rt.validate_settings(&prometheus, settings).await.expect_err(settings);
+        assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(says), "{settings}: {e}");
+    }
+    let elastic = rt.load("elasticsearch", ComponentKind::Connector, builtin::get("connector-elasticsearch").unwrap()).unwrap();
+    assert!(rt.validate_settings(&elastic, r#"{"url": "http://127.0.0.1:9200", "index": "logs-*", "fields": {"tiebreaker": "event.id"}}"#).await.is_ok());
+    for (settings, says) in [
+        (r#"{"url": "http://es"}"#, "settings.index is required"),
+        (r#"{"url": "http://es", "index": "logs/_doc"}"#, "not an index name"),
+        (r#"{"url": "http://es", "index": "l", "fields": {"tiebraker": "id"}}"#, "unknown field `tiebraker`"),
+    ] {
+        let e = rt.validate_settings(&elastic, settings).await.expect_err(settings);
+        assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(says), "{settings}: {e}");
+    }
     let ndjson = rt.load("ndjson", ComponentKind::Connector, builtin::get("connector-ndjson").unwrap()).unwrap();
     let e = rt.validate_settings(&ndjson, r#"{"extension": ["log"]}"#).await.expect_err("typo");
     assert!(e.to_string().contains("unknown field `extension`"), "{e}");
