@@ -22,6 +22,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("get", "/internal/debug/report/{task_id}/bundle", &["developer"]),
     ("get", "/internal/debug/report/{task_id}/markdown", &["developer"]),
     ("post", "/internal/debug/report/{task_id}/regression", &["developer"]),
+    ("post", "/internal/debug/report/{task_id}/retry", &["developer"]),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", &["developer"]),
     ("get", "/internal/components", &["platform", "security"]),
     ("post", "/internal/components", &["platform"]),
@@ -226,8 +227,8 @@ async fn a_tenant_sees_nothing_of_another_and_every_read_is_audited() {
     assert_eq!((s2, e2["error"]["code"].as_str()), (404, Some("unknown_tenant")));
     assert_eq!(e1["error"]["message"].as_str().unwrap().replace("globex", "T"), e2["error"]["message"].as_str().unwrap().replace("nobody", "T"));
 
-    // B's task, report, Markdown, bundle, regression and ticket cancel are 404 to A, like a task that never existed.
-    for (suffix, post) in [("", false), ("/bundle", false), ("/markdown", false), ("/regression", true), ("/ticket/cancel", true)] {
+    // B's task, report, Markdown, bundle, regression, retry and ticket cancel are 404 to A, like a task that never existed.
+    for (suffix, post) in [("", false), ("/bundle", false), ("/markdown", false), ("/regression", true), ("/retry", true), ("/ticket/cancel", true)] {
         let (theirs, never) = (format!("/internal/debug/report/{task_b}{suffix}"), format!("/internal/debug/report/tsk_never{suffix}"));
         let ((s1, e1), (s2, e2)) = if post {
             (host.post_as(&dev_a, &theirs, &json!({})).await, host.post_as(&dev_a, &never, &json!({})).await)

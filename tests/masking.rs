@@ -112,6 +112,24 @@ async fn the_leak_gate_catches_a_leaky_masker_and_fail_closed_holds_the_report()
     let (status, _) = host.get_bytes(&format!("/internal/debug/report/{id}/bundle")).await;
     assert_eq!(status, 409);
     s.assert_absent("the failed task", &t.to_string());
+    // Remediation: the same event again returns the failed task; after the policy is
+    // changed (fail-open for this tenant), a retry runs the diagnosis again.
+    let (status, again) = host.post("/internal/debug/report", &json!({"error_event_id": "leak-2", "tenant": "strict", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!((status, again["state"].as_str()), (200, Some("failed")), "{again}");
+    let (status, e) = host.post(&format!("/internal/debug/report/{id}/retry"), &json!({})).await;
+    assert_eq!(status, 202, "retrying without a fix fails the same way, but is allowed: {e}");
+    assert_eq!(host.wait_state(&id, &["failed"], 60).await["error"]["code"], "masking_violation");
+    let platform = host.make_token("platform", &["*"]).await;
+    let r = host.http.put(host.url("/internal/tenants/strict/masking-policy")).bearer_auth(&platform).json(&json!({"policy": {}, "fail_closed": false})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = host.post(&format!("/internal/debug/report/{id}/retry"), &json!({})).await;
+    assert_eq!(status, 202);
+    let t = host.wait_state(&id, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    assert!(t["report"]["masking"]["gate"]["violations"].as_u64().unwrap() > 0, "the gate masked what the leaky masker let through");
+    s.assert_absent("the retried task", &t.to_string());
+    let (status, e) = host.post(&format!("/internal/debug/report/{id}/retry"), &json!({})).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (409, Some("not_failed")), "{e}");
 
     // The tenant with the real masker has nothing for the gate to catch.
     let (_, c) = host.post("/internal/debug/report", &json!({"error_event_id": "ok-1", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;

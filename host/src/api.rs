@@ -49,6 +49,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_bundle))
         .routes(routes!(get_markdown))
         .routes(routes!(start_regression))
+        .routes(routes!(retry_task))
         .routes(routes!(cancel_ticket_delivery))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
@@ -170,6 +171,13 @@ pub struct Alert {
     pub starts_at: Option<String>,
     #[serde(default)]
     pub fingerprint: Option<String>,
+}
+
+/// Why the diagnosis is run again (kept in the audit log); optional.
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default, ToSchema)]
@@ -692,6 +700,31 @@ async fn get_markdown(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(
     let md = t.report_md.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`", t.state)))?;
     app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant, "format": "markdown"})).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
+
+/// Runs a failed diagnosis again from the start (after its cause was fixed: a
+/// policy, a binding, a source). The same error event id keeps the same task.
+#[utoipa::path(post, path = "/internal/debug/report/{task_id}/retry", tag = "diagnosis",
+    params(("task_id" = String, Path, description = "The failed task")),
+    request_body(content = Option<RetryRequest>),
+    responses(
+        (status = 202, description = "Queued again", body = TaskRef),
+        (status = 404, description = "No such task (or not yours)", body = ErrorBody),
+        (status = 409, description = "The task has not failed", body = ErrorBody),
+    ))]
+async fn retry_task(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJsonOrDefault(r): ApiJsonOrDefault<RetryRequest>,
+) -> ApiResult<(StatusCode, Json<TaskRef>)> {
+    let t = load_task(&app, &who, &id).await?;
+    if !app.store.retry_failed(&id).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_failed", format!("task is `{}`; only a failed task is retried", t.state)));
+    }
+    app.audit.append(&app.store, &who.audit_actor(), "task.retried", &id, json!({"tenant": t.tenant, "error": t.error, "reason": r.reason})).await?;
+    app.wake.notify_waiters();
+    Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: TaskState::Queued })))
 }
 
 /// Run regression for the fix; on pass the ticket is closed.

@@ -318,6 +318,26 @@ impl Store {
             .collect()
     }
 
+    /// Puts a failed task back in the queue to run its diagnosis again, with a fresh
+    /// attempt count; false when it is not failed.
+    pub async fn retry_failed(&self, id: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE tasks SET state = $1, attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $2
+             WHERE id = $3 AND state = $4",
+        )
+        .bind(TaskState::Queued.as_str())
+        .bind(now_ms())
+        .bind(id)
+        .bind(TaskState::Failed.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            self.record_event(id, TaskState::Queued, Some("retried")).await?;
+        }
+        Ok(n == 1)
+    }
+
     pub async fn fail_task(&self, id: &str, error: &serde_json::Value) -> Result<()> {
         sqlx::query("UPDATE tasks SET error = $1 WHERE id = $2")
             .bind(error.to_string())

@@ -47,6 +47,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("get", "/internal/debug/report/{task_id}/bundle", Rule::Roles(&[Developer])),
     ("get", "/internal/debug/report/{task_id}/markdown", Rule::Roles(&[Developer])),
     ("post", "/internal/debug/report/{task_id}/regression", Rule::Roles(&[Developer])),
+    ("post", "/internal/debug/report/{task_id}/retry", Rule::Roles(&[Developer])),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", Rule::Roles(&[Developer])),
     ("get", "/internal/components", Rule::Roles(&[Platform, Security])),
     ("post", "/internal/components", Rule::Roles(&[Platform])),

@@ -157,6 +157,13 @@ enum Command {
         #[arg(long)]
         shadow: bool,
     },
+    /// Run a failed diagnosis again (after fixing its cause).
+    Retry {
+        task_id: String,
+        /// Wait up to this many seconds for the report.
+        #[arg(long)]
+        wait: Option<u64>,
+    },
     /// Upload a component (same as `component push`).
     #[command(hide = true)]
     Upload {
@@ -271,6 +278,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Regress { task_id, git_ref, wait } => {
             let body = json!({"ref": git_ref});
             let r = client.send(client.http.post(client.url(&format!("/internal/debug/report/{task_id}/regression"))).json(&body)).await?;
+            let shown = match wait {
+                Some(secs) => client.wait_for(&task_id, &["awaiting_fix", "closed", "failed"], secs).await?,
+                None => r,
+            };
+            print(cli.json, &shown, summarize)
+        }
+        Command::Retry { task_id, wait } => {
+            let r = client.send(client.http.post(client.url(&format!("/internal/debug/report/{task_id}/retry"))).json(&json!({}))).await?;
             let shown = match wait {
                 Some(secs) => client.wait_for(&task_id, &["awaiting_fix", "closed", "failed"], secs).await?,
                 None => r,
