@@ -126,6 +126,12 @@ tenants:
     let host = Host::start_with_token(&config, &data, &admin);
     let (_, flags) = host.get("/internal/flags").await;
     assert_eq!(flags["flags"]["debug-ticket-bridge"], false, "{flags}");
+    // The auto-close rate is read from the database: the new process reports the
+    // close the old one made.
+    let metrics = host.http.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in ["debug_ticket_autoclose_rate 1", "debug_ticket_autoclosed 1", "debug_ticket_autoclose_attempts 1"] {
+        assert!(metrics.lines().any(|l| l == line), "{line} after a restart:\n{metrics}");
+    }
     let (_, audit) = host.get("/internal/audit").await;
     let changes = audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "flag.changed" && e["actor"]["role"] == "platform").count();
     assert_eq!(changes, 5, "every change is audited with its actor");

@@ -1012,6 +1012,18 @@ async fn healthz(State(app): State<Arc<App>>) -> ApiResult<Json<Health>> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
+    // The auto-close rate comes from the database at each scrape: every host
+    // reports the same figure, and it survives restarts.
+    match app.store.autoclose_counts().await {
+        Ok((ended, delivered)) => {
+            metrics::gauge!("debug_ticket_autoclose_attempts").set(ended as f64);
+            metrics::gauge!("debug_ticket_autoclosed").set(delivered as f64);
+            if ended > 0 {
+                metrics::gauge!("debug_ticket_autoclose_rate").set(delivered as f64 / ended as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the auto-close counts"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 

@@ -1,7 +1,6 @@
 //! The process's shared state: config, storage, runtime and registry, built once.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -35,9 +34,6 @@ pub struct App {
     pub outbound: crate::outbound::Outbound,
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
-    /// Passed regressions that had a ticket, and how many of those tickets this
-    /// process closed: the source of `debug_ticket_autoclose_rate`.
-    pub autoclose: (AtomicU64, AtomicU64),
 }
 
 impl App {
@@ -86,7 +82,6 @@ impl App {
             outbound,
             http,
             data_dir: data_dir.to_path_buf(),
-            autoclose: (AtomicU64::new(0), AtomicU64::new(0)),
         }))
     }
 

@@ -333,14 +333,6 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     Ok(())
 }
 
-/// Keeps `debug_ticket_autoclose_rate`: of the attempts to close a ticket after a
-/// passed regression, the share that succeeded (a retry counts as another attempt).
-fn record_autoclose(app: &App, closed: bool) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let attempts = app.autoclose.0.fetch_add(1, Relaxed) + 1;
-    let ok = if closed { app.autoclose.1.fetch_add(1, Relaxed) + 1 } else { app.autoclose.1.load(Relaxed) };
-    metrics::gauge!("debug_ticket_autoclose_rate").set(ok as f64 / attempts as f64);
-}
 
 /// Audits what the sandbox refused each source's connector (and its fallback)
 /// during collection: which source, which component, what it asked for, why not.
@@ -476,7 +468,6 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
 async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntry) -> Result<(), StageError> {
     match entry.state.as_str() {
         "delivered" => {
-            record_autoclose(app, true);
             metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
             close_task(app, task, &entry.comment).await
         }
@@ -487,7 +478,6 @@ async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntr
             Err(StageError::Wait(app.config.ticket.retry_max_ms.clamp(200, 5_000) as i64))
         }
         other => {
-            record_autoclose(app, false);
             let detail = format!("regression passed; the ticket close was {other}: {}", entry.answer.unwrap_or_default());
             close_task(app, task, &detail).await
         }

@@ -447,6 +447,19 @@ impl Store {
         Ok(())
     }
 
+    /// Closes after a passing regression (outbox keys `{task}:close:{n}`) that ended:
+    /// (all that ended, those the ticket system took). Read from the database, so the
+    /// auto-close rate is the same on every host and survives restarts.
+    pub async fn autoclose_counts(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS ended, COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered
+             FROM ticket_outbox WHERE action = 'close' AND key LIKE '%:close:%' AND state <> 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.try_get("ended")?, r.try_get("delivered")?))
+    }
+
     /// Puts a task back without counting the attempt: waiting for the ticket system
     /// is not a failure of the task, however long the outage.
     pub async fn wait(&self, id: &str, owner: &str, delay_ms: i64) -> Result<()> {
