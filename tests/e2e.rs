@@ -379,6 +379,7 @@ tenants:
             {"status": "firing", "labels": {"alertname": "DiskFull"}, "startsAt": now, "fingerprint": "d4"},
             {"status": "resolved", "labels": {"alertname": "PluginErrors", "plugin": "other"}, "startsAt": now, "fingerprint": "e5"},
             {"status": "firing", "labels": {"alertname": "Elsewhere", "plugin": "checkout", "tenant": "nobody"}, "startsAt": now, "fingerprint": "f6"},
+            {"status": "firing", "labels": {"alertname": "Untenanted", "plugin": "checkout"}, "startsAt": now, "fingerprint": "g7"},
         ],
     });
     let (status, r) = host.post("/internal/debug/alerts", &webhook).await;
@@ -386,6 +387,8 @@ tenants:
     assert_eq!(r["tasks"].as_array().unwrap().len(), 1, "only the firing alert that names a plugin: {r}");
     assert_eq!(r["skipped_without_plugin_label"], json!(["DiskFull"]));
     assert_eq!(r["rejected"][0]["error"]["code"], "unknown_tenant", "{r}");
+    // No tenant label and no `alerts.default_tenant` in this config: rejected, alone.
+    assert_eq!((r["rejected"][1]["alertname"].as_str(), r["rejected"][1]["error"]["code"].as_str()), (Some("Untenanted"), Some("no_tenant")), "{r}");
     let (_, again) = host.post("/internal/debug/alerts", &webhook).await;
     assert_eq!(again["tasks"][0]["task_id"], r["tasks"][0]["task_id"], "a repeated notification is the same task");
     let t = host.wait_state(r["tasks"][0]["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;

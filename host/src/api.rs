@@ -526,8 +526,13 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Call
     let declared = declared_tenants(&app).await?;
     for a in alerts {
         let now = Utc::now();
-        let r = match alert_request(&a, now, app.config.pipeline.default_window_minutes) {
+        let r = match alert_request(&a, now, app.config.pipeline.default_window_minutes, app.config.alerts.default_tenant.as_deref()) {
             AlertRoute::Resolved => continue,
+            AlertRoute::NoTenant => {
+                let e = ApiError::bad("no_tenant", "the alert has no `tenant` label and the config names no `alerts.default_tenant`; label the alert rule with its tenant");
+                out.rejected.push(RejectedAlert { alertname: a.labels.get("alertname").cloned(), error: e.detail() });
+                continue;
+            }
             AlertRoute::NoPlugin(alertname) => {
                 out.skipped_without_plugin_label.push(alertname);
                 continue;
@@ -554,12 +559,14 @@ pub enum AlertRoute {
     Resolved,
     /// No `plugin`/`plugin_id` label: not casefile's alert (its `alertname`).
     NoPlugin(String),
+    /// No `tenant` label and no `alerts.default_tenant`.
+    NoTenant,
     Request(ReportRequest),
 }
 
 /// Reads one alert: the plugin and tenant from its labels, the window from
 /// `startsAt` (five minutes before it, to now), the message from its annotations.
-pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64) -> AlertRoute {
+pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64, default_tenant: Option<&str>) -> AlertRoute {
     let label = |k: &str| a.labels.get(k).cloned();
     if a.status.as_deref() == Some("resolved") {
         return AlertRoute::Resolved;
@@ -567,13 +574,16 @@ pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64)
     let Some(plugin) = label("plugin").or_else(|| label("plugin_id")) else {
         return AlertRoute::NoPlugin(label("alertname").unwrap_or_default());
     };
+    let Some(tenant) = label("tenant").or_else(|| default_tenant.filter(|t| !t.is_empty()).map(str::to_string)) else {
+        return AlertRoute::NoTenant;
+    };
     let starts = a.starts_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
     let fallback = now.checked_sub_signed(chrono::Duration::minutes(default_window_minutes)).unwrap_or(now);
     let start = starts.and_then(|s| s.checked_sub_signed(chrono::Duration::minutes(5))).unwrap_or(fallback);
     let end = now.max(start + chrono::Duration::seconds(1));
     AlertRoute::Request(ReportRequest {
         error_event_id: format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or("")),
-        tenant: label("tenant").unwrap_or_else(|| "default".into()),
+        tenant,
         plugin: PluginRef { id: plugin, version: label("plugin_version") },
         environments: label("environment").or_else(|| label("env")).map(|e| vec![e]),
         window: Some(WindowIn { start: start.to_rfc3339(), end: end.to_rfc3339() }),

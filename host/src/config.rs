@@ -42,6 +42,8 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// Bindings every tenant inherits unless it overrides them.
     pub default: Bindings,
     /// Declared tenants; any other tenant is unknown.
@@ -302,6 +304,15 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig { security_token: None, open_metrics: true, open_openapi: true }
     }
+}
+
+/// Alertmanager webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// The tenant of an alert without a `tenant` label; unset (or empty) rejects
+    /// such alerts, so an alert never lands on a tenant nobody chose.
+    pub default_tenant: Option<String>,
 }
 
 /// What the registry demands before a component may be bound.

@@ -99,9 +99,10 @@ proptest! {
     /// invariants kept or is refused with a 4xx.
     #[test]
     fn any_alert_is_routed_or_refused(a in alert(), window in -10_000i64..10_000_000) {
-        match alert_request(&a, now(), window) {
+        match alert_request(&a, now(), window, Some("default")) {
             AlertRoute::Resolved => prop_assert_eq!(a.status.as_deref(), Some("resolved")),
             AlertRoute::NoPlugin(_) => prop_assert!(!a.labels.contains_key("plugin") && !a.labels.contains_key("plugin_id")),
+            AlertRoute::NoTenant => unreachable!("a default tenant was given"),
             AlertRoute::Request(r) => {
                 let plugin = a.labels.get("plugin").or_else(|| a.labels.get("plugin_id")).cloned();
                 prop_assert_eq!(Some(r.plugin.id.clone()), plugin);
@@ -119,7 +120,7 @@ proptest! {
     fn any_webhook_body_parses_or_is_refused(v in json_value()) {
         if let Ok(hook) = serde_json::from_value::<AlertmanagerWebhook>(v) {
             for a in hook.alerts.unwrap_or_default() {
-                if let AlertRoute::Request(r) = alert_request(&a, now(), 30) {
+                if let AlertRoute::Request(r) = alert_request(&a, now(), 30, None) {
                     if let Ok(req) = validate(&config(), &tenants(), &Scope::All, r, now()) {
                         check_accepted(&req);
                     }
@@ -179,7 +180,7 @@ fn labels_become_the_request() {
         starts_at: Some("2026-11-30T11:00:00Z".into()),
         fingerprint: Some("abc".into()),
     };
-    let AlertRoute::Request(r) = alert_request(&a, now(), 30) else { panic!("a firing alert with a plugin") };
+    let AlertRoute::Request(r) = alert_request(&a, now(), 30, None) else { panic!("a firing alert with a plugin") };
     let req = validate(&config(), &tenants(), &Scope::All, r, now()).expect("valid");
     assert_eq!((req.tenant.as_str(), req.plugin.id.as_str(), req.environments.as_slice()), ("acme", "checkout", &["prod".to_string()][..]));
     assert_eq!(req.window.start.to_rfc3339(), "2026-11-30T10:55:00+00:00");
