@@ -36,6 +36,20 @@ async fn flags_switch_collection_and_regression_at_runtime_and_survive_a_restart
     let tickets = Tickets::default();
     *tickets.regression_passes.lock().unwrap() = true;
     let ticket_addr = start_tickets(tickets.clone()).await;
+    // The owners' notification receiver (a Slack-style incoming webhook).
+    let heard: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = heard.clone();
+    let receiver = serve(axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    ))
+    .await;
     let template = dir.path().join("report_template.yaml");
     std::fs::write(&template, "{}\n").unwrap();
     let config = dir.path().join("casefile.yaml");
@@ -52,6 +66,8 @@ components:
 sources:
   files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
 ticket: {{ endpoint: "http://{ticket_addr}" }}
+notify: {{ url: "http://{receiver}/hook", format: slack }}
+owners: {{ default_queue: [triage], routes: [{{ plugin: checkout, environment: prod, owners: [team-checkout] }}] }}
 regression: {{ url: "http://{ticket_addr}/internal/debug/regression/run" }}
 default: {{ masker: masker, sources: [files], ticket_mapper: mapper }}
 tenants:
@@ -120,8 +136,26 @@ tenants:
     let closed = host.wait_state(&task, &["closed", "failed"], 30).await;
     assert_eq!(closed["state"], "closed", "{closed:#}");
 
-    // Kept across a restart: the stored value beats the config's.
+    // Kept across a restart: the stored value beats the config's. With the bridge
+    // off, the owners hear of the manual hand-off.
     put_flag(&host, &platform, "debug-ticket-bridge", json!(false)).await;
+    let (_, manual) = diagnose("manual").await;
+    assert!(manual["ticket"].is_null(), "{manual:#}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !heard.lock().unwrap().iter().any(|m| m["text"].as_str().unwrap_or("").contains("hand this report off")) {
+        assert!(std::time::Instant::now() < deadline, "no hand-off message: {:?}", heard.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    {
+        let heard = heard.lock().unwrap();
+        let created = heard.iter().find(|m| m["text"].as_str().unwrap_or("").starts_with("*New ticket*")).expect("a ticket.created message");
+        let text = created["text"].as_str().unwrap();
+        // The route names environment prod; these diagnoses name none, and the tenant
+        // has no owners: the default queue.
+        assert!(text.contains("owners: triage"), "routed owners: {text}");
+        assert!(text.contains("Ticket: <http://tickets.test/PLAT-") && text.contains("/internal/debug/report/tsk_"), "links: {text}");
+        assert!(heard.iter().all(|m| m.as_object().is_some_and(|o| o.len() == 1)), "Slack form is {{\"text\"}} only");
+    }
     host.kill();
     let host = Host::start_with_token(&config, &data, &admin);
     let (_, flags) = host.get("/internal/flags").await;

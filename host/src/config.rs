@@ -44,6 +44,10 @@ pub struct Config {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub owners: OwnersConfig,
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
     /// Bindings every tenant inherits unless it overrides them.
     pub default: Bindings,
     /// Declared tenants; any other tenant is unknown.
@@ -304,6 +308,45 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig { security_token: None, open_metrics: true, open_openapi: true }
     }
+}
+
+/// Who owns a plugin's failures (`notify::owners_for`): the most specific route,
+/// else the tenant's owners, else the default queue.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnersConfig {
+    pub default_queue: Vec<String>,
+    pub routes: Vec<OwnerRoute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerRoute {
+    pub plugin: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    pub owners: Vec<String>,
+}
+
+/// Where owners are told about tickets and failures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// A Slack-compatible incoming webhook, or any receiver of JSON; unset sends nothing.
+    pub url: Option<String>,
+    pub format: NotifyFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyFormat {
+    /// `{"text": ...}` with links.
+    Slack,
+    /// The event as a JSON object.
+    #[default]
+    Json,
 }
 
 /// Alertmanager webhooks.

@@ -14,6 +14,7 @@ pub mod flags;
 pub mod keys;
 pub mod mask;
 pub mod model;
+pub mod notify;
 pub mod outbound;
 pub mod pipeline;
 pub mod registry;

@@ -131,6 +131,9 @@ async fn fail(app: &App, id: &str, code: &str, message: &str) -> anyhow::Result<
     tracing::error!(task = %id, code, message, "task failed");
     metrics::counter!("debug_report_failure_total", "code" => code.to_string()).increment(1);
     app.store.fail_task(id, &json!({"code": code, "message": message})).await?;
+    if let Some(task) = app.store.task(id).await? {
+        crate::notify::send(app, crate::notify::Event::DiagnosisFailed, &task, None, Some(&format!("{code}: {message}")));
+    }
     app.audit.append(&app.store, "pipeline", "task.failed", id, json!({"code": code, "message": message})).await
 }
 
@@ -382,6 +385,9 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
 /// fail it. A refusal by the ticket system fails the task with the answer.
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
     if ticket::target(app, task).await.map_err(retry)?.is_none() {
+        if !app.flag(crate::flags::TICKET_BRIDGE).await {
+            crate::notify::send(app, crate::notify::Event::ManualHandOff, task, None, None);
+        }
         return app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry);
     }
     if task.state != TaskState::Ticketing {

@@ -65,7 +65,14 @@ async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
         title: report.title,
         severity: report.severity.wit(),
         environments: task.request.environments.clone(),
-        owners: tenant.map(|t| t.owners).unwrap_or_default(),
+        owners: crate::notify::owners_for(
+            &app.config.owners.routes,
+            &app.config.owners.default_queue,
+            &tenant.map(|t| t.owners).unwrap_or_default(),
+            &task.request.plugin.id,
+            &task.tenant,
+            &task.request.environments,
+        ),
         markdown: task.report_md.clone().unwrap_or_default(),
         report_url,
     })
@@ -175,6 +182,16 @@ async fn deliver(app: &App, owner: &str, e: &OutboxEntry) -> Result<()> {
                 app.audit
                     .append(&app.store, "pipeline", &format!("ticket.{}", e.action), &ticket, serde_json::json!({"task_id": e.task_id, "fingerprint": e.fingerprint, "attempts": e.attempts, "comment": e.comment}))
                     .await?;
+                let event = match e.action.as_str() {
+                    "create" => Some(crate::notify::Event::TicketCreated),
+                    "reopen" => Some(crate::notify::Event::TicketReopened),
+                    _ => None,
+                };
+                if let (Some(event), Some(task)) = (event, app.store.task(&e.task_id).await?) {
+                    let row = app.store.ticket(&e.tenant, &e.fingerprint).await?;
+                    let url = row.as_ref().and_then(|r| r.url.clone());
+                    crate::notify::send(app, event, &task, Some((&ticket, url.as_deref())), None);
+                }
                 app.wake.notify_waiters();
             }
         }
@@ -199,11 +216,14 @@ async fn deliver(app: &App, owner: &str, e: &OutboxEntry) -> Result<()> {
     Ok(())
 }
 
-/// Where the owners will be told that a ticket action was refused (issue 10, item 4:
-/// owner routing and the notification webhook plug in here). Today the refusal is
-/// in the host's log, the audit log (`ticket.rejected`) and the task's view.
-async fn notify_owners_of_rejection(_app: &App, e: &OutboxEntry, answer: &str) {
-    tracing::info!(task = %e.task_id, action = %e.action, answer, "owners would be notified of a rejected ticket action (no notifier yet)");
+/// Tells the owners that a ticket action was refused (besides the host's log, the
+/// audit log's `ticket.rejected` and the task's view).
+async fn notify_owners_of_rejection(app: &App, e: &OutboxEntry, answer: &str) {
+    match app.store.task(&e.task_id).await {
+        Ok(Some(task)) => crate::notify::send(app, crate::notify::Event::TicketRejected, &task, None, Some(&format!("{} refused: {answer}", e.action))),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(task = %e.task_id, error = %format!("{err:#}"), "cannot notify the owners of a refused ticket action"),
+    }
 }
 
 async fn attempt(app: &App, e: &OutboxEntry) -> Attempt {
