@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("get", "/internal/debug/report/{task_id}/markdown", &["developer"]),
     ("post", "/internal/debug/report/{task_id}/regression", &["developer"]),
     ("post", "/internal/debug/report/{task_id}/retry", &["developer"]),
+    // The handler checks a webhook signature or a service token (not the layer).
+    ("post", "/internal/ticket/events", &["service", "signed"]),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", &["developer"]),
     ("get", "/internal/components", &["platform", "security"]),
     ("post", "/internal/components", &["platform"]),
@@ -148,6 +150,19 @@ async fn every_route_admits_exactly_the_roles_of_the_matrix() {
         tokens.push((role, host.make_token(role, &["*"]).await));
     }
     for (method, path, allowed) in EXPECTED {
+        if allowed.contains(&"signed") {
+            let (status, body) = call(&host, method, path, None).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{method} {path} unsigned: {body}");
+            for (role, token) in &tokens {
+                let (status, body) = call(&host, method, path, Some(token)).await;
+                if *role == "admin" || allowed.contains(role) {
+                    assert!(status != 401 && status != 403, "{role} may {method} {path}, got {status} {body}");
+                } else {
+                    assert_eq!(status, 401, "{role} may not {method} {path}: {body}");
+                }
+            }
+            continue;
+        }
         let open = allowed.contains(&"open");
         let (status, body) = call(&host, method, path, None).await;
         if open {

@@ -50,6 +50,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_markdown))
         .routes(routes!(start_regression))
         .routes(routes!(retry_task))
+        .routes(routes!(ticket_events))
         .routes(routes!(cancel_ticket_delivery))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
@@ -710,6 +711,47 @@ async fn get_markdown(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(
     let md = t.report_md.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "report_not_ready", format!("task is `{}`", t.state)))?;
     app.audit.append(&app.store, &who.audit_actor(), "report.read", &t.id, json!({"tenant": t.tenant, "format": "markdown"})).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
+
+/// The ticket system's webhook: a person closed, reopened or reassigned a ticket.
+/// Authenticated by `X-Hub-Signature-256` (HMAC-SHA256 of the body with
+/// `ticket.webhook_secret`) or a service token; the access table marks the route
+/// public because the signature is checked here.
+#[utoipa::path(post, path = "/internal/ticket/events", tag = "diagnosis",
+    request_body(content = Object, description = "`{\"ticket_id\", \"state\": \"closed\"|\"open\", \"assignee\"?, \"actor\"?, \"tenant\"?}` or a GitHub issues event"),
+    responses(
+        (status = 200, description = "Applied to the ticket and its task", body = crate::ticket::sync::Applied),
+        (status = 400, description = "Not a ticket event casefile follows", body = ErrorBody),
+        (status = 401, description = "Neither a valid signature nor a service token", body = ErrorBody),
+        (status = 404, description = "No ticket with that id (in the caller's tenants)", body = ErrorBody),
+    ))]
+async fn ticket_events(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, RawBody(body): RawBody) -> ApiResult<Json<crate::ticket::sync::Applied>> {
+    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let secret = app.config.ticket.webhook_secret.as_deref().filter(|s| !s.is_empty());
+    let scope = match (signature, secret) {
+        (Some(sig), Some(secret)) if crate::ticket::sync::signed(secret, &body, sig) => Scope::All,
+        (Some(_), _) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the X-Hub-Signature-256 signature does not match ticket.webhook_secret")),
+        (None, _) => {
+            let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+            let who = match bearer {
+                Some(t) => crate::access::authenticate(&app.store, t).await?,
+                None => None,
+            };
+            match who {
+                Some(p) if p.role == Role::Service || p.role == Role::Admin => p.scope,
+                _ => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign the webhook (X-Hub-Signature-256 with ticket.webhook_secret) or send a service token")),
+            }
+        }
+    };
+    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad("invalid_json", format!("request body is not valid JSON: {e}")))?;
+    let event = crate::ticket::sync::parse(&value).map_err(|m| ApiError::bad("invalid_event", m))?;
+    let applied = crate::ticket::sync::apply(&app, &event, &scope)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_ticket", format!("no ticket `{}`", event.ticket_id)))?;
+    app.audit
+        .append(&app.store, "ticket-system", &format!("ticket.{}", applied.effect), &applied.ticket_id, json!({"task_id": applied.task_id, "by": event.by, "change": format!("{:?}", event.change)}))
+        .await?;
+    Ok(Json(applied))
 }
 
 /// Runs a failed diagnosis again from the start (after its cause was fixed: a

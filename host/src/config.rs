@@ -238,11 +238,14 @@ pub struct TicketConfig {
     /// A closed ticket whose failure recurs within this many days of its closing
     /// is reopened; later, a new ticket that links the old one is opened.
     pub reopen_window_days: u64,
+    /// The shared secret the ticket system signs its webhooks with
+    /// (`X-Hub-Signature-256`); unset accepts only service tokens.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for TicketConfig {
     fn default() -> Self {
-        TicketConfig { endpoint: None, settings: serde_json::Value::Null, retry_base_ms: 1000, retry_max_ms: 60_000, reopen_window_days: 30 }
+        TicketConfig { endpoint: None, settings: serde_json::Value::Null, retry_base_ms: 1000, retry_max_ms: 60_000, reopen_window_days: 30, webhook_secret: None }
     }
 }
 

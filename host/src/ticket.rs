@@ -4,6 +4,8 @@
 //! it. Every action goes through the outbox (store/outbox.rs): written first, then
 //! delivered by `deliver_forever` with backoff until the ticket system takes it.
 
+pub mod sync;
+
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};

@@ -24,6 +24,9 @@ pub enum Rule {
     /// No token needed unless the config closes it (`auth.open_metrics`,
     /// `auth.open_openapi`); then any valid token.
     OpenUnlessClosed(Opening),
+    /// The caller proves itself in the request (a webhook's signature, or a
+    /// service token), which the handler checks; the layer lets it through.
+    Signed,
     /// Any valid token.
     AnyRole,
     /// These roles (and admin).
@@ -48,6 +51,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("get", "/internal/debug/report/{task_id}/markdown", Rule::Roles(&[Developer])),
     ("post", "/internal/debug/report/{task_id}/regression", Rule::Roles(&[Developer])),
     ("post", "/internal/debug/report/{task_id}/retry", Rule::Roles(&[Developer])),
+    ("post", "/internal/ticket/events", Rule::Signed),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", Rule::Roles(&[Developer])),
     ("get", "/internal/components", Rule::Roles(&[Platform, Security])),
     ("post", "/internal/components", Rule::Roles(&[Platform])),
@@ -91,13 +95,14 @@ impl Rule {
     pub fn admits(self, role: Role) -> bool {
         match self {
             Rule::Public | Rule::OpenUnlessClosed(_) | Rule::AnyRole => true,
+            Rule::Signed => matches!(role, Role::Service | Role::Admin),
             Rule::Roles(roles) => role == Role::Admin || roles.contains(&role),
         }
     }
 
     fn needs_token(self, app: &App) -> bool {
         match self {
-            Rule::Public => false,
+            Rule::Public | Rule::Signed => false,
             Rule::OpenUnlessClosed(Opening::Metrics) => !app.config.auth.open_metrics,
             Rule::OpenUnlessClosed(Opening::OpenApi) => !app.config.auth.open_openapi,
             Rule::AnyRole | Rule::Roles(_) => true,
@@ -188,6 +193,8 @@ pub fn matrix_markdown() -> String {
             .iter()
             .map(|r| match rule {
                 Rule::Public => "open",
+                Rule::Signed if matches!(r, Role::Service | Role::Admin) => "yes²",
+                Rule::Signed => "",
                 Rule::OpenUnlessClosed(_) => "open¹",
                 _ if rule.admits(*r) => "yes",
                 _ => "",
@@ -207,7 +214,7 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
         for (method, op) in ops {
             let Some(op) = op.as_mut() else { continue };
             let Some(rule) = rule(method, path) else { continue };
-            if matches!(rule, Rule::Public) {
+            if matches!(rule, Rule::Public | Rule::Signed) {
                 continue;
             }
             if !matches!(rule, Rule::OpenUnlessClosed(_)) {

@@ -1,0 +1,162 @@
+//! The ticket system's side of the story: `POST /internal/ticket/events` takes its
+//! webhook when a person closes, reopens or reassigns a ticket, authenticated by an
+//! HMAC-SHA256 signature over the body (`X-Hub-Signature-256: sha256=<hex>`, as
+//! GitHub signs, with `ticket.webhook_secret`) or a service token. A ticket closed
+//! by a person closes its task as `closed (manual)`; a reopened ticket puts a
+//! closed task back to `awaiting_fix`; a reassignment is recorded.
+
+use anyhow::Result;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use sqlx::Row;
+
+use crate::app::App;
+use crate::model::TaskState;
+use crate::store::now_ms;
+
+/// What a webhook says happened to which ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketEvent {
+    pub ticket_id: String,
+    pub tenant: Option<String>,
+    pub change: Change,
+    /// Who did it, as the ticket system names them.
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Closed,
+    Reopened,
+    Assigned(String),
+}
+
+/// Reads the platform's shape (`{"ticket_id", "state": "closed"|"open",
+/// "assignee"?, "actor"?, "tenant"?}`) or GitHub's issues event (`{"action":
+/// "closed"|"reopened"|"assigned", "issue": {"number"}, "assignee"?: {"login"},
+/// "sender": {"login"}}`).
+pub fn parse(body: &Value) -> Result<TicketEvent, String> {
+    if let Some(issue) = body.get("issue") {
+        let id = match &issue["number"] {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => return Err("issue.number is missing".into()),
+        };
+        let change = match body["action"].as_str() {
+            Some("closed") => Change::Closed,
+            Some("reopened") => Change::Reopened,
+            Some("assigned") => Change::Assigned(body["assignee"]["login"].as_str().unwrap_or_default().to_string()),
+            other => return Err(format!("action {other:?} is not one casefile follows (closed, reopened, assigned)")),
+        };
+        return Ok(TicketEvent { ticket_id: id, tenant: None, change, by: body["sender"]["login"].as_str().map(str::to_string) });
+    }
+    let id = body["ticket_id"].as_str().filter(|s| !s.is_empty()).ok_or("ticket_id is missing")?.to_string();
+    let change = match (body["state"].as_str(), body["assignee"].as_str()) {
+        (_, Some(who)) => Change::Assigned(who.to_string()),
+        (Some("closed"), _) => Change::Closed,
+        (Some("open" | "reopened"), _) => Change::Reopened,
+        (other, None) => return Err(format!("state {other:?} is not one casefile follows (closed, open) and there is no assignee")),
+    };
+    Ok(TicketEvent {
+        ticket_id: id,
+        tenant: body["tenant"].as_str().map(str::to_string),
+        change,
+        by: body["actor"].as_str().map(str::to_string),
+    })
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`,
+/// compared in constant time.
+pub fn signed(secret: &str, body: &[u8], signature: &str) -> bool {
+    let Some(hex_sig) = signature.trim().strip_prefix("sha256=") else { return false };
+    let Ok(expected) = hex::decode(hex_sig) else { return false };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// What applying an event did, for the answer and the audit log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    pub ticket_id: String,
+    pub tenant: String,
+    pub task_id: String,
+    /// The task's state afterwards.
+    pub task_state: String,
+    /// `closed`, `reopened`, `assigned` or `unchanged`.
+    pub effect: String,
+}
+
+/// Applies an event to the ticket row and its task. None when no ticket has that id
+/// (in the tenants `scope` lets through).
+pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> Result<Option<Applied>> {
+    let rows = sqlx::query("SELECT tenant, task_id, state FROM tickets WHERE ticket_id = $1").bind(&e.ticket_id).fetch_all(&app.store.pool).await?;
+    let mut found = Vec::new();
+    for r in &rows {
+        let tenant: String = r.try_get("tenant")?;
+        if scope.allows(&tenant) && e.tenant.as_deref().is_none_or(|t| t == tenant) {
+            found.push((tenant, r.try_get::<String, _>("task_id")?, r.try_get::<String, _>("state")?));
+        }
+    }
+    let Some((tenant, task_id, _state)) = found.into_iter().next() else { return Ok(None) };
+    let by = e.by.clone().unwrap_or_else(|| "a person".into());
+    let effect = match &e.change {
+        Change::Closed => {
+            sqlx::query("UPDATE tickets SET state = 'closed', closed_at = $1, updated_at = $1 WHERE tenant = $2 AND ticket_id = $3")
+                .bind(now_ms())
+                .bind(&tenant)
+                .bind(&e.ticket_id)
+                .execute(&app.store.pool)
+                .await?;
+            let moved = app.store.transition(&task_id, &[TaskState::AwaitingFix, TaskState::Verifying], TaskState::Closed).await?;
+            if moved {
+                app.store.set_state(&task_id, TaskState::Closed, Some(&format!("closed (manual): ticket {} closed by {by}", e.ticket_id))).await?;
+            }
+            "closed"
+        }
+        Change::Reopened => {
+            sqlx::query("UPDATE tickets SET state = 'open', closed_at = NULL, updated_at = $1 WHERE tenant = $2 AND ticket_id = $3")
+                .bind(now_ms())
+                .bind(&tenant)
+                .bind(&e.ticket_id)
+                .execute(&app.store.pool)
+                .await?;
+            let moved = app.store.transition(&task_id, &[TaskState::Closed], TaskState::AwaitingFix).await?;
+            if moved {
+                app.store.set_state(&task_id, TaskState::AwaitingFix, Some(&format!("ticket {} reopened by {by}", e.ticket_id))).await?;
+            }
+            "reopened"
+        }
+        Change::Assigned(_) => "assigned",
+    };
+    let task_state = app.store.task(&task_id).await?.map(|t| t.state.as_str().to_string()).unwrap_or_default();
+    Ok(Some(Applied { ticket_id: e.ticket_id.clone(), tenant, task_id, task_state, effect: effect.into() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_shapes_parse() {
+        let gh = serde_json::json!({"action": "closed", "issue": {"number": 42}, "sender": {"login": "ana"}});
+        assert_eq!(parse(&gh).unwrap(), TicketEvent { ticket_id: "42".into(), tenant: None, change: Change::Closed, by: Some("ana".into()) });
+        let platform = serde_json::json!({"ticket_id": "PLAT-1", "state": "open", "tenant": "acme"});
+        assert_eq!(parse(&platform).unwrap().change, Change::Reopened);
+        assert!(parse(&serde_json::json!({"action": "labeled", "issue": {"number": 1}})).is_err());
+        assert!(parse(&serde_json::json!({"state": "closed"})).is_err());
+    }
+
+    #[test]
+    fn only_the_right_signature_passes() {
+        let body = br#"{"x":1}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body);
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(signed("s3cret", body, &good));
+        assert!(!signed("other", body, &good));
+        assert!(!signed("s3cret", br#"{"x":2}"#, &good));
+        assert!(!signed("s3cret", body, "sha1=00"));
+    }
+}
