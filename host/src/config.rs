@@ -105,6 +105,9 @@ pub struct PipelineConfig {
     pub source_limit: u32,
     /// Window used when a request names none: this long before now.
     pub default_window_minutes: i64,
+    /// The largest clock offset a host is corrected by (estimated from spans that
+    /// cross hosts); a larger estimate is reported and not applied. 0: never correct.
+    pub max_clock_skew_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -116,6 +119,7 @@ impl Default for PipelineConfig {
             max_attempts: 5,
             source_limit: 200_000,
             default_window_minutes: 30,
+            max_clock_skew_ms: 60_000,
         }
     }
 }
