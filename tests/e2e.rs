@@ -531,7 +531,9 @@ tenants:
     let worker_time = chrono::DateTime::parse_from_rfc3339(report["timeline"][1]["time"].as_str().unwrap()).unwrap();
     let true_time = chrono::DateTime::from_timestamp_nanos(t0 + 200 * MS);
     assert!((worker_time.timestamp_millis() - true_time.timestamp_millis()).abs() <= 5, "{worker_time} vs {true_time}");
-    // The worker's lines and spans stay linked to its trace.
+    // The worker's lines stay linked to their spans by trace and span id.
+    assert_eq!(report["timeline"][1]["span"], "charge");
+    assert_eq!(report["timeline"][0]["span"], "POST /checkout");
     assert_eq!(report["traces"][0]["trace_id"], trace);
     assert_eq!(report["traces"][0]["logs"], 4);
 

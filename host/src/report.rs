@@ -22,7 +22,8 @@ use crate::store::sha256_hex;
 pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
 /// 2 added `components[].slot` (where each component was bound),
-/// `masking.policy_version` and `clock` (the hosts whose clocks were corrected).
+/// `masking.policy_version`, `clock` (the hosts whose clocks were corrected) and
+/// the log lines' `span` (the name of the span a line belongs to).
 pub const SCHEMA_VERSION: &str = "2";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
@@ -313,6 +314,9 @@ pub struct LogLine {
     pub trace_id: Option<String>,
     #[serde(default)]
     pub span_id: Option<String>,
+    /// The name of the span the line belongs to (found by its trace and span id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -521,8 +525,16 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
     let title = format!("[casefile] {} failed in {envs}: {headline}", req.plugin.id);
     let fingerprint = fingerprint(&req.tenant, &req.plugin.id, &headline);
 
+    // Lines are linked to their spans by (trace id, span id): a span id alone is
+    // only unique within its trace.
+    let spans_by_id: HashMap<(&str, &str), &str> =
+        b.spans.iter().map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s.name.as_str())).collect();
     let log_line = |i: usize| {
         let l = &b.logs[i];
+        let span = match (&l.trace_id, &l.span_id) {
+            (Some(t), Some(s)) => spans_by_id.get(&(t.as_str(), s.as_str())).map(|n| n.to_string()),
+            _ => None,
+        };
         LogLine {
             time: time_ms(l.timestamp_ns),
             level: l.level,
@@ -532,6 +544,7 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
             message: clip(&l.message, lim.message_chars),
             trace_id: l.trace_id.clone(),
             span_id: l.span_id.clone(),
+            span,
         }
     };
 
@@ -855,7 +868,7 @@ mod tests {
             level,
             message: msg.into(),
             trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
-            span_id: None,
+            span_id: (level == Level::Error).then(|| "00f067aa0ba902b7".to_string()),
             attributes: vec![],
         }
     }
@@ -949,6 +962,8 @@ mod tests {
         assert_eq!(json["metrics"][0]["min"], 1.0);
         assert_eq!(json["metrics"][0]["last"], 3.0);
         assert_eq!(json["summary"]["levels"]["fatal"], 1);
+        assert_eq!(json["errors"][0]["span"], "POST /charge", "a line is linked to its span by trace and span id");
+        assert!(json["errors"][1].get("span").is_none(), "a line without a span id names none");
         assert_eq!(json["clock"]["adjusted"][0], serde_json::json!({"host": "runtime-1", "offset_ms": -5002, "relative_to": ["runtime-0"], "from_spans": 3}));
         let schema = json_schema();
         let validator = jsonschema::validator_for(&schema).expect("the generated schema is a valid JSON Schema");
