@@ -899,6 +899,15 @@ tenants:
     }
 
     #[test]
+    fn the_clock_skew_cap_defaults_to_a_minute_and_is_set_per_deployment() {
+        assert_eq!(parse_env(MIN, &[]).unwrap().pipeline.max_clock_skew_ms, 60_000);
+        let raw = format!("pipeline:\n  max_clock_skew_ms: ${{SKEW:-60000}}\n{MIN}");
+        assert_eq!(parse_env(&raw, &[("SKEW", "2500")]).unwrap().pipeline.max_clock_skew_ms, 2_500);
+        let e = format!("{:#}", parse_env(&raw, &[("SKEW", "-1")]).unwrap_err());
+        assert!(e.contains("pipeline.max_clock_skew_ms"), "{e}");
+    }
+
+    #[test]
     fn unset_variable_names_the_variable_the_key_and_the_line() {
         let bad = MIN.replace("default: { masker: m, sources: [files] }", "default:\n  masker: ${CASEFILE_TEST_SURELY_UNSET}");
         let e = format!("{:#}", parse_env(&bad, &[]).unwrap_err());
