@@ -276,13 +276,15 @@ mod tests {
     #[test]
     fn the_log_lines_and_spans_of_an_adjusted_host_move_with_it() {
         let ahead = 5_000 * MS;
-        let mut batch = Batch::default();
-        batch.spans = three_hosts(ahead);
-        batch.logs = vec![
-            log("host-a", T0 + 5 * MS, "a calls b"),
-            log("host-b", T0 + 30 * MS + ahead, "b fails"),
-            log("host-a", T0 + 95 * MS, "a sees the failure"),
-        ];
+        let mut batch = Batch {
+            spans: three_hosts(ahead),
+            logs: vec![
+                log("host-a", T0 + 5 * MS, "a calls b"),
+                log("host-b", T0 + 30 * MS + ahead, "b fails"),
+                log("host-a", T0 + 95 * MS, "a sees the failure"),
+            ],
+            ..Batch::default()
+        };
         let clock = estimate(&batch.spans, CAP);
         apply(&mut batch, &clock);
         let off = clock.offset_of("host-b").expect("adjusted");
