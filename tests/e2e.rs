@@ -460,3 +460,88 @@ tenants:
     assert_eq!(tickets.creates.lock().unwrap().len(), 1);
     assert_eq!(tickets.updates.lock().unwrap().len(), 1);
 }
+
+/// Two hosts in one trace; the worker's clock is 5 s ahead of the gateway's. The
+/// report corrects the worker's spans and lines, says so, and its timeline and
+/// first error follow corrected time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_with_a_clock_five_seconds_ahead_is_corrected_in_the_report() {
+    const MS: i64 = 1_000_000;
+    let ahead = 5_000 * MS;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let t0 = now_ns() - 60_000 * MS;
+    let trace = "5ce0e4736a3ce9294bf92f3577b34da6";
+    let line = |host: &str, ts: i64, level: &str, msg: &str, span: &str| {
+        json!({"ts": ts, "level": level, "msg": msg, "plugin": "checkout", "env": "prod", "host": host, "trace_id": trace, "span_id": span})
+    };
+    let records = [
+        // The gateway calls the worker for 400 ms; the worker works for 300 ms in the
+        // middle of it (50 ms out, 50 ms back), but stamps everything 5 s late.
+        json!({"kind": "span", "trace_id": trace, "span_id": "aaaaaaaaaaaaaaa1", "name": "POST /checkout", "service": "gateway", "host": "gateway-0", "env": "prod", "ts": t0, "duration_ms": 400}),
+        json!({"kind": "span", "trace_id": trace, "span_id": "bbbbbbbbbbbbbbb2", "parent_span_id": "aaaaaaaaaaaaaaa1", "name": "charge", "service": "worker", "host": "worker-0", "env": "prod", "ts": t0 + 50 * MS + ahead, "duration_ms": 300, "error": true}),
+        line("gateway-0", t0 + 20 * MS, "info", "gateway: calling worker", "aaaaaaaaaaaaaaa1"),
+        line("worker-0", t0 + 200 * MS + ahead, "error", "worker: payment declined", "bbbbbbbbbbbbbbb2"),
+        line("gateway-0", t0 + 380 * MS, "error", "gateway: worker answered 502", "aaaaaaaaaaaaaaa1"),
+        line("gateway-0", t0 + 2_000 * MS, "info", "gateway: request done", "aaaaaaaaaaaaaaa1"),
+    ];
+    let body: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(files.join("checkout.ndjson"), body).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+{components}
+pipeline: {{ max_clock_skew_ms: 60000 }}
+sources:
+  files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
+default: {{ masker: masker, sources: [files] }}
+tenants:
+  default: {{}}
+"#,
+            components = guest_components(),
+            files = files.display()
+        ),
+    );
+    let host = Host::start(&config, &dir.path().join("data"));
+    let (status, created) = host
+        .post("/internal/debug/report", &json!({"error_event_id": "skew-1", "tenant": "default", "plugin": {"id": "checkout"}, "environments": ["prod"], "window": window()}))
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().unwrap().to_string();
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let report = &t["report"];
+    assert_fits_report_schema(&host, report).await;
+
+    // Centred in its parent, the worker's span gives exactly the injected offset;
+    // the tolerance stated for the estimate is 5 ms.
+    let adjusted = report["clock"]["adjusted"].as_array().expect("a clock section");
+    assert_eq!(adjusted.len(), 1, "{:#}", report["clock"]);
+    assert_eq!(adjusted[0]["host"], "worker-0");
+    let offset = adjusted[0]["offset_ms"].as_i64().unwrap();
+    assert!((offset + 5_000).abs() <= 5, "recovered {offset} ms, want -5000 ± 5");
+    assert_eq!(adjusted[0]["relative_to"], json!(["gateway-0"]));
+    assert_eq!(adjusted[0]["from_spans"], 1);
+    assert_eq!(report["clock"]["max_skew_ms"], 60_000);
+
+    // In corrected time the worker's failure comes between the gateway's call and
+    // its 502; in raw time it would have been last, and the 502 the first error.
+    let timeline: Vec<&str> = report["timeline"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(timeline, ["gateway: calling worker", "worker: payment declined", "gateway: worker answered 502", "gateway: request done"]);
+    assert_eq!(report["summary"]["first_error"]["message"], "worker: payment declined");
+    let worker_time = chrono::DateTime::parse_from_rfc3339(report["timeline"][1]["time"].as_str().unwrap()).unwrap();
+    let true_time = chrono::DateTime::from_timestamp_nanos(t0 + 200 * MS);
+    assert!((worker_time.timestamp_millis() - true_time.timestamp_millis()).abs() <= 5, "{worker_time} vs {true_time}");
+    // The worker's lines stay linked to their spans by trace and span id.
+    assert_eq!(report["timeline"][1]["span"], "charge");
+    assert_eq!(report["timeline"][0]["span"], "POST /checkout");
+    assert_eq!(report["traces"][0]["trace_id"], trace);
+    assert_eq!(report["traces"][0]["logs"], 4);
+
+    let (status, md) = host.get_bytes(&format!("/internal/debug/report/{task}/markdown")).await;
+    assert_eq!(status, 200);
+    let md = String::from_utf8(md).unwrap();
+    assert!(md.contains(&format!("- worker-0 moved by {offset:+} ms (relative to gateway-0, from 1 spans)")), "{md}");
+}

@@ -174,6 +174,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             sources: &[],
             masking: &summary,
             components: &[],
+            clock: &Default::default(),
             generated_at: now,
         });
         // As the pipeline does: the gate scans the report's JSON, which is read back

@@ -4,7 +4,10 @@
 //! and neither a retry nor another source would be asked differently); `unavailable`
 //! is retried once, then the fallback runs; a policy refusal (`denied`), a deadline
 //! or a trap goes to the fallback without a retry. The outcome of each is kept for
-//! the report. Then the records are merged into one timeline.
+//! the report. Then the records are merged into one timeline, in time corrected
+//! for the hosts' clock skew (`skew`).
+
+pub mod skew;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +31,8 @@ pub struct SourceSpec {
 pub struct Collected {
     pub batch: Batch,
     pub outcomes: Vec<SourceOutcome>,
+    /// The hosts whose clocks were corrected, and by how much.
+    pub clock: skew::ClockReport,
 }
 
 /// Runs every source for every environment and merges what came back.
@@ -37,6 +42,7 @@ pub async fn collect(
     req: &DiagnosisRequest,
     limit: u32,
     deadline: Duration,
+    max_clock_skew: Duration,
 ) -> Collected {
     let environments: Vec<String> =
         if req.environments.is_empty() { vec![String::new()] } else { req.environments.clone() };
@@ -51,7 +57,28 @@ pub async fn collect(
         batch.extend(b);
         outcomes.push(o);
     }
-    Collected { batch: merge(batch), outcomes }
+    let (batch, clock) = merge_corrected(batch, max_clock_skew);
+    Collected { batch, outcomes, clock }
+}
+
+/// One timeline in corrected time: duplicates dropped first (a span two sources
+/// returned must not count twice as evidence), then every host's clock offset
+/// estimated from the spans and applied, then sorted again.
+pub fn merge_corrected(batch: Batch, max_clock_skew: Duration) -> (Batch, skew::ClockReport) {
+    let mut batch = merge(batch);
+    let cap = i64::try_from(max_clock_skew.as_nanos()).unwrap_or(i64::MAX);
+    let clock = skew::estimate(&batch.spans, cap);
+    if !clock.adjusted.is_empty() {
+        for a in &clock.adjusted {
+            tracing::info!(host = %a.host, offset_ms = a.offset_ns / 1_000_000, from_spans = a.from_spans, "clock skew corrected");
+        }
+        skew::apply(&mut batch, &clock);
+        batch = merge(batch);
+    }
+    for o in &clock.over_cap {
+        tracing::warn!(host = %o.host, estimate_ms = o.offset_ns / 1_000_000, "clock skew estimate over the cap; not applied");
+    }
+    (batch, clock)
 }
 
 /// What collection reports when a flag switched it off: no connector is called,
@@ -73,7 +100,7 @@ pub fn disabled(sources: &[SourceSpec], req: &DiagnosisRequest, flag: &str) -> C
             elapsed_ms: 0,
         })
         .collect();
-    Collected { batch: Batch::default(), outcomes }
+    Collected { batch: Batch::default(), outcomes, clock: skew::ClockReport::default() }
 }
 
 async fn collect_one(

@@ -111,6 +111,9 @@ pub struct PipelineConfig {
     pub source_limit: u32,
     /// Window used when a request names none: this long before now.
     pub default_window_minutes: i64,
+    /// The largest clock offset a host is corrected by (estimated from spans that
+    /// cross hosts); a larger estimate is reported and not applied. 0: never correct.
+    pub max_clock_skew_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -122,6 +125,7 @@ impl Default for PipelineConfig {
             max_attempts: 5,
             source_limit: 200_000,
             default_window_minutes: 30,
+            max_clock_skew_ms: 60_000,
         }
     }
 }
@@ -949,6 +953,15 @@ tenants:
         assert_eq!(c.sources["files"].settings["url"], "http://l:3100/x");
         let e = format!("{:#}", parse_env(&raw.replace("${WORKERS:-3}", "${WORKERS}"), &[("WORKERS", "many"), ("LOKI", "h")]).unwrap_err());
         assert!(e.contains("pipeline.workers") && e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn the_clock_skew_cap_defaults_to_a_minute_and_is_set_per_deployment() {
+        assert_eq!(parse_env(MIN, &[]).unwrap().pipeline.max_clock_skew_ms, 60_000);
+        let raw = format!("pipeline:\n  max_clock_skew_ms: ${{SKEW:-60000}}\n{MIN}");
+        assert_eq!(parse_env(&raw, &[("SKEW", "2500")]).unwrap().pipeline.max_clock_skew_ms, 2_500);
+        let e = format!("{:#}", parse_env(&raw, &[("SKEW", "-1")]).unwrap_err());
+        assert!(e.contains("pipeline.max_clock_skew_ms"), "{e}");
     }
 
     #[test]

@@ -214,6 +214,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             &task.request,
             app.config.pipeline.source_limit,
             Duration::from_millis(app.config.pipeline.collect_deadline_ms),
+            Duration::from_millis(app.config.pipeline.max_clock_skew_ms),
         )
         .await
     } else {
@@ -288,6 +289,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             sources: &collected.outcomes,
             masking: &summary,
             components: &components,
+            clock: &collected.clock,
             generated_at: chrono::Utc::now(),
         },
     );

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::collect::skew::ClockReport;
 use crate::mask::MaskingSummary;
 use crate::mask::policy::{MaskingPolicy, MaskingTemplate};
 use crate::model::{Batch, ComponentUse, DiagnosisRequest, Level, SourceOutcome};
@@ -20,8 +21,9 @@ use crate::store::sha256_hex;
 /// Names the kind of document; unchanged since the first release.
 pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
-/// 2 added `components[].slot` (where each component was bound) and
-/// `masking.policy_version`.
+/// 2 added `components[].slot` (where each component was bound),
+/// `masking.policy_version`, `clock` (the hosts whose clocks were corrected) and
+/// the log lines' `span` (the name of the span a line belongs to).
 pub const SCHEMA_VERSION: &str = "2";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
@@ -101,6 +103,8 @@ pub struct ReportInput<'a> {
     pub sources: &'a [SourceOutcome],
     pub masking: &'a MaskingSummary,
     pub components: &'a [ComponentUse],
+    /// What clock correction did to the batch's times.
+    pub clock: &'a ClockReport,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -151,6 +155,58 @@ pub struct Report {
     pub metrics: Option<Vec<MetricSummary>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masking: Option<MaskingSection>,
+    /// Present when some span had its parent on another host: which hosts' clocks
+    /// were corrected, and by how much. Every time in the report is corrected time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockSection>,
+}
+
+/// Clock skew correction: offsets estimated from spans whose parent ran on
+/// another host, applied to all of that host's spans and log lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSection {
+    /// The cap (`pipeline.max_clock_skew_ms`): larger estimates are not applied.
+    pub max_skew_ms: i64,
+    /// Hosts whose times were moved.
+    pub adjusted: Vec<ClockOffset>,
+    /// Hosts whose estimate exceeded the cap; their times are as the sources gave them.
+    pub over_cap: Vec<ClockOffset>,
+    /// Called hosts checked and found in step with their callers.
+    pub in_step: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockOffset {
+    pub host: String,
+    /// Added to the host's times (negative: its clock was ahead).
+    pub offset_ms: i64,
+    /// The calling hosts it was estimated against.
+    pub relative_to: Vec<String>,
+    /// Child spans the estimate was taken from (the median of theirs).
+    pub from_spans: usize,
+}
+
+impl From<&ClockReport> for ClockSection {
+    fn from(c: &ClockReport) -> Self {
+        let offsets = |v: &[crate::collect::skew::HostOffset]| {
+            v.iter()
+                .map(|o| ClockOffset {
+                    host: o.host.clone(),
+                    offset_ms: o.offset_ns / 1_000_000,
+                    relative_to: o.relative_to.clone(),
+                    from_spans: o.from_spans,
+                })
+                .collect()
+        };
+        ClockSection {
+            max_skew_ms: c.max_skew_ns / 1_000_000,
+            adjusted: offsets(&c.adjusted),
+            over_cap: offsets(&c.over_cap),
+            in_step: c.in_step.clone(),
+        }
+    }
 }
 
 /// Reports stored before the field existed were version 1.
@@ -258,6 +314,9 @@ pub struct LogLine {
     pub trace_id: Option<String>,
     #[serde(default)]
     pub span_id: Option<String>,
+    /// The name of the span the line belongs to (found by its trace and span id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -466,8 +525,16 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
     let title = format!("[casefile] {} failed in {envs}: {headline}", req.plugin.id);
     let fingerprint = fingerprint(&req.tenant, &req.plugin.id, &headline);
 
+    // Lines are linked to their spans by (trace id, span id): a span id alone is
+    // only unique within its trace.
+    let spans_by_id: HashMap<(&str, &str), &str> =
+        b.spans.iter().map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s.name.as_str())).collect();
     let log_line = |i: usize| {
         let l = &b.logs[i];
+        let span = match (&l.trace_id, &l.span_id) {
+            (Some(t), Some(s)) => spans_by_id.get(&(t.as_str(), s.as_str())).map(|n| n.to_string()),
+            _ => None,
+        };
         LogLine {
             time: time_ms(l.timestamp_ns),
             level: l.level,
@@ -477,6 +544,7 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
             message: clip(&l.message, lim.message_chars),
             trace_id: l.trace_id.clone(),
             span_id: l.span_id.clone(),
+            span,
         }
     };
 
@@ -519,6 +587,8 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
         traces: t.has("traces").then(|| traces(b, lim.traces)),
         metrics: t.has("metrics").then(|| metrics(b, lim.metrics)),
         masking: t.has("masking").then(|| MaskingSection::from(input.masking)),
+        // Not a template section: it says what the report's times mean.
+        clock: input.clock.checked_anything().then(|| ClockSection::from(input.clock)),
     };
     let markdown = markdown(&report);
     Built { report, markdown, fingerprint, title, severity }
@@ -660,6 +730,33 @@ pub fn markdown(r: &Report) -> String {
             md.push_str(&format!("\nFirst error at {} on {}:\n\n```\n{}\n```\n", ms(&fe.time), esc(&fe.host), code(&fe.message)));
         }
     }
+    if let Some(c) = &r.clock {
+        md.push_str(&format!("\n## Clocks\n\nTimes are corrected for clock skew (estimated from spans whose parent ran on another host; cap {} ms).\n\n", c.max_skew_ms));
+        if c.adjusted.is_empty() && c.over_cap.is_empty() {
+            md.push_str("No host needed a correction.\n");
+        }
+        for a in &c.adjusted {
+            md.push_str(&format!(
+                "- {} moved by {:+} ms (relative to {}, from {} spans)\n",
+                esc(&a.host),
+                a.offset_ms,
+                esc(&a.relative_to.join(", ")),
+                a.from_spans
+            ));
+        }
+        for a in &c.over_cap {
+            md.push_str(&format!(
+                "- {} not moved: its estimate of {:+} ms is over the cap (relative to {}, from {} spans)\n",
+                esc(&a.host),
+                a.offset_ms,
+                esc(&a.relative_to.join(", ")),
+                a.from_spans
+            ));
+        }
+        if !c.in_step.is_empty() {
+            md.push_str(&format!("- in step: {}\n", esc(&c.in_step.join(", "))));
+        }
+    }
     if let Some(src) = &r.sources {
         md.push_str("\n## Sources\n\n| source | environment | status | records | note |\n|---|---|---|---|---|\n");
         for x in src {
@@ -771,7 +868,7 @@ mod tests {
             level,
             message: msg.into(),
             trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
-            span_id: None,
+            span_id: (level == Level::Error).then(|| "00f067aa0ba902b7".to_string()),
             attributes: vec![],
         }
     }
@@ -827,6 +924,18 @@ mod tests {
             regression: crate::model::RegressionStrategy::Webhook,
         };
         let components = [ComponentUse { slot: "masker".into(), kind: "masker".into(), name: "masker".into(), sha256: "cd".repeat(32) }];
+        let offset = |host: &str, ms: i64| crate::collect::skew::HostOffset {
+            host: host.into(),
+            offset_ns: ms * 1_000_000,
+            relative_to: vec!["runtime-0".into()],
+            from_spans: 3,
+        };
+        let clock = ClockReport {
+            max_skew_ns: 60_000_000_000,
+            adjusted: vec![offset("runtime-1", -5_002)],
+            over_cap: vec![offset("runtime-9", 3_600_000)],
+            in_step: vec!["runtime-2".into()],
+        };
         build(
             &template,
             &ReportInput {
@@ -837,6 +946,7 @@ mod tests {
                 sources: &sources,
                 masking: &MaskingSummary::default(),
                 components: &components,
+                clock: &clock,
                 generated_at: Utc::now(),
             },
         )
@@ -852,6 +962,9 @@ mod tests {
         assert_eq!(json["metrics"][0]["min"], 1.0);
         assert_eq!(json["metrics"][0]["last"], 3.0);
         assert_eq!(json["summary"]["levels"]["fatal"], 1);
+        assert_eq!(json["errors"][0]["span"], "POST /charge", "a line is linked to its span by trace and span id");
+        assert!(json["errors"][1].get("span").is_none(), "a line without a span id names none");
+        assert_eq!(json["clock"]["adjusted"][0], serde_json::json!({"host": "runtime-1", "offset_ms": -5002, "relative_to": ["runtime-0"], "from_spans": 3}));
         let schema = json_schema();
         let validator = jsonschema::validator_for(&schema).expect("the generated schema is a valid JSON Schema");
         let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} at {}", e, e.instance_path)).collect();
@@ -861,6 +974,9 @@ mod tests {
         let mut extra = json.clone();
         extra["surprise"] = serde_json::json!(1);
         assert!(!validator.is_valid(&extra));
+        let mut bad_clock = json.clone();
+        bad_clock["clock"]["adjusted"][0]["offset_ms"] = serde_json::json!("-5 s");
+        assert!(!validator.is_valid(&bad_clock));
         let mut bad_status = json.clone();
         bad_status["sources"][0]["status"] = serde_json::json!("fine");
         assert!(!validator.is_valid(&bad_status));
@@ -881,6 +997,9 @@ mod tests {
         assert!(md.contains("charge failed \\| 'x'"), "{md}");
         assert!(md.contains("- **Severity:** critical"), "{md}");
         assert!(md.contains("- **Plugin:** checkout -"), "{md}");
+        assert!(md.contains("- runtime-1 moved by -5002 ms (relative to runtime-0, from 3 spans)"), "{md}");
+        assert!(md.contains("- runtime-9 not moved: its estimate of +3600000 ms is over the cap"), "{md}");
+        assert!(md.contains("- in step: runtime-2"), "{md}");
     }
 
     #[test]

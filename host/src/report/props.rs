@@ -48,13 +48,21 @@ fn log() -> impl Strategy<Value = LogRecord> {
 }
 
 fn span() -> impl Strategy<Value = Span> {
-    (text(), text(), text(), time(), any::<i64>(), any::<bool>()).prop_map(|(trace_id, span_id, name, start_ns, duration_ns, error)| Span {
+    // Few ids and hosts, so that parents are found across hosts and the clock
+    // section is exercised too.
+    let id = || prop::sample::select(vec!["1", "2", "3", "4"]).prop_map(str::to_string);
+    let host = prop::sample::select(vec!["h", "g", "f", ""]).prop_map(str::to_string);
+    (
+        (prop::sample::select(vec!["t", "u"]).prop_map(str::to_string), id(), prop::option::of(id()), host),
+        (text(), time(), any::<i64>(), any::<bool>()),
+    )
+        .prop_map(|((trace_id, span_id, parent_span_id, host), (name, start_ns, duration_ns, error))| Span {
         trace_id,
         span_id,
-        parent_span_id: None,
+        parent_span_id,
         name,
         service: "svc".into(),
-        host: "h".into(),
+        host,
         environment: "prod".into(),
         start_ns,
         duration_ns,
@@ -102,7 +110,7 @@ proptest! {
         metrics in prop::collection::vec(metric(), 0..12),
         message in prop::option::of(text()),
     ) {
-        let batch = crate::collect::merge(Batch { logs, spans, metrics });
+        let (batch, clock) = crate::collect::merge_corrected(Batch { logs, spans, metrics }, std::time::Duration::from_secs(60));
         let request = DiagnosisRequest {
             error_event_id: "evt".into(),
             tenant: "default".into(),
@@ -121,6 +129,7 @@ proptest! {
             sources: &[],
             masking: &MaskingSummary::default(),
             components: &[],
+            clock: &clock,
             generated_at: Utc::now(),
         });
         let json = serde_json::to_value(&built.report).expect("a report serializes");
