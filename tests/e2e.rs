@@ -79,7 +79,9 @@ components:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diagnosis_loop_from_trigger_to_closed_ticket() {
     let secrets = Secrets::generate();
-    let loki_addr = start_loki(loki_with_incident(&secrets)).await;
+    let loki = loki_with_incident(&secrets);
+    let loki_auths = loki.authorizations.clone();
+    let loki_addr = start_loki(loki).await;
     let tickets = Tickets::default();
     *tickets.regression_passes.lock().unwrap() = true;
     let ticket_addr = start_tickets(tickets.clone()).await;
@@ -88,6 +90,10 @@ async fn diagnosis_loop_from_trigger_to_closed_ticket() {
     std::fs::create_dir_all(&files).unwrap();
     files_source(&files);
     let down = closed_port();
+    // Loki's bearer token, in a file the host reads; the connector never sees it.
+    let loki_token = format!("loki-{}", hex_sha(secrets.email.as_bytes()));
+    let token_file = dir.path().join("loki.token");
+    std::fs::write(&token_file, format!("{loki_token}\n")).unwrap();
     let config = write_config(
         dir.path(),
         &format!(
@@ -95,7 +101,7 @@ async fn diagnosis_loop_from_trigger_to_closed_ticket() {
 server: {{ max_body_bytes: 65536 }}
 {components}
 sources:
-  loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"] }} }}
+  loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"], credentials: {{ scheme: bearer, from_file: "{token_file}" }} }} }}
   files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
   loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
   loki-gone: {{ component: loki, settings: {{ url: "http://casefile:{config_password}@127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
@@ -108,6 +114,7 @@ tenants:
 "#,
             components = guest_components(),
             files = files.display(),
+            token_file = token_file.display(),
             // A password in the config: the source that uses it fails, and its
             // error (which quotes the URL) must not carry it anywhere.
             config_password = secrets.url_password
@@ -144,6 +151,9 @@ tenants:
     assert!(report["summary"]["first_error"]["message"].as_str().unwrap().contains("charge failed"));
     let sources: Vec<(String, String)> = report["sources"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string())).collect();
     assert!(sources.contains(&("loki".into(), "used".into())), "{sources:?}");
+    let auths = loki_auths.lock().unwrap().clone();
+    assert!(!auths.is_empty() && auths.iter().all(|a| a.as_deref() == Some(format!("Bearer {loki_token}").as_str())), "the host attached Loki's token: {auths:?}");
+    assert!(!t.to_string().contains(&loki_token), "the source's token is not in the report");
     assert!(sources.contains(&("loki-down".into(), "degraded".into())), "{sources:?}");
     assert!(sources.contains(&("loki-gone".into(), "missing".into())), "{sources:?}");
     // A source whose URL is off its allow-list is refused by policy, and the refusal
@@ -170,6 +180,7 @@ tenants:
     secrets.assert_absent("the host's log", &log);
     // Nor the tokens the requests carried, nor the master key.
     assert!(!log.contains(&host.token), "the admin token leaked into the host's log");
+    assert!(!log.contains(&loki_token), "Loki's token leaked into the host's log");
     let master = std::fs::read_to_string(data.join("master.key")).expect("a generated master key");
     assert!(!log.contains(master.trim()), "the master key leaked into the host's log");
     let (status, bundle) = host.get_bytes(&format!("/internal/debug/report/{task}/bundle")).await;

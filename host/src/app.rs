@@ -61,6 +61,12 @@ impl App {
         let audit = Audit::default();
         let registry = Registry::from_config(&config, &runtime, &store, &audit).await?;
         registry.validate_settings(&config, &runtime).await?;
+        // A source's credentials that cannot be read stop the start, not a diagnosis.
+        for (name, s) in &config.sources {
+            if let Some(src) = &s.grant.credentials {
+                crate::outbound::Credential::resolve(src, &|p| config.resolve_path(p)).with_context(|| format!("source `{name}`: credentials"))?;
+            }
+        }
         let template = Template::load(&config.resolve_path(&config.report.template))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_millis(config.runtime.http_timeout_ms))

@@ -210,6 +210,37 @@ pub struct Grant {
     /// `host` or `host:port` entries the connector may reach through host-http.
     #[serde(default)]
     pub allow_hosts: Vec<String>,
+    /// Credentials the host attaches to this source's requests (to its allowed
+    /// hosts only); the connector never sees them.
+    #[serde(default)]
+    pub credentials: Option<CredentialSource>,
+}
+
+/// Where a source's secret comes from and how it is sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSource {
+    pub scheme: CredentialScheme,
+    /// The user name, for `basic`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The header's name, for `header` (e.g. `X-Api-Key`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The environment variable holding the secret (token, password or header value).
+    #[serde(default)]
+    pub from_env: Option<String>,
+    /// Or a file holding it (read for every task, so a rotated file takes effect).
+    #[serde(default)]
+    pub from_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialScheme {
+    Bearer,
+    Basic,
+    Header,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -80,7 +80,15 @@ impl Outbound {
         };
         let mut req = client.request(method, url);
         for (k, v) in headers {
+            // A component cannot set (or overwrite) the header the host's
+            // credentials go in.
+            if grant.credential.as_ref().is_some_and(|c| c.name.as_str().eq_ignore_ascii_case(k)) {
+                continue;
+            }
             req = req.header(k, v);
+        }
+        if let Some(c) = &grant.credential {
+            req = req.header(c.name.clone(), c.value.clone());
         }
         if !body.is_empty() {
             req = req.body(body);
@@ -117,6 +125,52 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>,
 /// or named by an address or network entry: an allowed name whose DNS answer points
 /// at loopback, a private network or the cloud metadata address is refused, so a
 /// rebinding DNS answer cannot walk a connector into the internal network.
+/// A header the host adds to a source's requests: its credentials. Never printed.
+#[derive(Clone)]
+pub struct Credential {
+    name: reqwest::header::HeaderName,
+    value: reqwest::header::HeaderValue,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}: [hidden])", self.name)
+    }
+}
+
+impl Credential {
+    /// Reads the secret where `src` says and shapes the header; errors name the
+    /// source of the secret, never the secret.
+    pub fn resolve(src: &crate::config::CredentialSource, resolve_path: &dyn Fn(&str) -> std::path::PathBuf) -> Result<Credential> {
+        use crate::config::CredentialScheme;
+        use base64::Engine as _;
+        let secret = match (&src.from_env, &src.from_file) {
+            (Some(var), None) => std::env::var(var).map_err(|_| anyhow::anyhow!("environment variable `{var}` is not set"))?,
+            (None, Some(file)) => {
+                let path = resolve_path(file);
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read credentials file {}: {e}", path.display()))?
+            }
+            _ => bail!("credentials need exactly one of `from_env` or `from_file`"),
+        };
+        let secret = secret.trim_end_matches(['\n', '\r']);
+        if secret.is_empty() {
+            bail!("the credentials are empty");
+        }
+        let (name, value) = match src.scheme {
+            CredentialScheme::Bearer => ("authorization".to_string(), format!("Bearer {secret}")),
+            CredentialScheme::Basic => {
+                let user = src.username.as_deref().ok_or_else(|| anyhow::anyhow!("basic credentials need a `username`"))?;
+                ("authorization".to_string(), format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))))
+            }
+            CredentialScheme::Header => (src.header.clone().ok_or_else(|| anyhow::anyhow!("header credentials need a `header` name"))?, secret.to_string()),
+        };
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| anyhow::anyhow!("`{name}` is not a valid header name"))?;
+        let mut value = reqwest::header::HeaderValue::from_str(&value).map_err(|_| anyhow::anyhow!("the credentials hold characters a header cannot carry"))?;
+        value.set_sensitive(true);
+        Ok(Credential { name, value })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct HttpGrant {
     /// Host names: `host` (any port) or `host:port`, lowercase.
@@ -126,6 +180,8 @@ pub struct HttpGrant {
     /// Names may resolve anywhere: set for the ticket endpoint, whose one host the
     /// operator wrote and no component can change.
     trust_resolution: bool,
+    /// Attached by the host to every request this grant lets through.
+    credential: Option<Credential>,
 }
 
 impl HttpGrant {
@@ -146,6 +202,12 @@ impl HttpGrant {
             }
         }
         grant
+    }
+
+    /// The same grant, with credentials the host adds to its requests.
+    pub fn with_credential(mut self, c: Option<Credential>) -> HttpGrant {
+        self.credential = c;
+        self
     }
 
     /// The one host of a configured endpoint, wherever its name resolves.
@@ -285,6 +347,43 @@ mod tests {
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_host_attaches_a_sources_credentials_and_the_component_cannot_override_them() {
+        use crate::config::{CredentialScheme, CredentialSource};
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let sink = seen.clone();
+        let app = axum::Router::new().fallback(move |h: axum::http::HeaderMap| {
+            let sink = sink.clone();
+            async move {
+                let auth: Vec<String> = h.get_all("authorization").iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+                sink.lock().unwrap().extend(auth);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "s3cr3t-token\n").unwrap();
+        let src = CredentialSource { scheme: CredentialScheme::Bearer, username: None, header: None, from_env: None, from_file: Some("token".into()) };
+        let cred = Credential::resolve(&src, &|p| dir.path().join(p)).unwrap();
+        assert!(!format!("{cred:?}").contains("s3cr3t"), "never printed");
+        let grant = HttpGrant::new(&[addr.to_string()]).with_credential(Some(cred));
+        let out = Outbound::new(&RuntimeConfig::default()).unwrap();
+        let forged = [("Authorization".to_string(), "Bearer from-the-component".to_string())];
+        let answer = out.send(&grant, reqwest::Method::GET, &format!("http://{addr}/q"), &forged, vec![]).await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(*seen.lock().unwrap(), vec!["Bearer s3cr3t-token".to_string()]);
+        // Not sent where the grant does not allow.
+        let elsewhere = out.send(&grant, reqwest::Method::GET, "http://127.0.0.9:9/", &[], vec![]).await;
+        assert!(matches!(elsewhere, Err(OutboundError::Denied(_))));
+
+        let basic = CredentialSource { scheme: CredentialScheme::Basic, username: Some("svc".into()), header: None, from_env: None, from_file: Some("token".into()) };
+        assert!(format!("{:?}", Credential::resolve(&basic, &|p| dir.path().join(p)).unwrap()).starts_with("Credential(authorization"));
+        let missing = CredentialSource { scheme: CredentialScheme::Bearer, username: None, header: None, from_env: Some("CASEFILE_TEST_UNSET_VAR".into()), from_file: None };
+        assert!(Credential::resolve(&missing, &|p| dir.path().join(p)).unwrap_err().to_string().contains("CASEFILE_TEST_UNSET_VAR"));
     }
 
     #[tokio::test]

@@ -171,7 +171,13 @@ fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<S
             settings: crate::registry::source_settings(&app.config, name),
             grant: CallGrant {
                 dir: c.grant.dir.as_deref().map(|d| app.config.resolve_path(d)),
-                http: HttpGrant::new(&c.grant.allow_hosts),
+                http: HttpGrant::new(&c.grant.allow_hosts).with_credential(match &c.grant.credentials {
+                    Some(src) => Some(
+                        crate::outbound::Credential::resolve(src, &|p| app.config.resolve_path(p))
+                            .map_err(|e| fatal("config", format!("source `{name}`: credentials: {e:#}")))?,
+                    ),
+                    None => None,
+                }),
                 pseudonym_key: None,
                 refusals: Refusals::default(),
             },

@@ -203,9 +203,12 @@ pub struct Loki {
     pub queries: Arc<Mutex<Vec<String>>>,
     /// Answer this many first requests only after this delay.
     pub slow: Arc<Mutex<(usize, Duration)>>,
+    /// The Authorization header of each query (what the host attached).
+    pub authorizations: Arc<Mutex<Vec<Option<String>>>>,
 }
 
-async fn loki_query(State(l): State<Loki>, Query(q): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
+async fn loki_query(State(l): State<Loki>, headers: axum::http::HeaderMap, Query(q): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
+    l.authorizations.lock().unwrap().push(headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string));
     let delay = {
         let mut s = l.slow.lock().unwrap();
         if s.0 > 0 {
