@@ -103,7 +103,8 @@ server: {{ max_body_bytes: 65536 }}
 sources:
   loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"], credentials: {{ scheme: bearer, from_file: "{token_file}" }} }} }}
   files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
-  loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
+  loki-down: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: loki-down-2 }}
+  loki-down-2: {{ component: loki, settings: {{ url: "http://127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }}, fallback: files }}
   loki-gone: {{ component: loki, settings: {{ url: "http://casefile:{config_password}@127.0.0.1:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
   loki-offlist: {{ component: loki, settings: {{ url: "http://127.0.0.2:{down}" }}, grant: {{ allow_hosts: ["127.0.0.1:{down}"] }} }}
 ticket: {{ endpoint: "http://{ticket_addr}" }}
@@ -155,6 +156,10 @@ tenants:
     assert!(!auths.is_empty() && auths.iter().all(|a| a.as_deref() == Some(format!("Bearer {loki_token}").as_str())), "the host attached Loki's token: {auths:?}");
     assert!(!t.to_string().contains(&loki_token), "the source's token is not in the report");
     assert!(sources.contains(&("loki-down".into(), "degraded".into())), "{sources:?}");
+    // Down the chain: loki-down, then loki-down-2 (down too), then the files.
+    let degraded = report["sources"].as_array().unwrap().iter().find(|s| s["name"] == "loki-down").unwrap();
+    assert_eq!(degraded["fallback"], "files", "{degraded}");
+    assert!(degraded["error"].as_str().unwrap().contains("fallback `loki-down-2` failed too"), "{degraded}");
     assert!(sources.contains(&("loki-gone".into(), "missing".into())), "{sources:?}");
     // A source whose URL is off its allow-list is refused by policy, and the refusal
     // is audited below.

@@ -28,6 +28,13 @@ pub struct SourceSpec {
     pub fallback: Option<Box<SourceSpec>>,
 }
 
+impl SourceSpec {
+    /// This source, then its fallbacks in order.
+    pub fn chain(&self) -> impl Iterator<Item = &SourceSpec> {
+        std::iter::successors(Some(self), |s| s.fallback.as_deref())
+    }
+}
+
 pub struct Collected {
     pub batch: Batch,
     pub outcomes: Vec<SourceOutcome>,
@@ -139,33 +146,30 @@ async fn collect_one(
             tracing::warn!(source = %source.name, environment = %env, kind = f.kind.as_str(), error = %f.message, "source failed");
             outcome.error = Some(f.describe());
             outcome.error_kind = Some(f.kind);
-            match &source.fallback {
-                // Wrong settings or a wrong query are final: another source would be
-                // asked the same wrong thing, and the report must say so plainly.
-                Some(_) if f.kind == FailureKind::InvalidInput => None,
-                Some(fb) => {
-                    // The fallback gets what is left of the deadline.
-                    let left = deadline.saturating_sub(started.elapsed());
-                    match fetch_one(runtime, fb, req, &env, limit, left).await {
-                        Ok(b) => {
-                            outcome.status = SourceStatus::Degraded;
-                            outcome.fallback = Some(fb.name.clone());
-                            Some(b)
-                        }
-                        Err(ff) => {
-                            outcome.error = Some(format!(
-                                "{}; fallback `{}` failed too: {}",
-                                outcome.error.take().unwrap_or_default(),
-                                fb.name,
-                                ff.describe()
-                            ));
-                            outcome.error_kind = Some(ff.kind);
-                            None
-                        }
+            // Wrong settings or a wrong query are final: another source would be asked
+            // the same wrong thing, and the report must say so plainly. Otherwise
+            // each fallback down the chain gets what is left of the deadline.
+            let mut found = None;
+            let mut next = if f.kind == FailureKind::InvalidInput { None } else { source.fallback.as_deref() };
+            while let Some(fb) = next {
+                let left = deadline.saturating_sub(started.elapsed());
+                match fetch_one(runtime, fb, req, &env, limit, left).await {
+                    Ok(b) => {
+                        metrics::counter!("casefile_source_fallbacks_total", "source" => source.name.clone(), "fallback" => fb.name.clone(), "outcome" => "used").increment(1);
+                        outcome.status = SourceStatus::Degraded;
+                        outcome.fallback = Some(fb.name.clone());
+                        found = Some(b);
+                        break;
+                    }
+                    Err(ff) => {
+                        metrics::counter!("casefile_source_fallbacks_total", "source" => source.name.clone(), "fallback" => fb.name.clone(), "outcome" => "failed").increment(1);
+                        outcome.error = Some(format!("{}; fallback `{}` failed too: {}", outcome.error.take().unwrap_or_default(), fb.name, ff.describe()));
+                        outcome.error_kind = Some(ff.kind);
+                        next = fb.fallback.as_deref();
                     }
                 }
-                None => None,
             }
+            found
         }
     };
     if batch.is_none() {

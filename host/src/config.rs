@@ -577,6 +577,16 @@ impl Config {
                     bail!("source `{name}` cannot be its own fallback");
                 }
             }
+            // A chain of fallbacks must end: no source may come back in its own chain.
+            let mut seen = vec![name.as_str()];
+            let mut next = source.fallback.as_deref();
+            while let Some(fb) = next {
+                if seen.contains(&fb) {
+                    bail!("source `{name}`'s fallbacks loop: {} -> {fb}", seen.join(" -> "));
+                }
+                seen.push(fb);
+                next = self.sources.get(fb).and_then(|s| s.fallback.as_deref());
+            }
         }
         if self.default.masker.is_none() {
             bail!("`default.masker` must name the masker every tenant inherits");
@@ -950,6 +960,21 @@ tenants:
   default: {}
   acme: { owners: [team-a] }
 "#;
+
+    #[test]
+    fn a_fallback_chain_that_loops_is_refused() {
+        let looped = MIN.replace(
+            "  files: { component: c, grant: { dir: samples } }",
+            "  files: { component: c, grant: { dir: samples }, fallback: b }\n  b: { component: c, fallback: d }\n  d: { component: c, fallback: b }",
+        );
+        let e = format!("{:#}", Config::parse(&looped, Path::new(".")).unwrap_err());
+        assert!(e.contains("loop") && e.contains("b -> d -> b"), "{e}");
+        let chain = MIN.replace(
+            "  files: { component: c, grant: { dir: samples } }",
+            "  files: { component: c, grant: { dir: samples }, fallback: b }\n  b: { component: c, fallback: d }\n  d: { component: c }",
+        );
+        assert!(Config::parse(&chain, Path::new(".")).is_ok());
+    }
 
     #[test]
     fn comment_lines_are_not_expanded() {

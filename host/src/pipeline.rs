@@ -161,8 +161,9 @@ fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<S
             .get(name)
             .cloned()
             .ok_or_else(|| fatal("config", format!("source `{name}` has no approved connector bound")))?;
+        // The config refuses loops; the depth cap is a second guard.
         let fallback = match (&c.fallback, depth) {
-            (Some(fb), 0) => Some(Box::new(spec(app, resolved, fb, 1)?)),
+            (Some(fb), d) if d < 8 => Some(Box::new(spec(app, resolved, fb, d + 1)?)),
             _ => None,
         };
         Ok(SourceSpec {
@@ -271,9 +272,9 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     let using = |slot: String, c: &Loaded| ComponentUse { slot, kind: c.kind.as_str().into(), name: c.name.clone(), sha256: c.sha256.clone() };
     let mut components: Vec<ComponentUse> = maskers.iter().map(|m| using("masker".into(), m)).collect();
     for o in collected.outcomes.iter().filter(|o| o.status != SourceStatus::Missing) {
-        let used = sources.iter().find(|s| s.name == o.name).map(|s| match (&o.fallback, &s.fallback) {
-            (Some(_), Some(fb)) => (fb.name.clone(), &fb.connector),
-            _ => (s.name.clone(), &s.connector),
+        let used = sources.iter().find(|s| s.name == o.name).map(|s| match &o.fallback {
+            Some(fb_name) => s.chain().find(|x| x.name == *fb_name).map_or((s.name.clone(), &s.connector), |fb| (fb.name.clone(), &fb.connector)),
+            None => (s.name.clone(), &s.connector),
         });
         if let Some((source, c)) = used {
             components.push(using(format!("source:{source}"), c));
@@ -351,7 +352,7 @@ async fn audit_refusals(app: &App, task_id: &str, sources: &[SourceSpec]) -> any
     // Gathered before the first await: the iterator's closures are not `Send`.
     let mut refused = Vec::new();
     for s in sources {
-        for spec in std::iter::once(s).chain(s.fallback.as_deref()) {
+        for spec in s.chain() {
             refused.extend(spec.grant.refusals.drain().into_iter().map(|r| (spec, r)));
         }
     }

@@ -466,7 +466,15 @@ impl Registry {
         let mut connectors = BTreeMap::new();
         let used = crate::tenants::lookup(config, store, tenant).await?.map(|t| t.sources).unwrap_or_default();
         let mut names: Vec<String> = used.clone();
-        names.extend(used.iter().filter_map(|s| config.sources.get(s)?.fallback.clone()));
+        // Every fallback down each chain (the config refuses loops).
+        let mut next: Vec<String> = used.iter().filter_map(|s| config.sources.get(s)?.fallback.clone()).collect();
+        while let Some(fb) = next.pop() {
+            if names.contains(&fb) {
+                continue;
+            }
+            next.extend(config.sources.get(&fb).and_then(|s| s.fallback.clone()));
+            names.push(fb);
+        }
         for name in names {
             let Some(source) = config.sources.get(&name) else { continue };
             let component = Some(&source.component);
