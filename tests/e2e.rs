@@ -303,6 +303,15 @@ tenants:
     assert_eq!(refused["detail"]["kind"], "http");
     assert_eq!(refused["detail"]["target"], format!("127.0.0.2:{down}"));
     assert_eq!(refused["detail"]["sha256"].as_str().map(str::len), Some(64));
+
+    // loki-down failed twice in a row (the call and its retry): the next diagnosis
+    // does not ask it again and goes straight down its fallback chain.
+    let (status, c) = host.post("/internal/debug/report", &json!({"error_event_id": "evt-after", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!(status, 202, "{c}");
+    let t2 = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 60).await;
+    let skipped = t2["report"]["sources"].as_array().unwrap().iter().find(|s| s["name"] == "loki-down").unwrap().clone();
+    assert_eq!(skipped["status"], "degraded", "{skipped}");
+    assert!(skipped["error"].as_str().unwrap().starts_with("skipped: it failed"), "{skipped}");
 }
 
 /// Validates a real report against the JSON Schema the host serves.

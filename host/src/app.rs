@@ -27,6 +27,8 @@ pub struct App {
     pub wake: tokio::sync::Notify,
     /// Identifies this process in task leases.
     pub host_id: String,
+    /// Each source's recent failures on this host (`collect::health`).
+    pub source_health: crate::collect::health::SourceHealth,
     /// Feature flags, switchable at runtime (`flags`).
     pub flags: crate::flags::FlagCache,
     /// Outbound HTTP for ticket delivery and regression webhooks (same client,
@@ -76,6 +78,7 @@ impl App {
         Ok(Arc::new(App {
             master,
             flags: crate::flags::FlagCache::new(&config.flags),
+            source_health: Default::default(),
             config,
             store,
             runtime,

@@ -73,6 +73,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
             settings: "{}".into(),
             grant: CallGrant { dir: Some(tmp.join(format!("source-{s}"))), ..Default::default() },
             fallback: None,
+            health: Default::default(),
         })
         .collect();
     let req = DiagnosisRequest {

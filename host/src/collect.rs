@@ -7,6 +7,7 @@
 //! the report. Then the records are merged into one timeline, in time corrected
 //! for the hosts' clock skew (`skew`).
 
+pub mod health;
 pub mod skew;
 
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct SourceSpec {
     pub settings: String,
     pub grant: CallGrant,
     pub fallback: Option<Box<SourceSpec>>,
+    /// The source's recent failures on this host (`health`).
+    pub health: Arc<health::Health>,
 }
 
 impl SourceSpec {
@@ -119,14 +122,26 @@ async fn collect_one(
     deadline: Duration,
 ) -> (Batch, SourceOutcome) {
     let started = Instant::now();
-    let mut primary = fetch_one(runtime, source, req, &env, limit, deadline).await;
-    if let Err(f) = &primary {
+    // A source that keeps failing is skipped when there is a fallback to ask.
+    let skip = source.fallback.as_ref().and(source.health.unhealthy());
+    let mut primary = match skip {
+        Some(n) => Err(Failure {
+            kind: FailureKind::Unavailable,
+            message: format!("skipped: it failed {n} times in a row within {} s; asked its fallback instead", health::window_secs()),
+        }),
+        None => fetch_one(runtime, source, req, &env, limit, deadline).await,
+    };
+    if skip.is_none() {
+        note_health(source, &primary);
+    }
+    if let (Err(f), None) = (&primary, skip) {
         let left = deadline.saturating_sub(started.elapsed());
         if f.kind == FailureKind::Unavailable && left > RETRY_PAUSE * 2 {
             tracing::info!(source = %source.name, environment = %env, "source unavailable; retrying once");
             tokio::time::sleep(RETRY_PAUSE).await;
             let left = deadline.saturating_sub(started.elapsed());
             primary = fetch_one(runtime, source, req, &env, limit, left).await;
+            note_health(source, &primary);
         }
     }
     let mut outcome = SourceOutcome {
@@ -202,6 +217,16 @@ async fn collect_one(
 
 /// How long to wait before the one retry of an unavailable source.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Failures of the source itself count against its health; a refusal by policy or
+/// a wrong query does not (asking again would not go differently either way).
+fn note_health(source: &SourceSpec, result: &Result<Batch, Failure>) {
+    match result {
+        Ok(_) => source.health.succeeded(),
+        Err(f) if matches!(f.kind, FailureKind::InvalidInput | FailureKind::Denied) => {}
+        Err(_) => source.health.failed(),
+    }
+}
 
 /// Why one fetch failed.
 struct Failure {

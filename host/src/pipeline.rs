@@ -183,6 +183,7 @@ fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<S
                 refusals: Refusals::default(),
             },
             fallback,
+            health: app.source_health.of(name),
         })
     }
     names.iter().map(|n| spec(app, resolved, n, 0)).collect()
