@@ -570,3 +570,46 @@ tenants:
     let md = String::from_utf8(md).unwrap();
     assert!(md.contains(&format!("- worker-0 moved by {offset:+} ms (relative to gateway-0, from 1 spans)")), "{md}");
 }
+
+/// One source hanging does not hold the report: the collection budget (5 s by
+/// default) cuts it, the report is out with what the other source found, and the
+/// hanging source is `missing` with a `deadline` failure. (How long it took is
+/// printed, not asserted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_source_does_not_hold_the_report() {
+    let secrets = Secrets::generate();
+    let loki = loki_with_incident(&secrets);
+    *loki.slow.lock().unwrap() = (1, Duration::from_secs(60));
+    let loki_addr = start_loki(loki).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    files_source(&files);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+{components}
+sources:
+  loki: {{ component: loki, settings: {{ url: "http://{loki_addr}" }}, grant: {{ allow_hosts: ["{loki_addr}"] }} }}
+  files: {{ component: ndjson, grant: {{ dir: "{files}" }} }}
+default: {{ masker: masker, sources: [loki, files] }}
+tenants:
+  default: {{}}
+"#,
+            components = guest_components(),
+            files = files.display(),
+        ),
+    );
+    let host = Host::start(&config, &dir.path().join("data"));
+    let started = std::time::Instant::now();
+    let (status, c) = host.post("/internal/debug/report", &json!({"error_event_id": "hang", "tenant": "default", "plugin": {"id": "checkout"}, "window": window()})).await;
+    assert_eq!(status, 202, "{c}");
+    let t = host.wait_state(c["task_id"].as_str().unwrap(), &["awaiting_fix", "failed"], 30).await;
+    println!("report with one source hanging: {} ms from the trigger", started.elapsed().as_millis());
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let loki = t["report"]["sources"].as_array().unwrap().iter().find(|s| s["name"] == "loki").unwrap().clone();
+    assert_eq!((loki["status"].as_str(), loki["error_kind"].as_str()), (Some("missing"), Some("deadline")), "{loki}");
+    assert!(loki["error"].as_str().unwrap().contains("5000 ms collection deadline"), "{loki}");
+    assert_eq!(t["report"]["summary"]["logs"], 5, "the files source's lines are in");
+}

@@ -120,7 +120,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             workers: 2,
-            collect_deadline_ms: 15_000,
+            collect_deadline_ms: 5_000,
             lease_seconds: 30,
             max_attempts: 5,
             source_limit: 200_000,
