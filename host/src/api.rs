@@ -804,7 +804,7 @@ async fn start_regression(
         return Err(ApiError::new(StatusCode::CONFLICT, "no_regression", "the task was created with regression strategy `none`"));
     }
     app.store.set_regression_ref(&id, r.git_ref.as_deref()).await?;
-    if !app.store.transition(&id, &[TaskState::AwaitingFix], TaskState::Verifying).await? {
+    if !app.store.transition(&id, &[TaskState::AwaitingFix], TaskState::Verifying, None).await? {
         let now = load_task(&app, &who, &id).await?;
         if now.state == TaskState::Verifying {
             return Ok((StatusCode::ACCEPTED, Json(TaskRef { task_id: id, state: now.state })));

@@ -66,10 +66,24 @@ pub fn owners_for(routes: &[OwnerRoute], default_queue: &[String], tenant_owners
     default_queue.to_vec()
 }
 
+/// The owners of `task`'s failure, for its ticket and its notifications: the
+/// routes, then the tenant's owners (config or API tenant), then the default queue.
+pub async fn owners(app: &App, task: &TaskRow) -> Vec<String> {
+    let tenant_owners = match crate::tenants::lookup(&app.config, &app.store, &task.tenant).await {
+        Ok(t) => t.map(|t| t.owners).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(task = %task.id, error = %format!("{e:#}"), "cannot read the tenant's owners; routing without them");
+            Vec::new()
+        }
+    };
+    owners_for(&app.config.owners.routes, &app.config.owners.default_queue, &tenant_owners, &task.request.plugin.id, &task.tenant, &task.request.environments)
+}
+
 /// Sends `event` about `task` to the configured receiver, in the background.
-pub fn send(app: &App, event: Event, task: &TaskRow, ticket: Option<(&str, Option<&str>)>, detail: Option<&str>) {
+pub async fn send(app: &App, event: Event, task: &TaskRow, ticket: Option<(&str, Option<&str>)>, detail: Option<&str>) {
     let Some(cfg) = app.config.notify.clone().filter(|c| c.url.as_deref().is_some_and(|u| !u.is_empty())) else { return };
-    let message = message(app, &cfg, event, task, ticket, detail);
+    let owners = owners(app, task).await;
+    let message = message(app, &cfg, event, task, &owners, ticket, detail);
     let outbound = app.outbound.clone();
     tokio::spawn(async move {
         let outcome = deliver(&outbound, &cfg, &message).await;
@@ -81,14 +95,12 @@ pub fn send(app: &App, event: Event, task: &TaskRow, ticket: Option<(&str, Optio
     });
 }
 
-fn message(app: &App, cfg: &NotifyConfig, event: Event, task: &TaskRow, ticket: Option<(&str, Option<&str>)>, detail: Option<&str>) -> Value {
+fn message(app: &App, cfg: &NotifyConfig, event: Event, task: &TaskRow, owners: &[String], ticket: Option<(&str, Option<&str>)>, detail: Option<&str>) -> Value {
     let base = app.config.server.public_url.clone().unwrap_or_default();
     let base = base.trim_end_matches('/');
     let report_url = format!("{base}/internal/debug/report/{}", task.id);
     let bundle_url = format!("{report_url}/bundle");
     let title = task.report.as_ref().and_then(|r| r["title"].as_str()).map(crate::telemetry::scrub);
-    let tenant_owners = app.config.tenant(&task.tenant).map(|t| t.owners).unwrap_or_default();
-    let owners = owners_for(&app.config.owners.routes, &app.config.owners.default_queue, &tenant_owners, &task.request.plugin.id, &task.tenant, &task.request.environments);
     let detail = detail.map(crate::telemetry::scrub);
     let body = json!({
         "event": event.as_str(),

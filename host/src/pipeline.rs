@@ -132,7 +132,7 @@ async fn fail(app: &App, id: &str, code: &str, message: &str) -> anyhow::Result<
     metrics::counter!("debug_report_failure_total", "code" => code.to_string()).increment(1);
     app.store.fail_task(id, &json!({"code": code, "message": message})).await?;
     if let Some(task) = app.store.task(id).await? {
-        crate::notify::send(app, crate::notify::Event::DiagnosisFailed, &task, None, Some(&format!("{code}: {message}")));
+        crate::notify::send(app, crate::notify::Event::DiagnosisFailed, &task, None, Some(&format!("{code}: {message}"))).await;
     }
     app.audit.append(&app.store, "pipeline", "task.failed", id, json!({"code": code, "message": message})).await
 }
@@ -396,7 +396,7 @@ async fn record_violations(app: &App, task: &TaskRow, gated: &GateOutcome, fail_
 async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
     if ticket::target(app, task).await.map_err(retry)?.is_none() {
         if !app.flag(crate::flags::TICKET_BRIDGE).await {
-            crate::notify::send(app, crate::notify::Event::ManualHandOff, task, None, None);
+            crate::notify::send(app, crate::notify::Event::ManualHandOff, task, None, None).await;
         }
         return app.store.set_state(&task.id, TaskState::AwaitingFix, None).await.map_err(retry);
     }

@@ -279,11 +279,14 @@ impl Store {
         self.record_event(id, state, detail).await
     }
 
-    /// Moves a task to `state` only if it is in `from`; false otherwise.
-    pub async fn transition(&self, id: &str, from: &[TaskState], to: TaskState) -> Result<bool> {
+    /// Moves a task to `state` only if it is in `from`; false otherwise. Like
+    /// `set_state`, a task coming to rest starts its next work with a fresh
+    /// attempt count, and the move is recorded with `detail`.
+    pub async fn transition(&self, id: &str, from: &[TaskState], to: TaskState, detail: Option<&str>) -> Result<bool> {
         let list = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let reset = if TaskState::ACTIVE.contains(&to) { "" } else { ", attempts = 0" };
         let n = sqlx::query(&format!(
-            "UPDATE tasks SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ({list})"
+            "UPDATE tasks SET state = $1, updated_at = $2{reset} WHERE id = $3 AND state IN ({list})"
         ))
         .bind(to.as_str())
         .bind(now_ms())
@@ -292,7 +295,7 @@ impl Store {
         .await?
         .rows_affected();
         if n == 1 {
-            self.record_event(id, to, None).await?;
+            self.record_event(id, to, detail).await?;
         }
         Ok(n == 1)
     }

@@ -50,7 +50,6 @@ pub async fn target(app: &App, task: &TaskRow) -> Result<Option<Target>> {
 
 async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
     let report = Report::from_stored(task.report.as_ref().context("the task has no report yet")?)?;
-    let tenant = crate::tenants::lookup(&app.config, &app.store, &task.tenant).await?;
     let report_url = app
         .config
         .server
@@ -67,14 +66,7 @@ async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
         title: report.title,
         severity: report.severity.wit(),
         environments: task.request.environments.clone(),
-        owners: crate::notify::owners_for(
-            &app.config.owners.routes,
-            &app.config.owners.default_queue,
-            &tenant.map(|t| t.owners).unwrap_or_default(),
-            &task.request.plugin.id,
-            &task.tenant,
-            &task.request.environments,
-        ),
+        owners: crate::notify::owners(app, task).await,
         markdown: task.report_md.clone().unwrap_or_default(),
         report_url,
     })
@@ -192,7 +184,7 @@ async fn deliver(app: &App, owner: &str, e: &OutboxEntry) -> Result<()> {
                 if let (Some(event), Some(task)) = (event, app.store.task(&e.task_id).await?) {
                     let row = app.store.ticket(&e.tenant, &e.fingerprint).await?;
                     let url = row.as_ref().and_then(|r| r.url.clone());
-                    crate::notify::send(app, event, &task, Some((&ticket, url.as_deref())), None);
+                    crate::notify::send(app, event, &task, Some((&ticket, url.as_deref())), None).await;
                 }
                 app.wake.notify_waiters();
             }
@@ -222,7 +214,7 @@ async fn deliver(app: &App, owner: &str, e: &OutboxEntry) -> Result<()> {
 /// audit log's `ticket.rejected` and the task's view).
 async fn notify_owners_of_rejection(app: &App, e: &OutboxEntry, answer: &str) {
     match app.store.task(&e.task_id).await {
-        Ok(Some(task)) => crate::notify::send(app, crate::notify::Event::TicketRejected, &task, None, Some(&format!("{} refused: {answer}", e.action))),
+        Ok(Some(task)) => crate::notify::send(app, crate::notify::Event::TicketRejected, &task, None, Some(&format!("{} refused: {answer}", e.action))).await,
         Ok(None) => {}
         Err(err) => tracing::warn!(task = %e.task_id, error = %format!("{err:#}"), "cannot notify the owners of a refused ticket action"),
     }

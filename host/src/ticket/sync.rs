@@ -109,10 +109,8 @@ pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> 
                 .bind(&e.ticket_id)
                 .execute(&app.store.pool)
                 .await?;
-            let moved = app.store.transition(&task_id, &[TaskState::AwaitingFix, TaskState::Verifying], TaskState::Closed).await?;
-            if moved {
-                app.store.set_state(&task_id, TaskState::Closed, Some(&format!("closed (manual): ticket {} closed by {by}", e.ticket_id))).await?;
-            }
+            let detail = format!("closed (manual): ticket {} closed by {by}", e.ticket_id);
+            app.store.transition(&task_id, &[TaskState::AwaitingFix, TaskState::Verifying], TaskState::Closed, Some(&detail)).await?;
             "closed"
         }
         Change::Reopened => {
@@ -122,10 +120,8 @@ pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> 
                 .bind(&e.ticket_id)
                 .execute(&app.store.pool)
                 .await?;
-            let moved = app.store.transition(&task_id, &[TaskState::Closed], TaskState::AwaitingFix).await?;
-            if moved {
-                app.store.set_state(&task_id, TaskState::AwaitingFix, Some(&format!("ticket {} reopened by {by}", e.ticket_id))).await?;
-            }
+            let detail = format!("ticket {} reopened by {by}", e.ticket_id);
+            app.store.transition(&task_id, &[TaskState::Closed], TaskState::AwaitingFix, Some(&detail)).await?;
             "reopened"
         }
         Change::Assigned(_) => "assigned",
