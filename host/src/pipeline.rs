@@ -237,6 +237,9 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         None => app.store.tenant_key(&task.tenant, &app.master).await.map_err(retry)?,
     };
     let policy = crate::mask::versions::current(&app.store, &app.template.masking, &task.tenant).await.map_err(retry)?;
+    // The layout is fixed with the policy: a change made while this task runs is
+    // for the next one.
+    let layout = report::layout::current(&app.store, &app.template, &task.tenant).await.map_err(retry)?;
     let masking = policy.policy.as_masking();
     let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
     // The key stays in the host: the masker asks for pseudonyms through its import.
@@ -288,7 +291,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     components.sort();
     components.dedup();
     let mut built = report::build(
-        &app.template,
+        &app.template.with_layout(&layout.layout),
         &ReportInput {
             task_id: &task.id,
             request: &task.request,
@@ -301,6 +304,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             generated_at: chrono::Utc::now(),
         },
     );
+    built.report.template_version = Some(layout.version);
     // Last look at everything the report publishes (request fields, source errors,
     // titles), then the Markdown is rendered again from what the gate let through.
     let mut late = GateOutcome::default();

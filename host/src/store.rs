@@ -13,6 +13,7 @@ use crate::keys::MasterKey;
 use crate::model::{DiagnosisRequest, TaskState};
 
 mod outbox;
+pub mod versions;
 pub use outbox::{Enqueued, OutboxEntry};
 
 /// Versioned schema migrations, one set per backend (host/migrations/<backend>/),

@@ -90,11 +90,14 @@ impl Host {
                 }
             }
         });
-        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+        // Generous: a host compiles its components before it listens, and the Python
+        // example masker (tens of MB) took 110 s to compile on a machine loaded by
+        // several builds at once.
+        let base = match rx.recv_timeout(Duration::from_secs(300)) {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                panic!("casefile did not start listening within 120 s (see its log above)");
+                panic!("casefile did not start listening within 300 s (see its log above)");
             }
         };
         Host { child, base, http: reqwest::Client::new(), token: token.to_string(), log }

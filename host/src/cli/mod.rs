@@ -148,6 +148,12 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// A tenant's report layout (the template's sections and limits) as versioned
+    /// data: `template get|set|versions|diff|rollback --tenant T`.
+    Template {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Re-bind a slot's previous version.
     Rollback {
         #[arg(long)]
@@ -309,7 +315,8 @@ async fn run(cli: Cli) -> Result<()> {
                 print(cli.json, &r, flag_lines)
             }
         },
-        Command::Policy { command } => policy::policy(&client, command, cli.json).await,
+        Command::Policy { command } => policy::run(&client, policy::Doc::MaskingPolicy, command, cli.json).await,
+        Command::Template { command } => policy::run(&client, policy::Doc::ReportLayout, command, cli.json).await,
         Command::Rollback { tenant, slot, shadow } => registry::rollback(&client, &tenant, &slot, shadow, cli.json).await,
         Command::Upload { kind, name, file } => {
             registry::component(&client, registry::ComponentCommand::Push { file, kind, name, version: None, signature: None }, cli.json).await
@@ -535,7 +542,7 @@ async fn error_text(resp: reqwest::Response) -> String {
     }
 }
 
-fn print(as_json: bool, v: &Value, human: fn(&Value) -> String) -> Result<()> {
+fn print(as_json: bool, v: &Value, human: impl Fn(&Value) -> String) -> Result<()> {
     if as_json {
         println!("{}", serde_json::to_string_pretty(v)?);
     } else {
