@@ -19,6 +19,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-prometheus", "connector-prometheus"),
     ("connector-elasticsearch", "connector-elasticsearch"),
     ("ticket-platform", "ticket-platform"),
+    ("ticket-redmine", "ticket-redmine"),
 ];
 
 /// Examples for component authors: built and tested like the shipped plugins, but
