@@ -5,9 +5,10 @@
 ALTER TABLE tickets ADD COLUMN assignee TEXT;
 
 -- One row per polled mapper (by component hash): where the last poll got to, in
--- the ticket system's own time words, and the (id, updated) pairs already applied
--- at that time (its times are to the second, so the next poll asks from it again
--- and skips these). The lease makes hosts sharing the database poll in turn, once
+-- the ticket system's own time words, and what was already applied at that time
+-- (its times are to the second, so the next poll asks from it again and skips
+-- these; keyed on id, updated, state and assignee, as two changes in one second
+-- share their time). The lease makes hosts sharing the database poll in turn, once
 -- per interval.
 CREATE TABLE ticket_poll (
     mapper_sha256 TEXT PRIMARY KEY,

@@ -7,8 +7,9 @@
 //! puts the latest back to `awaiting_fix`, a reassignment is recorded.
 //!
 //! Times are the ticket system's own (Redmine's are to the second), so each poll
-//! asks from the latest time seen, inclusive, and skips the (id, updated) pairs
-//! already applied at it. A ticket whose own actions are in flight (an outbox entry
+//! asks from the latest time seen, inclusive, and skips what it already applied at
+//! that time: keyed on (id, updated) and what the host reads (state, assignee), as
+//! two changes within one second share their `updated`. A ticket whose own actions are in flight (an outbox entry
 //! pending, or delivered while the poll ran) is left for the next poll: the answer
 //! may predate casefile's own close or reopen, and must not undo it.
 
@@ -105,7 +106,14 @@ pub async fn poll_once(app: &App, owner: &str) -> Result<Vec<Applied>> {
 /// Where one mapper's polling got to.
 struct Cursor {
     since: String,
+    /// (what was seen, its `updated`) for those at or after `since`.
     seen: BTreeSet<(String, String)>,
+}
+
+/// What the poll acts on in one listed ticket: a change of any of it within the
+/// same second as the last one is news.
+fn seen_key(t: &TicketStatus) -> String {
+    format!("{}\u{1f}{}\u{1f}{}", t.id, convert::ticket_state_word(&t.state), t.assignee.as_deref().unwrap_or(""))
 }
 
 /// Takes the mapper's turn (None when another host polled it within the interval).
@@ -146,7 +154,7 @@ async fn poll_mapper(app: &App, owner: &str, target: &wit::TicketTarget, mapper:
     let mut deferred: Option<String> = None;
     let mut done = Vec::new();
     for t in &tickets {
-        let pair = (t.id.clone(), t.updated.clone());
+        let pair = (seen_key(t), t.updated.clone());
         if cursor.seen.contains(&pair) {
             continue;
         }
@@ -170,6 +178,7 @@ async fn poll_mapper(app: &App, owner: &str, target: &wit::TicketTarget, mapper:
         Some(d) if time_cmp(&d, &latest) == Ordering::Less => d,
         _ => latest,
     };
+    tracing::debug!(mapper = %mapper.name, since = %cursor.since, next = %next, listed = tickets.len(), applied = applied.len(), "ticket poll");
     cursor.seen.extend(done);
     let seen: Vec<&(String, String)> = cursor.seen.iter().filter(|(_, u)| time_cmp(u, &next) != Ordering::Less).collect();
     sqlx::query("UPDATE ticket_poll SET cursor = $2, seen = $3, polled_at = $4, last_error = NULL WHERE mapper_sha256 = $1 AND lease_owner = $5")
@@ -298,5 +307,15 @@ mod tests {
         assert_eq!(time_cmp("2026-11-30T23:37:25+01:00", "2026-11-30T22:37:25Z"), Ordering::Equal);
         assert_eq!(time_cmp("2026-11-30T22:37:25Z", "2026-11-30T22:37:25Z"), Ordering::Equal);
         assert_eq!(time_cmp("b", "a"), Ordering::Greater);
+    }
+
+    /// Two changes within one second share `updated`: the second is still news.
+    #[test]
+    fn a_second_change_in_the_same_second_is_not_taken_for_a_repeat() {
+        let t = |state, assignee: Option<&str>| TicketStatus { id: "7".into(), state, assignee: assignee.map(str::to_string), updated: "2026-11-30T22:37:25Z".into() };
+        let reopened = seen_key(&t(wit::TicketState::Open, None));
+        assert_ne!(reopened, seen_key(&t(wit::TicketState::Open, Some("Ana"))));
+        assert_ne!(reopened, seen_key(&t(wit::TicketState::Closed, None)));
+        assert_eq!(reopened, seen_key(&t(wit::TicketState::Open, None)));
     }
 }
