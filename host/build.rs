@@ -20,6 +20,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-elasticsearch", "connector-elasticsearch"),
     ("ticket-platform", "ticket-platform"),
     ("ticket-redmine", "ticket-redmine"),
+    ("ticket-jira", "ticket-jira"),
 ];
 
 /// Examples for component authors: built and tested like the shipped plugins, but
