@@ -320,7 +320,8 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
             // (Redmine's 422 `errors`, for one).
             return match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
                 Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
-                    Attempt::Rejected(format!("the ticket system answered {}: {}", response.status, crate::telemetry::scrub(&m)))
+                    let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
+                    Attempt::Rejected(format!("the ticket system answered {}: {words}", response.status))
                 }
                 _ => Attempt::Rejected(host_words),
             };
