@@ -86,6 +86,18 @@ Member.create!(project: p, user: admin, roles: [Role.givable.find_by!(name: "Man
 puts "API_KEY=#{admin.api_key}"
 "#;
 
+/// Whether `GET /login` answers 200 (Redmine is up once its login page renders).
+fn login_page_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    if s.write_all(b"GET /login HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+}
+
 impl Redmine {
     fn start(dir: &Path) -> Redmine {
         assert!(
@@ -117,12 +129,7 @@ impl Redmine {
         let redmine = Redmine { child, base: format!("http://127.0.0.1:{port}"), key, log, http: reqwest::Client::new() };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let up = std::process::Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{}/login", redmine.base)])
-                .output()
-                .map(|o| o.stdout == b"200")
-                .unwrap_or(false);
-            if up {
+            if login_page_answers(port) {
                 break;
             }
             assert!(Instant::now() < deadline, "Redmine did not answer GET /login within 120 s; its log: {}", redmine.log_text());
