@@ -503,7 +503,7 @@ impl Runtime {
         self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
     }
 
-    fn polling<'a>(loaded: &'a Loaded) -> Result<&'a TicketMapperPollingPre<HostState>, CallError> {
+    fn polling(loaded: &Loaded) -> Result<&TicketMapperPollingPre<HostState>, CallError> {
         match &*loaded.pre {
             Pre::Mapper(_, Some(p)) => Ok(p),
             _ => Err(CallError::Plugin {
