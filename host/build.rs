@@ -19,6 +19,8 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-prometheus", "connector-prometheus"),
     ("connector-elasticsearch", "connector-elasticsearch"),
     ("ticket-platform", "ticket-platform"),
+    ("ticket-redmine", "ticket-redmine"),
+    ("ticket-jira", "ticket-jira"),
 ];
 
 /// Examples for component authors: built and tested like the shipped plugins, but

@@ -51,6 +51,7 @@ pub fn spawn_workers(app: Arc<App>) {
         let app = app.clone();
         tokio::spawn(async move { worker(app, n).await });
     }
+    tokio::spawn(ticket::poll::poll_forever(app.clone()));
     tokio::spawn(ticket::deliver_forever(app));
 }
 
