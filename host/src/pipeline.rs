@@ -485,6 +485,8 @@ async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntr
     match entry.state.as_str() {
         "delivered" => {
             metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            // Before this task, so a retry of this stage does it again if it fails.
+            close_others_on_ticket(app, task).await.map_err(retry)?;
             close_task(app, task, &entry.comment).await
         }
         "pending" => {
@@ -498,6 +500,20 @@ async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntr
             close_task(app, task, &detail).await
         }
     }
+}
+
+/// Other diagnoses of the same failure (occurrences on the same ticket) wait for
+/// the same fix: the verified fix closed their ticket, so they close too, instead
+/// of waiting on a closed ticket.
+async fn close_others_on_ticket(app: &App, task: &TaskRow) -> anyhow::Result<()> {
+    let Some(ticket_id) = &task.ticket_id else { return Ok(()) };
+    for other in app.store.tasks_on_ticket(&task.tenant, ticket_id, TaskState::AwaitingFix, &task.id).await? {
+        let detail = format!("closed: the fix verified by task {} closed ticket {ticket_id}", task.id);
+        if app.store.transition(&other, &[TaskState::AwaitingFix], TaskState::Closed, Some(&detail)).await? {
+            app.audit.append(&app.store, "pipeline", "task.closed", &other, json!({"ticket_id": ticket_id, "verified_by": task.id})).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn close_task(app: &App, task: &TaskRow, detail: &str) -> Result<(), StageError> {

@@ -391,6 +391,18 @@ impl Store {
         row.map(|r| ticket_from_row(&r)).transpose()
     }
 
+    /// The tasks of `tenant` on ticket `ticket_id` in `state`, but `except`.
+    pub async fn tasks_on_ticket(&self, tenant: &str, ticket_id: &str, state: TaskState, except: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM tasks WHERE tenant = $1 AND ticket_id = $2 AND state = $3 AND id <> $4 ORDER BY created_at")
+            .bind(tenant)
+            .bind(ticket_id)
+            .bind(state.as_str())
+            .bind(except)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     // ---- components and keys -------------------------------------------------
 
     pub async fn record_component(&self, sha: &str, kind: &str, name: &str, size: usize) -> Result<()> {

@@ -4,6 +4,7 @@
 //! it. Every action goes through the outbox (store/outbox.rs): written first, then
 //! delivered by `deliver_forever` with backoff until the ticket system takes it.
 
+pub mod reconcile;
 pub mod sync;
 
 use std::time::Duration;
