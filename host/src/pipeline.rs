@@ -431,17 +431,24 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
 /// per wait (not at every look).
 async fn note_waiting(app: &App, task: &TaskRow, entry: &crate::store::OutboxEntry) -> anyhow::Result<()> {
     let history = app.store.task_events(&task.id).await?;
-    let noted = history.last().is_some_and(|(_, _, d)| d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting")));
+    let noted = history.last().is_some_and(|(_, _, d)| is_wait_note(d.as_deref()));
     if !noted {
         app.store.set_state(&task.id, task.state, Some(&ticket::waiting_detail(entry))).await?;
     }
     Ok(())
 }
 
+/// Whether a history line is `note_waiting`'s (a note, not a change of state).
+fn is_wait_note(detail: Option<&str>) -> bool {
+    detail.is_some_and(|d| d.starts_with("ticketing: waiting"))
+}
+
 /// How many times the task has entered `verifying`: names one verification, so a
-/// retried stage queues its close or comment once.
+/// retried stage queues its close or comment once. The waiting notes written in
+/// `verifying` are not entries (counted, they renamed the close mid-wait, so the
+/// regression ran again and the task closed before its ticket).
 async fn verification(app: &App, task: &TaskRow) -> anyhow::Result<usize> {
-    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, _)| s == "verifying").count())
+    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, d)| s == "verifying" && !is_wait_note(d.as_deref())).count())
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
