@@ -376,10 +376,48 @@ pub async fn run(app: &App, scope: &Scope, actor: &str, dry_run: bool) -> Result
         });
     }
 
+    let (missing, manual) = queue_missing(app, scope, dry_run).await?;
+    repairs.extend(missing);
+    checked.manual_hand_off = manual;
+
+    if !dry_run {
+        audit(app, actor, &repairs).await?;
+    }
+    Ok(Reconciled { dry_run, checked, ticket_states: TICKET_STATES.into(), repairs, left })
+}
+
+/// Audits the repairs done and wakes the workers and the outbox for them.
+async fn audit(app: &App, actor: &str, repairs: &[Repair]) -> Result<()> {
+    for r in repairs.iter().filter(|r| r.applied) {
+        app.audit
+            .append(&app.store, actor, &format!("reconcile.{}", r.kind), r.ticket_id.as_deref().unwrap_or(&r.task_id), json!(r))
+            .await?;
+    }
+    if repairs.iter().any(|r| r.applied) {
+        app.wake.notify_waiters();
+    }
+    Ok(())
+}
+
+/// What switching `debug-ticket-bridge` back on does: the tasks handed off while
+/// it was off get their ticket actions queued (one ticket per failure, as ever).
+/// The other checks wait for `reconcile`.
+pub async fn after_bridge_on(app: &App, actor: &str) -> Result<Vec<Repair>> {
+    let (repairs, _) = queue_missing(app, &Scope::All, false).await?;
+    audit(app, actor, &repairs).await?;
+    Ok(repairs)
+}
+
+/// Queues the ticket action of every task that never got one and can get one now;
+/// also returns how many cannot (no target: manual hand-off).
+async fn queue_missing(app: &App, scope: &Scope, dry_run: bool) -> Result<(Vec<Repair>, i64)> {
+    let store = &app.store;
+    let mut repairs = Vec::new();
+    let mut manual = 0;
     for m in missing_tickets(store).await?.into_iter().filter(|m| scope.allows(&m.tenant)) {
         let task = store.task(&m.task_id).await?.with_context(|| format!("task {} vanished", m.task_id))?;
         if super::target(app, &task).await?.is_none() {
-            checked.manual_hand_off += 1;
+            manual += 1;
             continue;
         }
         let found = match m.state {
@@ -412,17 +450,7 @@ pub async fn run(app: &App, scope: &Scope, actor: &str, dry_run: bool) -> Result
         repairs.push(repair);
     }
 
-    if !dry_run {
-        for r in repairs.iter().filter(|r| r.applied) {
-            app.audit
-                .append(store, actor, &format!("reconcile.{}", r.kind), r.ticket_id.as_deref().unwrap_or(&r.task_id), json!(r))
-                .await?;
-        }
-        if repairs.iter().any(|r| r.applied) {
-            app.wake.notify_waiters();
-        }
-    }
-    Ok(Reconciled { dry_run, checked, ticket_states: TICKET_STATES.into(), repairs, left })
+    Ok((repairs, manual))
 }
 
 #[cfg(test)]
