@@ -184,6 +184,10 @@ async fn bridge(host: &Host, on: bool) {
     assert_eq!(status, 200, "{:?}", f.text().await);
 }
 
+fn updates_of(tickets: &Tickets, id: &str) -> Vec<Value> {
+    tickets.updates.lock().unwrap().iter().filter(|u| u["id"] == id).cloned().collect()
+}
+
 fn kinds(r: &Value) -> Vec<String> {
     let mut k: Vec<String> = r["repairs"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_string()).collect();
     k.sort();
@@ -291,5 +295,9 @@ async fn reconcile_repairs_each_drift_once_and_a_dry_run_changes_nothing() {
     host.wait_state(&t5, &["closed"], 60).await;
     let v6 = host.wait_state(&t6, &["closed"], 60).await;
     assert!(v6["history"].to_string().contains(&format!("the fix verified by task {t5} closed ticket PLAT-4")), "{v6:#}");
+    // The close says the outcome and links the run.
+    let close = updates_of(&tickets, "PLAT-4").into_iter().find(|u| u["state"] == "closed").expect("PLAT-4 closed");
+    let comment = close["comment"].as_str().unwrap_or_default();
+    assert!(comment.starts_with("Regression passed (42 tests; run: http://runner.test/runs/"), "{close}");
     assert!(cli(&[]).contains("nothing to repair"));
 }

@@ -467,7 +467,7 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
         if target.is_some() && task.ticket_id.is_some() {
-            let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
+            let comment = format!("Regression passed ({}); closed by casefile.", outcome.said());
             if ticket::enqueue_transition(app, task, &close_key, "close", &comment).await.map_err(retry)? {
                 let entry = app.store.outbox_entry(&close_key).await.map_err(retry)?.ok_or_else(|| fatal("outbox", "the queued close vanished"))?;
                 return finish_close(app, task, entry).await;
@@ -478,7 +478,7 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
         if target.is_some() {
             // Queued, not awaited: the task waits for a fix either way.
-            let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
+            let comment = format!("Regression failed ({}); the ticket stays open.", outcome.said());
             ticket::enqueue_transition(app, task, &format!("{}:regression-failed:{n}", task.id), "comment", &comment).await.map_err(retry)?;
         }
         app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)
