@@ -459,10 +459,19 @@ mod tests {
 
     const DAY: i64 = 86_400_000;
 
-    async fn sqlite() -> (tempfile::TempDir, Store) {
+    /// Runs `check` on a fresh SQLite and a fresh PostgreSQL database.
+    async fn on_both<F, Fut>(check: F)
+    where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap();
-        (dir, store)
+        check(Store::open(&Store::default_url(dir.path()), dir.path()).await.unwrap()).await;
+        let (admin, db, url) = crate::store::tests::fresh_postgres().await;
+        let store = Store::open(&url, dir.path()).await.unwrap();
+        check(store.clone()).await;
+        store.pool.close().await;
+        crate::store::tests::drop_postgres(admin, &db).await;
     }
 
     /// An entry whose worker died holding it, and one due long ago that nobody
@@ -470,70 +479,74 @@ mod tests {
     /// freshly leased are not. Released once, they are not found again.
     #[tokio::test]
     async fn stuck_entries_are_found_released_and_not_found_again() {
-        let (_dir, store) = sqlite().await;
-        store.enqueue_diagnosis("acme", "fp-a", "t1", "e1", 30 * DAY).await.unwrap();
-        store.enqueue_diagnosis("acme", "fp-a", "t2", "e2", 30 * DAY).await.unwrap();
-        store.enqueue_diagnosis("acme", "fp-b", "t3", "e3", 30 * DAY).await.unwrap();
-        store.enqueue_diagnosis("acme", "fp-c", "t4", "e4", 30 * DAY).await.unwrap();
-        let now = now_ms();
-        let set = |sql: &'static str, task: &'static str, a: i64| {
-            let store = store.clone();
-            async move { sqlx::query(sql).bind(a).bind(task).execute(&store.pool).await.unwrap() }
-        };
-        // t1's create: leased by a dead worker. t2's comment: due long ago, but it
-        // waits for t1's create. t3: due long ago, nobody holds it. t4: live lease.
-        set("UPDATE ticket_outbox SET lease_owner = 'dead/outbox', lease_until = $1 WHERE task_id = $2", "t1", now - 5_000).await;
-        set("UPDATE ticket_outbox SET next_at = $1 WHERE task_id = $2", "t2", now - 10 * 60_000).await;
-        set("UPDATE ticket_outbox SET next_at = $1 WHERE task_id = $2", "t3", now - 10 * 60_000).await;
-        set("UPDATE ticket_outbox SET lease_owner = 'live/outbox', lease_until = $1 WHERE task_id = $2", "t4", now + 60_000).await;
-        let due_before = now - 60_000;
-        let stuck = stuck_entries(&store, now, due_before).await.unwrap();
-        assert_eq!(stuck.iter().map(|e| e.task_id.as_str()).collect::<Vec<_>>(), ["t1", "t3"], "{stuck:?}");
-        assert_eq!(stuck[0].lease_owner.as_deref(), Some("dead/outbox"));
-        for e in &stuck {
-            assert!(release_entry(&store, e.id, now, due_before).await.unwrap());
-            assert!(!release_entry(&store, e.id, now, due_before).await.unwrap(), "released once");
-        }
-        assert!(stuck_entries(&store, now, due_before).await.unwrap().is_empty());
-        // Released means claimable at once, by a live worker.
-        let claimed = store.claim_outbox("w", 60_000).await.unwrap().expect("due now");
-        assert_eq!(claimed.task_id, "t1");
+        on_both(|store| async move {
+            store.enqueue_diagnosis("acme", "fp-a", "t1", "e1", 30 * DAY).await.unwrap();
+            store.enqueue_diagnosis("acme", "fp-a", "t2", "e2", 30 * DAY).await.unwrap();
+            store.enqueue_diagnosis("acme", "fp-b", "t3", "e3", 30 * DAY).await.unwrap();
+            store.enqueue_diagnosis("acme", "fp-c", "t4", "e4", 30 * DAY).await.unwrap();
+            let now = now_ms();
+            let set = |sql: &'static str, task: &'static str, a: i64| {
+                let store = store.clone();
+                async move { sqlx::query(sql).bind(a).bind(task).execute(&store.pool).await.unwrap() }
+            };
+            // t1's create: leased by a dead worker. t2's comment: due long ago, but it
+            // waits for t1's create. t3: due long ago, nobody holds it. t4: live lease.
+            set("UPDATE ticket_outbox SET lease_owner = 'dead/outbox', lease_until = $1 WHERE task_id = $2", "t1", now - 5_000).await;
+            set("UPDATE ticket_outbox SET next_at = $1 WHERE task_id = $2", "t2", now - 10 * 60_000).await;
+            set("UPDATE ticket_outbox SET next_at = $1 WHERE task_id = $2", "t3", now - 10 * 60_000).await;
+            set("UPDATE ticket_outbox SET lease_owner = 'live/outbox', lease_until = $1 WHERE task_id = $2", "t4", now + 60_000).await;
+            let due_before = now - 60_000;
+            let stuck = stuck_entries(&store, now, due_before).await.unwrap();
+            assert_eq!(stuck.iter().map(|e| e.task_id.as_str()).collect::<Vec<_>>(), ["t1", "t3"], "{stuck:?}");
+            assert_eq!(stuck[0].lease_owner.as_deref(), Some("dead/outbox"));
+            for e in &stuck {
+                assert!(release_entry(&store, e.id, now, due_before).await.unwrap());
+                assert!(!release_entry(&store, e.id, now, due_before).await.unwrap(), "released once");
+            }
+            assert!(stuck_entries(&store, now, due_before).await.unwrap().is_empty());
+            // Released means claimable at once, by a live worker.
+            let claimed = store.claim_outbox("w", 60_000).await.unwrap().expect("due now");
+            assert_eq!(claimed.task_id, "t1");
+        })
+        .await;
     }
 
     /// A task that has a report, no ticket and no ticket action is found; one whose
     /// action was cancelled by a person, or that failed for another reason, is not.
     #[tokio::test]
     async fn tasks_without_a_ticket_action_are_found() {
-        let (_dir, store) = sqlite().await;
-        let req = |event: &str| crate::model::DiagnosisRequest {
-            error_event_id: event.into(),
-            tenant: "acme".into(),
-            plugin: crate::model::PluginRef { id: "p".into(), version: None },
-            environments: vec![],
-            window: crate::model::Window { start: chrono::Utc::now() - chrono::Duration::minutes(5), end: chrono::Utc::now() },
-            trace_ids: vec![],
-            message: None,
-            regression: crate::model::RegressionStrategy::Webhook,
-        };
-        for (id, state, error) in [
-            ("manual", TaskState::AwaitingFix, None),
-            ("gave-up", TaskState::Failed, Some(json!({"code": "retries_exhausted", "message": "ticket system down"}))),
-            ("masking", TaskState::Failed, Some(json!({"code": "masking_violation", "message": "held back"}))),
-            ("cancelled", TaskState::AwaitingFix, None),
-        ] {
-            store.create_task(id, &req(id)).await.unwrap();
-            store.save_report(id, &json!({}), "md", "sha", &format!("fp-{id}"), &json!([])).await.unwrap();
-            match error {
-                Some(e) => store.fail_task(id, &e).await.unwrap(),
-                None => store.set_state(id, state, None).await.unwrap(),
+        on_both(|store| async move {
+            let req = |event: &str| crate::model::DiagnosisRequest {
+                error_event_id: event.into(),
+                tenant: "acme".into(),
+                plugin: crate::model::PluginRef { id: "p".into(), version: None },
+                environments: vec![],
+                window: crate::model::Window { start: chrono::Utc::now() - chrono::Duration::minutes(5), end: chrono::Utc::now() },
+                trace_ids: vec![],
+                message: None,
+                regression: crate::model::RegressionStrategy::Webhook,
+            };
+            for (id, state, error) in [
+                ("manual", TaskState::AwaitingFix, None),
+                ("gave-up", TaskState::Failed, Some(json!({"code": "retries_exhausted", "message": "ticket system down"}))),
+                ("masking", TaskState::Failed, Some(json!({"code": "masking_violation", "message": "held back"}))),
+                ("cancelled", TaskState::AwaitingFix, None),
+            ] {
+                store.create_task(id, &req(id)).await.unwrap();
+                store.save_report(id, &json!({}), "md", "sha", &format!("fp-{id}"), &json!([])).await.unwrap();
+                match error {
+                    Some(e) => store.fail_task(id, &e).await.unwrap(),
+                    None => store.set_state(id, state, None).await.unwrap(),
+                }
             }
-        }
-        store.enqueue_diagnosis("acme", "fp-cancelled", "cancelled", "cancelled", 30 * DAY).await.unwrap();
-        store.outbox_cancel_task("cancelled", "ana").await.unwrap();
-        let found = missing_tickets(&store).await.unwrap();
-        assert_eq!(
-            found.iter().map(|m| (m.task_id.as_str(), m.state)).collect::<Vec<_>>(),
-            [("manual", TaskState::AwaitingFix), ("gave-up", TaskState::Failed)]
-        );
+            store.enqueue_diagnosis("acme", "fp-cancelled", "cancelled", "cancelled", 30 * DAY).await.unwrap();
+            store.outbox_cancel_task("cancelled", "ana").await.unwrap();
+            let found = missing_tickets(&store).await.unwrap();
+            assert_eq!(
+                found.iter().map(|m| (m.task_id.as_str(), m.state)).collect::<Vec<_>>(),
+                [("manual", TaskState::AwaitingFix), ("gave-up", TaskState::Failed)]
+            );
+        })
+        .await;
     }
 }
