@@ -26,6 +26,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     // The handler checks a webhook signature or a service token (not the layer).
     ("post", "/internal/ticket/events", &["service", "signed"]),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", &["developer"]),
+    ("post", "/internal/debug/reconcile", &["platform"]),
     ("get", "/internal/components", &["platform", "security"]),
     ("post", "/internal/components", &["platform"]),
     ("get", "/internal/components/{sha256}", &["platform", "security"]),

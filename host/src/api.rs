@@ -10,6 +10,7 @@ mod error;
 pub mod flags;
 pub mod openapi;
 pub mod policies;
+pub mod reconcile;
 pub mod registry;
 pub mod tenants;
 #[cfg(test)]
@@ -52,6 +53,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(retry_task))
         .routes(routes!(ticket_events))
         .routes(routes!(cancel_ticket_delivery))
+        .routes(routes!(reconcile::reconcile))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))

@@ -5,6 +5,7 @@
 //! delivered by `deliver_forever` with backoff until the ticket system takes it.
 
 pub mod poll;
+pub mod reconcile;
 pub mod sync;
 
 use std::time::Duration;

@@ -295,9 +295,13 @@ async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> axu
 }
 
 async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
-    t.regressions.lock().unwrap().push(body);
+    let run = {
+        let mut r = t.regressions.lock().unwrap();
+        r.push(body);
+        r.len()
+    };
     let passed = *t.regression_passes.lock().unwrap();
-    Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests"}))
+    Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests", "url": format!("http://runner.test/runs/{run}")}))
 }
 
 fn tickets_router(t: Tickets) -> Router {

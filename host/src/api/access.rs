@@ -53,6 +53,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("post", "/internal/debug/report/{task_id}/retry", Rule::Roles(&[Developer])),
     ("post", "/internal/ticket/events", Rule::Signed),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", Rule::Roles(&[Developer])),
+    ("post", "/internal/debug/reconcile", Rule::Roles(&[Platform])),
     ("get", "/internal/components", Rule::Roles(&[Platform, Security])),
     ("post", "/internal/components", Rule::Roles(&[Platform])),
     ("get", "/internal/components/{sha256}", Rule::Roles(&[Platform, Security])),
