@@ -18,6 +18,9 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-loki", "connector-loki"),
     ("connector-prometheus", "connector-prometheus"),
     ("connector-elasticsearch", "connector-elasticsearch"),
+    ("connector-tempo", "connector-tempo"),
+    ("connector-jaeger", "connector-jaeger"),
+    ("connector-export", "connector-export"),
     ("ticket-platform", "ticket-platform"),
 ];
 
