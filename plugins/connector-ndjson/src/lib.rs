@@ -45,8 +45,10 @@ fn collect(root: &Path, extensions: &[String], query: &Query) -> Result<Batch, P
     Ok(out.finish(query.start_ns, &query.environment))
 }
 
-/// A `.json` document larger than this is counted as skipped rather than read whole.
-const MAX_DOCUMENT: u64 = 64 * 1024 * 1024;
+/// A `.json` document larger than this is counted as skipped rather than read whole:
+/// parsed, it takes several times its size, and the component's memory is capped
+/// (256 MiB by default). One document per line has no such bound.
+const MAX_DOCUMENT: u64 = 16 * 1024 * 1024;
 
 /// Adds the wanted records of one file; malformed lines are counted, not fatal.
 fn read_file(path: &Path, query: &Query, out: &mut Collector) {
