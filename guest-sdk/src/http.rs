@@ -35,7 +35,7 @@ pub fn unknown_placeholder(template: &str) -> Option<String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { return None };
+        let close = after.find('}')?;
         let name = &after[..close];
         if !name.is_empty()
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
