@@ -6,6 +6,7 @@
 //! table, from each handler's `#[utoipa::path]` and its request and response types.
 
 pub mod access;
+pub mod contracts;
 mod error;
 pub mod flags;
 pub mod openapi;

@@ -208,6 +208,8 @@ pub struct Loki {
     pub slow: Arc<Mutex<(usize, Duration)>>,
     /// The Authorization header of each query (what the host attached).
     pub authorizations: Arc<Mutex<Vec<Option<String>>>>,
+    /// `start`, `end`, `limit` and `direction` of each query, as sent.
+    pub pages: Arc<Mutex<Vec<(String, String, String, String)>>>,
 }
 
 async fn loki_query(State(l): State<Loki>, headers: axum::http::HeaderMap, Query(q): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
@@ -225,18 +227,32 @@ async fn loki_query(State(l): State<Loki>, headers: axum::http::HeaderMap, Query
         tokio::time::sleep(d).await;
     }
     l.queries.lock().unwrap().push(q.get("query").cloned().unwrap_or_default());
+    let param = |k: &str| q.get(k).cloned().unwrap_or_default();
+    l.pages.lock().unwrap().push((param("start"), param("end"), param("limit"), param("direction")));
     let start: i64 = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(i64::MIN);
     let end: i64 = q.get("end").and_then(|s| s.parse().ok()).unwrap_or(i64::MAX);
-    let result: Vec<Value> = l
-        .streams
-        .lock()
-        .unwrap()
+    // As Loki does: the `limit` entries nearest the direction's start of the window,
+    // over all streams, then grouped by stream.
+    let streams = l.streams.lock().unwrap().clone();
+    let mut hits: Vec<(i64, usize, usize)> = Vec::new();
+    for (s, (_, values)) in streams.iter().enumerate() {
+        hits.extend(values.iter().enumerate().filter(|(_, (ns, _))| *ns >= start && *ns < end).map(|(i, (ns, _))| (*ns, s, i)));
+    }
+    hits.sort();
+    if param("direction") == "backward" {
+        hits.reverse();
+    }
+    if let Some(limit) = q.get("limit").and_then(|l| l.parse::<usize>().ok()) {
+        hits.truncate(limit);
+    }
+    let result: Vec<Value> = streams
         .iter()
-        .map(|(labels, values)| {
-            let v: Vec<Value> = values
+        .enumerate()
+        .map(|(s, (labels, values))| {
+            let v: Vec<Value> = hits
                 .iter()
-                .filter(|(ns, _)| *ns >= start && *ns < end)
-                .map(|(ns, line)| json!([ns.to_string(), line]))
+                .filter(|h| h.1 == s)
+                .map(|&(ns, _, i)| json!([ns.to_string(), values[i].1]))
                 .collect();
             json!({"stream": labels, "values": v})
         })
