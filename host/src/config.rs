@@ -44,6 +44,9 @@ pub struct Config {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Message-bus triggers (`trigger`).
+    #[serde(default)]
+    pub events: EventsConfig,
     #[serde(default)]
     pub owners: OwnersConfig,
     #[serde(default)]
@@ -396,6 +399,113 @@ pub struct AlertsConfig {
     pub default_tenant: Option<String>,
 }
 
+/// Triggers that arrive on a message bus instead of HTTP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Subscribe to `plugin.debug.alert` on NATS JetStream; off when absent.
+    pub nats: Option<NatsConfig>,
+}
+
+/// A JetStream durable pull consumer on one subject. Each message is a
+/// `plugin.debug.alert` event or an Alertmanager webhook, taken exactly as the
+/// HTTP routes take them, and acknowledged only once its task is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// `nats://host:port` (several comma-separated for a cluster).
+    pub url: String,
+    pub subject: String,
+    /// The stream holding the subject; created (capturing only `subject`) when missing.
+    pub stream: String,
+    /// The durable consumer's name, shared by every casefile host on the stream.
+    pub consumer: String,
+    /// How long a delivered message may go unacknowledged before it is delivered
+    /// again (to this host or another).
+    pub ack_wait_seconds: u64,
+    /// Deliveries of one message before JetStream gives up on it; -1: no limit
+    /// (the host itself terminates invalid messages at once).
+    pub max_deliver: i64,
+    /// How long a stream the host creates keeps messages.
+    pub stream_max_age_hours: u64,
+    /// Credentials for the NATS server; none when absent.
+    pub credentials: Option<NatsCredentials>,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            subject: "plugin.debug.alert".into(),
+            stream: "CASEFILE_EVENTS".into(),
+            consumer: "casefile".into(),
+            ack_wait_seconds: 30,
+            max_deliver: -1,
+            stream_max_age_hours: 24 * 7,
+            credentials: None,
+        }
+    }
+}
+
+/// How the host authenticates to NATS. The secret (token, password, nkey seed or
+/// the whole `.creds` file) comes from an environment variable or a file, never
+/// from the config itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsCredentials {
+    pub scheme: NatsAuthScheme,
+    /// The user name, for `password`.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub from_env: Option<String>,
+    #[serde(default)]
+    pub from_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NatsAuthScheme {
+    Token,
+    Password,
+    Nkey,
+    /// A `.creds` file (user JWT and nkey seed), as `nsc` writes it.
+    Creds,
+}
+
+impl NatsConfig {
+    fn validate(&self) -> Result<()> {
+        let token = |what: &str, v: &str, wildcards: bool| -> Result<()> {
+            let bad = v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) || (!wildcards && v.contains(['.', '*', '>']));
+            if bad {
+                bail!("events.nats.{what} `{v}` is not valid: it must be non-empty without spaces{}", if wildcards { "" } else { " or `.`, `*`, `>`" });
+            }
+            Ok(())
+        };
+        if self.url.trim().is_empty() {
+            bail!("events.nats.url is empty: name the NATS server, e.g. nats://127.0.0.1:4222");
+        }
+        token("subject", &self.subject, true)?;
+        token("stream", &self.stream, false)?;
+        token("consumer", &self.consumer, false)?;
+        if self.ack_wait_seconds == 0 {
+            bail!("events.nats.ack_wait_seconds must be at least 1");
+        }
+        if self.max_deliver == 0 || self.max_deliver < -1 {
+            bail!("events.nats.max_deliver must be -1 (no limit) or at least 1");
+        }
+        if let Some(c) = &self.credentials {
+            if c.from_env.is_some() == c.from_file.is_some() {
+                bail!("events.nats.credentials need exactly one of `from_env` or `from_file`");
+            }
+            if (c.scheme == NatsAuthScheme::Password) != c.user.is_some() {
+                bail!("events.nats.credentials: `user` goes with scheme `password`, and only with it");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the registry demands before a component may be bound.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -613,6 +723,9 @@ impl Config {
         }
         if self.pipeline.workers == 0 {
             bail!("pipeline.workers must be at least 1");
+        }
+        if let Some(n) = &self.events.nats {
+            n.validate()?;
         }
         if self.registry.require_signature && self.registry.trusted_keys.is_empty() {
             bail!("registry.require_signature is on but registry.trusted_keys is empty: list the publisher keys whose signatures count");
