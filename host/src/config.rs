@@ -258,6 +258,10 @@ pub struct SourceConfig {
     /// Another source asked instead when this one fails.
     #[serde(default)]
     pub fallback: Option<String>,
+    /// The environments this source serves; every environment when absent. A
+    /// diagnosis of other environments does not call it.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -547,6 +551,23 @@ pub struct Bindings {
     /// Hex key for keyed pseudonyms; when unset the host generates one per tenant and keeps it.
     #[serde(default)]
     pub pseudonym_key: Option<String>,
+    /// Per environment (`prod`, `staging`, ...): its own sources and settings. In a
+    /// tenant, an environment named here replaces the default's for that environment.
+    #[serde(default)]
+    pub environments: Option<BTreeMap<String, EnvironmentBinding>>,
+}
+
+/// What one environment of a tenant collects from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentBinding {
+    /// The sources asked for this environment, instead of the tenant's `sources`
+    /// (filtered by each source's `environments`).
+    #[serde(default)]
+    pub sources: Option<Vec<String>>,
+    /// Per source: settings laid over the source's own (top-level keys replaced).
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// A tenant's bindings with the defaults filled in.
@@ -558,6 +579,38 @@ pub struct TenantBindings {
     pub ticket_mapper: Option<String>,
     pub owners: Vec<String>,
     pub pseudonym_key: Option<String>,
+    /// The default's environments with the tenant's laid over them.
+    pub environments: BTreeMap<String, EnvironmentBinding>,
+}
+
+impl TenantBindings {
+    /// The sources asked for `env` ("" when the diagnosis names no environment):
+    /// the environment's own list, else the tenant's sources that serve it.
+    pub fn sources_for(&self, config: &Config, env: &str) -> Vec<String> {
+        if let Some(list) = self.environments.get(env).and_then(|b| b.sources.clone()) {
+            return list;
+        }
+        self.sources
+            .iter()
+            .filter(|name| {
+                env.is_empty()
+                    || config.sources.get(name.as_str()).and_then(|s| s.environments.as_ref()).is_none_or(|envs| envs.iter().any(|e| e == env))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A source's settings in `env`: the source's own with the environment's laid over.
+    pub fn settings_for(&self, config: &Config, env: &str, source: &str) -> serde_json::Value {
+        let mut base = config.sources.get(source).map(|s| s.settings.clone()).filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::json!({}));
+        if let Some(over) = self.environments.get(env).and_then(|b| b.settings.get(source)) {
+            match (base.as_object_mut(), over.as_object()) {
+                (Some(b), Some(o)) => b.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                _ => base = over.clone(),
+            }
+        }
+        base
+    }
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in one scalar with the environment's values.
@@ -715,6 +768,13 @@ impl Config {
                     bail!("tenant `{tenant}` uses source `{s}`, which is not declared under `sources`");
                 }
             }
+            for (env, eb) in b.environments.iter().flatten() {
+                for s in eb.sources.iter().flatten().chain(eb.settings.keys()) {
+                    if !self.sources.contains_key(s) {
+                        bail!("tenant `{tenant}` environment `{env}` names source `{s}`, which is not declared under `sources`");
+                    }
+                }
+            }
             if let Some(k) = &b.pseudonym_key {
                 if hex::decode(k).map(|b| b.len() < 16).unwrap_or(true) {
                     bail!("tenant `{tenant}` pseudonym_key must be at least 16 bytes of hex");
@@ -749,6 +809,11 @@ impl Config {
             ticket_mapper: t.ticket_mapper.clone().or_else(|| d.ticket_mapper.clone()),
             owners: t.owners.clone().or_else(|| d.owners.clone()).unwrap_or_default(),
             pseudonym_key: t.pseudonym_key.clone().or_else(|| d.pseudonym_key.clone()),
+            environments: {
+                let mut envs = d.environments.clone().unwrap_or_default();
+                envs.extend(t.environments.clone().unwrap_or_default());
+                envs
+            },
         })
     }
 }
@@ -1052,6 +1117,39 @@ mod env_expand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_environment_gets_its_sources_and_settings() {
+        let raw = r#"
+components:
+  m: { kind: masker, source: "builtin:masker-default" }
+  c: { kind: connector, source: "builtin:connector-ndjson" }
+sources:
+  files: { component: c, settings: { dir: all, extensions: [log] } }
+  prod-only: { component: c, environments: [prod] }
+  other: { component: c }
+default:
+  masker: m
+  sources: [files, prod-only]
+  environments:
+    qa: { sources: [other] }
+tenants:
+  acme:
+    environments:
+      staging: { settings: { files: { dir: staging } } }
+"#;
+        let c = Config::parse_with_env(raw, Path::new("."), &|_| None).unwrap();
+        let t = c.tenant("acme").unwrap();
+        assert_eq!(t.sources_for(&c, "prod"), ["files", "prod-only"]);
+        assert_eq!(t.sources_for(&c, "staging"), ["files"], "prod-only serves prod only");
+        assert_eq!(t.sources_for(&c, "qa"), ["other"], "the default's environment binding is inherited");
+        assert_eq!(t.sources_for(&c, ""), ["files", "prod-only"], "no environment named: every source");
+        assert_eq!(t.settings_for(&c, "staging", "files"), serde_json::json!({"dir": "staging", "extensions": ["log"]}));
+        assert_eq!(t.settings_for(&c, "prod", "files"), serde_json::json!({"dir": "all", "extensions": ["log"]}));
+        let bad = raw.replace("settings: { files: { dir: staging } }", "sources: [nope]");
+        let e = format!("{:#}", Config::parse_with_env(&bad, Path::new("."), &|_| None).unwrap_err());
+        assert!(e.contains("environment `staging`") && e.contains("`nope`"), "{e}");
+    }
 
     #[test]
     fn env_expansion_uses_value_then_default() {
