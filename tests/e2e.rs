@@ -141,7 +141,7 @@ tenants:
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let report = &t["report"];
     assert_eq!(report["schema"], "casefile.report/v1");
-    assert_eq!(report["schema_version"], "2");
+    assert_eq!(report["schema_version"], "3");
     assert_fits_report_schema(&host, report).await;
     assert_eq!(report["plugin"]["id"], "checkout");
     // 40 Loki lines + 5 lines and 1 span from the fallback files.

@@ -172,6 +172,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             masked_message: Some(message),
             batch: &masked,
             sources: &[],
+            planned: &[],
             masking: &summary,
             components: &[],
             clock: &Default::default(),

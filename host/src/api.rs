@@ -32,7 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use access::Caller;
-pub use error::{ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResult, ErrorBody, ErrorDetail, RawBody};
+pub use error::{parse_json, ApiError, ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, ApiResult, ErrorBody, ErrorDetail, RawBody};
 
 use crate::access::{Principal, Role, Scope, TokenInfo};
 use crate::app::App;
@@ -164,7 +164,8 @@ pub struct AlertmanagerWebhook {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Alert {
-    /// `firing` or `resolved`; resolved alerts are skipped.
+    /// `firing` or `resolved`; a resolved alert is recorded on the task its firing
+    /// opened (if any) and opens none.
     #[serde(default)]
     pub status: Option<String>,
     /// `plugin` (or `plugin_id`) names the plugin; `tenant`, `environment` (or `env`)
@@ -176,6 +177,9 @@ pub struct Alert {
     pub annotations: BTreeMap<String, String>,
     #[serde(default, rename = "startsAt")]
     pub starts_at: Option<String>,
+    /// When a resolved alert ended.
+    #[serde(default, rename = "endsAt")]
+    pub ends_at: Option<String>,
     #[serde(default)]
     pub fingerprint: Option<String>,
 }
@@ -321,6 +325,8 @@ pub struct AlertsAccepted {
     pub skipped_without_plugin_label: Vec<String>,
     /// Alerts that could not become a task (say, an undeclared tenant label).
     pub rejected: Vec<RejectedAlert>,
+    /// Tasks whose alert is now resolved (recorded in their history).
+    pub resolved: Vec<TaskRef>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -481,10 +487,17 @@ async fn create_report(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
 async fn create_from_event(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(event): ApiJson<EventBody>) -> ApiResult<(StatusCode, Json<TaskRef>)> {
-    let r = event_request(event)?;
-    let req = validate(&app.config, &declared_tenants(&app).await?, &who.scope, r, Utc::now())?;
-    let (id, created, state) = submit(&app, &who.audit_actor(), req).await?;
+    let (id, created, state) = accept_event(&app, &who.audit_actor(), &who.scope, event).await?;
     Ok(created_response(id, created, state))
+}
+
+/// A `plugin.debug.alert` event from any channel (HTTP, NATS): checked like a
+/// report request, then the task is created or found. Returns the task, whether
+/// it is new, and its state.
+pub async fn accept_event(app: &App, actor: &str, scope: &Scope, event: EventBody) -> ApiResult<(String, bool, TaskState)> {
+    let r = event_request(event)?;
+    let req = validate(&app.config, &declared_tenants(app).await?, scope, r, Utc::now())?;
+    submit(app, actor, req).await
 }
 
 /// The report request inside a `plugin.debug.alert` event.
@@ -525,16 +538,28 @@ pub struct EventBody {
         (status = 500, description = "The host failed", body = ErrorBody),
     ))]
 async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Caller, ApiJson(v): ApiJson<AlertmanagerWebhook>) -> ApiResult<(StatusCode, Json<AlertsAccepted>)> {
+    Ok((StatusCode::ACCEPTED, Json(accept_alerts(&app, &who.audit_actor(), &who.scope, v).await?)))
+}
+
+/// An Alertmanager webhook from any channel (HTTP, NATS): a task per firing alert,
+/// each alert refused or skipped on its own, resolved alerts recorded on their task.
+pub async fn accept_alerts(app: &App, actor: &str, scope: &Scope, v: AlertmanagerWebhook) -> ApiResult<AlertsAccepted> {
     if v.version.as_deref() != Some("4") {
         return Err(ApiError::bad("invalid_alert", "expected an Alertmanager webhook payload with \"version\": \"4\""));
     }
     let alerts = v.alerts.ok_or_else(|| ApiError::bad("invalid_alert", "payload has no `alerts` list"))?;
-    let mut out = AlertsAccepted { tasks: Vec::new(), skipped_without_plugin_label: Vec::new(), rejected: Vec::new() };
-    let declared = declared_tenants(&app).await?;
+    let mut out = AlertsAccepted { tasks: Vec::new(), skipped_without_plugin_label: Vec::new(), rejected: Vec::new(), resolved: Vec::new() };
+    let declared = declared_tenants(app).await?;
     for a in alerts {
         let now = Utc::now();
         let r = match alert_request(&a, now, app.config.pipeline.default_window_minutes, app.config.alerts.default_tenant.as_deref()) {
-            AlertRoute::Resolved => continue,
+            AlertRoute::Resolved(Some(done)) => {
+                if let Some(task) = record_resolved(app, actor, scope, &done).await? {
+                    out.resolved.push(task);
+                }
+                continue;
+            }
+            AlertRoute::Resolved(None) => continue,
             AlertRoute::NoTenant => {
                 let e = ApiError::bad("no_tenant", "the alert has no `tenant` label and the config names no `alerts.default_tenant`; label the alert rule with its tenant");
                 out.rejected.push(RejectedAlert { alertname: a.labels.get("alertname").cloned(), error: e.detail() });
@@ -548,22 +573,40 @@ async fn create_from_alertmanager(State(app): State<Arc<App>>, Caller(who): Call
         };
         // One bad alert (say, an undeclared tenant label, or a tenant outside the
         // token's scope) must not drop the others.
-        match validate(&app.config, &declared, &who.scope, r, now) {
+        match validate(&app.config, &declared, scope, r, now) {
             Ok(req) => {
-                let (task_id, created, state) = submit(&app, &who.audit_actor(), req).await?;
+                let (task_id, created, state) = submit(app, actor, req).await?;
                 out.tasks.push(AlertTask { task_id, state, created });
             }
             Err(e) => out.rejected.push(RejectedAlert { alertname: a.labels.get("alertname").cloned(), error: e.detail() }),
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    Ok(out)
+}
+
+/// Notes a resolved alert in the history of the task its firing opened (once,
+/// however often Alertmanager repeats it) and audits it. None when no task of a
+/// tenant the caller may see matches.
+async fn record_resolved(app: &App, actor: &str, scope: &Scope, done: &ResolvedAlert) -> ApiResult<Option<TaskRef>> {
+    if !scope.allows(&done.tenant) {
+        return Ok(None);
+    }
+    let Some(task) = app.store.task_by_event(&done.tenant, &done.error_event_id).await? else {
+        return Ok(None);
+    };
+    let detail = format!("alert resolved{}", done.ends_at.as_deref().map(|e| format!(" at {e}")).unwrap_or_default());
+    if app.store.note_once(&task.id, task.state, "alert resolved", &detail).await? {
+        app.audit.append(&app.store, actor, "alert.resolved", &task.id, json!({"tenant": task.tenant, "ends_at": done.ends_at})).await?;
+    }
+    Ok(Some(TaskRef { task_id: task.id, state: task.state }))
 }
 
 /// What one alert of a webhook asks for.
 #[derive(Debug)]
 pub enum AlertRoute {
-    /// A resolved alert: nothing to diagnose.
-    Resolved,
+    /// A resolved alert: nothing to diagnose; the task its firing opened, when the
+    /// alert names a plugin and a tenant.
+    Resolved(Option<ResolvedAlert>),
     /// No `plugin`/`plugin_id` label: not casefile's alert (its `alertname`).
     NoPlugin(String),
     /// No `tenant` label and no `alerts.default_tenant`.
@@ -571,17 +614,34 @@ pub enum AlertRoute {
     Request(ReportRequest),
 }
 
+/// The task a resolved alert belongs to: the tenant and error event id its firing had.
+#[derive(Debug, PartialEq)]
+pub struct ResolvedAlert {
+    pub tenant: String,
+    pub error_event_id: String,
+    pub ends_at: Option<String>,
+}
+
+/// An alert's error event id: Alertmanager keeps `fingerprint` and `startsAt` from
+/// firing to resolved, and a new firing of the same rule starts anew.
+fn alert_event_id(a: &Alert) -> String {
+    format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or(""))
+}
+
 /// Reads one alert: the plugin and tenant from its labels, the window from
 /// `startsAt` (five minutes before it, to now), the message from its annotations.
 pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64, default_tenant: Option<&str>) -> AlertRoute {
     let label = |k: &str| a.labels.get(k).cloned();
+    let plugin = label("plugin").or_else(|| label("plugin_id"));
+    let tenant = label("tenant").or_else(|| default_tenant.filter(|t| !t.is_empty()).map(str::to_string));
     if a.status.as_deref() == Some("resolved") {
-        return AlertRoute::Resolved;
+        let done = plugin.and(tenant).map(|tenant| ResolvedAlert { tenant, error_event_id: alert_event_id(a), ends_at: a.ends_at.clone() });
+        return AlertRoute::Resolved(done);
     }
-    let Some(plugin) = label("plugin").or_else(|| label("plugin_id")) else {
+    let Some(plugin) = plugin else {
         return AlertRoute::NoPlugin(label("alertname").unwrap_or_default());
     };
-    let Some(tenant) = label("tenant").or_else(|| default_tenant.filter(|t| !t.is_empty()).map(str::to_string)) else {
+    let Some(tenant) = tenant else {
         return AlertRoute::NoTenant;
     };
     let starts = a.starts_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
@@ -589,7 +649,7 @@ pub fn alert_request(a: &Alert, now: DateTime<Utc>, default_window_minutes: i64,
     let start = starts.and_then(|s| s.checked_sub_signed(chrono::Duration::minutes(5))).unwrap_or(fallback);
     let end = now.max(start + chrono::Duration::seconds(1));
     AlertRoute::Request(ReportRequest {
-        error_event_id: format!("alert:{}:{}", a.fingerprint.as_deref().unwrap_or("nofp"), a.starts_at.as_deref().unwrap_or("")),
+        error_event_id: alert_event_id(a),
         tenant,
         plugin: PluginRef { id: plugin, version: label("plugin_version") },
         environments: label("environment").or_else(|| label("env")).map(|e| vec![e]),

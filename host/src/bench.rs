@@ -99,7 +99,8 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     let mut last = (0usize, 0u64);
     for _ in 0..iterations {
         let t0 = Instant::now();
-        let collected = collect(&runtime, &sources, &req, 1_000_000, Duration::from_secs(120), Duration::from_secs(60)).await;
+        let plan = vec![("prod".to_string(), sources.clone())];
+        let collected = collect(&runtime, &plan, &req, 1_000_000, Duration::from_secs(120), Duration::from_secs(60)).await;
         let t1 = Instant::now();
         let (batch, summary) = mask_batch(&runtime, &masker, &ctx, &key, collected.batch, chunk).await?;
         let t2 = Instant::now();
@@ -109,6 +110,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
             masked_message: None,
             batch: &batch,
             sources: &collected.outcomes,
+            planned: &[],
             masking: &summary,
             components: &[],
             clock: &collected.clock,

@@ -1,5 +1,6 @@
-//! Collect: every source bound to the tenant runs concurrently, once per
-//! environment, under one deadline. What happens when a source fails depends on the
+//! Collect: each environment's sources (the pipeline's `Plan`: the tenant's
+//! binding for that environment, or its sources that serve it, with the
+//! environment's settings) run concurrently under one deadline. What happens when a source fails depends on the
 //! kind of failure: `invalid-input` is final (its settings or the query are wrong,
 //! and neither a retry nor another source would be asked differently); `unavailable`
 //! is retried once, then the fallback runs; a policy refusal (`denied`), a deadline
@@ -45,20 +46,22 @@ pub struct Collected {
     pub clock: skew::ClockReport,
 }
 
-/// Runs every source for every environment and merges what came back.
+/// Each environment with the sources it asks (its own settings already in them);
+/// "" when the diagnosis names no environment.
+pub type Plan = Vec<(String, Vec<SourceSpec>)>;
+
+/// Runs every environment's sources and merges what came back.
 pub async fn collect(
     runtime: &Runtime,
-    sources: &[SourceSpec],
+    plan: &Plan,
     req: &DiagnosisRequest,
     limit: u32,
     deadline: Duration,
     max_clock_skew: Duration,
 ) -> Collected {
-    let environments: Vec<String> =
-        if req.environments.is_empty() { vec![String::new()] } else { req.environments.clone() };
-    let calls = sources
+    let calls = plan
         .iter()
-        .flat_map(|s| environments.iter().map(move |env| (s, env.clone())))
+        .flat_map(|(env, sources)| sources.iter().map(move |s| (s, env.clone())))
         .map(|(source, env)| collect_one(runtime, source, req, env, limit, deadline));
     let results = join_all(calls).await;
     let mut batch = Batch::default();
@@ -93,11 +96,10 @@ pub fn merge_corrected(batch: Batch, max_clock_skew: Duration) -> (Batch, skew::
 
 /// What collection reports when a flag switched it off: no connector is called,
 /// and every source says so.
-pub fn disabled(sources: &[SourceSpec], req: &DiagnosisRequest, flag: &str) -> Collected {
-    let environments: Vec<String> = if req.environments.is_empty() { vec![String::new()] } else { req.environments.clone() };
-    let outcomes = sources
+pub fn disabled(plan: &Plan, flag: &str) -> Collected {
+    let outcomes = plan
         .iter()
-        .flat_map(|s| environments.iter().map(move |env| (s, env)))
+        .flat_map(|(env, sources)| sources.iter().map(move |s| (s, env)))
         .map(|(s, env)| SourceOutcome {
             name: s.name.clone(),
             environment: env.clone(),

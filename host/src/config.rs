@@ -44,6 +44,9 @@ pub struct Config {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Message-bus triggers (`trigger`).
+    #[serde(default)]
+    pub events: EventsConfig,
     #[serde(default)]
     pub owners: OwnersConfig,
     #[serde(default)]
@@ -255,6 +258,10 @@ pub struct SourceConfig {
     /// Another source asked instead when this one fails.
     #[serde(default)]
     pub fallback: Option<String>,
+    /// The environments this source serves; every environment when absent. A
+    /// diagnosis of other environments does not call it.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -412,6 +419,113 @@ pub struct AlertsConfig {
     pub default_tenant: Option<String>,
 }
 
+/// Triggers that arrive on a message bus instead of HTTP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Subscribe to `plugin.debug.alert` on NATS JetStream; off when absent.
+    pub nats: Option<NatsConfig>,
+}
+
+/// A JetStream durable pull consumer on one subject. Each message is a
+/// `plugin.debug.alert` event or an Alertmanager webhook, taken exactly as the
+/// HTTP routes take them, and acknowledged only once its task is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// `nats://host:port` (several comma-separated for a cluster).
+    pub url: String,
+    pub subject: String,
+    /// The stream holding the subject; created (capturing only `subject`) when missing.
+    pub stream: String,
+    /// The durable consumer's name, shared by every casefile host on the stream.
+    pub consumer: String,
+    /// How long a delivered message may go unacknowledged before it is delivered
+    /// again (to this host or another).
+    pub ack_wait_seconds: u64,
+    /// Deliveries of one message before JetStream gives up on it; -1: no limit
+    /// (the host itself terminates invalid messages at once).
+    pub max_deliver: i64,
+    /// How long a stream the host creates keeps messages.
+    pub stream_max_age_hours: u64,
+    /// Credentials for the NATS server; none when absent.
+    pub credentials: Option<NatsCredentials>,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            subject: "plugin.debug.alert".into(),
+            stream: "CASEFILE_EVENTS".into(),
+            consumer: "casefile".into(),
+            ack_wait_seconds: 30,
+            max_deliver: -1,
+            stream_max_age_hours: 24 * 7,
+            credentials: None,
+        }
+    }
+}
+
+/// How the host authenticates to NATS. The secret (token, password, nkey seed or
+/// the whole `.creds` file) comes from an environment variable or a file, never
+/// from the config itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsCredentials {
+    pub scheme: NatsAuthScheme,
+    /// The user name, for `password`.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub from_env: Option<String>,
+    #[serde(default)]
+    pub from_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NatsAuthScheme {
+    Token,
+    Password,
+    Nkey,
+    /// A `.creds` file (user JWT and nkey seed), as `nsc` writes it.
+    Creds,
+}
+
+impl NatsConfig {
+    fn validate(&self) -> Result<()> {
+        let token = |what: &str, v: &str, wildcards: bool| -> Result<()> {
+            let bad = v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) || (!wildcards && v.contains(['.', '*', '>']));
+            if bad {
+                bail!("events.nats.{what} `{v}` is not valid: it must be non-empty without spaces{}", if wildcards { "" } else { " or `.`, `*`, `>`" });
+            }
+            Ok(())
+        };
+        if self.url.trim().is_empty() {
+            bail!("events.nats.url is empty: name the NATS server, e.g. nats://127.0.0.1:4222");
+        }
+        token("subject", &self.subject, true)?;
+        token("stream", &self.stream, false)?;
+        token("consumer", &self.consumer, false)?;
+        if self.ack_wait_seconds == 0 {
+            bail!("events.nats.ack_wait_seconds must be at least 1");
+        }
+        if self.max_deliver == 0 || self.max_deliver < -1 {
+            bail!("events.nats.max_deliver must be -1 (no limit) or at least 1");
+        }
+        if let Some(c) = &self.credentials {
+            if c.from_env.is_some() == c.from_file.is_some() {
+                bail!("events.nats.credentials need exactly one of `from_env` or `from_file`");
+            }
+            if (c.scheme == NatsAuthScheme::Password) != c.user.is_some() {
+                bail!("events.nats.credentials: `user` goes with scheme `password`, and only with it");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the registry demands before a component may be bound.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -453,6 +567,23 @@ pub struct Bindings {
     /// Hex key for keyed pseudonyms; when unset the host generates one per tenant and keeps it.
     #[serde(default)]
     pub pseudonym_key: Option<String>,
+    /// Per environment (`prod`, `staging`, ...): its own sources and settings. In a
+    /// tenant, an environment named here replaces the default's for that environment.
+    #[serde(default)]
+    pub environments: Option<BTreeMap<String, EnvironmentBinding>>,
+}
+
+/// What one environment of a tenant collects from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentBinding {
+    /// The sources asked for this environment, instead of the tenant's `sources`
+    /// (filtered by each source's `environments`).
+    #[serde(default)]
+    pub sources: Option<Vec<String>>,
+    /// Per source: settings laid over the source's own (top-level keys replaced).
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// A tenant's bindings with the defaults filled in.
@@ -464,6 +595,38 @@ pub struct TenantBindings {
     pub ticket_mapper: Option<String>,
     pub owners: Vec<String>,
     pub pseudonym_key: Option<String>,
+    /// The default's environments with the tenant's laid over them.
+    pub environments: BTreeMap<String, EnvironmentBinding>,
+}
+
+impl TenantBindings {
+    /// The sources asked for `env` ("" when the diagnosis names no environment):
+    /// the environment's own list, else the tenant's sources that serve it.
+    pub fn sources_for(&self, config: &Config, env: &str) -> Vec<String> {
+        if let Some(list) = self.environments.get(env).and_then(|b| b.sources.clone()) {
+            return list;
+        }
+        self.sources
+            .iter()
+            .filter(|name| {
+                env.is_empty()
+                    || config.sources.get(name.as_str()).and_then(|s| s.environments.as_ref()).is_none_or(|envs| envs.iter().any(|e| e == env))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A source's settings in `env`: the source's own with the environment's laid over.
+    pub fn settings_for(&self, config: &Config, env: &str, source: &str) -> serde_json::Value {
+        let mut base = config.sources.get(source).map(|s| s.settings.clone()).filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::json!({}));
+        if let Some(over) = self.environments.get(env).and_then(|b| b.settings.get(source)) {
+            match (base.as_object_mut(), over.as_object()) {
+                (Some(b), Some(o)) => b.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                _ => base = over.clone(),
+            }
+        }
+        base
+    }
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in one scalar with the environment's values.
@@ -621,6 +784,13 @@ impl Config {
                     bail!("tenant `{tenant}` uses source `{s}`, which is not declared under `sources`");
                 }
             }
+            for (env, eb) in b.environments.iter().flatten() {
+                for s in eb.sources.iter().flatten().chain(eb.settings.keys()) {
+                    if !self.sources.contains_key(s) {
+                        bail!("tenant `{tenant}` environment `{env}` names source `{s}`, which is not declared under `sources`");
+                    }
+                }
+            }
             if let Some(k) = &b.pseudonym_key {
                 if hex::decode(k).map(|b| b.len() < 16).unwrap_or(true) {
                     bail!("tenant `{tenant}` pseudonym_key must be at least 16 bytes of hex");
@@ -629,6 +799,9 @@ impl Config {
         }
         if self.pipeline.workers == 0 {
             bail!("pipeline.workers must be at least 1");
+        }
+        if let Some(n) = &self.events.nats {
+            n.validate()?;
         }
         if self.registry.require_signature && self.registry.trusted_keys.is_empty() {
             bail!("registry.require_signature is on but registry.trusted_keys is empty: list the publisher keys whose signatures count");
@@ -652,6 +825,11 @@ impl Config {
             ticket_mapper: t.ticket_mapper.clone().or_else(|| d.ticket_mapper.clone()),
             owners: t.owners.clone().or_else(|| d.owners.clone()).unwrap_or_default(),
             pseudonym_key: t.pseudonym_key.clone().or_else(|| d.pseudonym_key.clone()),
+            environments: {
+                let mut envs = d.environments.clone().unwrap_or_default();
+                envs.extend(t.environments.clone().unwrap_or_default());
+                envs
+            },
         })
     }
 }
@@ -955,6 +1133,39 @@ mod env_expand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_environment_gets_its_sources_and_settings() {
+        let raw = r#"
+components:
+  m: { kind: masker, source: "builtin:masker-default" }
+  c: { kind: connector, source: "builtin:connector-ndjson" }
+sources:
+  files: { component: c, settings: { dir: all, extensions: [log] } }
+  prod-only: { component: c, environments: [prod] }
+  other: { component: c }
+default:
+  masker: m
+  sources: [files, prod-only]
+  environments:
+    qa: { sources: [other] }
+tenants:
+  acme:
+    environments:
+      staging: { settings: { files: { dir: staging } } }
+"#;
+        let c = Config::parse_with_env(raw, Path::new("."), &|_| None).unwrap();
+        let t = c.tenant("acme").unwrap();
+        assert_eq!(t.sources_for(&c, "prod"), ["files", "prod-only"]);
+        assert_eq!(t.sources_for(&c, "staging"), ["files"], "prod-only serves prod only");
+        assert_eq!(t.sources_for(&c, "qa"), ["other"], "the default's environment binding is inherited");
+        assert_eq!(t.sources_for(&c, ""), ["files", "prod-only"], "no environment named: every source");
+        assert_eq!(t.settings_for(&c, "staging", "files"), serde_json::json!({"dir": "staging", "extensions": ["log"]}));
+        assert_eq!(t.settings_for(&c, "prod", "files"), serde_json::json!({"dir": "all", "extensions": ["log"]}));
+        let bad = raw.replace("settings: { files: { dir: staging } }", "sources: [nope]");
+        let e = format!("{:#}", Config::parse_with_env(&bad, Path::new("."), &|_| None).unwrap_err());
+        assert!(e.contains("environment `staging`") && e.contains("`nope`"), "{e}");
+    }
 
     #[test]
     fn env_expansion_uses_value_then_default() {

@@ -26,6 +26,7 @@ pub mod store;
 pub mod tenants;
 pub mod telemetry;
 pub mod ticket;
+pub mod trigger;
 
 /// The module graph has no cycles: each stage depends only on what comes before it
 /// and on the layers below (runtime, store, model, config), so a change to one stage

@@ -144,18 +144,8 @@ impl Credential {
     pub fn resolve(src: &crate::config::CredentialSource, resolve_path: &dyn Fn(&str) -> std::path::PathBuf) -> Result<Credential> {
         use crate::config::CredentialScheme;
         use base64::Engine as _;
-        let secret = match (&src.from_env, &src.from_file) {
-            (Some(var), None) => std::env::var(var).map_err(|_| anyhow::anyhow!("environment variable `{var}` is not set"))?,
-            (None, Some(file)) => {
-                let path = resolve_path(file);
-                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read credentials file {}: {e}", path.display()))?
-            }
-            _ => bail!("credentials need exactly one of `from_env` or `from_file`"),
-        };
-        let secret = secret.trim_end_matches(['\n', '\r']);
-        if secret.is_empty() {
-            bail!("the credentials are empty");
-        }
+        let secret = read_secret(src.from_env.as_deref(), src.from_file.as_deref(), resolve_path)?;
+        let secret = secret.as_str();
         let (name, value) = match src.scheme {
             CredentialScheme::Bearer => ("authorization".to_string(), format!("Bearer {secret}")),
             CredentialScheme::Basic => {
@@ -169,6 +159,24 @@ impl Credential {
         value.set_sensitive(true);
         Ok(Credential { name, value })
     }
+}
+
+/// A secret from an environment variable or a file (exactly one), without its
+/// trailing newline; errors name where it was looked for, never the secret.
+pub fn read_secret(from_env: Option<&str>, from_file: Option<&str>, resolve_path: &dyn Fn(&str) -> std::path::PathBuf) -> Result<String> {
+    let secret = match (from_env, from_file) {
+        (Some(var), None) => std::env::var(var).map_err(|_| anyhow::anyhow!("environment variable `{var}` is not set"))?,
+        (None, Some(file)) => {
+            let path = resolve_path(file);
+            std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read credentials file {}: {e}", path.display()))?
+        }
+        _ => bail!("credentials need exactly one of `from_env` or `from_file`"),
+    };
+    let secret = secret.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        bail!("the credentials are empty");
+    }
+    Ok(secret)
 }
 
 #[derive(Debug, Clone, Default)]

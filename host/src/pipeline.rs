@@ -153,6 +153,23 @@ pub async fn step(app: &App, id: &str) -> Result<(), StageError> {
     }
 }
 
+/// What each environment of the task collects from: the environment's sources (or
+/// the tenant's that serve it) with the environment's settings, and the connectors
+/// the bindings resolved.
+fn plan_for(app: &App, resolved: &Resolved, tenant: &crate::config::TenantBindings, environments: &[String]) -> Result<crate::collect::Plan, StageError> {
+    let envs: Vec<String> = if environments.is_empty() { vec![String::new()] } else { environments.to_vec() };
+    envs.into_iter()
+        .map(|env| {
+            let names = tenant.sources_for(&app.config, &env);
+            let mut specs = sources_for(app, resolved, &names)?;
+            for s in &mut specs {
+                s.settings = tenant.settings_for(&app.config, &env, &s.name).to_string();
+            }
+            Ok((env, specs))
+        })
+        .collect()
+}
+
 /// The sources a task collects from, with the connectors its bindings resolved.
 fn sources_for(app: &App, resolved: &Resolved, names: &[String]) -> Result<Vec<SourceSpec>, StageError> {
     fn spec(app: &App, resolved: &Resolved, name: &str, depth: usize) -> Result<SourceSpec, StageError> {
@@ -211,7 +228,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             format!("tenant `{}` has no approved masker bound (its bindings, the config and the default name none that may run)", task.tenant),
         ));
     }
-    let sources = sources_for(app, &resolved, &tenant.sources)?;
+    let plan = plan_for(app, &resolved, &tenant, &task.request.environments)?;
 
     app.store.set_state(&task.id, TaskState::Collecting, None).await.map_err(retry)?;
     let span = tracing::info_span!("collect", task = %task.id);
@@ -219,7 +236,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         let _e = span.enter();
         collect(
             &app.runtime,
-            &sources,
+            &plan,
             &task.request,
             app.config.pipeline.source_limit,
             Duration::from_millis(app.config.pipeline.collect_deadline_ms),
@@ -228,8 +245,9 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         .await
     } else {
         // The report then holds the trigger's own data, and each source says why.
-        crate::collect::disabled(&sources, &task.request, crate::flags::OBSERVABILITY_V2)
+        crate::collect::disabled(&plan, crate::flags::OBSERVABILITY_V2)
     };
+    let sources: Vec<SourceSpec> = plan.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
     audit_refusals(app, &task.id, &sources).await.map_err(retry)?;
 
     app.store.set_state(&task.id, TaskState::Masking, None).await.map_err(retry)?;
@@ -299,6 +317,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             masked_message,
             batch: &batch,
             sources: &collected.outcomes,
+            planned: &plan.iter().map(|(env, s)| (env.clone(), s.iter().map(|x| x.name.clone()).collect())).collect::<Vec<_>>(),
             masking: &summary,
             components: &components,
             clock: &collected.clock,

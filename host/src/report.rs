@@ -23,9 +23,10 @@ pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
 /// 2 added `components[].slot` (where each component was bound),
 /// `masking.policy_version`, `clock` (the hosts whose clocks were corrected) and
-/// the log lines' `span` (the name of the span a line belongs to) and
-/// `template_version` (the tenant's report layout version).
-pub const SCHEMA_VERSION: &str = "2";
+/// the log lines' `span` (the name of the span a line belongs to). 3 added
+/// `by_environment` (what each environment's sources found) and `template_version`
+/// (the tenant's report layout version).
+pub const SCHEMA_VERSION: &str = "3";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
 
@@ -98,6 +99,8 @@ pub struct ReportInput<'a> {
     pub masked_message: Option<String>,
     pub batch: &'a Batch,
     pub sources: &'a [SourceOutcome],
+    /// Each environment asked and the sources it asked ("" for all environments).
+    pub planned: &'a [(String, Vec<String>)],
     pub masking: &'a MaskingSummary,
     pub components: &'a [ComponentUse],
     /// What clock correction did to the batch's times.
@@ -139,6 +142,10 @@ pub struct Report {
     pub summary: Option<Summary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceOutcome>>,
+    /// What each environment asked for gave (with the `sources` section), the
+    /// environments that had nothing included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_environment: Option<Vec<EnvironmentSummary>>,
     /// Error and fatal log lines, in time order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<LogLine>>,
@@ -160,6 +167,21 @@ pub struct Report {
     /// was written with; absent in reports of hosts before layouts were versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_version: Option<i64>,
+}
+
+/// One environment of the diagnosis: which sources it asked and what they found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSummary {
+    pub environment: String,
+    /// The sources asked for this environment (its own binding, or the tenant's
+    /// sources that serve it).
+    pub sources: Vec<String>,
+    pub logs: usize,
+    pub spans: usize,
+    pub metrics: usize,
+    /// True when nothing at all was found in this environment.
+    pub nothing: bool,
 }
 
 /// Clock skew correction: offsets estimated from spans whose parent ran on
@@ -583,6 +605,7 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
         components: input.components.iter().map(ReportComponent::from).collect(),
         summary,
         sources: t.has("sources").then(|| input.sources.to_vec()),
+        by_environment: (t.has("sources") && input.planned.iter().any(|(env, _)| !env.is_empty())).then(|| by_environment(b, input.planned)),
         errors: t.has("errors").then(|| errors.iter().take(lim.errors).map(|&i| log_line(i)).collect()),
         timeline: t.has("timeline").then(|| timeline(b, &errors, lim.timeline).into_iter().map(log_line).collect()),
         traces: t.has("traces").then(|| traces(b, lim.traces)),
@@ -594,6 +617,20 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
     };
     let markdown = markdown(&report);
     Built { report, markdown, fingerprint, title, severity }
+}
+
+/// Counts the records per environment asked for.
+fn by_environment(b: &Batch, planned: &[(String, Vec<String>)]) -> Vec<EnvironmentSummary> {
+    planned
+        .iter()
+        .filter(|(env, _)| !env.is_empty())
+        .map(|(env, sources)| {
+            let logs = b.logs.iter().filter(|l| &l.environment == env).count();
+            let spans = b.spans.iter().filter(|s| &s.environment == env).count();
+            let metrics = b.metrics.iter().filter(|m| &m.environment == env).count();
+            EnvironmentSummary { environment: env.clone(), sources: sources.clone(), logs, spans, metrics, nothing: logs + spans + metrics == 0 }
+        })
+        .collect()
 }
 
 /// Which log lines the report shows: every error with three lines either side
@@ -767,6 +804,17 @@ pub fn markdown(r: &Report) -> String {
                 None => opt(&x.error),
             };
             md.push_str(&format!("| {} | {} | {} | {} | {} |\n", esc(&x.name), esc(&x.environment), x.status.as_str(), x.records, note));
+        }
+    }
+    if let Some(envs) = &r.by_environment {
+        md.push_str("\n## Environments\n\n| environment | sources | logs | spans | metrics |\n|---|---|---|---|---|\n");
+        for e in envs {
+            let sources = if e.sources.is_empty() { "none serves it".to_string() } else { esc(&e.sources.join(", ")) };
+            md.push_str(&format!("| {} | {} | {} | {} | {} |\n", esc(&e.environment), sources, e.logs, e.spans, e.metrics));
+        }
+        let empty: Vec<&str> = envs.iter().filter(|e| e.nothing).map(|e| e.environment.as_str()).collect();
+        if !empty.is_empty() {
+            md.push_str(&format!("\nNothing was found in: {}.\n", esc(&empty.join(", "))));
         }
     }
     if let Some(errs) = r.errors.as_ref().filter(|e| !e.is_empty()) {
@@ -947,6 +995,7 @@ mod tests {
                 masked_message: request.message.clone(),
                 batch: &batch,
                 sources: &sources,
+                planned: &[("prod".to_string(), vec!["loki".to_string(), "loki-down".to_string()]), ("staging".to_string(), vec![])],
                 masking: &MaskingSummary::default(),
                 components: &components,
                 clock: &clock,
@@ -996,6 +1045,9 @@ mod tests {
     fn markdown_reads_the_typed_report_and_escapes_log_text() {
         let md = sample().markdown;
         assert!(md.contains("| loki-down | prod | degraded | 3 | fell back to files |"), "{md}");
+        // Grouped by environment: prod's records, and staging that had nothing.
+        assert!(md.contains("| staging | none serves it | 0 | 0 | 0 |"), "{md}");
+        assert!(md.contains("Nothing was found in: staging."), "{md}");
         assert!(md.contains("| loki-gone | prod | missing | 3 | connection refused |"), "{md}");
         assert!(md.contains("charge failed \\| 'x'"), "{md}");
         assert!(md.contains("- **Severity:** critical"), "{md}");

@@ -207,6 +207,36 @@ impl Store {
         row.map(|r| task_from_row(&r)).transpose()
     }
 
+    /// The task of a tenant's error event, if there is one.
+    pub async fn task_by_event(&self, tenant: &str, error_event_id: &str) -> Result<Option<TaskRow>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE tenant = $1 AND error_event_id = $2")
+            .bind(tenant)
+            .bind(error_event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| task_from_row(&r)).transpose()
+    }
+
+    /// Adds `detail` to the task's history at its current state, unless the history
+    /// already holds a detail starting with `kind` (a trigger that repeats itself,
+    /// with a later time in it, is noted once); true when added.
+    pub async fn note_once(&self, id: &str, state: TaskState, kind: &str, detail: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "INSERT INTO task_events (task_id, at, state, detail)
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM task_events WHERE task_id = $1 AND substr(detail, 1, $5) = $6)",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .bind(state.as_str())
+        .bind(detail)
+        .bind(kind.len() as i32)
+        .bind(kind)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     pub async fn task_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM tasks").fetch_one(&self.pool).await?.try_get("n")?)
     }
@@ -913,6 +943,14 @@ pub(crate) mod tests {
         assert_eq!(store.claim_task("w2", 60_000).await.unwrap().as_deref(), Some("t1"));
         let t = store.task("t1").await.unwrap().unwrap();
         assert_eq!(t.attempts, 2);
+
+        // A trigger's task is found by its event; a note repeated is kept once.
+        assert_eq!(store.task_by_event("default", "e1").await.unwrap().map(|t| t.id).as_deref(), Some("t1"));
+        assert!(store.task_by_event("other", "e1").await.unwrap().is_none());
+        assert!(store.note_once("t1", t.state, "alert resolved", "alert resolved at X").await.unwrap());
+        assert!(!store.note_once("t1", t.state, "alert resolved", "alert resolved at Y").await.unwrap());
+        let notes = store.task_events("t1").await.unwrap().into_iter().filter(|e| e.2.as_deref().is_some_and(|d| d.starts_with("alert resolved"))).count();
+        assert_eq!(notes, 1);
     }
 
     #[test]

@@ -83,7 +83,7 @@ fn alert() -> impl Strategy<Value = Alert> {
     let labels = prop::collection::btree_map(field_name(), tricky_string(), 0..6);
     let annotations = prop::collection::btree_map(field_name(), tricky_string(), 0..3);
     (prop::option::of(tricky_string()), labels, annotations, prop::option::of(tricky_string()), prop::option::of(tricky_string()))
-        .prop_map(|(status, labels, annotations, starts_at, fingerprint)| Alert { status, labels, annotations, starts_at, fingerprint })
+        .prop_map(|(status, labels, annotations, starts_at, fingerprint)| Alert { status, labels, annotations, starts_at, ends_at: None, fingerprint })
 }
 
 fn check_accepted(r: &DiagnosisRequest) {
@@ -100,7 +100,7 @@ proptest! {
     #[test]
     fn any_alert_is_routed_or_refused(a in alert(), window in -10_000i64..10_000_000) {
         match alert_request(&a, now(), window, Some("default")) {
-            AlertRoute::Resolved => prop_assert_eq!(a.status.as_deref(), Some("resolved")),
+            AlertRoute::Resolved(_) => prop_assert_eq!(a.status.as_deref(), Some("resolved")),
             AlertRoute::NoPlugin(_) => prop_assert!(!a.labels.contains_key("plugin") && !a.labels.contains_key("plugin_id")),
             AlertRoute::NoTenant => unreachable!("a default tenant was given"),
             AlertRoute::Request(r) => {
@@ -178,6 +178,7 @@ fn labels_become_the_request() {
         labels: BTreeMap::from([("plugin".into(), "checkout".into()), ("tenant".into(), "acme".into()), ("env".into(), "prod".into())]),
         annotations: BTreeMap::from([("summary".into(), "5xx rate".into())]),
         starts_at: Some("2026-11-30T11:00:00Z".into()),
+        ends_at: None,
         fingerprint: Some("abc".into()),
     };
     let AlertRoute::Request(r) = alert_request(&a, now(), 30, None) else { panic!("a firing alert with a plugin") };
@@ -185,4 +186,13 @@ fn labels_become_the_request() {
     assert_eq!((req.tenant.as_str(), req.plugin.id.as_str(), req.environments.as_slice()), ("acme", "checkout", &["prod".to_string()][..]));
     assert_eq!(req.window.start.to_rfc3339(), "2026-11-30T10:55:00+00:00");
     assert_eq!(req.error_event_id, "alert:abc:2026-11-30T11:00:00Z");
+    // Resolved, the same alert points at the task its firing opened.
+    let done = Alert { status: Some("resolved".into()), ends_at: Some("2026-11-30T11:20:00Z".into()), ..a };
+    let AlertRoute::Resolved(Some(r)) = alert_request(&done, now(), 30, None) else { panic!("a resolved alert names its task") };
+    assert_eq!((r.tenant.as_str(), r.error_event_id.as_str()), ("acme", "alert:abc:2026-11-30T11:00:00Z"));
+    // Without a tenant (and no default) no task can be its own.
+    let mut untenanted = done;
+    untenanted.labels.remove("tenant");
+    assert!(matches!(alert_request(&untenanted, now(), 30, None), AlertRoute::Resolved(None)));
+    assert!(matches!(alert_request(&untenanted, now(), 30, Some("acme")), AlertRoute::Resolved(Some(_))));
 }

@@ -364,6 +364,7 @@ async fn serve(config_path: PathBuf, listen: Option<String>, data_dir: Option<Pa
     let addr = listener.local_addr()?;
     crate::pipeline::spawn_workers(app.clone());
     crate::retention::spawn(app.clone());
+    crate::trigger::nats::spawn(app.clone());
     // This line is the contract with scripts and tests that start the binary.
     println!("casefile listening on http://{addr} (data in {})", data_dir.display());
     tracing::info!(%addr, data_dir = %data_dir.display(), "serving");

@@ -127,6 +127,7 @@ proptest! {
             masked_message: message,
             batch: &batch,
             sources: &[],
+            planned: &[],
             masking: &MaskingSummary::default(),
             components: &[],
             clock: &clock,
