@@ -558,6 +558,35 @@ pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool 
     keyword_then_value(text, end) && random_value_follows(text, start, end)
 }
 
+/// The `secret-word-glued` rule's test: the secret word is glued to a name before it
+/// (`capsulecrm-SECRET-…`, `bloggerKEY-…`: a letter or digit, maybe one `-`, `_` or `.`),
+/// and after at most eight letters or digits a `-` or `.` is followed by sixteen
+/// bytes or more of the value class (`[A-Za-z0-9_+/=-]`).
+pub fn glued_keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
+    let glued = match start.checked_sub(1).map(|i| text[i]) {
+        Some(b) if b.is_ascii_alphanumeric() => true,
+        Some(b'-' | b'_' | b'.') => start >= 2 && text[start - 2].is_ascii_alphanumeric(),
+        _ => false,
+    };
+    if !glued {
+        return false;
+    }
+    let value = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'-');
+    let mut p = end;
+    while p < text.len() && p <= end + 8 {
+        if matches!(text[p], b'-' | b'.') {
+            if text[p + 1..].iter().take_while(|b| value(b)).count() >= 16 {
+                return true;
+            }
+        }
+        if !text[p].is_ascii_alphanumeric() {
+            return false;
+        }
+        p += 1;
+    }
+    false
+}
+
 /// `8-4-4-4-12` hex digits.
 fn uuid(b: &[u8]) -> bool {
     b.len() == 36

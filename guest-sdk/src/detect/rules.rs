@@ -577,6 +577,37 @@ const CORE: &[Rule] = &[
         },
     },
     Rule {
+        name: "secret-word-glued",
+        category: Credential,
+        trigger: Trigger::literals_near(
+            &["key", "secret", "token", "private", "access"],
+            prefilter::glued_keyword_then_value,
+        ),
+        // A vendor's name glued to a secret word, then `-` or `.` and the value:
+        // `capsulecrm-SECRET-…`, `bloggerKEY-…`, `signupgeniusPRIVATE.…`,
+        // `ethplorerSecretKey-…`. The word ASCII case-insensitively (`(?i-u)`: no Kelvin
+        // sign in `key`, which the trigger's literals would not see).
+        pattern: r"[A-Za-z0-9][-_.]?(?i-u:key|secret|token|private|access)[A-Za-z0-9]{0,8}?[-.](?P<v>[A-Za-z0-9_+/=-]{16}[A-Za-z0-9_+/=-]*)(?:[^A-Za-z0-9_+/=.-]|$)",
+        validate: Some(v::glued_secret),
+        examples: Examples {
+            masks: &[
+                "capsulecrm-SECRET-«{a40}»",
+                "bloggerKEY-«{x38}»",
+                "signupgeniusPRIVATE.«{h32}»",
+                "cliengo-SECRET-«{uuid}»",
+                "ethplorerSecretKey-«{a20}»",
+            ],
+            keeps: &[
+                "<134>1 2026-03-01T11:25:04.064Z auth-service-k4m8lmvsv-drfqq auth-service 3349",
+                "pod db-secret-59f8d7c6b9-x2k4p restarted",
+                "vault-secret-sync-{x10}-{x5} started",
+                "cache-key-{uuid} evicted",
+                "nginx-access-log-20240501.gz",
+                "secret-{a20} at the start of a word",
+            ],
+        },
+    },
+    Rule {
         name: "secret-env-entry",
         category: Credential,
         trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::name_then_value),

@@ -586,6 +586,47 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder
 }
 
+/// Words before a secret word that make a UUID after it an identifier, not a secret
+/// (`cache-key-…`, `idempotency-token-…`).
+const ID_WORDS: &[&str] = &[
+    "cache", "idempotency", "request", "correlation", "partition", "dedup", "object", "lock",
+    "trace", "span", "message", "event", "sort", "routing", "row", "primary", "foreign",
+    "lookup", "shard", "hash", "bucket", "job", "task", "order",
+];
+
+/// The `secret-word-glued` rule (`capsulecrm-SECRET-…`, `bloggerKEY-…`): a value that
+/// looks drawn at random (a UUID too, unless an identifier's word comes before), but
+/// not the rest of a name that goes on in words (`auth-service-k4m8lmvsv-drfqq`) or a
+/// Kubernetes pod's suffix (`db-secret-59f8d7c6b9-x2k4p`).
+pub fn glued_secret(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let b = v.as_bytes();
+    if b.len() > 130 {
+        return false;
+    }
+    let first = v.split(['-', '_', '+', '/', '=']).next().unwrap_or("");
+    if first.len() >= 4 && first.bytes().all(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    let parts: Vec<&str> = v.split('-').collect();
+    let alnum_lower = |s: &str| s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if parts.len() == 2
+        && (8..=10).contains(&parts[0].len())
+        && parts[1].len() == 5
+        && parts.iter().all(|p| alnum_lower(p))
+    {
+        return false;
+    }
+    let uuid_shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    if uuid_shaped {
+        let before = c.before(40).to_ascii_lowercase();
+        return !ID_WORDS.iter().any(|w| before.contains(w));
+    }
+    random_token(c)
+}
+
 /// A token whose body must look random (see `random_token`), for prefix formats
 /// whose prefix is also an ordinary word (`secret_`, `key-`).
 pub fn random_body(c: &Candidate<'_>) -> bool {
