@@ -538,7 +538,8 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
         // Drawn at random: a digit in it, or both cases (`b_BrJknjnbjroiLx…`).
         let r = &text[i..i + run];
         let random = r.iter().any(u8::is_ascii_digit)
-            || r.iter().any(u8::is_ascii_uppercase) && r.iter().any(u8::is_ascii_lowercase);
+            || r.iter().any(u8::is_ascii_uppercase) && r.iter().any(u8::is_ascii_lowercase)
+            || run >= 20 && consonant_run(r);
         if run >= 16 && random {
             return true;
         }
@@ -555,7 +556,19 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
 /// right after them: `auth-svc request_id=req_…` has no value there, since
 /// `request_id` is no value.
 pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool {
-    keyword_then_value(text, end) && random_value_follows(text, start, end)
+    keyword_then_value(text, start, end) && random_value_follows(text, start, end)
+}
+
+/// `8-4-4-4-12` hex digits.
+fn uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// The `secret-word-glued` rule's test: the secret word is glued to a name before it
@@ -587,20 +600,27 @@ pub fn glued_keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     false
 }
 
-/// `8-4-4-4-12` hex digits.
-fn uuid(b: &[u8]) -> bool {
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                *c == b'-'
-            } else {
-                c.is_ascii_hexdigit()
+/// A run of five ASCII consonants (`y` counted as one) or more: letters drawn at
+/// random have one, words almost never.
+pub fn consonant_run(b: &[u8]) -> bool {
+    let mut run = 0;
+    for c in b {
+        if c.is_ascii_alphabetic() && !matches!(c | 0x20, b'a' | b'e' | b'i' | b'o' | b'u') {
+            run += 1;
+            if run >= 5 {
+                return true;
             }
-        })
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
-fn keyword_then_value(text: &[u8], end: usize) -> bool {
+fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    // A bare `key` (`key=… lag=1`): the validator takes no UUID after it.
+    let bare_key = (start == 0 || !name(&text[start - 1])) && text[start..end].eq_ignore_ascii_case(b"key");
     let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
     // Outside ASCII the pattern's case-insensitive classes take a few more letters
     // (the Kelvin sign): there the test says yes and the pattern decides.
@@ -617,10 +637,11 @@ fn keyword_then_value(text: &[u8], end: usize) -> bool {
             .take_while(|b| TOKEN[usize::from(**b)])
             .count();
         // The value is the whole run (what follows it ends it), and the validator
-        // turns away a UUID and a number, unless base64 padding follows.
+        // turns away a number, unless base64 padding follows (a UUID may be a key).
         let value = &text[at.min(text.len())..(at + run).min(text.len())];
         let padded = text.get(at + run) == Some(&b'=');
-        let turned_away = !padded && (uuid(value) || value.iter().all(u8::is_ascii_digit));
+        let turned_away = !padded
+            && (value.iter().all(u8::is_ascii_digit) || bare_key && at == end + 1 && uuid(value));
         at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
     };
     let i = end + text[end..].iter().take_while(|b| name(b)).count();

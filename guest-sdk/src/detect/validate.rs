@@ -583,7 +583,42 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
             && b.iter().any(u8::is_ascii_digit)
     };
     let placeholder = placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
-    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder
+    if b.iter().all(u8::is_ascii_digit) || v.contains("://") || placeholder {
+        return false;
+    }
+    if uuid {
+        return uuid_secret_key(c.before(48));
+    }
+    random_token(c) || random_letters(b) && shannon_entropy(v) >= 3.0
+}
+
+/// Whether the key before a UUID names a secret (`onesignal_key=…`, `collect2 SECRET
+/// …`, `api_token: …`) rather than an identifier (`idempotency_key=…`, `token_id=…`,
+/// `cache key …`).
+fn uuid_secret_key(before: &str) -> bool {
+    let trimmed = before.trim_end_matches([' ', '\t', ':', '=', '"', '\'', '`']);
+    let start = word_start(trimmed, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let key = trimmed[start..].to_ascii_lowercase();
+    // A bare `key` (`key=… lag=1`) is a message's or a record's.
+    let names_id =
+        key == "key" || key.ends_with("id") || key.ends_with("ids") || key.ends_with("uuid");
+    // The word before the key too (`cache key …`), on the same line.
+    let head = trimmed[..start].trim_end_matches([' ', '\t']);
+    let near = trimmed[word_start(head, char::is_alphanumeric)..].to_ascii_lowercase();
+    ["secret", "token", "key", "pass", "pwd", "auth", "credential", "private", "access"]
+        .iter()
+        .any(|w| key.contains(w))
+        && !names_id
+        && !ID_WORDS.iter().any(|w| near.contains(w))
+}
+
+/// Twenty letters or more with no digit that no language would write: a run of five
+/// consonants or more (`abcywkjjpipuitxrubbsxnwx`; `strengths` is the rare word with
+/// one, and it is short).
+pub(crate) fn random_letters(b: &[u8]) -> bool {
+    b.len() >= 20
+        && b.iter().all(u8::is_ascii_alphabetic)
+        && crate::detect::prefilter::consonant_run(b)
 }
 
 /// Words before a secret word that make a UUID after it an identifier, not a secret
