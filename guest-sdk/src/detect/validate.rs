@@ -537,7 +537,16 @@ pub fn placeholder_like(v: &str) -> bool {
         "abcdefgh",
         "qwerty",
     ];
-    if WORDS.iter().any(|w| lower.contains(w)) {
+    // A placeholder's word is written in one case (`your-key`, `YOUR_KEY`): `yoUr`
+    // inside a random mixed-case value is chance.
+    let one_case = |at: usize, w: &str| {
+        let orig = &v.as_bytes()[at..at + w.len()];
+        !(orig.iter().any(u8::is_ascii_uppercase) && orig.iter().any(u8::is_ascii_lowercase))
+    };
+    if WORDS
+        .iter()
+        .any(|w| lower.match_indices(w).any(|(at, _)| one_case(at, w)))
+    {
         return true;
     }
     let first = lower.bytes().next();
