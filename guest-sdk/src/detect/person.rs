@@ -823,6 +823,7 @@ const STRONG_BEFORE: &[&str] = &[
     "i am",
     "i'm",
     "call me",
+    "calls me",
     "named",
     "signed by",
     "signed",
@@ -1047,17 +1048,101 @@ fn contact_after(after: &str) -> bool {
             .any(|c| c == '@')
 }
 
+/// Titles that may stand before a name and are masked with it (`Dr.`, `Srta.`,
+/// `Univ.Prof.`, `Dipl.-Ing.`), folded and without their dots.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "dra", "prof", "sir", "mme", "mlle", "herr", "frau",
+    "senor", "senora", "sr", "sra", "srta", "dona", "monsieur", "madame", "ing", "dipl", "univ",
+    "mag", "lic", "dott",
+];
+
+/// Degrees and generational suffixes after a name, masked with it (`MBA.`, `DVM`,
+/// `B.Sc.`, `Jr.`, `IV`).
+const SUFFIXES: &[&str] = &[
+    "mba", "dvm", "dds", "phd", "md", "jr", "sr", "ii", "iii", "iv", "ba", "bsc", "msc", "ma",
+    "beng", "meng", "llm", "esq", "cpa", "rn",
+];
+
+/// `value` without the titles before the name (up to two: `Prof. Dr.`), and whether
+/// it had one.
+fn strip_titles(value: &str) -> (&str, bool) {
+    let mut rest = value;
+    let mut titled = false;
+    for _ in 0..2 {
+        let Some((first, tail)) = rest.split_once([' ', '\t']) else {
+            break;
+        };
+        let title = first.split(['.', '-']).filter(|p| !p.is_empty()).count() > 0
+            && first
+                .split(['.', '-'])
+                .filter(|p| !p.is_empty())
+                .all(|p| TITLES.contains(&fold(p).as_str()));
+        if !title {
+            break;
+        }
+        rest = tail.trim_start();
+        titled = true;
+    }
+    (rest, titled)
+}
+
+/// `value` without the degrees and suffixes after the name.
+fn strip_suffixes(value: &str) -> &str {
+    let mut rest = value.trim_end_matches(['.', ',']);
+    for _ in 0..2 {
+        let Some((head, last)) = rest.rsplit_once([' ', '\t']) else {
+            break;
+        };
+        let folded: String = fold(last).chars().filter(|c| *c != '.').collect();
+        if !SUFFIXES.contains(&folded.as_str()) {
+            break;
+        }
+        rest = head.trim_end_matches([' ', '\t', ',', '.']);
+    }
+    rest
+}
+
+/// Greetings and relations after which one word is a name whether or not the lists
+/// know it (`Hi Cosima,`, `my kid Ladli`).
+const GREETINGS: &[&str] = &[
+    "hi", "hello", "hey", "dear", "hallo", "bonjour", "hola", "olá", "ciao", "liebe", "lieber",
+    "cher", "chère", "good morning", "good afternoon", "good evening", "my kid", "my son",
+    "my daughter", "my wife", "my husband", "my friend", "my brother", "my sister",
+    "my mother", "my father", "my mom", "my dad", "my child", "my partner", "calls me",
+];
+
+fn greeting_before(before: &str) -> bool {
+    let lower = before
+        .trim_end_matches([' ', '\t', ',', ':'])
+        .to_lowercase();
+    GREETINGS.iter().any(|w| {
+        lower.ends_with(w)
+            && lower[..lower.len() - w.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
 /// The `person-name` rule's validator.
 pub fn person_name(c: &Candidate<'_>) -> bool {
-    let value = c.value().trim_end_matches(['.', ',']);
-    // CJK names: two to four Han characters (or family name, space, given name).
+    // A title before the name and a degree after it are masked with it, and a title
+    // is as strong a context as any.
+    let (value, titled) = strip_titles(c.value().trim_end_matches(['.', ',']));
+    let value = strip_suffixes(value);
+    if value.is_empty() {
+        return false;
+    }
+    // CJK names: two to four Han characters (or family name, space, given name); one
+    // after a title, an introduction or a greeting (`My name is 成`).
     if value.chars().next().is_some_and(han) {
         let chars: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
-        return (2..=5).contains(&chars.len())
+        let strong = titled || context_before(c.before(48)) == Context::Strong;
+        let greeted = greeting_before(c.before(48));
+        return (1..=5).contains(&chars.len())
             && chars.iter().all(|&c| han(c))
-            && (cjk_surname(&chars)
-                || context_before(c.before(48)) == Context::Strong
-                || cjk_marker(c.before(16), &chars));
+            && (chars.len() >= 2 || strong || greeted)
+            && (cjk_surname(&chars) || strong || greeted || cjk_marker(c.before(16), &chars));
     }
     // A name ends where a word does (`DB_PASSWORD` is no `D`).
     if c.char_after()
@@ -1094,6 +1179,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         || before.trim_end_matches([' ', '\t']).ends_with(['|', '>']);
     let speaker = line_start && c.after(1) == ":";
     let context = context_before(before)
+        .max(if titled { Context::Strong } else { Context::None })
         .max(if contact_after(c.after(80)) {
             Context::Strong
         } else {
@@ -1105,14 +1191,16 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
             Context::None
         });
     // A company's name (`Roche Vidal S.A.S.`, `… and Coleman Orchestra`).
-    let next_word: String = c
-        .after(24)
-        .trim_start()
-        .chars()
-        .take_while(|ch| ch.is_alphanumeric() || *ch == '.')
-        .filter(|ch| *ch != '.')
-        .collect::<String>()
-        .to_lowercase();
+    // The next word on the same line, a whole one (`CO_API_KEY` is no `Co.`).
+    let rest = c.after(24).trim_start_matches([' ', '\t', ',']);
+    let word_len = rest
+        .find(|ch: char| !(ch.is_alphanumeric() || ch == '.'))
+        .unwrap_or(rest.len());
+    let next_word: String = if rest[word_len..].starts_with('_') {
+        String::new()
+    } else {
+        rest[..word_len].chars().filter(|ch| *ch != '.').collect::<String>().to_lowercase()
+    };
     if name_words
         .iter()
         .any(|w| ORG_WORDS.contains(&fold(w.trim_end_matches('.')).as_str()))
@@ -1127,8 +1215,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     match context {
         // A strong context: any name-shaped words (names of every origin).
         Context::Strong => true,
-        // A weak one: the lists must know the given name, or the surname of two words.
-        Context::Weak => listed_first || listed_last,
+        // A weak one: the lists must know the given name, or the surname of two words;
+        // after a greeting or a relation one name-shaped word will do.
+        Context::Weak => {
+            listed_first || listed_last || name_words.len() == 1 && greeting_before(before)
+        }
         // None: a given name and a surname, both listed.
         Context::None => name_words.len() >= 2 && listed_first && listed_last,
     }
@@ -1315,6 +1406,14 @@ const CONTEXT_WORDS: &[&str] = &[
     "miss ",
     "dr.",
     "dr ",
+    "dra.",
+    "dra ",
+    "ing.",
+    "univ",
+    "dipl",
+    "mag.",
+    "lic.",
+    "dott",
     "prof",
     "sir ",
     "madam",
@@ -1335,6 +1434,7 @@ const CONTEXT_WORDS: &[&str] = &[
     "i am ",
     "i'm ",
     "call me",
+    "calls me",
     "called",
     "named",
     "signed",
@@ -1833,7 +1933,7 @@ fn type_then_number(text: &[u8], start: usize, end: usize) -> bool {
 /// A title before a name (`Mr.`, `Frau`, `Señora`), ASCII case-insensitively.
 macro_rules! title {
     () => {
-        r"(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)"
+        r"(?i:mr|mrs|ms|miss|mx|dr|dra|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame|ing|dipl|univ|mag|lic|dott)\.?(?:-?(?i:ing|prof|dr)\.?)?"
     };
 }
 
@@ -1843,7 +1943,7 @@ macro_rules! title {
 /// regex that takes many milliseconds to build, once per component instance.
 macro_rules! latin_name {
     () => {
-        r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+){0,2}(?:[A-Z]{1,4}\.|\p{Lu}[\p{L}\p{M}'’-]*)){0,3}"
+        r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+){0,2}(?:[A-Z]{1,4}\.(?:[A-Z][a-z]{0,2}\.)*|\p{Lu}[\p{L}\p{M}'’-]*)){0,4}"
     };
 }
 
@@ -1862,27 +1962,38 @@ pub const RULES: &[Rule] = &[
         // A name after a title, a greeting, an introduction or a word that puts a
         // person next. The validator weighs the context against the name lists.
         pattern: concat!(
-            r"(?:(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)",
+            r"(?:(?i:\b(?:madam)\.?)",
             r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
-            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|called)):?)",
-            r"[ \t]+(?:",
+            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
+            r"[ \t]+(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?(?P<v>",
+            r"[ \t]+)?(?:",
+            latin_name!(),
+            r"|\p{Han}{1,4}(?:[ \x{3000}]\p{Han}{1,3})?",
+            "))",
+            // A title is a context of its own, and is masked with the name.
+            r"|\b(?P<v2>",
+            title!(),
+            r"[ \t]+(?:",
             latin_name!(),
             "|",
             han_name!(),
-            ")"
+            "))"
         ),
         validate: Some(person_name),
         examples: Examples {
             masks: &[
                 "Hi «Sarah Connor», your order shipped",
-                "ticket opened by Mr. «John Smith»",
-                "Dear Ms. «Jane Lee», welcome",
+                "ticket opened by «Mr. John Smith»",
+                "Dear «Ms. Jane Lee», welcome",
                 "My name is «Priya Raghunathan» and I need help",
                 "Best, «Maria»",
                 "a film directed by «Ana Lima» and starring «Tom Reed»",
                 "\"It works,\" says «Grace Hopper».",
+                "From the film, also featuring «Dipl.-Ing. Ekkehart Förster»",
+                "«Mrs. Anne Morgan MBA.» will be talking",
+                "Hi «Cosima», thanks for the update",
+                "My name is «成»",
             ],
             keeps: &[
                 "Hi team, the build is green",
@@ -1903,14 +2014,14 @@ pub const RULES: &[Rule] = &[
         // lists know the words).
         pattern: concat!(
             r"(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))",
-            r"\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:",
+            r"\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?",
-            r"(?P<v>",
+            r"[ \t]+)?(?:",
             latin_name!(),
             r"|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|",
             han_name!(),
-            ")"
+            "))"
         ),
         validate: Some(person_name),
         examples: Examples {
@@ -1933,10 +2044,10 @@ pub const RULES: &[Rule] = &[
         // The display name of a mail header (at the start of a line, or inside one
         // where a log flattened the headers).
         pattern: concat!(
-            r"(?i:\b(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:",
+            r"(?i:\b(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?",
-            r"(?P<v>",
+            r"[ \t]+)?",
             latin_name!(),
             ")"
         ),
@@ -1955,9 +2066,9 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger::literals_near(&["@"], name_before_mail),
         // A name before an e-mail address in angle brackets or parentheses.
         pattern: concat!(
-            r"(?:",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?(?P<v>",
+            r"[ \t]+)?",
             latin_name!(),
             r")\x22?[ \t]*[<(][^>)\s]{1,64}@"
         ),
