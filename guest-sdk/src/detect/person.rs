@@ -1707,6 +1707,18 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     if before.ends_with([':', '.', '/', '-', '$', '#']) || before.ends_with("v") {
         return false;
     }
+    // The trigger's own test, on the candidate: the rule is skipped on lines the
+    // trigger rejects, so a value it would reject must not pass here either (or the
+    // prefilter would change what is found). It also keeps `0 PL21 ...` (an IBAN)
+    // from reading as a house number and the street type `Pl`.
+    let b = value.as_bytes();
+    if !b
+        .iter()
+        .position(|&ch| ch == b' ')
+        .is_some_and(|sp| house_number_at(b, sp))
+    {
+        return false;
+    }
     let words: Vec<&str> = value
         .split(|ch: char| ch.is_whitespace() || ch == ',')
         .filter(|w| !w.is_empty())
