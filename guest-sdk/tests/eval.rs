@@ -25,9 +25,9 @@ payment 178 178 0
 government-id 96 92 0
 contact 402 385 1
 network 141 140 0
-person 1047 566 10
+person 1047 590 10
 negatives 732 changed 11
-names 372 446
+names 396 470
 addresses 274 284
 ";
 

@@ -1654,6 +1654,179 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
     matches!(text.get(i), Some(b':' | b'='))
 }
 
+/// `person-name-given`'s trigger: `, ` (see `vocative_near`), and the verbs after which
+/// a lone given name is someone's (`Kimberly is very reliable`, `but Andrew just has
+/// to`), each with the one space before it that the pattern takes.
+const GIVEN_TRIGGERS: &[&str] = &[
+    ", ",
+    " is", " was", " has", " had", " will", " would", " can", " could", " just", " shouted",
+    " said", " says", " told", " asked", " lives", " lived", " works", " worked", " went",
+    " wrote", " loves", " likes", " wants", " needs", " called", " sent",
+];
+
+/// `person-name-given`'s test: `vocative_near` for `, `, `capitalised_word_before` for
+/// a verb.
+fn given_near(text: &[u8], start: usize, end: usize) -> bool {
+    if &text[start..end] == b", " {
+        vocative_near(text, start, end)
+    } else {
+        capitalised_word_before(text, start, end)
+    }
+}
+
+/// A character of a name's word, as `person-name-given`'s pattern reads one (and
+/// any other letter: the tests may say yes where the pattern says no).
+fn name_char(c: char) -> bool {
+    c.is_alphabetic() || matches!(c, '\'' | '’' | '-') || ('\u{300}'..='\u{36F}').contains(&c)
+}
+
+/// Where the run of `name_char`s that ends at `end` starts, and its first character;
+/// `None` when the run may go on past the 256 bytes looked at (then the tests say
+/// yes).
+fn word_before(text: &[u8], end: usize) -> Option<(usize, Option<char>)> {
+    let mut from = end.saturating_sub(256);
+    while from < end && (0x80..0xC0).contains(&text[from]) {
+        from += 1;
+    }
+    let head = std::str::from_utf8(&text[from..end]).ok()?;
+    let mut w = end;
+    let mut first = None;
+    for (i, c) in head.char_indices().rev() {
+        if !name_char(c) {
+            return Some((w, first));
+        }
+        w = from + i;
+        first = Some(c);
+    }
+    (from == 0).then_some((w, first))
+}
+
+/// `person-name-given`'s test for a verb: a word right before it that starts with a
+/// capital (or any letter outside ASCII: `É`, Han).
+fn capitalised_word_before(text: &[u8], start: usize, _end: usize) -> bool {
+    let Some((_, first)) = word_before(text, start) else {
+        return true;
+    };
+    first.is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+}
+
+/// `person-name-given`'s test for `, `: the word before it opens a line (`Tina, can
+/// I …`), or a capitalised word after it ends in `!` or `?` (`Don't go, Peter!`).
+fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
+    let Some((w, first)) = word_before(text, start) else {
+        return true;
+    };
+    // The start of a line, of a written-out one (`\n`) or of a flattened or quoted
+    // one (`… | Tina, `, `> Tina, `).
+    let mut q = w;
+    while q > 0 && matches!(text[q - 1], b' ' | b'\t') {
+        q -= 1;
+    }
+    let line_start = w == 0
+        || text[w - 1] == b'\n'
+        || text[w - 1] == b'\\'
+        || q > 0 && matches!(text[q - 1], b'|' | b'>');
+    if first.is_some() && line_start {
+        return true;
+    }
+    let mut to = (end + 256).min(text.len());
+    while to < text.len() && (0x80..0xC0).contains(&text[to]) {
+        to -= 1;
+    }
+    let Ok(tail) = std::str::from_utf8(&text[end..to]) else {
+        return true;
+    };
+    let tail = tail.trim_start_matches([' ', '\t']);
+    if to < text.len() && tail.trim_start_matches(name_char).is_empty() {
+        return true;
+    }
+    if !tail.chars().next().is_some_and(|c| c.is_uppercase() || !c.is_ascii()) {
+        return false;
+    }
+    tail.trim_start_matches(name_char).starts_with(['!', '?'])
+}
+
+/// Words before a lone given name that make it something else's: an article or a
+/// possessive (`the Jordan was`), a preposition of place (`from Austin is`), the
+/// conjunction that ends a firm's list of names (`Gill, Edwards and Bailey was`).
+/// Particles (`do Amparo`) and street types (`rue Antoine`) are turned away too.
+const NOT_BEFORE_GIVEN: &[&str] = &[
+    "the", "a", "an", "this", "that", "these", "those", "our", "your", "his", "her", "their",
+    "its", "every", "each", "no", "some", "any", "of", "in", "on", "at", "from", "to", "near",
+    "into", "via", "and", "&", "or", "und", "et",
+];
+
+/// Given names that are as often a country, a state, a city or a product, which a
+/// lone name before a verb more likely is (`India has`, `Georgia is`, `Ruby was`).
+const PLACE_NAMES: &[&str] = &[
+    "jordan", "chad", "georgia", "israel", "kenya", "india", "china", "victoria", "florence",
+    "austin", "sydney", "lincoln", "charlotte", "houston", "savannah", "paris", "dallas",
+    "denver", "orlando", "eugene", "tyler", "jackson", "madison", "chelsea", "devon", "kent",
+    "cleveland", "raleigh", "virginia", "carolina", "dakota", "nevada", "alexandria", "adelaide",
+    "regina", "lourdes", "santiago", "salvador", "sofia", "valencia", "aurora", "mercedes",
+    "dell", "alexa", "ruby", "crystal", "julia", "asia", "africa", "america", "europe",
+    "london", "berlin", "vienna", "milan", "verona", "siena", "roma", "sierra", "montana",
+    "phoenix", "hamilton", "washington", "columbia", "memphis", "troy", "camden", "marion",
+    // Countries in other languages: `Maurice` is Mauritius in French, `Mauricio` in
+    // Spanish.
+    "argentina", "argelia", "france", "dominica", "kenia", "maurice", "mauricio", "georgie",
+    "brittany",
+];
+
+/// Given names of the census lists that are also ordinary English words (beyond
+/// `COMMON_WORD_NAMES`, which every name rule turns away): alone at the start of a
+/// sentence they are more likely the word (`Carry the load`, `Grace was shown`). Found
+/// by intersecting the list with the lower-case words of the Rust book and the Debian
+/// package documentation, and read through by hand.
+const WORD_NAMES: &[&str] = &[
+    "aide", "alpha", "angle", "bee", "bell", "brain", "brook", "bud", "buddy", "buster", "carry",
+    "charity", "daisy", "delta", "desire", "dot", "era", "fern", "gale", "gay", "glory",
+    "golden", "grace", "hang", "heath", "heather", "hue", "hung", "jay", "kit", "lang", "lean",
+    "lore", "manual", "many", "maple", "mercy", "merry", "meta", "min", "miss", "moon", "nova",
+    "olive", "omega", "patience", "peg", "ping", "raven", "robin", "see", "song", "soon", "sun",
+    "tiny", "ward",
+];
+
+/// The `person-name-given` rule's validator: a given name the lists know (and no
+/// common word), or one to three Han characters; no capitalised word, article or
+/// preposition right before it.
+pub fn given_name_alone(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let before = c.before(32);
+    let line = before.rsplit('\n').next().unwrap_or("");
+    let prev = line
+        .trim_end_matches([' ', '\t'])
+        .rsplit([' ', '\t'])
+        .next()
+        .unwrap_or("");
+    // After punctuation (`Hello. Sheila is`, `…，Sheila is`) a clause starts afresh.
+    let prev = if prev.chars().next_back().is_some_and(char::is_alphanumeric) {
+        prev
+    } else {
+        ""
+    };
+    let prev_folded = fold(prev);
+    if prev.chars().next().is_some_and(char::is_uppercase)
+        || NOT_BEFORE_GIVEN.contains(&prev_folded.as_str())
+        || PARTICLES.contains(&prev_folded.as_str())
+        || street_types().contains(prev_folded.as_str())
+        || FRENCH_TYPES.contains(&prev_folded.as_str())
+    {
+        return false;
+    }
+    if v.chars().next().is_some_and(han) {
+        // Not a place or a firm (`龙市`, `…公司`).
+        let place = v.ends_with(['市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司']);
+        return v.chars().count() <= 3 && v.chars().all(han) && !place;
+    }
+    let folded = fold(v);
+    is_given(v)
+        && !is_not_name(v)
+        && !ORG_WORDS.contains(&folded.as_str())
+        && !PLACE_NAMES.contains(&folded.as_str())
+        && !WORD_NAMES.contains(&folded.as_str())
+}
+
 /// A chat transcript's speaker: a capitalised word (or Han characters) at the start of
 /// a line (or after a written-out `\n`), then `:`.
 fn speaker_label(s: &Shape<'_>) -> bool {
@@ -2082,7 +2255,9 @@ pub const RULES: &[Rule] = &[
             title!(),
             r"[ \t]+)?",
             latin_name!(),
-            r")\x22?[ \t]*[<(][^>)\s]{1,64}@"
+            // An address with a domain after the `@`: what is left of a bracket whose
+            // address was masked away (`Ba"  (中@`) is none.
+            r")\x22?[ \t]*[<(][^>)\s]{1,64}@[^>)\s@]+\.[^>)\s@]{2}"
         ),
         validate: Some(person_name),
         examples: Examples {
@@ -2131,6 +2306,43 @@ pub const RULES: &[Rule] = &[
                 "Error: connection refused",
                 "Note: retry later",
                 "Traceback: KeyError",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-given",
+        category: Person,
+        trigger: Trigger::literals_near(GIVEN_TRIGGERS, given_near),
+        // A given name alone: before a verb (`Kimberly is very reliable`), opening a line
+        // before a comma and a request (`Tina, can I …`), or called out after a comma
+        // (`Don't go to town, Peter!`). The lists must know the name.
+        pattern: concat!(
+            r"(?:^|[^\p{L}\p{M}'’-])(?P<v>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3}) (?:is|was|has|had|will|would|can|could|just|shouted|said|says|told|asked|lives|lived|works|worked|went|wrote|loves|likes|wants|needs|called|sent)\b",
+            r"|(?:(?m:^)|\\n|[|>][ \t]*)(?P<v2>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3}), (?:can|could|would|will|please|I|we|you|do|did|are|have|thanks|thank)\b",
+            r"|, (?P<v3>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3})[!?]"
+        ),
+        validate: Some(given_name_alone),
+        examples: Examples {
+            masks: &[
+                "«Sheila» is a very sympathetic person.",
+                "You can tell «Kyle» was a huge fan.",
+                // At the start of a line (the template brings its line break).
+                "\n«Tina», can I please speak to your boss?",
+                "chat log | «Randall», could you call me back?",
+                "Don't go to town, «Peter»!",
+                "«艳» is from Beijing",
+            ],
+            keeps: &[
+                "Grant is required for this role",
+                "The Jordan was flooded",
+                "India has a new rail line",
+                "moved from Austin is what she said",
+                "Error, retrying",
+                "Service is degraded",
+                "Bank Austin was closed",
+                "Gill, Edwards and Bailey was founded in 1990",
+                "rue Antoine is closed today",
+                "Mendes do Amparo is a nice place to live",
             ],
         },
     },

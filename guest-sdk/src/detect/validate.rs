@@ -665,8 +665,13 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
         && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
     if uuid_shaped {
-        let before = c.before(40).to_ascii_lowercase();
-        return !ID_WORDS.iter().any(|w| before.contains(w));
+        // The name the secret word is glued to, not the words before it.
+        let before = c.before(40);
+        let name = before[word_start(before, |ch| {
+            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
+        })..]
+            .to_ascii_lowercase();
+        return !ID_WORDS.iter().any(|w| name.contains(w));
     }
     random_token(c)
 }
