@@ -1704,10 +1704,16 @@ fn word_before(text: &[u8], end: usize) -> Option<(usize, Option<char>)> {
 /// `person-name-given`'s test for a verb: a word right before it that starts with a
 /// capital (or any letter outside ASCII: `É`, Han).
 fn capitalised_word_before(text: &[u8], start: usize, _end: usize) -> bool {
-    let Some((_, first)) = word_before(text, start) else {
+    let Some((w, first)) = word_before(text, start) else {
         return true;
     };
-    first.is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+    first.is_some_and(|c| c.is_uppercase() || !c.is_ascii()) && listed_or_not_ascii(&text[w..start])
+}
+
+/// A word in ASCII must be a listed given name (as the validator wants; a lookup
+/// costs less than running the pattern); any other the pattern decides.
+fn listed_or_not_ascii(word: &[u8]) -> bool {
+    !word.is_ascii() || std::str::from_utf8(word).is_ok_and(is_given)
 }
 
 /// `person-name-given`'s test for `, `: the word before it opens a line (`Tina, can
@@ -1726,7 +1732,7 @@ fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
         || text[w - 1] == b'\n'
         || text[w - 1] == b'\\'
         || q > 0 && matches!(text[q - 1], b'|' | b'>');
-    if first.is_some() && line_start {
+    if first.is_some() && line_start && listed_or_not_ascii(&text[w..start]) {
         return true;
     }
     let mut to = (end + 256).min(text.len());
@@ -1743,7 +1749,8 @@ fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
     if !tail.chars().next().is_some_and(|c| c.is_uppercase() || !c.is_ascii()) {
         return false;
     }
-    tail.trim_start_matches(name_char).starts_with(['!', '?'])
+    let rest = tail.trim_start_matches(name_char);
+    rest.starts_with(['!', '?']) && listed_or_not_ascii(&tail.as_bytes()[..tail.len() - rest.len()])
 }
 
 /// Words before a lone given name that make it something else's: an article or a

@@ -619,13 +619,24 @@ pub fn consonant_run(b: &[u8]) -> bool {
 
 fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    // A bare `key` (`key=… lag=1`): the validator takes no UUID after it.
-    let bare_key = (start == 0 || !name(&text[start - 1])) && text[start..end].eq_ignore_ascii_case(b"key");
+    // A key the validator takes no UUID after: a bare `key` (`key=… lag=1`), one that
+    // ends in `id` or holds an identifier's word (`idempotency_key=…`).
+    let key_start = start - text[..start].iter().rev().take_while(|b| name(b)).count();
+    let id_key = |key_end: usize| {
+        let key = text[key_start..key_end].to_ascii_lowercase();
+        key == b"key"
+            || key.ends_with(b"id")
+            || key.ends_with(b"ids")
+            || super::validate::ID_WORDS
+                .iter()
+                .any(|w| key.windows(w.len()).any(|k| k == w.as_bytes()))
+    };
     let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
     // Outside ASCII the pattern's case-insensitive classes take a few more letters
     // (the Kelvin sign): there the test says yes and the pattern decides.
     let other = |i: usize| text.get(i).is_some_and(|b| !b.is_ascii());
     // The separators from `from` on, then a value of sixteen token bytes or more.
+    let i = end + text[end..].iter().take_while(|b| name(b)).count();
     let value_after = |from: usize| {
         let at = from
             + text[from.min(text.len())..]
@@ -641,10 +652,9 @@ fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
         let value = &text[at.min(text.len())..(at + run).min(text.len())];
         let padded = text.get(at + run) == Some(&b'=');
         let turned_away = !padded
-            && (value.iter().all(u8::is_ascii_digit) || bare_key && at == end + 1 && uuid(value));
+            && (value.iter().all(u8::is_ascii_digit) || from == i && uuid(value) && id_key(i));
         at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
     };
-    let i = end + text[end..].iter().take_while(|b| name(b)).count();
     if i - end > 18 {
         return false;
     }

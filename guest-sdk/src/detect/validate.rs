@@ -632,7 +632,7 @@ pub(crate) fn random_letters(b: &[u8]) -> bool {
 
 /// Words before a secret word that make a UUID after it an identifier, not a secret
 /// (`cache-key-…`, `idempotency-token-…`).
-const ID_WORDS: &[&str] = &[
+pub(crate) const ID_WORDS: &[&str] = &[
     "cache", "idempotency", "request", "correlation", "partition", "dedup", "object", "lock",
     "trace", "span", "message", "event", "sort", "routing", "row", "primary", "foreign",
     "lookup", "shard", "hash", "bucket", "job", "task", "order",
