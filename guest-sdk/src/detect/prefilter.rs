@@ -571,6 +571,45 @@ fn uuid(b: &[u8]) -> bool {
         })
 }
 
+/// The `secret-set-command` rule's test: the key around the literal follows `set`
+/// (and maybe `-g` or `--global`) at the start of a command: `set apiKey …`, `npm
+/// config set -g _authToken …`.
+pub fn set_command_before(text: &[u8], start: usize, _end: usize) -> bool {
+    let key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-');
+    let mut i = start;
+    while i > 0 && key(text[i - 1]) {
+        i -= 1;
+    }
+    let spaces = |mut i: usize| {
+        let from = i;
+        while i > 0 && matches!(text[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        (i < from).then_some(i)
+    };
+    let set_at = |i: usize| {
+        i >= 3
+            && text[i - 3..i].eq_ignore_ascii_case(b"set")
+            && (i == 3 || !(text[i - 4].is_ascii_alphanumeric() || text[i - 4] == b'_'))
+    };
+    let Some(i) = spaces(i) else {
+        return false;
+    };
+    if set_at(i) {
+        return true;
+    }
+    for flag in [&b"-g"[..], &b"--global"[..]] {
+        if i >= flag.len() && text[i - flag.len()..i].eq_ignore_ascii_case(flag) {
+            if let Some(j) = spaces(i - flag.len()) {
+                if set_at(j) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// The `secret-word-glued` rule's test: the secret word is glued to a name before it
 /// (`capsulecrm-SECRET-…`, `bloggerKEY-…`: a letter or digit, maybe one `-`, `_` or `.`),
 /// and after at most eight letters or digits a `-` or `.` is followed by sixteen

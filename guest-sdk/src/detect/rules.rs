@@ -583,6 +583,33 @@ const CORE: &[Rule] = &[
         },
     },
     Rule {
+        name: "secret-set-command",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::set_command_before),
+        // `set KEY VALUE` in a shell, a REPL or a config tool: `set apiKey …`, `set
+        // X-Api-Key …`, `npm config set -g _authToken …`. The value as a password in
+        // prose must look (digits, punctuation, a capital inside).
+        pattern: concat!(
+            r"(?i)(?:^|[^A-Za-z0-9_])set[ \t]+(?:(?:-g|--global)[ \t]+)?[A-Za-z0-9_.:-]*?",
+            secret_words!(),
+            r"[A-Za-z0-9_.-]*[ \t]+[\x22']?(?P<v>[^\s\x22'&,;<>|，；。、：]{3,})"
+        ),
+        validate: Some(v::prose_secret),
+        examples: Examples {
+            masks: &[
+                "set apiKey «{a12}»",
+                "set X-Api-Key «{a14}»",
+                "npm config set -g _authToken «{a36}»",
+            ],
+            keeps: &[
+                "set password policy",
+                "set api_key $API_KEY",
+                "reset token for user bob",
+                "set password for user",
+            ],
+        },
+    },
+    Rule {
         name: "secret-word-glued",
         category: Credential,
         trigger: Trigger::literals_near(
