@@ -18,7 +18,12 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connector-loki", "connector-loki"),
     ("connector-prometheus", "connector-prometheus"),
     ("connector-elasticsearch", "connector-elasticsearch"),
+    ("connector-tempo", "connector-tempo"),
+    ("connector-jaeger", "connector-jaeger"),
+    ("connector-export", "connector-export"),
     ("ticket-platform", "ticket-platform"),
+    ("ticket-redmine", "ticket-redmine"),
+    ("ticket-jira", "ticket-jira"),
 ];
 
 /// Examples for component authors: built and tested like the shipped plugins, but

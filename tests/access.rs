@@ -26,6 +26,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     // The handler checks a webhook signature or a service token (not the layer).
     ("post", "/internal/ticket/events", &["service", "signed"]),
     ("post", "/internal/debug/report/{task_id}/ticket/cancel", &["developer"]),
+    ("post", "/internal/debug/reconcile", &["platform"]),
     ("get", "/internal/components", &["platform", "security"]),
     ("post", "/internal/components", &["platform"]),
     ("get", "/internal/components/{sha256}", &["platform", "security"]),
@@ -44,6 +45,10 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("put", "/internal/tenants/{tenant}/masking-policy", &["platform"]),
     ("get", "/internal/tenants/{tenant}/masking-policy/versions", &["platform", "security"]),
     ("post", "/internal/tenants/{tenant}/masking-policy/rollback", &["platform"]),
+    ("get", "/internal/tenants/{tenant}/report-template", &["platform", "security"]),
+    ("put", "/internal/tenants/{tenant}/report-template", &["platform"]),
+    ("get", "/internal/tenants/{tenant}/report-template/versions", &["platform", "security"]),
+    ("post", "/internal/tenants/{tenant}/report-template/rollback", &["platform"]),
     ("get", "/internal/audit", &["security"]),
     ("get", "/internal/audit/verify", &["security"]),
     ("get", "/internal/review", &["security"]),

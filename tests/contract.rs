@@ -126,6 +126,33 @@ async fn settings_are_checked_by_the_components_own_validate_settings() {
         assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
         assert!(e.to_string().contains(says), "{settings}: {e}");
     }
+    // The trace and export connectors: good settings pass, each wrong one says what.
+    for (name, good, bad) in [
+        ("connector-tempo", r#"{"url": "http://127.0.0.1:3200", "tags": "plugin={plugin}"}"#, [
+            (r#"{"url": "http://t", "tags": "a=b", "traceql": "{}"}"#, "set one"),
+            (r#"{"url": "http://t", "tags": "plugin={plugn}"}"#, "unknown placeholder {plugn}"),
+        ]),
+        ("connector-jaeger", r#"{"url": "http://127.0.0.1:16686", "api": "v2", "tags": {"tenant": "{tenant}"}}"#, [
+            (r#"{"url": "http://j", "api": "v1"}"#, "unknown variant `v1`"),
+            (r#"{"url": "http://j", "max_traces": 0}"#, "max_traces"),
+        ]),
+        ("connector-export", r#"{"url": "http://127.0.0.1:8081", "page_size": 500}"#, [
+            (r#"{"url": "http://p/internal/debug/logs/export"}"#, "without /internal/debug/logs/export"),
+            (r#"{"page_size": 5}"#, "settings.url is required"),
+        ]),
+        ("connector-loki", r#"{"url": "http://127.0.0.1:3100", "direction": "backward", "page_size": 500}"#, [
+            (r#"{"url": "http://l", "page_size": 10000}"#, "max_entries_limit_per_query"),
+            (r#"{"url": "http://l", "direction": "up"}"#, "unknown variant `up`"),
+        ]),
+    ] {
+        let c = rt.load(name, ComponentKind::Connector, builtin::get(name).unwrap()).unwrap();
+        assert!(rt.validate_settings(&c, good).await.is_ok(), "{name}: {good}");
+        for (settings, says) in bad {
+            let e = rt.validate_settings(&c, settings).await.expect_err(settings);
+            assert_eq!(e.kind(), FailureKind::InvalidInput, "{e}");
+            assert!(e.to_string().contains(says), "{name} {settings}: {e}");
+        }
+    }
     let ndjson = rt.load("ndjson", ComponentKind::Connector, builtin::get("connector-ndjson").unwrap()).unwrap();
     let e = rt.validate_settings(&ndjson, r#"{"extension": ["log"]}"#).await.expect_err("typo");
     assert!(e.to_string().contains("unknown field `extension`"), "{e}");

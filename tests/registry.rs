@@ -294,10 +294,11 @@ fn retry_rule() -> Value {
     json!({"policy": {"rules": [{"name": "acme-retry", "pattern": "\\bretrying\\b", "category": "credential"}]}, "fail_closed": false, "review_sample_rate": 0.0})
 }
 
-/// Masking policies are versioned data: read, replaced (checked first), diffed and
-/// rolled back through the API and the CLI, audited, in force for the next task.
+/// Masking policies and report layouts are versioned data: read, replaced (checked
+/// first), diffed and rolled back through the API and the CLI, audited, in force for
+/// the next task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn masking_policies_are_versioned_data() {
+async fn masking_policies_and_report_layouts_are_versioned_data() {
     let lab = start().await;
     let host = &lab.host;
     let (status, p) = host.get_as(&lab.security, "/internal/tenants/acme/masking-policy").await;
@@ -345,6 +346,50 @@ async fn masking_policies_are_versioned_data() {
     let (_, audit) = host.get_as(&lab.security, "/internal/audit").await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter(|e| e["subject"] == "acme").filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"policy.changed") && actions.contains(&"policy.rolled_back"), "{actions:?}");
+
+    // The report layout (the template's sections and limits) the same way.
+    let (status, t) = host.get_as(&lab.security, "/internal/tenants/acme/report-template").await;
+    assert_eq!((status, t["version"].as_i64(), t["actor"].as_str()), (200, Some(1), Some("config")), "the template file seeds version 1: {t}");
+    assert!(t["sections"].as_array().unwrap().contains(&json!("timeline")), "{t}");
+    for (bad, says) in [
+        (json!({"sections": ["summary", "secrets"]}), "sections[1]: unknown section `secrets`"),
+        (json!({"sections": ["errors", "errors"]}), "named twice"),
+        (json!({"limits": {"timeline": 5000000}}), "limits.timeline"),
+        (json!({"limits": {"timelines": 5}}), "timelines"),
+    ] {
+        let (status, e) = lab.put(&lab.platform, "/internal/tenants/acme/report-template", &bad).await;
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(says), "{bad}: {e}");
+    }
+    let (status, _) = lab.put(&lab.security, "/internal/tenants/acme/report-template", &json!({})).await;
+    assert_eq!(status, 403, "security reads layouts; platform changes them");
+    let file = lab._dir.path().join("layout.yaml");
+    std::fs::write(&file, "sections: [summary, timeline, masking]\nlimits: {timeline: 1, message_chars: 12}\n").unwrap();
+    let (ok, out, err) = lab.cli(&lab.platform, &["template", "set", "--tenant", "acme", file.to_str().unwrap()]);
+    assert!(ok && out.contains("report layout version 2"), "{out}{err}");
+    let task = lab.diagnose("acme", "with-layout-2").await;
+    lab.masker_of(&task).await;
+    let (_, view) = host.get(&format!("/internal/debug/report/{task}")).await;
+    let report = &view["report"];
+    assert_eq!(report["template_version"], 2, "{report:#}");
+    assert!(report.get("errors").is_none() && report.get("sources").is_none(), "sections left out are dropped: {report:#}");
+    // Two lines were logged; the layout keeps one, clipped.
+    let timeline = report["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1, "{timeline:?}");
+    assert!(timeline[0]["message"].as_str().unwrap().chars().count() <= 13, "{timeline:?}");
+    let other = lab.diagnose("globex", "other-layout").await;
+    lab.masker_of(&other).await;
+    let (_, view) = host.get(&format!("/internal/debug/report/{other}")).await;
+    let other = &view["report"];
+    assert!(other["template_version"] == 1 && other["timeline"].as_array().unwrap().len() == 2 && other.get("errors").is_some(), "another tenant keeps the file's layout: {other:#}");
+    let (ok, out, err) = lab.cli(&lab.security, &["template", "diff", "--tenant", "acme", "1", "2"]);
+    assert!(ok && out.contains("+ limits.timeline = 1"), "{out}{err}");
+    let (status, t) = host.post_as(&lab.platform, "/internal/tenants/acme/report-template/rollback", &json!({"reason": "too short"})).await;
+    assert_eq!((status, t["version"].as_i64()), (200, Some(3)), "{t}");
+    assert!(t["sections"].as_array().unwrap().contains(&json!("timeline")), "version 3 repeats version 1: {t}");
+    let (_, audit) = host.get_as(&lab.security, "/internal/audit").await;
+    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter(|e| e["subject"] == "acme").filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"template.changed") && actions.contains(&"template.rolled_back"), "{actions:?}");
 }
 
 /// The approver may not be the uploader when the config says so.

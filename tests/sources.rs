@@ -433,3 +433,309 @@ tenants:
     messages.sort();
     assert_eq!(messages, ["charge failed", "charging", "done", "retry ok", "retrying", "slow card service", "started"], "{logs}");
 }
+
+// ---- Traces (Tempo, Jaeger v3 and v2), Loki pages, the export contract, OTLP files ----
+
+/// What a stand-in server was asked: method, path and query, and any JSON body.
+type Asked = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+fn asked(log: &Asked, uri: &axum::http::Uri, body: Value) {
+    log.lock().expect("lock").push((uri.to_string(), body));
+}
+
+/// An OTLP span as JSON (ids already encoded as the server writes them).
+fn otlp_span(trace: &str, span: &str, parent: Option<&str>, name: &str, start_ns: i64, error: bool) -> Value {
+    json!({"traceId": trace, "spanId": span, "parentSpanId": parent.unwrap_or(""), "name": name, "kind": 2,
+        "startTimeUnixNano": start_ns.to_string(), "endTimeUnixNano": (start_ns + 20_000_000).to_string(),
+        "attributes": [{"key": "http.route", "value": {"stringValue": "/pay"}}],
+        "status": if error { json!({"code": 2, "message": "card declined"}) } else { json!({}) }})
+}
+
+fn otlp_resource(service: &str, host: &str, spans: Vec<Value>) -> Value {
+    json!({"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": service}},
+            {"key": "host.name", "value": {"stringValue": host}}]},
+        "scopeSpans": [{"scope": {"name": "test"}, "spans": spans}]})
+}
+
+fn b64(hex_id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(hex::decode(hex_id).expect("hex"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_loki_pages_and_the_export_contract_reach_the_report() {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::{StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    let now = chrono::Utc::now();
+    let ns = |t: chrono::DateTime<chrono::Utc>| t.timestamp_nanos_opt().expect("ns");
+    let t0 = ns(now - chrono::Duration::minutes(5));
+    const TEMPO_A: &str = "0af7651916cd43dd8448eb211c80319c";
+    const TEMPO_B: &str = "0af7651916cd43dd8448eb211c8031ff";
+    const JAEGER_V3: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const JAEGER_V2: &str = "7d9c1e2f3a4b5c6d"; // a 64-bit id, as Jaeger writes it
+
+    // Tempo: `/api/search` finds two traces; `/api/traces/{id}` answers `batches` with
+    // base64 ids (protobuf's JSON mapping), 404 for any other id.
+    let tempo_log = Asked::default();
+    let tempo = Router::new()
+        .route(
+            "/api/search",
+            get(move |State(log): State<Asked>, uri: Uri| async move {
+                asked(&log, &uri, Value::Null);
+                axum::Json(json!({"traces": [
+                    {"traceID": TEMPO_A, "rootServiceName": "checkout", "rootTraceName": "POST /pay", "startTimeUnixNano": t0.to_string(), "durationMs": 40},
+                    {"traceID": TEMPO_B, "rootServiceName": "checkout", "rootTraceName": "GET /cart", "startTimeUnixNano": t0.to_string(), "durationMs": 20}],
+                    "metrics": {"inspectedTraces": 2, "inspectedBytes": "2048"}}))
+            }),
+        )
+        .route(
+            "/api/traces/{id}",
+            get(move |State(log): State<Asked>, UrlPath(id): UrlPath<String>, uri: Uri| async move {
+                asked(&log, &uri, Value::Null);
+                let spans = match id.as_str() {
+                    TEMPO_A => vec![
+                        otlp_span(&b64(TEMPO_A), &b64("a000000000000001"), None, "POST /pay", t0, true),
+                        otlp_span(&b64(TEMPO_A), &b64("a000000000000002"), Some(&b64("a000000000000001")), "charge card", t0 + 1_000_000, true),
+                    ],
+                    TEMPO_B => vec![otlp_span(&b64(TEMPO_B), &b64("b000000000000001"), None, "GET /cart", t0 + 2_000_000, false)],
+                    _ => return (StatusCode::NOT_FOUND, "trace not found").into_response(),
+                };
+                axum::Json(json!({"batches": [otlp_resource("checkout", "runtime-1", spans)]})).into_response()
+            }),
+        )
+        .with_state(tempo_log.clone());
+    let tempo_addr = serve(tempo).await;
+
+    // Jaeger: v3 by id (OTLP JSON wrapped in `result`, hex ids; 404 in Jaeger's error
+    // shape for other ids) and the v2 query API's search (`data[].spans[]`, `processes`).
+    let jaeger_log = Asked::default();
+    let jaeger = Router::new()
+        .route(
+            "/api/v3/traces/{id}",
+            get(move |State(log): State<Asked>, UrlPath(id): UrlPath<String>, uri: Uri| async move {
+                asked(&log, &uri, Value::Null);
+                if id != JAEGER_V3 {
+                    return (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"httpCode": 404, "message": "trace not found"}}))).into_response();
+                }
+                let spans = vec![otlp_span(JAEGER_V3, "c000000000000001", None, "consume order", t0 + 3_000_000, false)];
+                axum::Json(json!({"result": {"resourceSpans": [otlp_resource("orders", "worker-2", spans)]}})).into_response()
+            }),
+        )
+        .route(
+            "/api/traces",
+            get(move |State(log): State<Asked>, uri: Uri| async move {
+                asked(&log, &uri, Value::Null);
+                let t0_us = t0 / 1_000;
+                axum::Json(json!({"data": [{"traceID": JAEGER_V2, "spans": [
+                        {"traceID": JAEGER_V2, "spanID": "d000000000000001", "operationName": "refund", "references": [],
+                         "startTime": t0_us + 4_000, "duration": 15_000, "flags": 1, "processID": "p1", "logs": [], "warnings": null,
+                         "tags": [{"key": "error", "type": "bool", "value": true}, {"key": "http.status_code", "type": "int64", "value": 502}]},
+                        {"traceID": JAEGER_V2, "spanID": "d000000000000002", "operationName": "ledger write",
+                         "references": [{"refType": "CHILD_OF", "traceID": JAEGER_V2, "spanID": "d000000000000001"}],
+                         "startTime": t0_us + 5_000, "duration": 2_000, "processID": "p2", "tags": []}],
+                    "processes": {"p1": {"serviceName": "checkout", "tags": [{"key": "hostname", "type": "string", "value": "runtime-3"}]},
+                                  "p2": {"serviceName": "ledger", "tags": [{"key": "hostname", "type": "string", "value": "ledger-1"}]}},
+                    "warnings": null}], "total": 0, "limit": 0, "offset": 0, "errors": null}))
+            }),
+        )
+        .with_state(jaeger_log.clone());
+    let jaeger_addr = serve(jaeger).await;
+
+    // Loki: eight lines, two at one nanosecond where the first page ends, read in pages
+    // of four (the support's stand-in honours limit and direction as Loki does).
+    let loki = Loki::default();
+    let loki_ts: Vec<i64> = [0, 1, 2, 2, 3, 4, 5, 6].iter().map(|i| t0 + 10_000_000 + i * 1_000_000).collect();
+    loki.streams.lock().expect("lock").push((
+        json!({"plugin": "checkout", "environment": "prod", "pod": "runtime-1"}),
+        loki_ts.iter().enumerate().map(|(i, ts)| (*ts, format!("level=info msg=\"loki line {i}\""))).collect(),
+    ));
+    let loki_addr = start_loki(loki.clone()).await;
+
+    // The export contract: five records, two per page, cursors `c1`, `c2`, then null.
+    // Requests are read as the OpenAPI description's `LogsExportRequest` (unknown
+    // fields refused), answers written as its `LogsExportResponse`.
+    use casefile::api::contracts::{LogsExportRequest, LogsExportResponse};
+    let export_log = Asked::default();
+    let at = |ms: i64| (now - chrono::Duration::minutes(5) + chrono::Duration::milliseconds(ms)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let records = vec![
+        json!({"ts": at(20), "level": "info", "msg": "export: order received", "host": "runtime-1"}),
+        json!({"ts": at(21), "level": "error", "msg": "export: charge failed", "host": "runtime-1", "trace_id": TEMPO_A, "span_id": "a000000000000002"}),
+        json!({"ts": at(22), "level": "warn", "msg": "export: retry scheduled", "host": "runtime-1"}),
+        json!({"kind": "metric", "name": "retry_queue_depth", "value": 3, "ts": at(23), "host": "runtime-1"}),
+        json!({"ts": at(24), "level": "info", "msg": "export: gave up", "host": "runtime-1"}),
+    ];
+    let export = Router::new()
+        .route(
+            "/internal/debug/logs/export",
+            post(move |State(log): State<Asked>, uri: Uri, body: axum::body::Bytes| {
+                let records = records.clone();
+                async move {
+                    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    asked(&log, &uri, value.clone());
+                    let req: LogsExportRequest = match serde_json::from_value(value) {
+                        Ok(r) => r,
+                        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+                    };
+                    let from: usize = match req.cursor.as_deref() {
+                        None => 0,
+                        Some("c1") => 2,
+                        Some("c2") => 4,
+                        Some(other) => return (StatusCode::BAD_REQUEST, format!("unknown cursor {other}")).into_response(),
+                    };
+                    let page: Vec<Value> = records.iter().skip(from).take(2.min(req.limit as usize)).cloned().collect();
+                    if chrono::DateTime::parse_from_rfc3339(&req.window.from).is_err() || chrono::DateTime::parse_from_rfc3339(&req.window.to).is_err() {
+                        return (StatusCode::BAD_REQUEST, "window times must be RFC 3339".to_string()).into_response();
+                    }
+                    let next_cursor = match from {
+                        0 => Some("c1".to_string()),
+                        2 => Some("c2".to_string()),
+                        _ => None,
+                    };
+                    axum::Json(LogsExportResponse { records: page, next_cursor }).into_response()
+                }
+            }),
+        )
+        .with_state(export_log.clone());
+    let export_addr = serve(export).await;
+
+    // An OTLP JSON file (one document per line, as the Collector's file exporter writes).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("otlp");
+    std::fs::create_dir_all(&files).expect("mkdir");
+    let file_spans = vec![otlp_span("e0000000000000000000000000000001", "e000000000000001", None, "sandbox replay", t0 + 6_000_000, false)];
+    std::fs::write(files.join("traces.jsonl"), json!({"resourceSpans": [otlp_resource("checkout", "sandbox-1", file_spans)]}).to_string() + "\n")
+        .expect("otlp file");
+
+    let template = dir.path().join("report_template.yaml");
+    std::fs::write(&template, "sections: [summary, sources, errors, timeline, traces, metrics, masking]\n").expect("template");
+    let config = dir.path().join("casefile.yaml");
+    let src = |component: &str, settings: Value, addr: std::net::SocketAddr| {
+        format!("{{ component: {component}, settings: {settings}, grant: {{ allow_hosts: [\"{addr}\"] }} }}")
+    };
+    std::fs::write(
+        &config,
+        format!(
+            r#"report: {{ template: {template} }}
+runtime: {{ cache_dir: {cache} }}
+components:
+  masker: {{ kind: masker, source: "builtin:masker-default" }}
+  tempo: {{ kind: connector, source: "builtin:connector-tempo" }}
+  jaeger: {{ kind: connector, source: "builtin:connector-jaeger" }}
+  loki: {{ kind: connector, source: "builtin:connector-loki" }}
+  export: {{ kind: connector, source: "builtin:connector-export" }}
+  files: {{ kind: connector, source: "builtin:connector-ndjson" }}
+sources:
+  tempo: {tempo}
+  jaeger-v3: {jaeger_v3}
+  jaeger-v2: {jaeger_v2}
+  loki: {loki}
+  export: {export}
+  otlp-files: {{ component: files, grant: {{ dir: "{files}" }} }}
+default: {{ masker: masker, sources: [] }}
+tenants:
+  acme: {{ sources: [tempo, jaeger-v3, jaeger-v2, loki, export, otlp-files] }}
+"#,
+            template = template.display(),
+            cache = shared_cache_dir().display(),
+            tempo = src("tempo", json!({"url": format!("http://{tempo_addr}"), "tags": "service.name={plugin} deployment.environment={environment}"}), tempo_addr),
+            jaeger_v3 = src("jaeger", json!({"url": format!("http://{jaeger_addr}"), "search": false}), jaeger_addr),
+            jaeger_v2 = src("jaeger", json!({"url": format!("http://{jaeger_addr}"), "api": "v2", "tags": {"tenant": "{tenant}"}}), jaeger_addr),
+            loki = src("loki", json!({"url": format!("http://{loki_addr}"), "page_size": 4}), loki_addr),
+            export = src("export", json!({"url": format!("http://{export_addr}")}), export_addr),
+            files = files.display(),
+        ),
+    )
+    .expect("config");
+    let host = Host::start(&config, &dir.path().join("data"));
+    let window = json!({"start": (now - chrono::Duration::minutes(10)).to_rfc3339(), "end": now.to_rfc3339()});
+    let (status, created) = host
+        .post(
+            "/internal/debug/report",
+            &json!({"error_event_id": "evt-traces-1", "tenant": "acme", "plugin": {"id": "checkout", "version": "2.1.0"},
+                "environments": ["prod"], "window": window, "trace_ids": [JAEGER_V3]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().expect("task id").to_string();
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let report = &t["report"];
+    let sources = report["sources"].as_array().expect("sources");
+    for name in ["tempo", "jaeger-v3", "jaeger-v2", "loki", "export", "otlp-files"] {
+        let s = sources.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no source {name}: {sources:#?}"));
+        assert_eq!(s["status"], "used", "{s:#}");
+    }
+
+    // Tempo: one search over the window in whole seconds, then each trace found; the
+    // trigger's trace (Jaeger's) asked first and not found there.
+    let tempo_asked: Vec<String> = tempo_log.lock().expect("lock").iter().map(|(u, _)| u.clone()).collect();
+    assert_eq!(tempo_asked.len(), 4, "{tempo_asked:#?}");
+    assert!(tempo_asked[0].starts_with("/api/search?tags=service.name%3Dcheckout%20deployment.environment%3Dprod&start="), "{tempo_asked:#?}");
+    assert_eq!(tempo_asked[1..], [format!("/api/traces/{JAEGER_V3}"), format!("/api/traces/{TEMPO_A}"), format!("/api/traces/{TEMPO_B}")]);
+    // Jaeger: v3 by the trigger's id, v2 by service, window in microseconds, tags as JSON.
+    let jaeger_asked: Vec<String> = jaeger_log.lock().expect("lock").iter().map(|(u, _)| u.clone()).collect();
+    assert!(jaeger_asked.contains(&format!("/api/v3/traces/{JAEGER_V3}")), "{jaeger_asked:#?}");
+    let search = jaeger_asked.iter().find(|u| u.starts_with("/api/traces?")).expect("a v2 search");
+    assert!(search.starts_with("/api/traces?service=checkout&start=") && search.ends_with("&limit=19&tags=%7B%22tenant%22%3A%22acme%22%7D"), "{search}");
+    // Loki: three pages of four; the second starts at the first's last time (where two
+    // lines share a nanosecond), the third at the second's.
+    let pages = loki.pages.lock().expect("lock").clone();
+    assert_eq!(pages.len(), 3, "{pages:#?}");
+    assert!(pages.iter().all(|p| p.2 == "4" && p.3 == "forward"), "{pages:#?}");
+    assert_eq!((pages[1].0.clone(), pages[2].0.clone()), (loki_ts[2].to_string(), loki_ts[5].to_string()));
+    // The export contract: three requests, following the cursor until null.
+    let exports = export_log.lock().expect("lock").clone();
+    assert_eq!(exports.iter().map(|(_, b)| b["cursor"].clone()).collect::<Vec<_>>(), [json!(null), json!("c1"), json!("c2")]);
+    let first = &exports[0].1;
+    assert_eq!((first["plugin"].as_str(), first["plugin_version"].as_str(), first["tenant"].as_str(), first["environment"].as_str()), (Some("checkout"), Some("2.1.0"), Some("acme"), Some("prod")));
+    assert_eq!(first["trace_ids"], json!([JAEGER_V3]));
+
+    // Everything reached the report once: 8 Loki lines and 4 exported lines; 3 Tempo
+    // spans, 1 from Jaeger v3, 2 from v2, 1 from the file.
+    assert_eq!((report["summary"]["logs"].as_u64(), report["summary"]["spans"].as_u64()), (Some(12), Some(7)), "{:#}", report["summary"]);
+    let (status, bundle) = host.get_bytes(&format!("/internal/debug/report/{task}/bundle")).await;
+    assert_eq!(status, 200);
+    let files = untar(&bundle);
+    let read = |name: &str| -> Vec<Value> {
+        let text = files.iter().find(|(n, _)| n == name).map(|(_, b)| String::from_utf8_lossy(b).to_string()).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+    };
+    let mut spans: Vec<(String, String, String, String, bool)> = read("spans.ndjson")
+        .iter()
+        .map(|s| {
+            let f = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            (f("trace_id"), f("span_id"), f("service"), f("host"), s["error"].as_bool().unwrap_or(false))
+        })
+        .collect();
+    spans.sort();
+    // Jaeger's 64-bit id, padded as every source writes trace ids.
+    let jaeger_v2_hex = format!("{JAEGER_V2:0>32}");
+    let span = |t: &str, s: &str, svc: &str, host: &str, error: bool| (t.to_string(), s.to_string(), svc.to_string(), host.to_string(), error);
+    assert_eq!(
+        spans,
+        [
+            span(TEMPO_A, "a000000000000001", "checkout", "runtime-1", true),
+            span(TEMPO_A, "a000000000000002", "checkout", "runtime-1", true),
+            span(TEMPO_B, "b000000000000001", "checkout", "runtime-1", false),
+            span(&jaeger_v2_hex, "d000000000000001", "checkout", "runtime-3", true),
+            span(&jaeger_v2_hex, "d000000000000002", "ledger", "ledger-1", false),
+            span(JAEGER_V3, "c000000000000001", "orders", "worker-2", false),
+            span("e0000000000000000000000000000001", "e000000000000001", "checkout", "sandbox-1", false),
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    let mut messages: Vec<String> = read("logs.ndjson").iter().map(|l| l["message"].as_str().unwrap_or("").to_string()).collect();
+    messages.sort();
+    let mut want: Vec<String> = (0..8).map(|i| format!("loki line {i}")).collect();
+    want.extend(["export: order received", "export: charge failed", "export: retry scheduled", "export: gave up"].map(String::from));
+    want.sort();
+    assert_eq!(messages, want);
+    assert_eq!(report["summary"]["first_error"]["message"], "export: charge failed");
+    drop(host);
+}

@@ -29,6 +29,8 @@ pub use worlds::{
 #[cfg(feature = "bindings")]
 pub mod fields;
 #[cfg(feature = "bindings")]
+pub mod otlp;
+#[cfg(feature = "bindings")]
 pub mod records;
 #[cfg(feature = "bindings")]
 mod words;

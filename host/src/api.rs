@@ -6,10 +6,12 @@
 //! table, from each handler's `#[utoipa::path]` and its request and response types.
 
 pub mod access;
+pub mod contracts;
 mod error;
 pub mod flags;
 pub mod openapi;
 pub mod policies;
+pub mod reconcile;
 pub mod registry;
 pub mod tenants;
 #[cfg(test)]
@@ -52,6 +54,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(retry_task))
         .routes(routes!(ticket_events))
         .routes(routes!(cancel_ticket_delivery))
+        .routes(routes!(reconcile::reconcile))
         .routes(routes!(create_from_event))
         .routes(routes!(create_from_alertmanager))
         .routes((schemas, paths, components.layer(DefaultBodyLimit::max(max_component))))
@@ -70,6 +73,9 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(policies::get_policy, policies::put_policy))
         .routes(routes!(policies::policy_versions))
         .routes(routes!(policies::rollback_policy))
+        .routes(routes!(policies::get_layout, policies::put_layout))
+        .routes(routes!(policies::layout_versions))
+        .routes(routes!(policies::rollback_layout))
         .routes(routes!(audit_entries))
         .routes(routes!(audit_verify))
         .routes(routes!(list_tokens, create_token))

@@ -69,6 +69,9 @@ impl App {
                 crate::outbound::Credential::resolve(src, &|p| config.resolve_path(p)).with_context(|| format!("source `{name}`: credentials"))?;
             }
         }
+        if let Some(src) = &config.ticket.credentials {
+            crate::outbound::Credential::resolve(src, &|p| config.resolve_path(p)).context("ticket.credentials")?;
+        }
         let template = Template::load(&config.resolve_path(&config.report.template))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_millis(config.runtime.http_timeout_ms))

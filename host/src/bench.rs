@@ -2,6 +2,8 @@
 //! sources, N log lines, M spans, planted secrets) through the real connectors,
 //! masker and report code, and the overhead of one component call.
 
+pub mod incidents;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -276,11 +276,27 @@ pub struct TicketConfig {
     /// The shared secret the ticket system signs its webhooks with
     /// (`X-Hub-Signature-256`); unset accepts only service tokens.
     pub webhook_secret: Option<String>,
+    /// Credentials the host attaches to every request to the ticket endpoint (for
+    /// Redmine: `{scheme: header, header: X-Redmine-API-Key, from_env: VAR}`); the
+    /// mapper never sees them, and a header of that name it sets is dropped.
+    pub credentials: Option<CredentialSource>,
+    /// How often the host polls the ticket system for changes people made, with a
+    /// mapper that exports `ticket-poll` (Redmine's); 0 turns polling off.
+    pub poll_interval_secs: u64,
 }
 
 impl Default for TicketConfig {
     fn default() -> Self {
-        TicketConfig { endpoint: None, settings: serde_json::Value::Null, retry_base_ms: 1000, retry_max_ms: 60_000, reopen_window_days: 30, webhook_secret: None }
+        TicketConfig {
+            endpoint: None,
+            settings: serde_json::Value::Null,
+            retry_base_ms: 1000,
+            retry_max_ms: 60_000,
+            reopen_window_days: 30,
+            webhook_secret: None,
+            credentials: None,
+            poll_interval_secs: 60,
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub fn spawn_workers(app: Arc<App>) {
         let app = app.clone();
         tokio::spawn(async move { worker(app, n).await });
     }
+    tokio::spawn(ticket::poll::poll_forever(app.clone()));
     tokio::spawn(ticket::deliver_forever(app));
 }
 
@@ -237,6 +238,9 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
         None => app.store.tenant_key(&task.tenant, &app.master).await.map_err(retry)?,
     };
     let policy = crate::mask::versions::current(&app.store, &app.template.masking, &task.tenant).await.map_err(retry)?;
+    // The layout is fixed with the policy: a change made while this task runs is
+    // for the next one.
+    let layout = report::layout::current(&app.store, &app.template, &task.tenant).await.map_err(retry)?;
     let masking = policy.policy.as_masking();
     let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
     // The key stays in the host: the masker asks for pseudonyms through its import.
@@ -288,7 +292,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     components.sort();
     components.dedup();
     let mut built = report::build(
-        &app.template,
+        &app.template.with_layout(&layout.layout),
         &ReportInput {
             task_id: &task.id,
             request: &task.request,
@@ -301,6 +305,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             generated_at: chrono::Utc::now(),
         },
     );
+    built.report.template_version = Some(layout.version);
     // Last look at everything the report publishes (request fields, source errors,
     // titles), then the Markdown is rendered again from what the gate let through.
     let mut late = GateOutcome::default();
@@ -431,17 +436,24 @@ async fn open_ticket(app: &App, task: &TaskRow) -> Result<(), StageError> {
 /// per wait (not at every look).
 async fn note_waiting(app: &App, task: &TaskRow, entry: &crate::store::OutboxEntry) -> anyhow::Result<()> {
     let history = app.store.task_events(&task.id).await?;
-    let noted = history.last().is_some_and(|(_, _, d)| d.as_deref().is_some_and(|d| d.starts_with("ticketing: waiting")));
+    let noted = history.last().is_some_and(|(_, _, d)| is_wait_note(d.as_deref()));
     if !noted {
         app.store.set_state(&task.id, task.state, Some(&ticket::waiting_detail(entry))).await?;
     }
     Ok(())
 }
 
+/// Whether a history line is `note_waiting`'s (a note, not a change of state).
+fn is_wait_note(detail: Option<&str>) -> bool {
+    detail.is_some_and(|d| d.starts_with("ticketing: waiting"))
+}
+
 /// How many times the task has entered `verifying`: names one verification, so a
-/// retried stage queues its close or comment once.
+/// retried stage queues its close or comment once. The waiting notes written in
+/// `verifying` are not entries (counted, they renamed the close mid-wait, so the
+/// regression ran again and the task closed before its ticket).
 async fn verification(app: &App, task: &TaskRow) -> anyhow::Result<usize> {
-    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, _)| s == "verifying").count())
+    Ok(app.store.task_events(&task.id).await?.iter().filter(|(_, s, d)| s == "verifying" && !is_wait_note(d.as_deref())).count())
 }
 
 async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
@@ -460,7 +472,7 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
     if outcome.passed {
         metrics::counter!("casefile_regression_total", "result" => "passed").increment(1);
         if target.is_some() && task.ticket_id.is_some() {
-            let comment = format!("Regression passed ({}); closed by casefile.", outcome.detail);
+            let comment = format!("Regression passed ({}); closed by casefile.", outcome.said());
             if ticket::enqueue_transition(app, task, &close_key, "close", &comment).await.map_err(retry)? {
                 let entry = app.store.outbox_entry(&close_key).await.map_err(retry)?.ok_or_else(|| fatal("outbox", "the queued close vanished"))?;
                 return finish_close(app, task, entry).await;
@@ -471,7 +483,7 @@ async fn verify(app: &App, task: &TaskRow) -> Result<(), StageError> {
         metrics::counter!("casefile_regression_total", "result" => "failed").increment(1);
         if target.is_some() {
             // Queued, not awaited: the task waits for a fix either way.
-            let comment = format!("Regression failed ({}); the ticket stays open.", outcome.detail);
+            let comment = format!("Regression failed ({}); the ticket stays open.", outcome.said());
             ticket::enqueue_transition(app, task, &format!("{}:regression-failed:{n}", task.id), "comment", &comment).await.map_err(retry)?;
         }
         app.store.set_state(&task.id, TaskState::AwaitingFix, Some(&outcome.detail)).await.map_err(retry)
@@ -485,6 +497,8 @@ async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntr
     match entry.state.as_str() {
         "delivered" => {
             metrics::counter!("casefile_ticket_autoclosed_total").increment(1);
+            // Before this task, so a retry of this stage does it again if it fails.
+            close_others_on_ticket(app, task).await.map_err(retry)?;
             close_task(app, task, &entry.comment).await
         }
         "pending" => {
@@ -498,6 +512,20 @@ async fn finish_close(app: &App, task: &TaskRow, entry: crate::store::OutboxEntr
             close_task(app, task, &detail).await
         }
     }
+}
+
+/// Other diagnoses of the same failure (occurrences on the same ticket) wait for
+/// the same fix: the verified fix closed their ticket, so they close too, instead
+/// of waiting on a closed ticket.
+async fn close_others_on_ticket(app: &App, task: &TaskRow) -> anyhow::Result<()> {
+    let Some(ticket_id) = &task.ticket_id else { return Ok(()) };
+    for other in app.store.tasks_on_ticket(&task.tenant, ticket_id, TaskState::AwaitingFix, &task.id).await? {
+        let detail = format!("closed: the fix verified by task {} closed ticket {ticket_id}", task.id);
+        if app.store.transition(&other, &[TaskState::AwaitingFix], TaskState::Closed, Some(&detail)).await? {
+            app.audit.append(&app.store, "pipeline", "task.closed", &other, json!({"ticket_id": ticket_id, "verified_by": task.id})).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn close_task(app: &App, task: &TaskRow, detail: &str) -> Result<(), StageError> {

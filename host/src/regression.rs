@@ -14,6 +14,27 @@ use crate::store::TaskRow;
 pub struct Outcome {
     pub passed: bool,
     pub detail: String,
+    /// The run's page, when the runner names one (`url`, `link` or `run_url`):
+    /// the ticket's close or comment links it.
+    pub link: Option<String>,
+}
+
+impl Outcome {
+    /// The outcome as a ticket comment says it: the detail, and the run's link.
+    pub fn said(&self) -> String {
+        match &self.link {
+            Some(l) => format!("{}; run: {l}", self.detail),
+            None => self.detail.clone(),
+        }
+    }
+}
+
+/// The run's link from the runner's answer: an http(s) URL, scrubbed and capped,
+/// or nothing (a runner's answer is not trusted to say anything else there).
+pub fn run_link(v: &Value) -> Option<String> {
+    let raw = ["url", "link", "run_url"].iter().find_map(|k| v.get(*k).and_then(Value::as_str))?.trim();
+    let parsed = reqwest::Url::parse(raw).ok().filter(|u| matches!(u.scheme(), "http" | "https"))?;
+    Some(crate::telemetry::scrub(parsed.as_str()).chars().take(500).collect())
 }
 
 pub async fn run(app: &App, task: &TaskRow) -> Result<Outcome> {
@@ -55,7 +76,7 @@ async fn webhook(app: &App, task: &TaskRow, timeout: Duration) -> Result<Outcome
         format!("regression endpoint's answer has no verdict (expected \"passed\": bool or \"status\": \"passed\"|\"failed\"): {v}")
     })?;
     let detail = v.get("detail").or_else(|| v.get("summary")).and_then(Value::as_str).unwrap_or(if passed { "passed" } else { "failed" });
-    Ok(Outcome { passed, detail: detail.chars().take(500).collect() })
+    Ok(Outcome { passed, detail: detail.chars().take(500).collect(), link: run_link(&v) })
 }
 
 /// Reads `{"passed": bool}` or `{"status": "passed"|"failed"|...}`.
@@ -89,7 +110,7 @@ async fn command(app: &App, task: &TaskRow, timeout: Duration) -> Result<Outcome
         .with_context(|| format!("regression command ran past {} s", timeout.as_secs()))?
         .context("cannot run the regression command")?;
     let tail: String = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").chars().take(300).collect();
-    Ok(Outcome { passed: out.status.success(), detail: format!("exit {}: {tail}", out.status.code().unwrap_or(-1)) })
+    Ok(Outcome { passed: out.status.success(), detail: format!("exit {}: {tail}", out.status.code().unwrap_or(-1)), link: None })
 }
 
 #[cfg(test)]
@@ -102,5 +123,16 @@ mod tests {
         assert_eq!(verdict(&json!({"status": "FAILED"})), Some(false));
         assert_eq!(verdict(&json!({"status": "running"})), None);
         assert_eq!(verdict(&json!({})), None);
+    }
+
+    #[test]
+    fn the_run_link_is_an_http_url_or_nothing() {
+        assert_eq!(run_link(&json!({"url": "https://ci.example/runs/42"})).as_deref(), Some("https://ci.example/runs/42"));
+        assert_eq!(run_link(&json!({"run_url": " http://ci/r/1 "})).as_deref(), Some("http://ci/r/1"));
+        assert_eq!(run_link(&json!({"link": "javascript:alert(1)"})), None);
+        assert_eq!(run_link(&json!({"url": "not a url"})), None);
+        assert_eq!(run_link(&json!({"status": "passed"})), None);
+        let o = Outcome { passed: true, detail: "42 tests".into(), link: Some("https://ci/r/9".into()) };
+        assert_eq!(o.said(), "42 tests; run: https://ci/r/9");
     }
 }

@@ -23,7 +23,8 @@ pub const SCHEMA: &str = "casefile.report/v1";
 /// The version of the report's shape ([`Report`]); its JSON Schema is [`json_schema`].
 /// 2 added `components[].slot` (where each component was bound),
 /// `masking.policy_version`, `clock` (the hosts whose clocks were corrected) and
-/// the log lines' `span` (the name of the span a line belongs to).
+/// the log lines' `span` (the name of the span a line belongs to) and
+/// `template_version` (the tenant's report layout version).
 pub const SCHEMA_VERSION: &str = "2";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
@@ -45,7 +46,7 @@ fn default_sections() -> Vec<String> {
     ALL_SECTIONS.iter().map(|s| s.to_string()).collect()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub timeline: usize,
@@ -72,11 +73,7 @@ impl Template {
     /// Reads a template from its YAML text, checking its sections and masking policy.
     pub fn parse(raw: &str) -> Result<Template> {
         let t: Template = serde_yaml::from_str(raw)?;
-        for s in &t.sections {
-            if !ALL_SECTIONS.contains(&s.as_str()) {
-                anyhow::bail!("it names unknown section `{s}`; known: {}", ALL_SECTIONS.join(", "));
-            }
-        }
+        t.layout().check()?;
         t.masking.check()?;
         Ok(t)
     }
@@ -159,6 +156,10 @@ pub struct Report {
     /// were corrected, and by how much. Every time in the report is corrected time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockSection>,
+    /// The version of the tenant's report layout (sections and limits) this report
+    /// was written with; absent in reports of hosts before layouts were versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_version: Option<i64>,
 }
 
 /// Clock skew correction: offsets estimated from spans whose parent ran on
@@ -589,6 +590,7 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
         masking: t.has("masking").then(|| MaskingSection::from(input.masking)),
         // Not a template section: it says what the report's times mean.
         clock: input.clock.checked_anything().then(|| ClockSection::from(input.clock)),
+        template_version: None,
     };
     let markdown = markdown(&report);
     Built { report, markdown, fingerprint, title, severity }
@@ -844,6 +846,7 @@ pub fn bundle(report: &Built, batch: &Batch, components: &[ComponentUse]) -> Res
 
 #[cfg(test)]
 mod props;
+pub mod layout;
 
 #[cfg(test)]
 mod tests {

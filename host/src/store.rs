@@ -13,6 +13,7 @@ use crate::keys::MasterKey;
 use crate::model::{DiagnosisRequest, TaskState};
 
 mod outbox;
+pub mod versions;
 pub use outbox::{Enqueued, OutboxEntry};
 
 /// Versioned schema migrations, one set per backend (host/migrations/<backend>/),
@@ -270,13 +271,18 @@ impl Store {
     pub async fn set_state(&self, id: &str, state: TaskState, detail: Option<&str>) -> Result<()> {
         // A task at rest starts its next piece of work with a fresh attempt count.
         let reset = if TaskState::ACTIVE.contains(&state) { "" } else { ", attempts = 0" };
+        // One transaction: a worker that sees the new state sees its event too (the
+        // verifying stage names its close by the events).
+        let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("UPDATE tasks SET state = $1, updated_at = $2{reset} WHERE id = $3"))
             .bind(state.as_str())
             .bind(now_ms())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.record_event(id, state, detail).await
+        Self::insert_event(&mut tx, id, state, detail).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Moves a task to `state` only if it is in `from`; false otherwise. Like
@@ -285,19 +291,32 @@ impl Store {
     pub async fn transition(&self, id: &str, from: &[TaskState], to: TaskState, detail: Option<&str>) -> Result<bool> {
         let list = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
         let reset = if TaskState::ACTIVE.contains(&to) { "" } else { ", attempts = 0" };
+        let mut tx = self.pool.begin().await?;
         let n = sqlx::query(&format!(
             "UPDATE tasks SET state = $1, updated_at = $2{reset} WHERE id = $3 AND state IN ({list})"
         ))
         .bind(to.as_str())
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if n == 1 {
-            self.record_event(id, to, detail).await?;
+            Self::insert_event(&mut tx, id, to, detail).await?;
         }
+        tx.commit().await?;
         Ok(n == 1)
+    }
+
+    async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str, state: TaskState, detail: Option<&str>) -> Result<()> {
+        sqlx::query("INSERT INTO task_events (task_id, at, state, detail) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(now_ms())
+            .bind(state.as_str())
+            .bind(detail)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     async fn record_event(&self, id: &str, state: TaskState, detail: Option<&str>) -> Result<()> {
@@ -389,6 +408,18 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    /// The tasks of `tenant` on ticket `ticket_id` in `state`, but `except`.
+    pub async fn tasks_on_ticket(&self, tenant: &str, ticket_id: &str, state: TaskState, except: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM tasks WHERE tenant = $1 AND ticket_id = $2 AND state = $3 AND id <> $4 ORDER BY created_at")
+            .bind(tenant)
+            .bind(ticket_id)
+            .bind(state.as_str())
+            .bind(except)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
     // ---- components and keys -------------------------------------------------
@@ -650,7 +681,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{PluginRef, RegressionStrategy, Window};
 

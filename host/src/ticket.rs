@@ -4,6 +4,8 @@
 //! it. Every action goes through the outbox (store/outbox.rs): written first, then
 //! delivered by `deliver_forever` with backoff until the ticket system takes it.
 
+pub mod poll;
+pub mod reconcile;
 pub mod sync;
 
 use std::time::Duration;
@@ -272,6 +274,16 @@ fn endpoint_grant(target: &wit::TicketTarget) -> Result<HttpGrant> {
     Ok(HttpGrant::endpoint(&endpoint_host))
 }
 
+/// The endpoint grant with the host's ticket credentials (`ticket.credentials`),
+/// read for every request so a rotated secret file takes effect.
+pub fn ticket_grant(app: &App, target: &wit::TicketTarget) -> Result<HttpGrant> {
+    let credential = match &app.config.ticket.credentials {
+        Some(src) => Some(crate::outbound::Credential::resolve(src, &|p| app.config.resolve_path(p)).context("ticket.credentials")?),
+        None => None,
+    };
+    Ok(endpoint_grant(target)?.with_credential(credential))
+}
+
 /// Checks a mapper's request against the endpoint grant, saying why it is refused.
 pub fn request_url(target: &wit::TicketTarget, req: &wit::HttpRequest) -> Result<reqwest::Url> {
     endpoint_grant(target)?
@@ -289,20 +301,35 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
     if let Err(e) = request_url(&t.target, &req) {
         return Attempt::Rejected(format!("ticket mapper {}: {e:#}", t.mapper.name));
     }
-    let grant = match endpoint_grant(&t.target) {
+    let grant = match ticket_grant(app, &t.target) {
         Ok(g) => g,
-        Err(e) => return Attempt::Rejected(format!("{e:#}")),
+        // The endpoint is a URL (request_url passed): the credentials failed, which
+        // a fixed variable or file mends.
+        Err(e) => return Attempt::Retry(format!("{e:#}")),
     };
     let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
     let answer = match app.outbound.send(&grant, convert::method(req.method), &req.url, &headers, req.body).await {
         Ok(a) => a,
         Err(e) => return Attempt::Retry(format!("ticket system at {} did not answer: {e}", t.target.endpoint)),
     };
-    if let Some(verdict) = by_status(answer.status, &answer.body) {
-        return verdict;
-    }
+    let verdict = by_status(answer.status, &answer.body);
     let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
     let response = wit::HttpResponse { status: answer.status, headers, body: answer.body };
+    match verdict {
+        Some(Attempt::Rejected(host_words)) => {
+            // Still refused, but the mapper may say why in the ticket system's terms
+            // (Redmine's 422 `errors`, for one).
+            return match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
+                Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
+                    let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
+                    Attempt::Rejected(format!("the ticket system answered {}: {words}", response.status))
+                }
+                _ => Attempt::Rejected(host_words),
+            };
+        }
+        Some(v) => return v,
+        None => {}
+    }
     match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
         Ok(got) if matches!(action, wit::TicketAction::Create) => {
             if got.id.is_empty() {

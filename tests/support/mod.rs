@@ -90,11 +90,14 @@ impl Host {
                 }
             }
         });
-        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+        // Generous: a host compiles its components before it listens, and the Python
+        // example masker (tens of MB) took 110 s to compile on a machine loaded by
+        // several builds at once.
+        let base = match rx.recv_timeout(Duration::from_secs(300)) {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                panic!("casefile did not start listening within 120 s (see its log above)");
+                panic!("casefile did not start listening within 300 s (see its log above)");
             }
         };
         Host { child, base, http: reqwest::Client::new(), token: token.to_string(), log }
@@ -205,6 +208,8 @@ pub struct Loki {
     pub slow: Arc<Mutex<(usize, Duration)>>,
     /// The Authorization header of each query (what the host attached).
     pub authorizations: Arc<Mutex<Vec<Option<String>>>>,
+    /// `start`, `end`, `limit` and `direction` of each query, as sent.
+    pub pages: Arc<Mutex<Vec<(String, String, String, String)>>>,
 }
 
 async fn loki_query(State(l): State<Loki>, headers: axum::http::HeaderMap, Query(q): Query<std::collections::HashMap<String, String>>) -> Json<Value> {
@@ -222,18 +227,32 @@ async fn loki_query(State(l): State<Loki>, headers: axum::http::HeaderMap, Query
         tokio::time::sleep(d).await;
     }
     l.queries.lock().unwrap().push(q.get("query").cloned().unwrap_or_default());
+    let param = |k: &str| q.get(k).cloned().unwrap_or_default();
+    l.pages.lock().unwrap().push((param("start"), param("end"), param("limit"), param("direction")));
     let start: i64 = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(i64::MIN);
     let end: i64 = q.get("end").and_then(|s| s.parse().ok()).unwrap_or(i64::MAX);
-    let result: Vec<Value> = l
-        .streams
-        .lock()
-        .unwrap()
+    // As Loki does: the `limit` entries nearest the direction's start of the window,
+    // over all streams, then grouped by stream.
+    let streams = l.streams.lock().unwrap().clone();
+    let mut hits: Vec<(i64, usize, usize)> = Vec::new();
+    for (s, (_, values)) in streams.iter().enumerate() {
+        hits.extend(values.iter().enumerate().filter(|(_, (ns, _))| *ns >= start && *ns < end).map(|(i, (ns, _))| (*ns, s, i)));
+    }
+    hits.sort();
+    if param("direction") == "backward" {
+        hits.reverse();
+    }
+    if let Some(limit) = q.get("limit").and_then(|l| l.parse::<usize>().ok()) {
+        hits.truncate(limit);
+    }
+    let result: Vec<Value> = streams
         .iter()
-        .map(|(labels, values)| {
-            let v: Vec<Value> = values
+        .enumerate()
+        .map(|(s, (labels, values))| {
+            let v: Vec<Value> = hits
                 .iter()
-                .filter(|(ns, _)| *ns >= start && *ns < end)
-                .map(|(ns, line)| json!([ns.to_string(), line]))
+                .filter(|h| h.1 == s)
+                .map(|&(ns, _, i)| json!([ns.to_string(), values[i].1]))
                 .collect();
             json!({"stream": labels, "values": v})
         })
@@ -292,9 +311,13 @@ async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> axu
 }
 
 async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
-    t.regressions.lock().unwrap().push(body);
+    let run = {
+        let mut r = t.regressions.lock().unwrap();
+        r.push(body);
+        r.len()
+    };
     let passed = *t.regression_passes.lock().unwrap();
-    Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests"}))
+    Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests", "url": format!("http://runner.test/runs/{run}")}))
 }
 
 fn tickets_router(t: Tickets) -> Router {

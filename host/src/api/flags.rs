@@ -55,5 +55,14 @@ pub async fn put_flag(
         // Paused work (regression runs, tickets) may go now.
         app.wake.notify_waiters();
     }
+    if change.enabled && name == crate::flags::TICKET_BRIDGE {
+        // What was handed off meanwhile gets its ticket; a failure here leaves it
+        // to `casefile reconcile`, not the flag change.
+        match crate::ticket::reconcile::after_bridge_on(&app, &actor).await {
+            Ok(r) if !r.is_empty() => tracing::info!(queued = r.len(), "ticket bridge on: queued the tickets of tasks handed off while it was off"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "ticket bridge on: cannot queue the missing tickets; run `casefile reconcile`"),
+        }
+    }
     Ok(Json(FlagSet { flags: app.flags.all(&app.store).await? }))
 }

@@ -5,6 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::api::contracts::{LogsExportRequest, LogsExportResponse, LogsExportWindow};
 use crate::api::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -14,9 +15,12 @@ use crate::api::{ErrorBody, ErrorDetail};
         description = "Diagnostic host for plugin platforms: collect, mask, report, ticket, verify. \
             Every error is `{\"error\": {\"code\", \"message\"}}` (schema `ErrorBody`) with a 4xx or 5xx status. \
             Every route but /healthz (and /metrics and /openapi.json unless the config closes them) takes \
-            `Authorization: Bearer <token>` (scheme `bearer`); what each role may call is in the README's access matrix.",
+            `Authorization: Bearer <token>` (scheme `bearer`); what each role may call is in the README's access matrix. \
+            Contracts casefile calls on the platform (not served here) are described as schemas for implementers: \
+            the `connector-export` source posts `LogsExportRequest` to `{url}/internal/debug/logs/export` and reads \
+            `LogsExportResponse`, sending `next_cursor` back as `cursor` until it is null.",
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, LogsExportRequest, LogsExportWindow, LogsExportResponse)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "diagnosis", description = "Triggers, tasks, reports and bundles"),
@@ -109,10 +113,16 @@ mod tests {
             assert!(ops.iter().any(|(m, p, _)| m == method && p == path), "{method} {path} is not in the description");
         }
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-        for name in ["ErrorBody", "ErrorDetail", "ReportRequest", "TaskRef", "TaskView", "Report", "SourceStatus", "AlertmanagerWebhook"] {
+        for name in ["ErrorBody", "ErrorDetail", "ReportRequest", "TaskRef", "TaskView", "Report", "SourceStatus", "AlertmanagerWebhook", "LogsExportRequest", "LogsExportResponse"] {
             assert!(schemas.contains_key(name), "schema {name} is missing: {:?}", schemas.keys().collect::<Vec<_>>());
         }
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        // The export contract a platform implements: its fields, the cursor nullable.
+        let export = &schemas["LogsExportRequest"];
+        let mut required: Vec<&str> = export["required"].as_array().expect("required").iter().filter_map(Value::as_str).collect();
+        required.sort();
+        assert_eq!(required, ["cursor", "environment", "limit", "plugin", "tenant", "trace_ids", "window"], "{export:#}");
+        assert_eq!(schemas["LogsExportResponse"]["properties"]["records"]["type"], "array");
         // The source status is an enum, not free text.
         assert_eq!(schemas["SourceStatus"]["enum"], serde_json::json!(["used", "degraded", "missing"]));
     }

@@ -148,6 +148,12 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// A tenant's report layout (the template's sections and limits) as versioned
+    /// data: `template get|set|versions|diff|rollback --tenant T`.
+    Template {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Re-bind a slot's previous version.
     Rollback {
         #[arg(long)]
@@ -163,6 +169,14 @@ enum Command {
         /// Wait up to this many seconds for the report.
         #[arg(long)]
         wait: Option<u64>,
+    },
+    /// Compare tasks, the ticket outbox and tickets (as last synced) and repair the
+    /// drift: stuck outbox entries, open tickets of closed tasks, tasks waiting on
+    /// closed tickets, tasks that never got their ticket. Safe to run at any time.
+    Reconcile {
+        /// Print what would be repaired and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Upload a component (same as `component push`).
     #[command(hide = true)]
@@ -190,8 +204,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Measure report latency and component call overhead on a synthetic incident.
+    /// Measure report latency and component call overhead on a synthetic incident;
+    /// `bench incidents` measures the ticket loop end to end.
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
         #[arg(long, default_value_t = 100_000)]
         logs: usize,
         #[arg(long, default_value_t = 5_000)]
@@ -292,6 +310,10 @@ async fn run(cli: Cli) -> Result<()> {
             };
             print(cli.json, &shown, summarize)
         }
+        Command::Reconcile { dry_run } => {
+            let r = client.send(client.http.post(client.url("/internal/debug/reconcile")).json(&json!({"dry_run": dry_run}))).await?;
+            print(cli.json, &r, reconcile_lines)
+        }
         Command::Component { command } => registry::component(&client, command, cli.json).await,
         Command::Bind { tenant, slot, components, shadow } => registry::bind(&client, &tenant, &slot, components, shadow, cli.json).await,
         Command::Flag { command } => match command {
@@ -309,13 +331,23 @@ async fn run(cli: Cli) -> Result<()> {
                 print(cli.json, &r, flag_lines)
             }
         },
-        Command::Policy { command } => policy::policy(&client, command, cli.json).await,
+        Command::Policy { command } => policy::run(&client, policy::Doc::MaskingPolicy, command, cli.json).await,
+        Command::Template { command } => policy::run(&client, policy::Doc::ReportLayout, command, cli.json).await,
         Command::Rollback { tenant, slot, shadow } => registry::rollback(&client, &tenant, &slot, shadow, cli.json).await,
         Command::Upload { kind, name, file } => {
             registry::component(&client, registry::ComponentCommand::Push { file, kind, name, version: None, signature: None }, cli.json).await
         }
         Command::Mask { component, tenant, config, jsonl, check } => mask::run(component, tenant, &config, jsonl, check).await,
-        Command::Bench { logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,
+        Command::Bench { what: Some(BenchCommand::Incidents { count, race_every, outage_seconds, deadline_seconds }), .. } => {
+            let plan = crate::bench::incidents::Plan {
+                count,
+                race_every,
+                outage: Duration::from_secs_f64(outage_seconds.max(0.0)),
+                deadline: Duration::from_secs(deadline_seconds),
+            };
+            crate::bench::incidents::run(plan).await
+        }
+        Command::Bench { what: None, logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,
     }
 }
 
@@ -376,11 +408,74 @@ async fn migrate(db: &Database, as_json: bool) -> Result<()> {
 }
 
 #[derive(Subcommand)]
+enum BenchCommand {
+    /// Start a host (this binary) beside a loopback ticket system and regression
+    /// runner, drive simulated incidents whose fixes pass through its HTTP API, with
+    /// the ticket system down (503) for a stretch in the middle and some incidents
+    /// diagnosed twice at once; print tickets created, duplicates, closed
+    /// automatically and the auto-close rate.
+    Incidents {
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Every n-th incident is diagnosed twice at once (0: none).
+        #[arg(long, default_value_t = 5)]
+        race_every: usize,
+        /// How long the ticket system answers 503 in the middle.
+        #[arg(long, default_value_t = 5.0)]
+        outage_seconds: f64,
+        /// How long all the tasks may take to close.
+        #[arg(long, default_value_t = 300)]
+        deadline_seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
 enum FlagCommand {
     /// Every flag and whether it is on.
     List,
     /// Switch a flag: debug-ticket-bridge, debug-observability-v2, debug-regression-auto.
     Set { name: String, state: String },
+}
+
+/// A reconcile run for people: one line per repair, then what was left and why.
+fn reconcile_lines(v: &Value) -> String {
+    let dry = v["dry_run"] == true;
+    let repairs = v["repairs"].as_array().cloned().unwrap_or_default();
+    let mut out = format!(
+        "reconcile{}: {} tasks, {} tickets, {} pending ticket actions checked; ticket states: {}",
+        if dry { " (dry run, nothing changed)" } else { "" },
+        v["checked"]["tasks"],
+        v["checked"]["tickets"],
+        v["checked"]["pending_entries"],
+        v["ticket_states"].as_str().unwrap_or("")
+    );
+    if repairs.is_empty() {
+        out.push_str("\nnothing to repair");
+    }
+    for r in &repairs {
+        let verb = match (dry, r["applied"] == true) {
+            (true, _) => "would",
+            (false, true) => "done:",
+            (false, false) => "skipped (moved on meanwhile):",
+        };
+        out.push_str(&format!(
+            "\n{} [{}] tenant {} task {}{}: {}; {verb} {}",
+            r["kind"].as_str().unwrap_or(""),
+            if r["applied"] == true { "repaired" } else if dry { "found" } else { "not repaired" },
+            r["tenant"].as_str().unwrap_or(""),
+            r["task_id"].as_str().unwrap_or(""),
+            r["ticket_id"].as_str().map(|t| format!(" ticket {t}")).unwrap_or_default(),
+            r["found"].as_str().unwrap_or(""),
+            r["action"].as_str().unwrap_or("")
+        ));
+    }
+    for l in v["left"].as_array().into_iter().flatten() {
+        out.push_str(&format!("\nleft as is: tenant {}: {}", l["tenant"].as_str().unwrap_or(""), l["reason"].as_str().unwrap_or("")));
+    }
+    if v["checked"]["manual_hand_off"].as_i64().unwrap_or(0) > 0 {
+        out.push_str(&format!("\n{} task(s) without a ticket stay with manual hand-off (bridge off, or no ticket endpoint or mapper)", v["checked"]["manual_hand_off"]));
+    }
+    out
 }
 
 fn flag_lines(v: &Value) -> String {
@@ -535,7 +630,7 @@ async fn error_text(resp: reqwest::Response) -> String {
     }
 }
 
-fn print(as_json: bool, v: &Value, human: fn(&Value) -> String) -> Result<()> {
+fn print(as_json: bool, v: &Value, human: impl Fn(&Value) -> String) -> Result<()> {
     if as_json {
         println!("{}", serde_json::to_string_pretty(v)?);
     } else {

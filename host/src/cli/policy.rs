@@ -1,5 +1,6 @@
-//! `casefile policy get|set|versions|diff|rollback`: a tenant's masking policy as
-//! versioned data, through the server's API.
+//! `casefile policy get|set|versions|diff|rollback` and the same for `casefile
+//! template`: a tenant's masking policy and report layout as versioned data, through
+//! the server's API.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,13 +13,14 @@ use super::{print, Client};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
-    /// The policy in force and its version.
+    /// The version in force.
     Get {
         #[arg(long)]
         tenant: String,
     },
-    /// Replace the policy with FILE (JSON or YAML: `{policy, fail_closed,
-    /// review_sample_rate}`); checked before it is stored.
+    /// Replace it with FILE (JSON or YAML; a policy is `{policy, fail_closed,
+    /// review_sample_rate}`, a report layout `{sections, limits}`); checked before it
+    /// is stored.
     Set {
         #[arg(long)]
         tenant: String,
@@ -43,21 +45,59 @@ pub enum PolicyCommand {
     },
 }
 
-fn path(tenant: &str) -> String {
-    format!("/internal/tenants/{tenant}/masking-policy")
+/// What is versioned: where the API keeps it and which fields are its content.
+#[derive(Clone, Copy)]
+pub enum Doc {
+    MaskingPolicy,
+    ReportLayout,
 }
 
-fn shown(v: &Value) -> String {
-    format!(
-        "{} masking policy version {} (by {}):\n{}",
-        v["tenant"].as_str().unwrap_or("?"),
-        v["version"],
-        v["actor"]["name"].as_str().or(v["actor"].as_str()).unwrap_or("?"),
-        serde_json::to_string_pretty(&serde_json::json!({"policy": v["policy"], "fail_closed": v["fail_closed"], "review_sample_rate": v["review_sample_rate"]})).unwrap_or_default()
-    )
+impl Doc {
+    fn route(self) -> &'static str {
+        match self {
+            Doc::MaskingPolicy => "masking-policy",
+            Doc::ReportLayout => "report-template",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Doc::MaskingPolicy => "masking policy",
+            Doc::ReportLayout => "report layout",
+        }
+    }
+
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Doc::MaskingPolicy => &["policy", "fail_closed", "review_sample_rate"],
+            Doc::ReportLayout => &["sections", "limits"],
+        }
+    }
+
+    fn path(self, tenant: &str) -> String {
+        format!("/internal/tenants/{tenant}/{}", self.route())
+    }
+
+    /// The version's content without its bookkeeping.
+    fn content(self, v: &Value) -> Value {
+        Value::Object(self.fields().iter().map(|f| (f.to_string(), v[*f].clone())).collect())
+    }
+
+    fn shown(self, v: &Value) -> String {
+        format!(
+            "{} {} version {} (by {}):\n{}",
+            v["tenant"].as_str().unwrap_or("?"),
+            self.noun(),
+            v["version"],
+            v["actor"]["name"].as_str().or(v["actor"].as_str()).unwrap_or("?"),
+            serde_json::to_string_pretty(&self.content(v)).unwrap_or_default()
+        )
+    }
 }
 
-pub async fn policy(client: &Client, command: PolicyCommand, as_json: bool) -> Result<()> {
+pub async fn run(client: &Client, doc: Doc, command: PolicyCommand, as_json: bool) -> Result<()> {
+    let path = |tenant: &str| doc.path(tenant);
+    let shown = |v: &Value| doc.shown(v);
     match command {
         PolicyCommand::Get { tenant } => {
             let r = client.send(client.http.get(client.url(&path(&tenant)))).await?;
@@ -89,11 +129,11 @@ pub async fn policy(client: &Client, command: PolicyCommand, as_json: bool) -> R
             let find = |n: i64| -> Result<Value> {
                 match r["versions"].as_array().into_iter().flatten().find(|x| x["version"] == n) {
                     Some(v) => Ok(v.clone()),
-                    None => bail!("tenant `{tenant}` has no stored masking policy version {n} (see `casefile policy versions`)"),
+                    None => bail!("tenant `{tenant}` has no stored {} version {n} (see the `versions` command)", doc.noun()),
                 }
             };
             let (a, b) = (find(from)?, find(to)?);
-            let lines = diff(&content(&a), &content(&b));
+            let lines = diff(&doc.content(&a), &doc.content(&b));
             print(as_json, &serde_json::json!({"from": from, "to": to, "changes": lines}), |v| {
                 let changes: Vec<&str> = v["changes"].as_array().into_iter().flatten().filter_map(|l| l.as_str()).collect();
                 if changes.is_empty() { "no difference".into() } else { changes.join("\n") }
@@ -104,10 +144,6 @@ pub async fn policy(client: &Client, command: PolicyCommand, as_json: bool) -> R
             print(as_json, &r, shown)
         }
     }
-}
-
-fn content(v: &Value) -> Value {
-    serde_json::json!({"policy": v["policy"], "fail_closed": v["fail_closed"], "review_sample_rate": v["review_sample_rate"]})
 }
 
 /// Every leaf as `path = value`, so two versions compare line by line.

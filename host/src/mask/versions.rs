@@ -1,16 +1,14 @@
-//! A tenant's masking policy as versioned data: the config (the report template's
-//! `masking` section) seeds version 1, every change through the API is the next
-//! version, checked before it is stored, and rollback writes a new version that
-//! repeats the one before. A task reads the newest version when it starts and its
-//! report names that version.
+//! A tenant's masking policy as versioned data (`store::versions`): the config (the
+//! report template's `masking` section) seeds version 1. A task reads the newest
+//! version when it starts and its report names that version.
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::policy::{MaskingPolicy, MaskingTemplate};
-use crate::store::{now_ms, Store};
+use crate::store::versions::{self, Document, Version};
+use crate::store::Store;
 
 /// What a tenant's policy holds: the detectors' policy (fields, rules, actions, see
 /// guest-sdk/src/detect/policy.rs) and the host's own settings.
@@ -72,80 +70,43 @@ impl TenantPolicy {
     }
 }
 
-fn row(r: &sqlx::any::AnyRow) -> Result<PolicyVersion> {
-    let actor: String = r.try_get("actor")?;
-    Ok(PolicyVersion {
-        tenant: r.try_get("tenant")?,
-        version: r.try_get("version")?,
-        policy: serde_json::from_str(&r.try_get::<String, _>("policy")?)?,
-        actor: serde_json::from_str(&actor).unwrap_or(serde_json::Value::String(actor)),
-        created_at: r.try_get("created_at")?,
-    })
+impl Document for TenantPolicy {
+    const TABLE: &'static str = "policies";
+    const COLUMN: &'static str = "policy";
+
+    fn check(&self) -> Result<()> {
+        TenantPolicy::check(self)
+    }
+}
+
+impl From<Version<TenantPolicy>> for PolicyVersion {
+    fn from(v: Version<TenantPolicy>) -> PolicyVersion {
+        PolicyVersion { tenant: v.tenant, version: v.version, policy: v.document, actor: v.actor, created_at: v.created_at }
+    }
+}
+
+fn seed(template: &MaskingTemplate, tenant: &str) -> TenantPolicy {
+    TenantPolicy::from_config(&template.for_tenant(tenant))
 }
 
 /// Every stored version, newest first (empty until the first change).
 pub async fn history(store: &Store, tenant: &str) -> Result<Vec<PolicyVersion>> {
-    let rows = sqlx::query("SELECT * FROM policies WHERE tenant = $1 ORDER BY version DESC").bind(tenant).fetch_all(&store.pool).await?;
-    rows.iter().map(row).collect()
+    Ok(versions::history::<TenantPolicy>(store, tenant).await?.into_iter().map(PolicyVersion::from).collect())
 }
 
 /// The policy in force: the newest stored version, else the config's as version 1.
 pub async fn current(store: &Store, template: &MaskingTemplate, tenant: &str) -> Result<PolicyVersion> {
-    let row = sqlx::query("SELECT * FROM policies WHERE tenant = $1 ORDER BY version DESC LIMIT 1")
-        .bind(tenant)
-        .fetch_optional(&store.pool)
-        .await?;
-    match row {
-        Some(r) => self::row(&r),
-        None => Ok(seed(template, tenant)),
-    }
+    Ok(versions::current(store, &seed(template, tenant), tenant).await?.into())
 }
 
-fn seed(template: &MaskingTemplate, tenant: &str) -> PolicyVersion {
-    PolicyVersion {
-        tenant: tenant.to_string(),
-        version: 1,
-        policy: TenantPolicy::from_config(&template.for_tenant(tenant)),
-        actor: serde_json::Value::String("config".into()),
-        created_at: 0,
-    }
-}
-
-async fn insert(store: &Store, tenant: &str, version: i64, policy: &TenantPolicy, actor: &str) -> Result<bool> {
-    let done = sqlx::query("INSERT INTO policies (tenant, version, policy, actor, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, version) DO NOTHING")
-        .bind(tenant)
-        .bind(version)
-        .bind(serde_json::to_string(policy)?)
-        .bind(actor)
-        .bind(now_ms())
-        .execute(&store.pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Stores `policy` as the next version (checked first). The config's version is
-/// stored as version 1 the first time, so history and rollback include it.
+/// Stores `policy` as the next version (checked first).
 pub async fn set(store: &Store, template: &MaskingTemplate, tenant: &str, policy: &TenantPolicy, actor: &str) -> Result<PolicyVersion> {
-    policy.check()?;
-    for _ in 0..5 {
-        let now = current(store, template, tenant).await?;
-        if now.created_at == 0 {
-            let seed = seed(template, tenant);
-            insert(store, tenant, 1, &seed.policy, "config").await?;
-        }
-        if insert(store, tenant, now.version + 1, policy, actor).await? {
-            return current(store, template, tenant).await;
-        }
-    }
-    bail!("could not store the policy of `{tenant}`: other writers kept taking the next version")
+    Ok(versions::set(store, &seed(template, tenant), tenant, policy, actor).await?.into())
 }
 
 /// Writes a new version repeating the one before the current one.
 pub async fn rollback(store: &Store, template: &MaskingTemplate, tenant: &str, actor: &str) -> Result<Option<PolicyVersion>> {
-    let all = history(store, tenant).await?;
-    let Some(now) = all.first() else { return Ok(None) };
-    let Some(before) = all.iter().skip(1).find(|v| v.policy != now.policy) else { return Ok(None) };
-    Ok(Some(set(store, template, tenant, &before.policy, actor).await?))
+    Ok(versions::rollback(store, &seed(template, tenant), tenant, actor).await?.map(PolicyVersion::from))
 }
 
 #[cfg(test)]

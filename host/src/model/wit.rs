@@ -32,4 +32,15 @@ pub mod ticket_mapper {
     });
 }
 
+/// A ticket mapper that also exports `ticket-poll`; the host links a mapper with
+/// this world too when its exports allow, and polls only those.
+pub mod ticket_mapper_polling {
+    wasmtime::component::bindgen!({
+        world: "ticket-mapper-polling",
+        path: "../wit",
+        exports: { default: async },
+        with: { "casefile:plugin/types": super::masker::casefile::plugin::types },
+    });
+}
+
 pub use masker::casefile::plugin::types;

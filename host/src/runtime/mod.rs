@@ -9,7 +9,7 @@
 /// The generated bindings (they live with the data model, `model::wit`).
 pub mod bindings {
     pub use crate::model::wit::types as wit;
-    pub use crate::model::wit::{connector, masker, ticket_mapper};
+    pub use crate::model::wit::{connector, masker, ticket_mapper, ticket_mapper_polling};
 }
 pub mod convert;
 pub mod refusals;
@@ -26,7 +26,8 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, wit};
+use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, ticket_mapper_polling::TicketMapperPollingPre, wit};
+pub use self::bindings::ticket_mapper_polling::exports::casefile::plugin::ticket_poll::{PollPage, TicketStatus};
 use crate::outbound::{HttpGrant, Outbound, OutboundError};
 use self::refusals::{Refusal, Refusals};
 use self::stdio::CappedOutput;
@@ -84,10 +85,20 @@ pub struct Loaded {
     pre: Arc<Pre>,
 }
 
+impl Loaded {
+    /// Whether this is a ticket mapper that exports `ticket-poll` (the host can poll
+    /// its ticket system for changes).
+    pub fn can_poll(&self) -> bool {
+        matches!(&*self.pre, Pre::Mapper(_, Some(_)))
+    }
+}
+
 enum Pre {
     Masker(MaskerPre<HostState>),
     Connector(ConnectorPre<HostState>),
-    Mapper(TicketMapperPre<HostState>),
+    /// The mapper, and the same component linked as a polling mapper when it
+    /// exports `ticket-poll` too.
+    Mapper(TicketMapperPre<HostState>, Option<TicketMapperPollingPre<HostState>>),
 }
 
 /// Per-call store data: WASI with nothing granted beyond what the call allows.
@@ -251,10 +262,12 @@ impl Runtime {
                 ConnectorPre::new(self.link(&self.connector_linker, &component, kind)?)
                     .map_err(|e| wrong_world(kind, e))?,
             ),
-            ComponentKind::TicketMapper => Pre::Mapper(
-                TicketMapperPre::new(self.link(&self.mapper_linker, &component, kind)?)
-                    .map_err(|e| wrong_world(kind, e))?,
-            ),
+            ComponentKind::TicketMapper => {
+                let linked = self.link(&self.mapper_linker, &component, kind)?;
+                // Fails (and the mapper is simply not polled) without `ticket-poll`.
+                let polling = TicketMapperPollingPre::new(linked.clone()).ok();
+                Pre::Mapper(TicketMapperPre::new(linked).map_err(|e| wrong_world(kind, e))?, polling)
+            }
         };
         let pre = Arc::new(pre);
         self.linked.lock().map_err(|_| anyhow!("component cache poisoned"))?.insert(key, pre.clone());
@@ -437,7 +450,7 @@ impl Runtime {
                 }
                 .await
             }
-            Pre::Mapper(pre) => {
+            Pre::Mapper(pre, _) => {
                 async {
                     let inst = pre.instantiate_async(&mut store).await?;
                     inst.casefile_plugin_mapper().call_validate_settings(&mut store, settings).await
@@ -457,7 +470,7 @@ impl Runtime {
         ticket: Option<&wit::TicketRef>,
         comment: &str,
     ) -> Result<wit::HttpRequest, CallError> {
-        let Pre::Mapper(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper(pre, _) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let ticket = ticket.cloned();
@@ -479,7 +492,7 @@ impl Runtime {
         action: wit::TicketAction,
         response: &wit::HttpResponse,
     ) -> Result<wit::TicketRef, CallError> {
-        let Pre::Mapper(pre) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper(pre, _) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let result = async {
@@ -488,6 +501,51 @@ impl Runtime {
         }
         .await;
         self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
+    }
+
+    fn polling(loaded: &Loaded) -> Result<&TicketMapperPollingPre<HostState>, CallError> {
+        match &*loaded.pre {
+            Pre::Mapper(_, Some(p)) => Ok(p),
+            _ => Err(CallError::Plugin {
+                component: loaded.name.clone(),
+                error: wit::PluginError::InvalidInput("does not export ticket-poll".into()),
+            }),
+        }
+    }
+
+    pub async fn build_ticket_poll(
+        &self,
+        loaded: &Loaded,
+        target: &wit::TicketTarget,
+        since: &str,
+        page: Option<&str>,
+    ) -> Result<wit::HttpRequest, CallError> {
+        let pre = Self::polling(loaded)?;
+        let started = Instant::now();
+        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let result = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            inst.casefile_plugin_ticket_poll().call_build_poll(&mut store, target, since, page).await
+        }
+        .await;
+        let req = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        self.check_output(loaded, req.body.len() + req.url.len())?;
+        Ok(req)
+    }
+
+    pub async fn parse_ticket_poll(&self, loaded: &Loaded, response: &wit::HttpResponse) -> Result<PollPage, CallError> {
+        let pre = Self::polling(loaded)?;
+        let started = Instant::now();
+        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let result = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            inst.casefile_plugin_ticket_poll().call_parse_poll(&mut store, response).await
+        }
+        .await;
+        let page = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        let bytes: usize = page.tickets.iter().map(|t| t.id.len() + t.updated.len() + t.assignee.as_ref().map_or(0, String::len) + 16).sum();
+        self.check_output(loaded, bytes)?;
+        Ok(page)
     }
 
     /// Records the call's metrics, logs what the component printed and maps a

@@ -88,21 +88,28 @@ pub struct Applied {
     pub effect: String,
 }
 
-/// Applies an event to the ticket row and its task. None when no ticket has that id
-/// (in the tenants `scope` lets through).
+/// Applies an event to the ticket row and its tasks. None when no ticket has that id
+/// (in the tenants `scope` lets through). A change the row already reflects (the
+/// ticket system telling of casefile's own close or reopen) is `unchanged`.
+///
+/// A ticket can carry several tasks: the one that opened it and the recurrences
+/// that commented on or reopened it (each learns the ticket id when its action is
+/// delivered). A close closes every one of them still waiting for a fix; a reopen
+/// puts back the latest closed one.
 pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> Result<Option<Applied>> {
-    let rows = sqlx::query("SELECT tenant, task_id, state FROM tickets WHERE ticket_id = $1").bind(&e.ticket_id).fetch_all(&app.store.pool).await?;
+    let rows = sqlx::query("SELECT tenant, task_id, state, assignee FROM tickets WHERE ticket_id = $1").bind(&e.ticket_id).fetch_all(&app.store.pool).await?;
     let mut found = Vec::new();
     for r in &rows {
         let tenant: String = r.try_get("tenant")?;
         if scope.allows(&tenant) && e.tenant.as_deref().is_none_or(|t| t == tenant) {
-            found.push((tenant, r.try_get::<String, _>("task_id")?, r.try_get::<String, _>("state")?));
+            found.push((tenant, r.try_get::<String, _>("task_id")?, r.try_get::<String, _>("state")?, r.try_get::<Option<String>, _>("assignee")?));
         }
     }
-    let Some((tenant, task_id, _state)) = found.into_iter().next() else { return Ok(None) };
+    let Some((tenant, first_task, state, assignee)) = found.into_iter().next() else { return Ok(None) };
     let by = e.by.clone().unwrap_or_else(|| "a person".into());
+    let mut task_id = first_task.clone();
     let effect = match &e.change {
-        Change::Closed => {
+        Change::Closed if state != "closed" => {
             sqlx::query("UPDATE tickets SET state = 'closed', closed_at = $1, updated_at = $1 WHERE tenant = $2 AND ticket_id = $3")
                 .bind(now_ms())
                 .bind(&tenant)
@@ -110,10 +117,15 @@ pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> 
                 .execute(&app.store.pool)
                 .await?;
             let detail = format!("closed (manual): ticket {} closed by {by}", e.ticket_id);
-            app.store.transition(&task_id, &[TaskState::AwaitingFix, TaskState::Verifying], TaskState::Closed, Some(&detail)).await?;
+            let waiting = [TaskState::AwaitingFix, TaskState::Verifying];
+            for id in tasks_of(app, &tenant, &e.ticket_id, &first_task, &waiting).await? {
+                if app.store.transition(&id, &waiting, TaskState::Closed, Some(&detail)).await? {
+                    task_id = id;
+                }
+            }
             "closed"
         }
-        Change::Reopened => {
+        Change::Reopened if state == "closed" => {
             sqlx::query("UPDATE tickets SET state = 'open', closed_at = NULL, updated_at = $1 WHERE tenant = $2 AND ticket_id = $3")
                 .bind(now_ms())
                 .bind(&tenant)
@@ -121,13 +133,41 @@ pub async fn apply(app: &App, e: &TicketEvent, scope: &crate::access::Scope) -> 
                 .execute(&app.store.pool)
                 .await?;
             let detail = format!("ticket {} reopened by {by}", e.ticket_id);
-            app.store.transition(&task_id, &[TaskState::Closed], TaskState::AwaitingFix, Some(&detail)).await?;
+            if let Some(id) = tasks_of(app, &tenant, &e.ticket_id, &first_task, &[TaskState::Closed]).await?.into_iter().next() {
+                app.store.transition(&id, &[TaskState::Closed], TaskState::AwaitingFix, Some(&detail)).await?;
+                task_id = id;
+            }
             "reopened"
         }
-        Change::Assigned(_) => "assigned",
+        Change::Assigned(who) if assignee.as_deref().unwrap_or("") != who.as_str() => {
+            sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE tenant = $3 AND ticket_id = $4")
+                .bind(Some(who.as_str()).filter(|w| !w.is_empty()))
+                .bind(now_ms())
+                .bind(&tenant)
+                .bind(&e.ticket_id)
+                .execute(&app.store.pool)
+                .await?;
+            "assigned"
+        }
+        _ => "unchanged",
     };
     let task_state = app.store.task(&task_id).await?.map(|t| t.state.as_str().to_string()).unwrap_or_default();
     Ok(Some(Applied { ticket_id: e.ticket_id.clone(), tenant, task_id, task_state, effect: effect.into() }))
+}
+
+/// The ticket's tasks in one of `states`, latest first: those that learned its id,
+/// and the one that opened it.
+async fn tasks_of(app: &App, tenant: &str, ticket_id: &str, opener: &str, states: &[TaskState]) -> Result<Vec<String>> {
+    let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT id FROM tasks WHERE tenant = $1 AND (ticket_id = $2 OR id = $3) AND state IN ({list}) ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(tenant)
+    .bind(ticket_id)
+    .bind(opener)
+    .fetch_all(&app.store.pool)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use casefile_guest::records::{parse_level, parse_object, Collector, Defaults, Re
 use casefile_guest::types::{Field, Level, LogRecord, MetricSample, PluginError, Query};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Deserialize)]
 struct Answer {
@@ -38,7 +38,95 @@ struct Series {
     value: Vec<Value>,
 }
 
-pub fn to_batch(body: &[u8], query: &Query) -> Result<casefile_guest::types::Batch, PluginError> {
+/// Which way a page runs: `forward` pages go on from their newest line, `backward`
+/// pages from their oldest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::Backward => "backward",
+        }
+    }
+}
+
+/// The lines at the edge where the next page starts. Loki's `start` is inclusive
+/// (and the next backward page's `end` is set just past the edge), so those lines
+/// come again on the next page and are dropped as duplicates by stream and text.
+#[derive(Debug)]
+pub struct Edge {
+    direction: Direction,
+    ts: Option<i64>,
+    lines: HashSet<(String, String)>,
+}
+
+impl Edge {
+    pub fn new(direction: Direction) -> Self {
+        Edge { direction, ts: None, lines: HashSet::new() }
+    }
+
+    pub fn ts(&self) -> Option<i64> {
+        self.ts
+    }
+
+    /// How many lines were read at the edge's time.
+    pub fn count(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether `ts` is further along the direction than the current edge.
+    fn beyond(&self, ts: i64) -> bool {
+        match (self.ts, self.direction) {
+            (None, _) => true,
+            (Some(e), Direction::Forward) => ts > e,
+            (Some(e), Direction::Backward) => ts < e,
+        }
+    }
+
+    /// Records a line of the page; says whether it was already read on an earlier page.
+    fn seen(&mut self, previous: &Edge, ts: i64, stream: &str, line: &str) -> bool {
+        let key = (stream.to_owned(), line.to_owned());
+        let duplicate = previous.ts == Some(ts) && previous.lines.contains(&key);
+        if self.beyond(ts) {
+            self.ts = Some(ts);
+            self.lines.clear();
+        }
+        if self.ts == Some(ts) {
+            self.lines.insert(key);
+        }
+        duplicate
+    }
+
+    /// The edge after a page: the page's own, joined with the old one when both are
+    /// at the same time (a page that did not get past it).
+    fn advance(&mut self, page: Edge) {
+        if page.ts == self.ts {
+            self.lines.extend(page.lines);
+        } else if page.ts.is_some() {
+            *self = page;
+        }
+    }
+}
+
+/// What one page held.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Stream entries in the answer (duplicates and unreadable ones included): a page
+    /// of `limit` entries means there may be more.
+    pub entries: usize,
+    /// Entries not read on an earlier page.
+    pub new: usize,
+    /// Whether the answer was log streams (a metric query has no pages).
+    pub streams: bool,
+}
+
+pub fn read_page(body: &[u8], query: &Query, edge: &mut Edge, out: &mut Collector) -> Result<Page, PluginError> {
     let answer: Answer = serde_json::from_slice(body)
         .map_err(|e| PluginError::Unavailable(format!("loki answered bad JSON: {e}")))?;
     if answer.status != "success" {
@@ -50,19 +138,22 @@ pub fn to_batch(body: &[u8], query: &Query) -> Result<casefile_guest::types::Bat
     let data = answer
         .data
         .ok_or_else(|| PluginError::Unavailable("loki answered without data".to_owned()))?;
-    let mut out = Collector::new(query.limit);
+    let mut page = Page::default();
     match data.result_type.as_str() {
         "streams" => {
+            page.streams = true;
+            let mut page_edge = Edge::new(edge.direction);
             for series in data.result {
-                read_stream(series.stream, series.values, query, &mut out);
+                read_stream(series.stream, series.values, query, (&*edge, &mut page_edge), &mut page, out);
             }
+            edge.advance(page_edge);
         }
         "matrix" | "vector" => {
             for mut series in data.result {
                 if !series.value.is_empty() {
                     series.values.push(series.value);
                 }
-                read_series(series.metric, series.values, &mut out);
+                read_series(series.metric, series.values, out);
             }
         }
         other => {
@@ -71,6 +162,14 @@ pub fn to_batch(body: &[u8], query: &Query) -> Result<casefile_guest::types::Bat
             )))
         }
     }
+    Ok(page)
+}
+
+/// One page read into a fresh collector (a single `query_range` answer).
+#[cfg(test)]
+pub fn to_batch(body: &[u8], query: &Query) -> Result<casefile_guest::types::Batch, PluginError> {
+    let mut out = Collector::new(query.limit);
+    read_page(body, query, &mut Edge::new(Direction::Forward), &mut out)?;
     Ok(out.finish(query.start_ns, &query.environment))
 }
 
@@ -99,13 +198,15 @@ fn read_stream(
     labels: BTreeMap<String, String>,
     values: Vec<Vec<Value>>,
     query: &Query,
+    (previous, edge): (&Edge, &mut Edge),
+    page: &mut Page,
     out: &mut Collector,
 ) {
+    // The stream's identity for de-duplication: its labels, in order.
+    let stream = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(",");
     let base = defaults_from_labels(labels);
     for entry in values {
-        if out.is_full() {
-            return;
-        }
+        page.entries += 1;
         // `["<unix ns>", "<line>"]`, newer Lokis add `{structured metadata}`.
         let ts = entry
             .first()
@@ -115,6 +216,13 @@ fn read_stream(
             out.skip();
             continue;
         };
+        if edge.seen(previous, ts, &stream, line) {
+            continue;
+        }
+        page.new += 1;
+        if out.is_full() {
+            continue; // Still counted: the caller decides whether another page is due.
+        }
         let mut defaults = Defaults {
             timestamp_ns: Some(ts),
             ..base.clone()

@@ -1,15 +1,19 @@
-//! Connector for NDJSON / JSON-lines files in the directory the host grants the source,
-//! preopened read-only at `/data`. Every line is one JSON object in the format of
-//! `casefile_guest::records` (logs, spans with `"kind":"span"`, metric samples with
-//! `"kind":"metric"`).
+//! Connector for NDJSON / JSON-lines and OTLP JSON files in the directory the host
+//! grants the source, preopened read-only at `/data`. Every line is one JSON object in
+//! the format of `casefile_guest::records` (logs, spans with `"kind":"span"`, metric
+//! samples with `"kind":"metric"`), or an OTLP traces document (`resourceSpans`, one
+//! per line as the OpenTelemetry Collector's file exporter writes them). A `.json`
+//! file is one document: OTLP traces, a list of record objects, or one record.
 //!
-//! Settings: `{"dir": "relative/to/data", "extensions": ["ndjson", "jsonl", "log"]}`.
+//! Settings: `{"dir": "relative/to/data", "extensions": ["ndjson", "jsonl", "log", "json"]}`.
 
 mod files;
 mod settings;
 
 use casefile_guest::connector::Guest;
-use casefile_guest::records::{parse_line, Collector, Defaults, Parsed};
+use casefile_guest::otlp;
+use casefile_guest::records::{parse_object, Collector, Defaults, Parsed};
+use serde_json::Value;
 use casefile_guest::types::{Batch, PluginError, Query};
 use settings::Settings;
 use std::path::Path;
@@ -41,8 +45,18 @@ fn collect(root: &Path, extensions: &[String], query: &Query) -> Result<Batch, P
     Ok(out.finish(query.start_ns, &query.environment))
 }
 
+/// A `.json` document larger than this is counted as skipped rather than read whole:
+/// parsed, it takes several times its size, and the component's memory is capped
+/// (256 MiB by default). One document per line has no such bound.
+const MAX_DOCUMENT: u64 = 16 * 1024 * 1024;
+
 /// Adds the wanted records of one file; malformed lines are counted, not fatal.
 fn read_file(path: &Path, query: &Query, out: &mut Collector) {
+    let is_document = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_document {
+        read_document(path, query, out);
+        return;
+    }
     let Ok(mut lines) = files::Lines::open(path) else {
         // An unreadable file counts as one skipped line rather than failing the source.
         out.skip();
@@ -58,14 +72,69 @@ fn read_file(path: &Path, query: &Query, out: &mut Collector) {
             }
             Ok(Some(None)) => out.skip(), // not UTF-8
             Ok(Some(Some(text))) if text.trim().is_empty() => {}
-            Ok(Some(Some(text))) => match parse_line(&text, &defaults) {
-                Ok(parsed) if wanted(&parsed, query) => {
-                    out.push(parsed.record);
-                }
-                Ok(_) => {}
+            Ok(Some(Some(text))) => match serde_json::from_str::<Value>(&text) {
+                Ok(value) => read_value(value, &defaults, query, out),
                 Err(_) => out.skip(),
             },
         }
+    }
+}
+
+/// A whole `.json` file: OTLP traces, a list of records, or one record.
+fn read_document(path: &Path, query: &Query, out: &mut Collector) {
+    let fits = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_DOCUMENT);
+    let Some(doc) = fits
+        .then(|| std::fs::read(path).ok())
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+    else {
+        out.skip();
+        return;
+    };
+    match doc {
+        Value::Array(items) => {
+            for item in items {
+                if out.is_full() {
+                    return;
+                }
+                read_value(item, &Defaults::default(), query, out);
+            }
+        }
+        other => read_value(other, &Defaults::default(), query, out),
+    }
+}
+
+/// One JSON value: an OTLP traces document or a record object.
+fn read_value(value: Value, defaults: &Defaults, query: &Query, out: &mut Collector) {
+    if otlp::is_traces(&value) {
+        match otlp::parse(&value) {
+            Ok(spans) => {
+                for _ in 0..spans.skipped {
+                    out.skip();
+                }
+                for s in spans.spans {
+                    let env = &s.span.environment;
+                    let env_ok = env.is_empty() || query.environment.is_empty() || *env == query.environment;
+                    let plugin_ok = s.plugin.as_deref().is_none_or(|p| p == query.plugin_id);
+                    if env_ok && plugin_ok && otlp::overlaps(&s.span, query) && !out.push(casefile_guest::records::Record::Span(s.span)) {
+                        return;
+                    }
+                }
+            }
+            Err(_) => out.skip(),
+        }
+        return;
+    }
+    let Value::Object(map) = value else {
+        out.skip();
+        return;
+    };
+    match parse_object(map, defaults) {
+        Ok(parsed) if wanted(&parsed, query) => {
+            out.push(parsed.record);
+        }
+        Ok(_) => {}
+        Err(_) => out.skip(),
     }
 }
 
@@ -188,6 +257,57 @@ mod tests {
         let b = collect(&root, &extensions(), &query(7)).expect("batch");
         assert_eq!(b.logs.len(), 7);
         assert_eq!(b.logs[6].message, "m6");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// A `TracesData` document as OTLP JSON (hex ids, unixNano strings).
+    fn otlp(plugin: &str, env: &str, spans: &[(&str, i64)]) -> String {
+        let spans: Vec<String> = spans
+            .iter()
+            .map(|(id, at)| {
+                format!(
+                    r#"{{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"{id}","name":"charge","startTimeUnixNano":"{}","endTimeUnixNano":"{}","status":{{"code":2}}}}"#,
+                    T + at,
+                    T + at + 1_000
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"pay"}}}},{{"key":"plugin.id","value":{{"stringValue":"{plugin}"}}}},{{"key":"deployment.environment","value":{{"stringValue":"{env}"}}}}]}},"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        )
+    }
+
+    #[test]
+    fn otlp_files_and_lines_become_spans() {
+        let pretty: Value = serde_json::from_str(&otlp("pay", "prod", &[("00f067aa0ba902b7", 5), ("00f067aa0ba902b8", -120_000_000_000)])).expect("json");
+        let root = dir(
+            "otlp",
+            &[
+                // A pretty-printed document (one span before the window).
+                ("traces.json", &serde_json::to_string_pretty(&pretty).expect("pretty")),
+                // The collector's file exporter: one document per line, mixed with records.
+                (
+                    "export.jsonl",
+                    &[
+                        otlp("pay", "prod", &[("1111111111111111", 7)]),
+                        otlp("ship", "prod", &[("2222222222222222", 7)]),
+                        otlp("pay", "staging", &[("3333333333333333", 7)]),
+                        r#"{"ts":1714566897,"msg":"a log line beside them"}"#.to_owned(),
+                        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"01"}]}]}]}"#.to_owned(),
+                    ]
+                    .join("\n"),
+                ),
+                ("records.json", r#"[{"ts":1714566898,"msg":"from a list"}, 5]"#),
+            ],
+        );
+        let b = collect(&root, &extensions(), &query(100)).expect("batch");
+        let spans: Vec<(&str, &str, bool)> = b.spans.iter().map(|s| (s.span_id.as_str(), s.service.as_str(), s.error)).collect();
+        assert_eq!(spans, [("1111111111111111", "pay", true), ("00f067aa0ba902b7", "pay", true)]);
+        let mut messages: Vec<&str> = b.logs.iter().map(|l| l.message.as_str()).collect();
+        messages.sort();
+        assert_eq!(messages, ["a log line beside them", "from a list"]);
+        assert_eq!(b.metrics.iter().map(|m| (m.name.as_str(), m.value)).collect::<Vec<_>>(), [(SKIPPED_LINES_METRIC, 2.0)], "the span without ids, the 5");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

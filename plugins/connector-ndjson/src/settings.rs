@@ -20,7 +20,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             dir: String::new(),
-            extensions: vec!["ndjson".into(), "jsonl".into(), "log".into()],
+            extensions: vec!["ndjson".into(), "jsonl".into(), "log".into(), "json".into()],
         }
     }
 }
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(s.extensions, ["ndjson"]);
         assert_eq!(
             Settings::parse(" ").expect("default").extensions,
-            ["ndjson", "jsonl", "log"]
+            ["ndjson", "jsonl", "log", "json"]
         );
     }
 
