@@ -1009,7 +1009,10 @@ fn name_key(key: &str) -> KeyKind {
 fn name_key_folded(key: &[u8], lower: bool) -> KeyKind {
     // The last part after a `.` or `-`, without `_`: every key below is shorter than
     // the buffer, so a longer one is none of them.
-    let last = key.rsplit(|b| matches!(b, b'.' | b'-')).next().unwrap_or(key);
+    let last = key
+        .rsplit(|b| matches!(b, b'.' | b'-'))
+        .next()
+        .unwrap_or(key);
     let mut buf = [0u8; 24];
     let mut n = 0;
     for &b in last.iter().filter(|&&b| b != b'_') {
@@ -1105,10 +1108,37 @@ fn strip_suffixes(value: &str) -> &str {
 /// Greetings and relations after which one word is a name whether or not the lists
 /// know it (`Hi Cosima,`, `my kid Ladli`).
 const GREETINGS: &[&str] = &[
-    "hi", "hello", "hey", "dear", "hallo", "bonjour", "hola", "olá", "ciao", "liebe", "lieber",
-    "cher", "chère", "good morning", "good afternoon", "good evening", "my kid", "my son",
-    "my daughter", "my wife", "my husband", "my friend", "my brother", "my sister",
-    "my mother", "my father", "my mom", "my dad", "my child", "my partner", "calls me",
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "hallo",
+    "bonjour",
+    "hola",
+    "olá",
+    "ciao",
+    "liebe",
+    "lieber",
+    "cher",
+    "chère",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "my kid",
+    "my son",
+    "my daughter",
+    "my wife",
+    "my husband",
+    "my friend",
+    "my brother",
+    "my sister",
+    "my mother",
+    "my father",
+    "my mom",
+    "my dad",
+    "my child",
+    "my partner",
+    "calls me",
 ];
 
 fn greeting_before(before: &str) -> bool {
@@ -1179,7 +1209,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         || before.trim_end_matches([' ', '\t']).ends_with(['|', '>']);
     let speaker = line_start && c.after(1) == ":";
     let context = context_before(before)
-        .max(if titled { Context::Strong } else { Context::None })
+        .max(if titled {
+            Context::Strong
+        } else {
+            Context::None
+        })
         .max(if contact_after(c.after(80)) {
             Context::Strong
         } else {
@@ -1199,7 +1233,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     let next_word: String = if rest[word_len..].starts_with('_') {
         String::new()
     } else {
-        rest[..word_len].chars().filter(|ch| *ch != '.').collect::<String>().to_lowercase()
+        rest[..word_len]
+            .chars()
+            .filter(|ch| *ch != '.')
+            .collect::<String>()
+            .to_lowercase()
     };
     if name_words
         .iter()
@@ -1658,8 +1696,7 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
 /// a lone given name is someone's (`Kimberly is very reliable`, `but Andrew just has
 /// to`), each with the one space before it that the pattern takes.
 const GIVEN_TRIGGERS: &[&str] = &[
-    ", ",
-    " is", " was", " has", " had", " will", " would", " can", " could", " just", " shouted",
+    ", ", " is", " was", " has", " had", " will", " would", " can", " could", " just", " shouted",
     " said", " says", " told", " asked", " lives", " lived", " works", " worked", " went",
     " wrote", " loves", " likes", " wants", " needs", " called", " sent",
 ];
@@ -1746,7 +1783,11 @@ fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
     if to < text.len() && tail.trim_start_matches(name_char).is_empty() {
         return true;
     }
-    if !tail.chars().next().is_some_and(|c| c.is_uppercase() || !c.is_ascii()) {
+    if !tail
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+    {
         return false;
     }
     let rest = tail.trim_start_matches(name_char);
@@ -1766,17 +1807,84 @@ const NOT_BEFORE_GIVEN: &[&str] = &[
 /// Given names that are as often a country, a state, a city or a product, which a
 /// lone name before a verb more likely is (`India has`, `Georgia is`, `Ruby was`).
 const PLACE_NAMES: &[&str] = &[
-    "jordan", "chad", "georgia", "israel", "kenya", "india", "china", "victoria", "florence",
-    "austin", "sydney", "lincoln", "charlotte", "houston", "savannah", "paris", "dallas",
-    "denver", "orlando", "eugene", "tyler", "jackson", "madison", "chelsea", "devon", "kent",
-    "cleveland", "raleigh", "virginia", "carolina", "dakota", "nevada", "alexandria", "adelaide",
-    "regina", "lourdes", "santiago", "salvador", "sofia", "valencia", "aurora", "mercedes",
-    "dell", "alexa", "ruby", "crystal", "julia", "asia", "africa", "america", "europe",
-    "london", "berlin", "vienna", "milan", "verona", "siena", "roma", "sierra", "montana",
-    "phoenix", "hamilton", "washington", "columbia", "memphis", "troy", "camden", "marion",
+    "jordan",
+    "chad",
+    "georgia",
+    "israel",
+    "kenya",
+    "india",
+    "china",
+    "victoria",
+    "florence",
+    "austin",
+    "sydney",
+    "lincoln",
+    "charlotte",
+    "houston",
+    "savannah",
+    "paris",
+    "dallas",
+    "denver",
+    "orlando",
+    "eugene",
+    "tyler",
+    "jackson",
+    "madison",
+    "chelsea",
+    "devon",
+    "kent",
+    "cleveland",
+    "raleigh",
+    "virginia",
+    "carolina",
+    "dakota",
+    "nevada",
+    "alexandria",
+    "adelaide",
+    "regina",
+    "lourdes",
+    "santiago",
+    "salvador",
+    "sofia",
+    "valencia",
+    "aurora",
+    "mercedes",
+    "dell",
+    "alexa",
+    "ruby",
+    "crystal",
+    "julia",
+    "asia",
+    "africa",
+    "america",
+    "europe",
+    "london",
+    "berlin",
+    "vienna",
+    "milan",
+    "verona",
+    "siena",
+    "roma",
+    "sierra",
+    "montana",
+    "phoenix",
+    "hamilton",
+    "washington",
+    "columbia",
+    "memphis",
+    "troy",
+    "camden",
+    "marion",
     // Countries in other languages: `Maurice` is Mauritius in French, `Mauricio` in
     // Spanish.
-    "argentina", "argelia", "france", "dominica", "kenia", "maurice", "mauricio", "georgie",
+    "argentina",
+    "argelia",
+    "france",
+    "dominica",
+    "kenia",
+    "maurice",
+    "mauricio",
+    "georgie",
     "brittany",
 ];
 
@@ -1787,11 +1895,11 @@ const PLACE_NAMES: &[&str] = &[
 /// package documentation, and read through by hand.
 const WORD_NAMES: &[&str] = &[
     "aide", "alpha", "angle", "bee", "bell", "brain", "brook", "bud", "buddy", "buster", "carry",
-    "charity", "daisy", "delta", "desire", "dot", "era", "fern", "gale", "gay", "glory",
-    "golden", "grace", "hang", "heath", "heather", "hue", "hung", "jay", "kit", "lang", "lean",
-    "lore", "manual", "many", "maple", "mercy", "merry", "meta", "min", "miss", "moon", "nova",
-    "olive", "omega", "patience", "peg", "ping", "raven", "robin", "see", "song", "soon", "sun",
-    "tiny", "ward",
+    "charity", "daisy", "delta", "desire", "dot", "era", "fern", "gale", "gay", "glory", "golden",
+    "grace", "hang", "heath", "heather", "hue", "hung", "jay", "kit", "lang", "lean", "lore",
+    "manual", "many", "maple", "mercy", "merry", "meta", "min", "miss", "moon", "nova", "olive",
+    "omega", "patience", "peg", "ping", "raven", "robin", "see", "song", "soon", "sun", "tiny",
+    "ward",
 ];
 
 /// The `person-name-given` rule's validator: a given name the lists know (and no
@@ -1823,7 +1931,9 @@ pub fn given_name_alone(c: &Candidate<'_>) -> bool {
     }
     if v.chars().next().is_some_and(han) {
         // Not a place or a firm (`龙市`, `…公司`).
-        let place = v.ends_with(['市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司']);
+        let place = v.ends_with([
+            '市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司',
+        ]);
         return v.chars().count() <= 3 && v.chars().all(han) && !place;
     }
     let folded = fold(v);

@@ -626,10 +626,10 @@ pub fn glued_keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     let value = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'-');
     let mut p = end;
     while p < text.len() && p <= end + 8 {
-        if matches!(text[p], b'-' | b'.') {
-            if text[p + 1..].iter().take_while(|b| value(b)).count() >= 16 {
-                return true;
-            }
+        if matches!(text[p], b'-' | b'.')
+            && text[p + 1..].iter().take_while(|b| value(b)).count() >= 16
+        {
+            return true;
         }
         if !text[p].is_ascii_alphanumeric() {
             return false;

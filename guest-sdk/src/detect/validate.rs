@@ -591,7 +591,8 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
             && b.iter().any(u8::is_ascii_lowercase)
             && b.iter().any(u8::is_ascii_digit)
     };
-    let placeholder = placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
+    let placeholder =
+        placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
     if b.iter().all(u8::is_ascii_digit) || v.contains("://") || placeholder {
         return false;
     }
@@ -606,7 +607,9 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
 /// `cache key …`).
 fn uuid_secret_key(before: &str) -> bool {
     let trimmed = before.trim_end_matches([' ', '\t', ':', '=', '"', '\'', '`']);
-    let start = word_start(trimmed, |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let start = word_start(trimmed, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+    });
     let key = trimmed[start..].to_ascii_lowercase();
     // A bare `key` (`key=… lag=1`) is a message's or a record's.
     let names_id =
@@ -614,9 +617,19 @@ fn uuid_secret_key(before: &str) -> bool {
     // The word before the key too (`cache key …`), on the same line.
     let head = trimmed[..start].trim_end_matches([' ', '\t']);
     let near = trimmed[word_start(head, char::is_alphanumeric)..].to_ascii_lowercase();
-    ["secret", "token", "key", "pass", "pwd", "auth", "credential", "private", "access"]
-        .iter()
-        .any(|w| key.contains(w))
+    [
+        "secret",
+        "token",
+        "key",
+        "pass",
+        "pwd",
+        "auth",
+        "credential",
+        "private",
+        "access",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
         && !names_id
         && !ID_WORDS.iter().any(|w| near.contains(w))
 }
@@ -633,9 +646,30 @@ pub(crate) fn random_letters(b: &[u8]) -> bool {
 /// Words before a secret word that make a UUID after it an identifier, not a secret
 /// (`cache-key-…`, `idempotency-token-…`).
 pub(crate) const ID_WORDS: &[&str] = &[
-    "cache", "idempotency", "request", "correlation", "partition", "dedup", "object", "lock",
-    "trace", "span", "message", "event", "sort", "routing", "row", "primary", "foreign",
-    "lookup", "shard", "hash", "bucket", "job", "task", "order",
+    "cache",
+    "idempotency",
+    "request",
+    "correlation",
+    "partition",
+    "dedup",
+    "object",
+    "lock",
+    "trace",
+    "span",
+    "message",
+    "event",
+    "sort",
+    "routing",
+    "row",
+    "primary",
+    "foreign",
+    "lookup",
+    "shard",
+    "hash",
+    "bucket",
+    "job",
+    "task",
+    "order",
 ];
 
 /// The `secret-word-glued` rule (`capsulecrm-SECRET-…`, `bloggerKEY-…`): a value that
@@ -653,7 +687,10 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
         return false;
     }
     let parts: Vec<&str> = v.split('-').collect();
-    let alnum_lower = |s: &str| s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let alnum_lower = |s: &str| {
+        s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
     if parts.len() == 2
         && (8..=10).contains(&parts[0].len())
         && parts[1].len() == 5
