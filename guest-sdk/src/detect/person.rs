@@ -823,6 +823,7 @@ const STRONG_BEFORE: &[&str] = &[
     "i am",
     "i'm",
     "call me",
+    "calls me",
     "named",
     "signed by",
     "signed",
@@ -1008,7 +1009,10 @@ fn name_key(key: &str) -> KeyKind {
 fn name_key_folded(key: &[u8], lower: bool) -> KeyKind {
     // The last part after a `.` or `-`, without `_`: every key below is shorter than
     // the buffer, so a longer one is none of them.
-    let last = key.rsplit(|b| matches!(b, b'.' | b'-')).next().unwrap_or(key);
+    let last = key
+        .rsplit(|b| matches!(b, b'.' | b'-'))
+        .next()
+        .unwrap_or(key);
     let mut buf = [0u8; 24];
     let mut n = 0;
     for &b in last.iter().filter(|&&b| b != b'_') {
@@ -1047,17 +1051,128 @@ fn contact_after(after: &str) -> bool {
             .any(|c| c == '@')
 }
 
+/// Titles that may stand before a name and are masked with it (`Dr.`, `Srta.`,
+/// `Univ.Prof.`, `Dipl.-Ing.`), folded and without their dots.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "dra", "prof", "sir", "mme", "mlle", "herr", "frau",
+    "senor", "senora", "sr", "sra", "srta", "dona", "monsieur", "madame", "ing", "dipl", "univ",
+    "mag", "lic", "dott",
+];
+
+/// Degrees and generational suffixes after a name, masked with it (`MBA.`, `DVM`,
+/// `B.Sc.`, `Jr.`, `IV`).
+const SUFFIXES: &[&str] = &[
+    "mba", "dvm", "dds", "phd", "md", "jr", "sr", "ii", "iii", "iv", "ba", "bsc", "msc", "ma",
+    "beng", "meng", "llm", "esq", "cpa", "rn",
+];
+
+/// `value` without the titles before the name (up to two: `Prof. Dr.`), and whether
+/// it had one.
+fn strip_titles(value: &str) -> (&str, bool) {
+    let mut rest = value;
+    let mut titled = false;
+    for _ in 0..2 {
+        let Some((first, tail)) = rest.split_once([' ', '\t']) else {
+            break;
+        };
+        let title = first.split(['.', '-']).filter(|p| !p.is_empty()).count() > 0
+            && first
+                .split(['.', '-'])
+                .filter(|p| !p.is_empty())
+                .all(|p| TITLES.contains(&fold(p).as_str()));
+        if !title {
+            break;
+        }
+        rest = tail.trim_start();
+        titled = true;
+    }
+    (rest, titled)
+}
+
+/// `value` without the degrees and suffixes after the name.
+fn strip_suffixes(value: &str) -> &str {
+    let mut rest = value.trim_end_matches(['.', ',']);
+    for _ in 0..2 {
+        let Some((head, last)) = rest.rsplit_once([' ', '\t']) else {
+            break;
+        };
+        let folded: String = fold(last).chars().filter(|c| *c != '.').collect();
+        if !SUFFIXES.contains(&folded.as_str()) {
+            break;
+        }
+        rest = head.trim_end_matches([' ', '\t', ',', '.']);
+    }
+    rest
+}
+
+/// Greetings and relations after which one word is a name whether or not the lists
+/// know it (`Hi Cosima,`, `my kid Ladli`).
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "hallo",
+    "bonjour",
+    "hola",
+    "olá",
+    "ciao",
+    "liebe",
+    "lieber",
+    "cher",
+    "chère",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "my kid",
+    "my son",
+    "my daughter",
+    "my wife",
+    "my husband",
+    "my friend",
+    "my brother",
+    "my sister",
+    "my mother",
+    "my father",
+    "my mom",
+    "my dad",
+    "my child",
+    "my partner",
+    "calls me",
+];
+
+fn greeting_before(before: &str) -> bool {
+    let lower = before
+        .trim_end_matches([' ', '\t', ',', ':'])
+        .to_lowercase();
+    GREETINGS.iter().any(|w| {
+        lower.ends_with(w)
+            && lower[..lower.len() - w.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
 /// The `person-name` rule's validator.
 pub fn person_name(c: &Candidate<'_>) -> bool {
-    let value = c.value().trim_end_matches(['.', ',']);
-    // CJK names: two to four Han characters (or family name, space, given name).
+    // A title before the name and a degree after it are masked with it, and a title
+    // is as strong a context as any.
+    let (value, titled) = strip_titles(c.value().trim_end_matches(['.', ',']));
+    let value = strip_suffixes(value);
+    if value.is_empty() {
+        return false;
+    }
+    // CJK names: two to four Han characters (or family name, space, given name); one
+    // after a title, an introduction or a greeting (`My name is 成`).
     if value.chars().next().is_some_and(han) {
         let chars: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
-        return (2..=5).contains(&chars.len())
+        let strong = titled || context_before(c.before(48)) == Context::Strong;
+        let greeted = greeting_before(c.before(48));
+        return (1..=5).contains(&chars.len())
             && chars.iter().all(|&c| han(c))
-            && (cjk_surname(&chars)
-                || context_before(c.before(48)) == Context::Strong
-                || cjk_marker(c.before(16), &chars));
+            && (chars.len() >= 2 || strong || greeted)
+            && (cjk_surname(&chars) || strong || greeted || cjk_marker(c.before(16), &chars));
     }
     // A name ends where a word does (`DB_PASSWORD` is no `D`).
     if c.char_after()
@@ -1094,6 +1209,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         || before.trim_end_matches([' ', '\t']).ends_with(['|', '>']);
     let speaker = line_start && c.after(1) == ":";
     let context = context_before(before)
+        .max(if titled {
+            Context::Strong
+        } else {
+            Context::None
+        })
         .max(if contact_after(c.after(80)) {
             Context::Strong
         } else {
@@ -1105,14 +1225,20 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
             Context::None
         });
     // A company's name (`Roche Vidal S.A.S.`, `… and Coleman Orchestra`).
-    let next_word: String = c
-        .after(24)
-        .trim_start()
-        .chars()
-        .take_while(|ch| ch.is_alphanumeric() || *ch == '.')
-        .filter(|ch| *ch != '.')
-        .collect::<String>()
-        .to_lowercase();
+    // The next word on the same line, a whole one (`CO_API_KEY` is no `Co.`).
+    let rest = c.after(24).trim_start_matches([' ', '\t', ',']);
+    let word_len = rest
+        .find(|ch: char| !(ch.is_alphanumeric() || ch == '.'))
+        .unwrap_or(rest.len());
+    let next_word: String = if rest[word_len..].starts_with('_') {
+        String::new()
+    } else {
+        rest[..word_len]
+            .chars()
+            .filter(|ch| *ch != '.')
+            .collect::<String>()
+            .to_lowercase()
+    };
     if name_words
         .iter()
         .any(|w| ORG_WORDS.contains(&fold(w.trim_end_matches('.')).as_str()))
@@ -1127,8 +1253,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     match context {
         // A strong context: any name-shaped words (names of every origin).
         Context::Strong => true,
-        // A weak one: the lists must know the given name, or the surname of two words.
-        Context::Weak => listed_first || listed_last,
+        // A weak one: the lists must know the given name, or the surname of two words;
+        // after a greeting or a relation one name-shaped word will do.
+        Context::Weak => {
+            listed_first || listed_last || name_words.len() == 1 && greeting_before(before)
+        }
         // None: a given name and a surname, both listed.
         Context::None => name_words.len() >= 2 && listed_first && listed_last,
     }
@@ -1315,6 +1444,14 @@ const CONTEXT_WORDS: &[&str] = &[
     "miss ",
     "dr.",
     "dr ",
+    "dra.",
+    "dra ",
+    "ing.",
+    "univ",
+    "dipl",
+    "mag.",
+    "lic.",
+    "dott",
     "prof",
     "sir ",
     "madam",
@@ -1335,6 +1472,7 @@ const CONTEXT_WORDS: &[&str] = &[
     "i am ",
     "i'm ",
     "call me",
+    "calls me",
     "called",
     "named",
     "signed",
@@ -1552,6 +1690,258 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
         i += 1;
     }
     matches!(text.get(i), Some(b':' | b'='))
+}
+
+/// `person-name-given`'s trigger: `, ` (see `vocative_near`), and the verbs after which
+/// a lone given name is someone's (`Kimberly is very reliable`, `but Andrew just has
+/// to`), each with the one space before it that the pattern takes.
+const GIVEN_TRIGGERS: &[&str] = &[
+    ", ", " is", " was", " has", " had", " will", " would", " can", " could", " just", " shouted",
+    " said", " says", " told", " asked", " lives", " lived", " works", " worked", " went",
+    " wrote", " loves", " likes", " wants", " needs", " called", " sent",
+];
+
+/// `person-name-given`'s test: `vocative_near` for `, `, `capitalised_word_before` for
+/// a verb.
+fn given_near(text: &[u8], start: usize, end: usize) -> bool {
+    if &text[start..end] == b", " {
+        vocative_near(text, start, end)
+    } else {
+        capitalised_word_before(text, start, end)
+    }
+}
+
+/// A character of a name's word, as `person-name-given`'s pattern reads one (and
+/// any other letter: the tests may say yes where the pattern says no).
+fn name_char(c: char) -> bool {
+    c.is_alphabetic() || matches!(c, '\'' | '’' | '-') || ('\u{300}'..='\u{36F}').contains(&c)
+}
+
+/// Where the run of `name_char`s that ends at `end` starts, and its first character;
+/// `None` when the run may go on past the 256 bytes looked at (then the tests say
+/// yes).
+fn word_before(text: &[u8], end: usize) -> Option<(usize, Option<char>)> {
+    let mut from = end.saturating_sub(256);
+    while from < end && (0x80..0xC0).contains(&text[from]) {
+        from += 1;
+    }
+    let head = std::str::from_utf8(&text[from..end]).ok()?;
+    let mut w = end;
+    let mut first = None;
+    for (i, c) in head.char_indices().rev() {
+        if !name_char(c) {
+            return Some((w, first));
+        }
+        w = from + i;
+        first = Some(c);
+    }
+    (from == 0).then_some((w, first))
+}
+
+/// `person-name-given`'s test for a verb: a word right before it that starts with a
+/// capital (or any letter outside ASCII: `É`, Han).
+fn capitalised_word_before(text: &[u8], start: usize, _end: usize) -> bool {
+    let Some((w, first)) = word_before(text, start) else {
+        return true;
+    };
+    first.is_some_and(|c| c.is_uppercase() || !c.is_ascii()) && listed_or_not_ascii(&text[w..start])
+}
+
+/// A word in ASCII must be a listed given name (as the validator wants; a lookup
+/// costs less than running the pattern); any other the pattern decides.
+fn listed_or_not_ascii(word: &[u8]) -> bool {
+    !word.is_ascii() || std::str::from_utf8(word).is_ok_and(is_given)
+}
+
+/// `person-name-given`'s test for `, `: the word before it opens a line (`Tina, can
+/// I …`), or a capitalised word after it ends in `!` or `?` (`Don't go, Peter!`).
+fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
+    let Some((w, first)) = word_before(text, start) else {
+        return true;
+    };
+    // The start of a line, of a written-out one (`\n`) or of a flattened or quoted
+    // one (`… | Tina, `, `> Tina, `).
+    let mut q = w;
+    while q > 0 && matches!(text[q - 1], b' ' | b'\t') {
+        q -= 1;
+    }
+    let line_start = w == 0
+        || text[w - 1] == b'\n'
+        || text[w - 1] == b'\\'
+        || q > 0 && matches!(text[q - 1], b'|' | b'>');
+    if first.is_some() && line_start && listed_or_not_ascii(&text[w..start]) {
+        return true;
+    }
+    let mut to = (end + 256).min(text.len());
+    while to < text.len() && (0x80..0xC0).contains(&text[to]) {
+        to -= 1;
+    }
+    let Ok(tail) = std::str::from_utf8(&text[end..to]) else {
+        return true;
+    };
+    let tail = tail.trim_start_matches([' ', '\t']);
+    if to < text.len() && tail.trim_start_matches(name_char).is_empty() {
+        return true;
+    }
+    if !tail
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+    {
+        return false;
+    }
+    let rest = tail.trim_start_matches(name_char);
+    rest.starts_with(['!', '?']) && listed_or_not_ascii(&tail.as_bytes()[..tail.len() - rest.len()])
+}
+
+/// Words before a lone given name that make it something else's: an article or a
+/// possessive (`the Jordan was`), a preposition of place (`from Austin is`), the
+/// conjunction that ends a firm's list of names (`Gill, Edwards and Bailey was`).
+/// Particles (`do Amparo`) and street types (`rue Antoine`) are turned away too.
+const NOT_BEFORE_GIVEN: &[&str] = &[
+    "the", "a", "an", "this", "that", "these", "those", "our", "your", "his", "her", "their",
+    "its", "every", "each", "no", "some", "any", "of", "in", "on", "at", "from", "to", "near",
+    "into", "via", "and", "&", "or", "und", "et",
+];
+
+/// Given names that are as often a country, a state, a city or a product, which a
+/// lone name before a verb more likely is (`India has`, `Georgia is`, `Ruby was`).
+const PLACE_NAMES: &[&str] = &[
+    "jordan",
+    "chad",
+    "georgia",
+    "israel",
+    "kenya",
+    "india",
+    "china",
+    "victoria",
+    "florence",
+    "austin",
+    "sydney",
+    "lincoln",
+    "charlotte",
+    "houston",
+    "savannah",
+    "paris",
+    "dallas",
+    "denver",
+    "orlando",
+    "eugene",
+    "tyler",
+    "jackson",
+    "madison",
+    "chelsea",
+    "devon",
+    "kent",
+    "cleveland",
+    "raleigh",
+    "virginia",
+    "carolina",
+    "dakota",
+    "nevada",
+    "alexandria",
+    "adelaide",
+    "regina",
+    "lourdes",
+    "santiago",
+    "salvador",
+    "sofia",
+    "valencia",
+    "aurora",
+    "mercedes",
+    "dell",
+    "alexa",
+    "ruby",
+    "crystal",
+    "julia",
+    "asia",
+    "africa",
+    "america",
+    "europe",
+    "london",
+    "berlin",
+    "vienna",
+    "milan",
+    "verona",
+    "siena",
+    "roma",
+    "sierra",
+    "montana",
+    "phoenix",
+    "hamilton",
+    "washington",
+    "columbia",
+    "memphis",
+    "troy",
+    "camden",
+    "marion",
+    // Countries in other languages: `Maurice` is Mauritius in French, `Mauricio` in
+    // Spanish.
+    "argentina",
+    "argelia",
+    "france",
+    "dominica",
+    "kenia",
+    "maurice",
+    "mauricio",
+    "georgie",
+    "brittany",
+];
+
+/// Given names of the census lists that are also ordinary English words (beyond
+/// `COMMON_WORD_NAMES`, which every name rule turns away): alone at the start of a
+/// sentence they are more likely the word (`Carry the load`, `Grace was shown`). Found
+/// by intersecting the list with the lower-case words of the Rust book and the Debian
+/// package documentation, and read through by hand.
+const WORD_NAMES: &[&str] = &[
+    "aide", "alpha", "angle", "bee", "bell", "brain", "brook", "bud", "buddy", "buster", "carry",
+    "charity", "daisy", "delta", "desire", "dot", "era", "fern", "gale", "gay", "glory", "golden",
+    "grace", "hang", "heath", "heather", "hue", "hung", "jay", "kit", "lang", "lean", "lore",
+    "manual", "many", "maple", "mercy", "merry", "meta", "min", "miss", "moon", "nova", "olive",
+    "omega", "patience", "peg", "ping", "raven", "robin", "see", "song", "soon", "sun", "tiny",
+    "ward",
+];
+
+/// The `person-name-given` rule's validator: a given name the lists know (and no
+/// common word), or one to three Han characters; no capitalised word, article or
+/// preposition right before it.
+pub fn given_name_alone(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let before = c.before(32);
+    let line = before.rsplit('\n').next().unwrap_or("");
+    let prev = line
+        .trim_end_matches([' ', '\t'])
+        .rsplit([' ', '\t'])
+        .next()
+        .unwrap_or("");
+    // After punctuation (`Hello. Sheila is`, `…，Sheila is`) a clause starts afresh.
+    let prev = if prev.chars().next_back().is_some_and(char::is_alphanumeric) {
+        prev
+    } else {
+        ""
+    };
+    let prev_folded = fold(prev);
+    if prev.chars().next().is_some_and(char::is_uppercase)
+        || NOT_BEFORE_GIVEN.contains(&prev_folded.as_str())
+        || PARTICLES.contains(&prev_folded.as_str())
+        || street_types().contains(prev_folded.as_str())
+        || FRENCH_TYPES.contains(&prev_folded.as_str())
+    {
+        return false;
+    }
+    if v.chars().next().is_some_and(han) {
+        // Not a place or a firm (`龙市`, `…公司`).
+        let place = v.ends_with([
+            '市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司',
+        ]);
+        return v.chars().count() <= 3 && v.chars().all(han) && !place;
+    }
+    let folded = fold(v);
+    is_given(v)
+        && !is_not_name(v)
+        && !ORG_WORDS.contains(&folded.as_str())
+        && !PLACE_NAMES.contains(&folded.as_str())
+        && !WORD_NAMES.contains(&folded.as_str())
 }
 
 /// A chat transcript's speaker: a capitalised word (or Han characters) at the start of
@@ -1845,7 +2235,7 @@ fn type_then_number(text: &[u8], start: usize, end: usize) -> bool {
 /// A title before a name (`Mr.`, `Frau`, `Señora`), ASCII case-insensitively.
 macro_rules! title {
     () => {
-        r"(?i:mr|mrs|ms|miss|mx|dr|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)"
+        r"(?i:mr|mrs|ms|miss|mx|dr|dra|prof|sir|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame|ing|dipl|univ|mag|lic|dott)\.?(?:-?(?i:ing|prof|dr)\.?)?"
     };
 }
 
@@ -1855,7 +2245,7 @@ macro_rules! title {
 /// regex that takes many milliseconds to build, once per component instance.
 macro_rules! latin_name {
     () => {
-        r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+){0,2}(?:[A-Z]{1,4}\.|\p{Lu}[\p{L}\p{M}'’-]*)){0,3}"
+        r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}\p{M}'’-]+(?:[ \t]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|bin|al|dos|das|do|zu|ter)[ \t]+){0,2}(?:[A-Z]{1,4}\.(?:[A-Z][a-z]{0,2}\.)*|\p{Lu}[\p{L}\p{M}'’-]*)){0,4}"
     };
 }
 
@@ -1874,27 +2264,38 @@ pub const RULES: &[Rule] = &[
         // A name after a title, a greeting, an introduction or a word that puts a
         // person next. The validator weighs the context against the name lists.
         pattern: concat!(
-            r"(?:(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|mme|mlle|herr|frau|señor|señora|sr|sra|srta|dona|monsieur|madame)\.?)",
+            r"(?:(?i:\b(?:madam)\.?)",
             r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
-            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|called)):?)",
-            r"[ \t]+(?:",
+            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
+            r"[ \t]+(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?(?P<v>",
+            r"[ \t]+)?(?:",
+            latin_name!(),
+            r"|\p{Han}{1,4}(?:[ \x{3000}]\p{Han}{1,3})?",
+            "))",
+            // A title is a context of its own, and is masked with the name.
+            r"|\b(?P<v2>",
+            title!(),
+            r"[ \t]+(?:",
             latin_name!(),
             "|",
             han_name!(),
-            ")"
+            "))"
         ),
         validate: Some(person_name),
         examples: Examples {
             masks: &[
                 "Hi «Sarah Connor», your order shipped",
-                "ticket opened by Mr. «John Smith»",
-                "Dear Ms. «Jane Lee», welcome",
+                "ticket opened by «Mr. John Smith»",
+                "Dear «Ms. Jane Lee», welcome",
                 "My name is «Priya Raghunathan» and I need help",
                 "Best, «Maria»",
                 "a film directed by «Ana Lima» and starring «Tom Reed»",
                 "\"It works,\" says «Grace Hopper».",
+                "From the film, also featuring «Dipl.-Ing. Ekkehart Förster»",
+                "«Mrs. Anne Morgan MBA.» will be talking",
+                "Hi «Cosima», thanks for the update",
+                "My name is «成»",
             ],
             keeps: &[
                 "Hi team, the build is green",
@@ -1915,14 +2316,14 @@ pub const RULES: &[Rule] = &[
         // lists know the words).
         pattern: concat!(
             r"(?i:\b(?:[a-z0-9_]*(?:name|customer|holder|recipient|sender|beneficiary|patient|employee|applicant|person|guest|passenger|payee|payer|signer|attendee|student|teacher|doctor|user|contact|owner|author|assignee|reporter|requester|agent|buyer|seller|member|driver)|nom|prénom|prenom|vorname|nachname|nombre|apellido|nome|sobrenome))",
-            r"\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?(?:",
+            r"\\?[\x22']?[ \t]*[:=][ \t]*\\?[\x22']?",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?",
-            r"(?P<v>",
+            r"[ \t]+)?(?:",
             latin_name!(),
             r"|\p{Ll}[\p{Ll}'’-]+(?:[ \t]+\p{Ll}[\p{Ll}'’-]+){1,2}|",
             han_name!(),
-            ")"
+            "))"
         ),
         validate: Some(person_name),
         examples: Examples {
@@ -1945,10 +2346,10 @@ pub const RULES: &[Rule] = &[
         // The display name of a mail header (at the start of a line, or inside one
         // where a log flattened the headers).
         pattern: concat!(
-            r"(?i:\b(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?(?:",
+            r"(?i:\b(?:from|to|cc|bcc|reply-to|sender):)[ \t]*\x22?",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?",
-            r"(?P<v>",
+            r"[ \t]+)?",
             latin_name!(),
             ")"
         ),
@@ -1967,11 +2368,13 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger::literals_near(&["@"], name_before_mail),
         // A name before an e-mail address in angle brackets or parentheses.
         pattern: concat!(
-            r"(?:",
+            r"(?P<v>(?:",
             title!(),
-            r"\.?[ \t]+)?(?P<v>",
+            r"[ \t]+)?",
             latin_name!(),
-            r")\x22?[ \t]*[<(][^>)\s]{1,64}@"
+            // An address with a domain after the `@`: what is left of a bracket whose
+            // address was masked away (`Ba"  (中@`) is none.
+            r")\x22?[ \t]*[<(][^>)\s]{1,64}@[^>)\s@]+\.[^>)\s@]{2}"
         ),
         validate: Some(person_name),
         examples: Examples {
@@ -2020,6 +2423,43 @@ pub const RULES: &[Rule] = &[
                 "Error: connection refused",
                 "Note: retry later",
                 "Traceback: KeyError",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-given",
+        category: Person,
+        trigger: Trigger::literals_near(GIVEN_TRIGGERS, given_near),
+        // A given name alone: before a verb (`Kimberly is very reliable`), opening a line
+        // before a comma and a request (`Tina, can I …`), or called out after a comma
+        // (`Don't go to town, Peter!`). The lists must know the name.
+        pattern: concat!(
+            r"(?:^|[^\p{L}\p{M}'’-])(?P<v>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3}) (?:is|was|has|had|will|would|can|could|just|shouted|said|says|told|asked|lives|lived|works|worked|went|wrote|loves|likes|wants|needs|called|sent)\b",
+            r"|(?:(?m:^)|\\n|[|>][ \t]*)(?P<v2>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3}), (?:can|could|would|will|please|I|we|you|do|did|are|have|thanks|thank)\b",
+            r"|, (?P<v3>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3})[!?]"
+        ),
+        validate: Some(given_name_alone),
+        examples: Examples {
+            masks: &[
+                "«Sheila» is a very sympathetic person.",
+                "You can tell «Kyle» was a huge fan.",
+                // At the start of a line (the template brings its line break).
+                "\n«Tina», can I please speak to your boss?",
+                "chat log | «Randall», could you call me back?",
+                "Don't go to town, «Peter»!",
+                "«艳» is from Beijing",
+            ],
+            keeps: &[
+                "Grant is required for this role",
+                "The Jordan was flooded",
+                "India has a new rail line",
+                "moved from Austin is what she said",
+                "Error, retrying",
+                "Service is degraded",
+                "Bank Austin was closed",
+                "Gill, Edwards and Bailey was founded in 1990",
+                "rue Antoine is closed today",
+                "Mendes do Amparo is a nice place to live",
             ],
         },
     },

@@ -538,7 +538,8 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
         // Drawn at random: a digit in it, or both cases (`b_BrJknjnbjroiLx…`).
         let r = &text[i..i + run];
         let random = r.iter().any(u8::is_ascii_digit)
-            || r.iter().any(u8::is_ascii_uppercase) && r.iter().any(u8::is_ascii_lowercase);
+            || r.iter().any(u8::is_ascii_uppercase) && r.iter().any(u8::is_ascii_lowercase)
+            || run >= 20 && consonant_run(r);
         if run >= 16 && random {
             return true;
         }
@@ -555,7 +556,7 @@ pub fn random_value_follows(text: &[u8], _start: usize, end: usize) -> bool {
 /// right after them: `auth-svc request_id=req_…` has no value there, since
 /// `request_id` is no value.
 pub fn keyword_then_random_value(text: &[u8], start: usize, end: usize) -> bool {
-    keyword_then_value(text, end) && random_value_follows(text, start, end)
+    keyword_then_value(text, start, end) && random_value_follows(text, start, end)
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -570,13 +571,111 @@ fn uuid(b: &[u8]) -> bool {
         })
 }
 
-fn keyword_then_value(text: &[u8], end: usize) -> bool {
+/// The `secret-set-command` rule's test: the key around the literal follows `set`
+/// (and maybe `-g` or `--global`) at the start of a command: `set apiKey …`, `npm
+/// config set -g _authToken …`.
+pub fn set_command_before(text: &[u8], start: usize, _end: usize) -> bool {
+    let key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-');
+    let mut i = start;
+    while i > 0 && key(text[i - 1]) {
+        i -= 1;
+    }
+    let spaces = |mut i: usize| {
+        let from = i;
+        while i > 0 && matches!(text[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        (i < from).then_some(i)
+    };
+    let set_at = |i: usize| {
+        i >= 3
+            && text[i - 3..i].eq_ignore_ascii_case(b"set")
+            && (i == 3 || !(text[i - 4].is_ascii_alphanumeric() || text[i - 4] == b'_'))
+    };
+    let Some(i) = spaces(i) else {
+        return false;
+    };
+    if set_at(i) {
+        return true;
+    }
+    for flag in [&b"-g"[..], &b"--global"[..]] {
+        if i >= flag.len() && text[i - flag.len()..i].eq_ignore_ascii_case(flag) {
+            if let Some(j) = spaces(i - flag.len()) {
+                if set_at(j) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The `secret-word-glued` rule's test: the secret word is glued to a name before it
+/// (`capsulecrm-SECRET-…`, `bloggerKEY-…`: a letter or digit, maybe one `-`, `_` or `.`),
+/// and after at most eight letters or digits a `-` or `.` is followed by sixteen
+/// bytes or more of the value class (`[A-Za-z0-9_+/=-]`).
+pub fn glued_keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
+    let glued = match start.checked_sub(1).map(|i| text[i]) {
+        Some(b) if b.is_ascii_alphanumeric() => true,
+        Some(b'-' | b'_' | b'.') => start >= 2 && text[start - 2].is_ascii_alphanumeric(),
+        _ => false,
+    };
+    if !glued {
+        return false;
+    }
+    let value = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'-');
+    let mut p = end;
+    while p < text.len() && p <= end + 8 {
+        if matches!(text[p], b'-' | b'.')
+            && text[p + 1..].iter().take_while(|b| value(b)).count() >= 16
+        {
+            return true;
+        }
+        if !text[p].is_ascii_alphanumeric() {
+            return false;
+        }
+        p += 1;
+    }
+    false
+}
+
+/// A run of five ASCII consonants (`y` counted as one) or more: letters drawn at
+/// random have one, words almost never.
+pub fn consonant_run(b: &[u8]) -> bool {
+    let mut run = 0;
+    for c in b {
+        if c.is_ascii_alphabetic() && !matches!(c | 0x20, b'a' | b'e' | b'i' | b'o' | b'u') {
+            run += 1;
+            if run >= 5 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    // A key the validator takes no UUID after: a bare `key` (`key=… lag=1`), one that
+    // ends in `id` or holds an identifier's word (`idempotency_key=…`).
+    let key_start = start - text[..start].iter().rev().take_while(|b| name(b)).count();
+    let id_key = |key_end: usize| {
+        let key = text[key_start..key_end].to_ascii_lowercase();
+        key == b"key"
+            || key.ends_with(b"id")
+            || key.ends_with(b"ids")
+            || super::validate::ID_WORDS
+                .iter()
+                .any(|w| key.windows(w.len()).any(|k| k == w.as_bytes()))
+    };
     let separator = |b: &u8| matches!(b, b' ' | b'\t' | b':' | b'=' | b'"' | b'\'' | b'`');
     // Outside ASCII the pattern's case-insensitive classes take a few more letters
     // (the Kelvin sign): there the test says yes and the pattern decides.
     let other = |i: usize| text.get(i).is_some_and(|b| !b.is_ascii());
     // The separators from `from` on, then a value of sixteen token bytes or more.
+    let i = end + text[end..].iter().take_while(|b| name(b)).count();
     let value_after = |from: usize| {
         let at = from
             + text[from.min(text.len())..]
@@ -588,13 +687,13 @@ fn keyword_then_value(text: &[u8], end: usize) -> bool {
             .take_while(|b| TOKEN[usize::from(**b)])
             .count();
         // The value is the whole run (what follows it ends it), and the validator
-        // turns away a UUID and a number, unless base64 padding follows.
+        // turns away a number, unless base64 padding follows (a UUID may be a key).
         let value = &text[at.min(text.len())..(at + run).min(text.len())];
         let padded = text.get(at + run) == Some(&b'=');
-        let turned_away = !padded && (uuid(value) || value.iter().all(u8::is_ascii_digit));
+        let turned_away = !padded
+            && (value.iter().all(u8::is_ascii_digit) || from == i && uuid(value) && id_key(i));
         at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
     };
-    let i = end + text[end..].iter().take_while(|b| name(b)).count();
     if i - end > 18 {
         return false;
     }

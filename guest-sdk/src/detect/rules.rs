@@ -564,6 +564,9 @@ const CORE: &[Rule] = &[
                 "Unseal Key 2: «{b44}»",
                 "set apiKey «{a18}»",
                 "api_key=«/9j/4AAQSkZJRgABAQ/Xk2mQ9pLr»",
+                "onesignal_key=«{uuid}»",
+                "collect2 SECRET «{uuid}»",
+                "karma SECRET «abcpksleyzhfgozkjcst»",
             ],
             keeps: &[
                 "token expired for user bob",
@@ -573,6 +576,67 @@ const CORE: &[Rule] = &[
                 "cache key user:2310143:profile:v2",
                 "handled request path=/api/v1/items/1042 in 12 ms",
                 "keyfile=/etc/ssl/private/server.key.pem",
+                "api_key_id={uuid}",
+                "cache key {uuid} evicted",
+                "token expired: authenticationrequestrejected",
+            ],
+        },
+    },
+    Rule {
+        name: "secret-set-command",
+        category: Credential,
+        trigger: Trigger::literals_near(SECRET_LITERALS, prefilter::set_command_before),
+        // `set KEY VALUE` in a shell, a REPL or a config tool: `set apiKey …`, `set
+        // X-Api-Key …`, `npm config set -g _authToken …`. The value as a password in
+        // prose must look (digits, punctuation, a capital inside).
+        pattern: concat!(
+            r"(?i)(?:^|[^A-Za-z0-9_])set[ \t]+(?:(?:-g|--global)[ \t]+)?[A-Za-z0-9_.:-]*?",
+            secret_words!(),
+            r"[A-Za-z0-9_.-]*[ \t]+[\x22']?(?P<v>[^\s\x22'&,;<>|，；。、：]{3,})"
+        ),
+        validate: Some(v::prose_secret),
+        examples: Examples {
+            masks: &[
+                "set apiKey «{a12}»",
+                "set X-Api-Key «{a14}»",
+                "npm config set -g _authToken «{a36}»",
+            ],
+            keeps: &[
+                "set password policy",
+                "set api_key $API_KEY",
+                "reset token for user bob",
+                "set password for user",
+            ],
+        },
+    },
+    Rule {
+        name: "secret-word-glued",
+        category: Credential,
+        trigger: Trigger::literals_near(
+            &["key", "secret", "token", "private", "access"],
+            prefilter::glued_keyword_then_value,
+        ),
+        // A vendor's name glued to a secret word, then `-` or `.` and the value:
+        // `capsulecrm-SECRET-…`, `bloggerKEY-…`, `signupgeniusPRIVATE.…`,
+        // `ethplorerSecretKey-…`. The word ASCII case-insensitively (`(?i-u)`: no Kelvin
+        // sign in `key`, which the trigger's literals would not see).
+        pattern: r"[A-Za-z0-9][-_.]?(?i-u:key|secret|token|private|access)[A-Za-z0-9]{0,8}?[-.](?P<v>[A-Za-z0-9_+/=-]{16}[A-Za-z0-9_+/=-]*)(?:[^A-Za-z0-9_+/=.-]|$)",
+        validate: Some(v::glued_secret),
+        examples: Examples {
+            masks: &[
+                "capsulecrm-SECRET-«{a40}»",
+                "bloggerKEY-«{x38}»",
+                "signupgeniusPRIVATE.«{h32}»",
+                "cliengo-SECRET-«{uuid}»",
+                "ethplorerSecretKey-«{a20}»",
+            ],
+            keeps: &[
+                "<134>1 2026-03-01T11:25:04.064Z auth-service-k4m8lmvsv-drfqq auth-service 3349",
+                "pod db-secret-59f8d7c6b9-x2k4p restarted",
+                "vault-secret-sync-{x10}-{x5} started",
+                "cache-key-{uuid} evicted",
+                "nginx-access-log-20240501.gz",
+                "secret-{a20} at the start of a word",
             ],
         },
     },

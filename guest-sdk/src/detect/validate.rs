@@ -537,7 +537,16 @@ pub fn placeholder_like(v: &str) -> bool {
         "abcdefgh",
         "qwerty",
     ];
-    if WORDS.iter().any(|w| lower.contains(w)) {
+    // A placeholder's word is written in one case (`your-key`, `YOUR_KEY`): `yoUr`
+    // inside a random mixed-case value is chance.
+    let one_case = |at: usize, w: &str| {
+        let orig = &v.as_bytes()[at..at + w.len()];
+        !(orig.iter().any(u8::is_ascii_uppercase) && orig.iter().any(u8::is_ascii_lowercase))
+    };
+    if WORDS
+        .iter()
+        .any(|w| lower.match_indices(w).any(|(at, _)| one_case(at, w)))
+    {
         return true;
     }
     let first = lower.bytes().next();
@@ -582,8 +591,126 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
             && b.iter().any(u8::is_ascii_lowercase)
             && b.iter().any(u8::is_ascii_digit)
     };
-    let placeholder = placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
-    !uuid && !b.iter().all(u8::is_ascii_digit) && random_token(c) && !v.contains("://") && !placeholder
+    let placeholder =
+        placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
+    if b.iter().all(u8::is_ascii_digit) || v.contains("://") || placeholder {
+        return false;
+    }
+    if uuid {
+        return uuid_secret_key(c.before(48));
+    }
+    random_token(c) || random_letters(b) && shannon_entropy(v) >= 3.0
+}
+
+/// Whether the key before a UUID names a secret (`onesignal_key=…`, `collect2 SECRET
+/// …`, `api_token: …`) rather than an identifier (`idempotency_key=…`, `token_id=…`,
+/// `cache key …`).
+fn uuid_secret_key(before: &str) -> bool {
+    let trimmed = before.trim_end_matches([' ', '\t', ':', '=', '"', '\'', '`']);
+    let start = word_start(trimmed, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+    });
+    let key = trimmed[start..].to_ascii_lowercase();
+    // A bare `key` (`key=… lag=1`) is a message's or a record's.
+    let names_id =
+        key == "key" || key.ends_with("id") || key.ends_with("ids") || key.ends_with("uuid");
+    // The word before the key too (`cache key …`), on the same line.
+    let head = trimmed[..start].trim_end_matches([' ', '\t']);
+    let near = trimmed[word_start(head, char::is_alphanumeric)..].to_ascii_lowercase();
+    [
+        "secret",
+        "token",
+        "key",
+        "pass",
+        "pwd",
+        "auth",
+        "credential",
+        "private",
+        "access",
+    ]
+    .iter()
+    .any(|w| key.contains(w))
+        && !names_id
+        && !ID_WORDS.iter().any(|w| near.contains(w))
+}
+
+/// Twenty letters or more with no digit that no language would write: a run of five
+/// consonants or more (`abcywkjjpipuitxrubbsxnwx`; `strengths` is the rare word with
+/// one, and it is short).
+pub(crate) fn random_letters(b: &[u8]) -> bool {
+    b.len() >= 20
+        && b.iter().all(u8::is_ascii_alphabetic)
+        && crate::detect::prefilter::consonant_run(b)
+}
+
+/// Words before a secret word that make a UUID after it an identifier, not a secret
+/// (`cache-key-…`, `idempotency-token-…`).
+pub(crate) const ID_WORDS: &[&str] = &[
+    "cache",
+    "idempotency",
+    "request",
+    "correlation",
+    "partition",
+    "dedup",
+    "object",
+    "lock",
+    "trace",
+    "span",
+    "message",
+    "event",
+    "sort",
+    "routing",
+    "row",
+    "primary",
+    "foreign",
+    "lookup",
+    "shard",
+    "hash",
+    "bucket",
+    "job",
+    "task",
+    "order",
+];
+
+/// The `secret-word-glued` rule (`capsulecrm-SECRET-…`, `bloggerKEY-…`): a value that
+/// looks drawn at random (a UUID too, unless an identifier's word comes before), but
+/// not the rest of a name that goes on in words (`auth-service-k4m8lmvsv-drfqq`) or a
+/// Kubernetes pod's suffix (`db-secret-59f8d7c6b9-x2k4p`).
+pub fn glued_secret(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    let b = v.as_bytes();
+    if b.len() > 130 {
+        return false;
+    }
+    let first = v.split(['-', '_', '+', '/', '=']).next().unwrap_or("");
+    if first.len() >= 4 && first.bytes().all(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    let parts: Vec<&str> = v.split('-').collect();
+    let alnum_lower = |s: &str| {
+        s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    if parts.len() == 2
+        && (8..=10).contains(&parts[0].len())
+        && parts[1].len() == 5
+        && parts.iter().all(|p| alnum_lower(p))
+    {
+        return false;
+    }
+    let uuid_shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    if uuid_shaped {
+        // The name the secret word is glued to, not the words before it.
+        let before = c.before(40);
+        let name = before[word_start(before, |ch| {
+            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
+        })..]
+            .to_ascii_lowercase();
+        return !ID_WORDS.iter().any(|w| name.contains(w));
+    }
+    random_token(c)
 }
 
 /// A token whose body must look random (see `random_token`), for prefix formats
