@@ -32,6 +32,7 @@ pub mod fields;
 pub mod otlp;
 #[cfg(feature = "bindings")]
 pub mod records;
+pub mod settings;
 #[cfg(feature = "bindings")]
 mod words;
 

@@ -872,41 +872,14 @@ const STRONG_BEFORE: &[&str] = &[
     "mein name ist",
 ];
 
+/// Words after which a name-shaped word may be a name (the lists must confirm it);
+/// the greetings and relations of `GREETINGS` count too.
 const WEAK_BEFORE: &[&str] = &[
-    "my kid",
-    "my son",
-    "my daughter",
-    "my wife",
-    "my husband",
-    "my friend",
-    "my brother",
-    "my sister",
-    "my mother",
-    "my father",
-    "my mom",
-    "my dad",
     "my boss",
     "my colleague",
-    "my child",
-    "my partner",
     "my grandfather",
     "my grandmother",
     "called",
-    "hi",
-    "hello",
-    "hey",
-    "hallo",
-    "bonjour",
-    "hola",
-    "olá",
-    "ciao",
-    "liebe",
-    "lieber",
-    "cher",
-    "chère",
-    "good morning",
-    "good afternoon",
-    "good evening",
     "welcome",
     "with",
     "and",
@@ -983,7 +956,7 @@ fn context_before(before: &str) -> Context {
             };
         }
     }
-    if WEAK_BEFORE.iter().any(|w| ends_word(w)) {
+    if WEAK_BEFORE.iter().chain(GREETINGS).any(|w| ends_word(w)) {
         return Context::Weak;
     }
     Context::None

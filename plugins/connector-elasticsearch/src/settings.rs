@@ -70,21 +70,8 @@ fn invalid(m: String) -> PluginError {
 
 impl Settings {
     pub fn parse(json: &str) -> Result<Settings, PluginError> {
-        let raw: Raw = if json.trim().is_empty() {
-            Raw::default()
-        } else {
-            serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e}")))?
-        };
-        let base = raw
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| invalid("settings.url is required (e.g. http://elasticsearch:9200)".to_owned()))?
-            .to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(invalid(format!("settings.url `{base}` must start with http:// or https://")));
-        }
+        let raw: Raw = casefile_guest::settings::parse(json).map_err(invalid)?;
+        let base = casefile_guest::settings::base_url(raw.url.as_deref(), "e.g. http://elasticsearch:9200").map_err(invalid)?;
         let index = raw
             .index
             .map(|i| i.trim().to_owned())

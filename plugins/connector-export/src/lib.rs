@@ -46,21 +46,8 @@ fn invalid(m: String) -> PluginError {
 
 impl Settings {
     fn parse(json: &str) -> Result<Settings, PluginError> {
-        let raw: Raw = if json.trim().is_empty() {
-            Raw::default()
-        } else {
-            serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e}")))?
-        };
-        let base = raw
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| invalid(format!("settings.url is required (the platform's base URL; the connector posts to <url>{PATH})")))?
-            .to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(invalid(format!("settings.url `{base}` must start with http:// or https://")));
-        }
+        let raw: Raw = casefile_guest::settings::parse(json).map_err(invalid)?;
+        let base = casefile_guest::settings::base_url(raw.url.as_deref(), &format!("the platform's base URL; the connector posts to <url>{PATH}")).map_err(invalid)?;
         if base.trim_end_matches('/').ends_with(PATH) {
             return Err(invalid(format!("settings.url `{base}` is the base URL without {PATH}")));
         }

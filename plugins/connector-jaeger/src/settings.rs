@@ -46,21 +46,8 @@ fn invalid(m: String) -> PluginError {
 
 impl Settings {
     pub fn parse(json: &str) -> Result<Settings, PluginError> {
-        let raw: Raw = if json.trim().is_empty() {
-            Raw::default()
-        } else {
-            serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e}")))?
-        };
-        let base = raw
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| invalid("settings.url is required (jaeger-query's base URL, e.g. http://jaeger:16686)".to_owned()))?
-            .to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(invalid(format!("settings.url `{base}` must start with http:// or https://")));
-        }
+        let raw: Raw = casefile_guest::settings::parse(json).map_err(invalid)?;
+        let base = casefile_guest::settings::base_url(raw.url.as_deref(), "jaeger-query's base URL, e.g. http://jaeger:16686").map_err(invalid)?;
         let service = raw.search.unwrap_or(true).then(|| raw.service.unwrap_or_else(|| "{plugin}".to_owned()));
         if service.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(invalid("settings.service is empty; leave it out for {plugin} or set search: false".to_owned()));

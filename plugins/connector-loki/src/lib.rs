@@ -39,29 +39,8 @@ struct Settings {
 impl Settings {
     /// The settings and the base URL they must name.
     fn parse(json: &str) -> Result<(Settings, String), PluginError> {
-        let settings: Settings = if json.trim().is_empty() {
-            Settings::default()
-        } else {
-            serde_json::from_str(json)
-                .map_err(|e| PluginError::InvalidInput(format!("settings: {e}")))?
-        };
-        let base = settings
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                PluginError::InvalidInput(
-                    "settings.url is required (the Loki base URL, e.g. http://loki:3100)"
-                        .to_owned(),
-                )
-            })?
-            .to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(PluginError::InvalidInput(format!(
-                "settings.url `{base}` must start with http:// or https://"
-            )));
-        }
+        let settings: Settings = casefile_guest::settings::parse(json).map_err(PluginError::InvalidInput)?;
+        let base = casefile_guest::settings::base_url(settings.url.as_deref(), "the Loki base URL, e.g. http://loki:3100").map_err(PluginError::InvalidInput)?;
         if let Some(size) = settings.page_size.filter(|s| *s == 0 || *s > MAX_PAGE) {
             return Err(PluginError::InvalidInput(format!(
                 "settings.page_size must be 1..={MAX_PAGE} (Loki's default max_entries_limit_per_query), not {size}"

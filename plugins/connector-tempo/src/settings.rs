@@ -41,21 +41,8 @@ fn invalid(m: String) -> PluginError {
 
 impl Settings {
     pub fn parse(json: &str) -> Result<Settings, PluginError> {
-        let raw: Raw = if json.trim().is_empty() {
-            Raw::default()
-        } else {
-            serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e}")))?
-        };
-        let base = raw
-            .url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| invalid("settings.url is required (the Tempo base URL, e.g. http://tempo:3200)".to_owned()))?
-            .to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(invalid(format!("settings.url `{base}` must start with http:// or https://")));
-        }
+        let raw: Raw = casefile_guest::settings::parse(json).map_err(invalid)?;
+        let base = casefile_guest::settings::base_url(raw.url.as_deref(), "the Tempo base URL, e.g. http://tempo:3200").map_err(invalid)?;
         let search = match (raw.search.unwrap_or(true), raw.tags, raw.traceql) {
             (false, _, _) => None,
             (true, Some(_), Some(_)) => {
