@@ -139,7 +139,7 @@ async fn real_reports_fit_the_served_schema_and_storage_failures_are_5xx() {
     let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let report = &t["report"];
-    assert_eq!(report["schema_version"], "3");
+    assert_eq!(report["schema_version"], "4");
     assert_eq!(report["schema"], "casefile.report/v1");
 
     let resp = host.http.get(host.url("/internal/report.schema.json")).bearer_auth(&host.token).send().await.unwrap();

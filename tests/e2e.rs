@@ -141,7 +141,7 @@ tenants:
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let report = &t["report"];
     assert_eq!(report["schema"], "casefile.report/v1");
-    assert_eq!(report["schema_version"], "3");
+    assert_eq!(report["schema_version"], "4");
     assert_fits_report_schema(&host, report).await;
     assert_eq!(report["plugin"]["id"], "checkout");
     // 40 Loki lines + 5 lines and 1 span from the fallback files.
@@ -612,4 +612,98 @@ tenants:
     assert_eq!((loki["status"].as_str(), loki["error_kind"].as_str()), (Some("missing"), Some("deadline")), "{loki}");
     assert!(loki["error"].as_str().unwrap().contains("5000 ms collection deadline"), "{loki}");
     assert_eq!(t["report"]["summary"]["logs"], 5, "the files source's lines are in");
+}
+
+/// The caps that bound a diagnosis's memory: a source that holds more than
+/// `pipeline.source_limit` stops there and says the window may hold more; over
+/// `pipeline.report_limit` the records farthest in time from the first error are
+/// dropped; both are stated in the report and its Markdown, and the counts are of
+/// what was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_bound_what_a_report_holds_and_the_report_says_what_they_dropped() {
+    const MS: i64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now_ns() - 120_000 * MS;
+    let line = |host: &str, i: i64, level: &str| {
+        json!({"ts": t0 + i * MS, "level": level, "msg": format!("{host} line {i}"), "plugin": "checkout", "env": "prod", "host": host}).to_string() + "\n"
+    };
+    // `big` holds 300 lines a millisecond apart; the connector may read 100 of them.
+    // `small` holds 50, one of them the error, at 75 ms.
+    let (big, small) = (dir.path().join("big"), dir.path().join("small"));
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(big.join("a.ndjson"), (0..300).map(|i| line("big-0", i, "info")).collect::<String>()).unwrap();
+    std::fs::write(small.join("a.ndjson"), (50..100).map(|i| line("small-0", i, if i == 75 { "error" } else { "info" })).collect::<String>()).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+{components}
+pipeline: {{ source_limit: 100, report_limit: 120 }}
+sources:
+  big: {{ component: ndjson, grant: {{ dir: "{big}" }} }}
+  small: {{ component: ndjson, grant: {{ dir: "{small}" }} }}
+default: {{ masker: masker, sources: [big, small] }}
+tenants:
+  default: {{}}
+"#,
+            components = guest_components(),
+            big = big.display(),
+            small = small.display(),
+        ),
+    );
+    let host = Host::start(&config, &dir.path().join("data"));
+    let (status, created) = host
+        .post("/internal/debug/report", &json!({"error_event_id": "caps-1", "tenant": "default", "plugin": {"id": "checkout"}, "environments": ["prod"], "window": window()}))
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let task = created["task_id"].as_str().unwrap().to_string();
+    let t = host.wait_state(&task, &["awaiting_fix", "failed"], 60).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let report = &t["report"];
+    assert_fits_report_schema(&host, report).await;
+
+    let sources = report["sources"].as_array().unwrap();
+    let of = |name: &str| sources.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} in {sources:?}"));
+    assert_eq!(of("big")["records"], 100);
+    let capped = &of("big")["truncated"];
+    assert_eq!((capped["limit"].as_u64(), capped["setting"].as_str(), capped["more_may_exist"].as_bool()), (Some(100), Some("pipeline.source_limit"), Some(true)), "{capped:#}");
+    assert!(of("small").get("truncated").is_none(), "{:#}", of("small"));
+
+    // 150 records in, 120 kept: the 30 farthest from the error at 75 ms are lines
+    // 0..30 of `big` (the farthest small line, 99, is 24 ms away).
+    let cut = &report["truncated"];
+    assert_eq!((cut["limit"].as_u64(), cut["dropped_logs"].as_u64(), cut["setting"].as_str()), (Some(120), Some(30), Some("pipeline.report_limit")), "{cut:#}");
+    assert_eq!(report["summary"]["logs"], 120);
+    assert_eq!(report["summary"]["first_error"]["message"], "small-0 line 75");
+    let timeline: Vec<&str> = report["timeline"].as_array().unwrap().iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(!timeline.iter().any(|m| ["big-0 line 0", "big-0 line 29"].contains(m)), "{timeline:?}");
+
+    let (status, md) = host.get_bytes(&format!("/internal/debug/report/{task}/markdown")).await;
+    assert_eq!(status, 200);
+    let md = String::from_utf8(md).unwrap();
+    assert!(md.contains("**Partial:** the sources returned 150 records, over the per-report cap of 120"), "{md}");
+    assert!(md.contains("capped: the source stopped at the per-source cap of 100 records"), "{md}");
+}
+
+/// `casefile bench http` runs end to end on a small incident: it starts a host,
+/// its three sources are accounted for in the report (files used, the slow export
+/// used, the failing one missing), and it prints p50 and p99. What the times are is
+/// the bench's business, not this test's.
+#[test]
+fn the_http_bench_drives_a_real_host_through_its_api() {
+    let out = std::process::Command::new(BIN)
+        .args(["bench", "http", "--count", "2", "--logs", "2000", "--spans", "200", "--slow-ms", "300"])
+        .env("CASEFILE_BENCH_CACHE", shared_cache_dir())
+        .env_remove("CASEFILE_DATABASE_URL")
+        .output()
+        .expect("run the bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let row = |name: &str| stdout.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("no {name} row in\n{stdout}")).to_string();
+    assert!(row("files").contains("used") && row("files").contains("1200 records"), "{stdout}");
+    assert!(row("slow-export").contains("used") && row("slow-export").contains("1000 records"), "{stdout}");
+    assert!(row("failing-export").contains("missing"), "{stdout}");
+    assert!(stdout.contains("trigger to readable report, ms: p50 "), "{stdout}");
+    assert!(stdout.contains("over 2 diagnoses"), "{stdout}");
 }

@@ -83,5 +83,5 @@ tenants:
     let (_, md) = host.get_bytes(&format!("/internal/debug/report/{task}/markdown")).await;
     let md = String::from_utf8(md).unwrap();
     assert!(md.contains("## Environments") && md.contains("Nothing was found in: staging."), "{md}");
-    assert_eq!(report["schema_version"], "3");
+    assert_eq!(report["schema_version"], "4");
 }

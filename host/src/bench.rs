@@ -2,6 +2,8 @@
 //! sources, N log lines, M spans, planted secrets) through the real connectors,
 //! masker and report code, and the overhead of one component call.
 
+pub mod child;
+pub mod http;
 pub mod incidents;
 
 use std::io::Write;
@@ -18,7 +20,7 @@ use crate::report::{self, ReportInput, Template};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallGrant, Runtime};
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -26,14 +28,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The one trace the incident's spans belong to.
+const BENCH_TRACE: &str = "0000000000000000000000000be4c400";
+
+/// Peak resident memory of this process so far (`VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Starts the peak over (Linux: writing 5 to `clear_refs` resets `VmHWM`), so the
+/// figure is of the diagnosis, not of writing the incident files.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Writes the incident: logs spread over three sources, a few with secrets, errors
 /// every 500 lines, each tied to a trace.
-fn write_incident(dir: &std::path::Path, logs: usize, spans: usize, start_ns: i64) -> Result<()> {
-    for s in 0..3 {
+pub(crate) fn write_incident(dir: &std::path::Path, logs: usize, spans: usize, start_ns: i64, sources: usize) -> Result<()> {
+    for s in 0..sources {
         let d = dir.join(format!("source-{s}"));
         std::fs::create_dir_all(&d)?;
         let mut f = std::io::BufWriter::new(std::fs::File::create(d.join("app.ndjson"))?);
-        for i in (s..logs).step_by(3) {
+        for i in (s..logs).step_by(sources) {
             let ts = start_ns + i as i64 * 1_000_000;
             let trace = format!("{:032x}", i / 20);
             let (level, msg) = match i % 500 {
@@ -43,10 +61,15 @@ fn write_incident(dir: &std::path::Path, logs: usize, spans: usize, start_ns: i6
             };
             writeln!(f, r#"{{"ts":{ts},"level":"{level}","msg":"{msg}","host":"host-{s}","env":"prod","plugin":"bench-plugin","trace_id":"{trace}","span_id":"{:016x}"}}"#, i)?;
         }
-        for i in (s..spans).step_by(3) {
-            let ts = start_ns + i as i64 * 20_000_000;
-            writeln!(f, r#"{{"kind":"span","trace_id":"{:032x}","span_id":"{:016x}","name":"op-{}","service":"svc-{s}","host":"host-{s}","env":"prod","ts":{ts},"duration_ms":{},"error":{}}}"#,
-                i, i + 1_000_000, i % 17, i % 50, i % 100 == 0)?;
+        // One trace of `spans` spans, a binary tree over the three hosts: span i's
+        // parent is (i-1)/2. Each starts 20 µs after the one before and ends before
+        // its parent does, so the clocks are in step and every span is checked.
+        let whole_ns = 3 * 20_000 * spans.max(1) as i64;
+        for i in (s..spans).step_by(sources) {
+            let offset = i as i64 * 20_000;
+            let parent = if i == 0 { String::new() } else { format!(r#","parent_span_id":"{:016x}""#, (i - 1) / 2 + 1_000_000) };
+            writeln!(f, r#"{{"kind":"span","trace_id":"{BENCH_TRACE}","span_id":"{:016x}"{parent},"name":"op-{}","service":"svc-{s}","host":"host-{s}","env":"prod","ts":{},"duration_ns":{},"error":{}}}"#,
+                i + 1_000_000, i % 17, start_ns + offset, whole_ns - 2 * offset, i % 100 == 0)?;
         }
     }
     Ok(())
@@ -57,7 +80,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     let _ = std::fs::remove_dir_all(&tmp);
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
     let start_ns = start.timestamp_nanos_opt().unwrap_or(0);
-    write_incident(&tmp, logs, spans, start_ns)?;
+    write_incident(&tmp, logs, spans, start_ns, 3)?;
     let runtime = Runtime::new(RuntimeConfig::default(), tmp.join("compiled"))?;
     let get = |n: &str| builtin::get(n).ok_or_else(|| anyhow::anyhow!("built-in {n} missing"));
     let ndjson = runtime.load("connector-ndjson", ComponentKind::Connector, get("connector-ndjson")?)?;
@@ -93,14 +116,24 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
     let key: std::sync::Arc<[u8]> = vec![7u8; 32].into();
     let chunk = chunk.unwrap_or(RuntimeConfig::default().mask_chunk_records);
 
-    println!("synthetic incident: {logs} log lines, {spans} spans, 3 sources; {iterations} iterations");
+    let pipeline = crate::config::PipelineConfig::default();
+    let limits = crate::collect::Limits { source: pipeline.source_limit, report: pipeline.report_limit };
+    println!("synthetic incident: {logs} log lines, {spans} spans (one trace), 3 sources; {iterations} iterations");
+    println!("caps: {} records per source call, {} per report (the pipeline's defaults)", limits.source, limits.report);
+    reset_peak_rss();
+    let rss_before = peak_rss_mib();
     let mut totals = Vec::new();
     let (mut t_collect, mut t_mask, mut t_report) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = (0usize, 0u64);
+    let mut last_truncated = (0usize, 0usize);
     for _ in 0..iterations {
         let t0 = Instant::now();
         let plan = vec![("prod".to_string(), sources.clone())];
-        let collected = collect(&runtime, &plan, &req, 1_000_000, Duration::from_secs(120), Duration::from_secs(60)).await;
+        let collected = collect(&runtime, &plan, &req, limits, Duration::from_secs(120), Duration::from_secs(60)).await;
+        last_truncated = (
+            collected.outcomes.iter().filter(|o| o.truncated.is_some()).count(),
+            collected.truncated.as_ref().map_or(0, |t| t.dropped_logs + t.dropped_spans + t.dropped_metrics),
+        );
         let t1 = Instant::now();
         let (batch, summary) = mask_batch(&runtime, &masker, &ctx, &key, collected.batch, chunk).await?;
         let t2 = Instant::now();
@@ -114,6 +147,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
             masking: &summary,
             components: &[],
             clock: &collected.clock,
+            truncated: collected.truncated.as_ref(),
             generated_at: chrono::Utc::now(),
         });
         let bundle = report::bundle(&built, &batch, &[])?;
@@ -130,6 +164,10 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
         v.sort_by(|a, b| a.total_cmp(b));
     }
     println!("records per report: {}, values masked: {}", last.0, last.1);
+    println!("caps applied: {} sources stopped at the per-source cap, {} records dropped by the per-report cap", last_truncated.0, last_truncated.1);
+    if let (Some(before), Some(peak)) = (rss_before, peak_rss_mib()) {
+        println!("peak resident memory during the diagnoses: {peak:.0} MiB (the process held {before:.0} MiB before them)");
+    }
     println!("report generation ms: p50 {:.1}  p99 {:.1}  (collect p50 {:.1}, mask p50 {:.1}, report+bundle p50 {:.1})",
         percentile(&totals, 50.0), percentile(&totals, 99.0), percentile(&t_collect, 50.0), percentile(&t_mask, 50.0), percentile(&t_report, 50.0));
 

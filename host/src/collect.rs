@@ -8,6 +8,7 @@
 //! the report. Then the records are merged into one timeline, in time corrected
 //! for the hosts' clock skew (`skew`).
 
+pub mod caps;
 pub mod health;
 pub mod skew;
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
-use crate::model::{Batch, DiagnosisRequest, FailureKind, SourceOutcome, SourceStatus};
+use crate::model::{Batch, DiagnosisRequest, FailureKind, SourceOutcome, SourceStatus, Truncation};
 use crate::runtime::bindings::wit;
 use crate::runtime::{CallGrant, Loaded, Runtime};
 
@@ -44,6 +45,17 @@ pub struct Collected {
     pub outcomes: Vec<SourceOutcome>,
     /// The hosts whose clocks were corrected, and by how much.
     pub clock: skew::ClockReport,
+    /// What the per-report cap dropped, when it applied.
+    pub truncated: Option<Truncation>,
+}
+
+/// The caps one collection works under (`caps`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Records per source call (`pipeline.source_limit`).
+    pub source: u32,
+    /// Records per report, over all sources (`pipeline.report_limit`).
+    pub report: usize,
 }
 
 /// Each environment with the sources it asks (its own settings already in them);
@@ -55,14 +67,14 @@ pub async fn collect(
     runtime: &Runtime,
     plan: &Plan,
     req: &DiagnosisRequest,
-    limit: u32,
+    limits: Limits,
     deadline: Duration,
     max_clock_skew: Duration,
 ) -> Collected {
     let calls = plan
         .iter()
         .flat_map(|(env, sources)| sources.iter().map(move |s| (s, env.clone())))
-        .map(|(source, env)| collect_one(runtime, source, req, env, limit, deadline));
+        .map(|(source, env)| collect_one(runtime, source, req, env, limits.source, deadline));
     let results = join_all(calls).await;
     let mut batch = Batch::default();
     let mut outcomes = Vec::new();
@@ -70,8 +82,13 @@ pub async fn collect(
         batch.extend(b);
         outcomes.push(o);
     }
-    let (batch, clock) = merge_corrected(batch, max_clock_skew);
-    Collected { batch, outcomes, clock }
+    let (mut batch, clock) = merge_corrected(batch, max_clock_skew);
+    let anchor = caps::anchor(&batch, req.window.end.timestamp_nanos_opt().unwrap_or(i64::MAX));
+    let truncated = caps::report(&mut batch, limits.report, anchor);
+    if let Some(t) = &truncated {
+        tracing::warn!(limit = t.limit, dropped = t.dropped_logs + t.dropped_spans + t.dropped_metrics, "per-report cap applied");
+    }
+    Collected { batch, outcomes, clock, truncated }
 }
 
 /// One timeline in corrected time: duplicates dropped first (a span two sources
@@ -110,9 +127,10 @@ pub fn disabled(plan: &Plan, flag: &str) -> Collected {
             error_kind: None,
             component_sha256: s.connector.sha256.clone(),
             elapsed_ms: 0,
+            truncated: None,
         })
         .collect();
-    Collected { batch: Batch::default(), outcomes, clock: skew::ClockReport::default() }
+    Collected { batch: Batch::default(), outcomes, clock: skew::ClockReport::default(), truncated: None }
 }
 
 async fn collect_one(
@@ -156,6 +174,7 @@ async fn collect_one(
         error_kind: None,
         component_sha256: source.connector.sha256.clone(),
         elapsed_ms: 0,
+        truncated: None,
     };
     let batch = match primary {
         Ok(b) => Some(b),
@@ -193,6 +212,11 @@ async fn collect_one(
         outcome.status = SourceStatus::Missing;
     }
     let mut batch = batch.unwrap_or_default();
+    outcome.truncated = caps::source(&mut batch, limit as usize);
+    if let Some(t) = &outcome.truncated {
+        metrics::counter!("casefile_source_truncated_total", "source" => source.name.clone()).increment(1);
+        tracing::info!(source = %source.name, environment = %env, limit = t.limit, "per-source cap reached");
+    }
     let source_name = outcome.fallback.clone().unwrap_or_else(|| source.name.clone());
     for l in &mut batch.logs {
         l.source = source_name.clone();
@@ -266,14 +290,8 @@ async fn fetch_one(
         settings: source.settings.clone(),
     };
     match tokio::time::timeout(deadline, runtime.fetch(&source.connector, &query, &source.grant)).await {
-        Ok(Ok(mut b)) => {
-            // A connector that ignores the limit does not get to flood the report.
-            let limit = limit as usize;
-            b.logs.truncate(limit);
-            b.spans.truncate(limit);
-            b.metrics.truncate(limit);
-            Ok(b)
-        }
+        // A connector that ignores the limit is cut to it by `caps::source`.
+        Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => Err(Failure { kind: e.kind(), message: e.to_string() }),
         Err(_) => Err(Failure {
             kind: FailureKind::Deadline,

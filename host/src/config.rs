@@ -110,8 +110,11 @@ pub struct PipelineConfig {
     pub lease_seconds: u64,
     /// After this many attempts a task fails instead of being retried.
     pub max_attempts: i64,
-    /// Most records taken from one source call.
+    /// Most records taken from one source call (the connector is asked to stop there).
     pub source_limit: u32,
+    /// Most records one report keeps over all its sources: the ones nearest the
+    /// first error. With `source_limit` it bounds a diagnosis's memory.
+    pub report_limit: usize,
     /// Window used when a request names none: this long before now.
     pub default_window_minutes: i64,
     /// The largest clock offset a host is corrected by (estimated from spans that
@@ -127,6 +130,7 @@ impl Default for PipelineConfig {
             lease_seconds: 30,
             max_attempts: 5,
             source_limit: 200_000,
+            report_limit: 300_000,
             default_window_minutes: 30,
             max_clock_skew_ms: 60_000,
         }
@@ -799,6 +803,9 @@ impl Config {
         }
         if self.pipeline.workers == 0 {
             bail!("pipeline.workers must be at least 1");
+        }
+        if self.pipeline.source_limit == 0 || self.pipeline.report_limit == 0 {
+            bail!("pipeline.source_limit and pipeline.report_limit must be at least 1 (records per source call, records per report)");
         }
         if let Some(n) = &self.events.nats {
             n.validate()?;

@@ -238,7 +238,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             &app.runtime,
             &plan,
             &task.request,
-            app.config.pipeline.source_limit,
+            crate::collect::Limits { source: app.config.pipeline.source_limit, report: app.config.pipeline.report_limit },
             Duration::from_millis(app.config.pipeline.collect_deadline_ms),
             Duration::from_millis(app.config.pipeline.max_clock_skew_ms),
         )
@@ -321,6 +321,7 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
             masking: &summary,
             components: &components,
             clock: &collected.clock,
+            truncated: collected.truncated.as_ref(),
             generated_at: chrono::Utc::now(),
         },
     );

@@ -25,8 +25,9 @@ pub const SCHEMA: &str = "casefile.report/v1";
 /// `masking.policy_version`, `clock` (the hosts whose clocks were corrected) and
 /// the log lines' `span` (the name of the span a line belongs to). 3 added
 /// `by_environment` (what each environment's sources found) and `template_version`
-/// (the tenant's report layout version).
-pub const SCHEMA_VERSION: &str = "3";
+/// (the tenant's report layout version). 4 added `truncated` (what the per-report
+/// cap dropped) and `sources[].truncated` (a source cut short by the per-source cap).
+pub const SCHEMA_VERSION: &str = "4";
 
 const ALL_SECTIONS: &[&str] = &["summary", "sources", "errors", "timeline", "traces", "metrics", "masking"];
 
@@ -105,6 +106,8 @@ pub struct ReportInput<'a> {
     pub components: &'a [ComponentUse],
     /// What clock correction did to the batch's times.
     pub clock: &'a ClockReport,
+    /// What the per-report cap dropped.
+    pub truncated: Option<&'a crate::model::Truncation>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -167,6 +170,11 @@ pub struct Report {
     /// was written with; absent in reports of hosts before layouts were versioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_version: Option<i64>,
+    /// Present when the sources returned more than the per-report cap
+    /// (`pipeline.report_limit`): what was dropped and why. Every count and section
+    /// above is of what was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<crate::model::Truncation>,
 }
 
 /// One environment of the diagnosis: which sources it asked and what they found.
@@ -614,6 +622,8 @@ pub fn build(t: &Template, input: &ReportInput) -> Built {
         // Not a template section: it says what the report's times mean.
         clock: input.clock.checked_anything().then(|| ClockSection::from(input.clock)),
         template_version: None,
+        // Not a template section either: a partial picture must say so.
+        truncated: input.truncated.cloned(),
     };
     let markdown = markdown(&report);
     Built { report, markdown, fingerprint, title, severity }
@@ -796,13 +806,20 @@ pub fn markdown(r: &Report) -> String {
             md.push_str(&format!("- in step: {}\n", esc(&c.in_step.join(", "))));
         }
     }
+    if let Some(t) = &r.truncated {
+        md.push_str(&format!("\n**Partial:** {} (`{}`).\n", esc(&t.reason), t.setting));
+    }
     if let Some(src) = &r.sources {
         md.push_str("\n## Sources\n\n| source | environment | status | records | note |\n|---|---|---|---|---|\n");
         for x in src {
-            let note = match &x.fallback {
+            let mut note = match &x.fallback {
                 Some(fb) => format!("fell back to {}", esc(fb)),
                 None => opt(&x.error),
             };
+            if let Some(t) = &x.truncated {
+                let cut = format!("capped: {}", esc(&t.reason));
+                note = if x.error.is_none() && x.fallback.is_none() { cut } else { format!("{note}; {cut}") };
+            }
             md.push_str(&format!("| {} | {} | {} | {} | {} |\n", esc(&x.name), esc(&x.environment), x.status.as_str(), x.records, note));
         }
     }
@@ -999,6 +1016,7 @@ mod tests {
                 masking: &MaskingSummary::default(),
                 components: &components,
                 clock: &clock,
+                truncated: None,
                 generated_at: Utc::now(),
             },
         )

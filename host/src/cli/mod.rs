@@ -347,6 +347,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             crate::bench::incidents::run(plan).await
         }
+        Command::Bench { what: Some(BenchCommand::Http { count, logs, spans, slow_ms }), .. } => {
+            crate::bench::http::run(crate::bench::http::Plan { count, logs, spans, slow: std::time::Duration::from_millis(slow_ms) }).await
+        }
         Command::Bench { what: None, logs, spans, iterations, calls, chunk, masker } => crate::bench::run(logs, spans, iterations, calls, chunk, masker).await,
     }
 }
@@ -427,6 +430,19 @@ enum BenchCommand {
         /// How long all the tasks may take to close.
         #[arg(long, default_value_t = 300)]
         deadline_seconds: u64,
+    },
+    /// Start a host (this binary) with three sources (NDJSON files; a platform export
+    /// that answers after `--slow-ms`; one that answers 500) and time diagnoses
+    /// through its HTTP API, from the trigger to the report being readable: p50, p99.
+    Http {
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long, default_value_t = 100_000)]
+        logs: usize,
+        #[arg(long, default_value_t = 5_000)]
+        spans: usize,
+        #[arg(long, default_value_t = 2_000)]
+        slow_ms: u64,
     },
 }
 

@@ -219,6 +219,28 @@ pub struct SourceOutcome {
     pub error_kind: Option<FailureKind>,
     pub component_sha256: String,
     pub elapsed_ms: u64,
+    /// Present when the per-source cap (`pipeline.source_limit`) cut this source short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncation>,
+}
+
+/// What a cap kept out of the report, and why: memory stays bounded however much a
+/// window holds, and the reader learns that the picture is partial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Truncation {
+    /// The cap, in records, and the setting that sets it.
+    pub limit: usize,
+    pub setting: String,
+    /// Records received and dropped, by kind. A connector that stopped reading at the
+    /// cap hands over nothing beyond it: then these are 0 and `more_may_exist` is true.
+    pub dropped_logs: usize,
+    pub dropped_spans: usize,
+    pub dropped_metrics: usize,
+    /// The source (or the window) may hold records that were never read.
+    pub more_may_exist: bool,
+    /// The same, in words, for the Markdown and the ticket.
+    pub reason: String,
 }
 
 /// Whether a source's records are in the report.

@@ -131,6 +131,7 @@ proptest! {
             masking: &MaskingSummary::default(),
             components: &[],
             clock: &clock,
+            truncated: None,
             generated_at: Utc::now(),
         });
         let json = serde_json::to_value(&built.report).expect("a report serializes");

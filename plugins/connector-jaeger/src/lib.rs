@@ -81,11 +81,41 @@ fn fetch_with(query: &Query, settings: &Settings, get: &mut Get) -> Result<Batch
                 let mut spans = read(settings.api, api, &response)?;
                 // Traces already read by id are not added twice.
                 spans.spans.retain(|s| !traces.contains(&s.span.trace_id));
+                if settings.api == Api::V3 {
+                    keep_tagged(&mut spans, settings, query);
+                }
                 otlp::push_spans(spans, query, &mut out);
             }
         }
     }
     Ok(out.finish(query.start_ns, &query.environment))
+}
+
+/// jaeger-query's v3 HTTP gateway does not pass tags on to the search (its
+/// `parseFindTracesQuery` leaves them empty; `query.attributes` is sent anyway for a
+/// gateway that does), so the tags are applied here: a trace is kept when one of its
+/// spans carries every tag, as Jaeger's own search matches them.
+fn keep_tagged(spans: &mut Spans, settings: &Settings, q: &Query) {
+    if settings.tags.is_empty() {
+        return;
+    }
+    let fill = |t: &str| fill_placeholders(t, [&q.plugin_id, &q.tenant, &q.environment]);
+    let wanted: Vec<(String, String)> = settings.tags.iter().map(|(k, v)| (fill(k), fill(v))).collect();
+    let has = |s: &otlp::TraceSpan, key: &str, value: &str| match key {
+        // The resource attributes the OTLP reader turns into span fields.
+        "service.name" => s.span.service == value,
+        "host.name" => s.span.host == value,
+        "deployment.environment" | "deployment.environment.name" => s.span.environment == value,
+        "plugin.id" | "plugin" if s.plugin.is_some() => s.plugin.as_deref() == Some(value),
+        _ => s.span.attributes.iter().any(|f| f.key == key && f.value == value),
+    };
+    let matching: HashSet<String> = spans
+        .spans
+        .iter()
+        .filter(|s| wanted.iter().all(|(k, v)| has(s, k, v)))
+        .map(|s| s.span.trace_id.clone())
+        .collect();
+    spans.spans.retain(|s| matching.contains(&s.span.trace_id));
 }
 
 fn read(api: Api, service: &str, response: &HttpResponse) -> Result<Spans, PluginError> {
@@ -179,14 +209,24 @@ mod tests {
 
     /// OTLP JSON as the v3 gateway wraps it, hex ids.
     fn v3_trace(trace: &str, spans: &[&str]) -> Value {
+        v3_trace_of(trace, spans, None)
+    }
+
+    /// The same, its resource naming a plugin.
+    fn v3_trace_of(trace: &str, spans: &[&str], plugin: Option<&str>) -> Value {
         let spans: Vec<Value> = spans
             .iter()
             .map(|s| json!({"traceId": trace, "spanId": s, "name": "op", "kind": 2,
                 "startTimeUnixNano": (T0 + 1_000).to_string(), "endTimeUnixNano": (T0 + 2_000).to_string()}))
             .collect();
-        json!({"result": {"resourceSpans": [{"resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "checkout"}},
-            {"key": "host.name", "value": {"stringValue": "runtime-1"}}]},
+        let mut attributes = vec![
+            json!({"key": "service.name", "value": {"stringValue": "checkout"}}),
+            json!({"key": "host.name", "value": {"stringValue": "runtime-1"}}),
+        ];
+        if let Some(p) = plugin {
+            attributes.push(json!({"key": "plugin.id", "value": {"stringValue": p}}));
+        }
+        json!({"result": {"resourceSpans": [{"resource": {"attributes": attributes},
             "scopeSpans": [{"scope": {}, "spans": spans}]}]}})
     }
 
@@ -201,6 +241,7 @@ mod tests {
 
     const A: &str = "0af7651916cd43dd8448eb211c80319c";
     const B: &str = "00000000000000004bf92f3577b34da6";
+    const C: &str = "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c";
 
     #[test]
     fn v3_by_id_then_search() {
@@ -212,10 +253,15 @@ mod tests {
                 p if p == format!("/api/v3/traces/{A}") => ok(v3_trace(A, &["00f067aa0ba902b7"])),
                 p if p.starts_with("/api/v3/traces/") => not_found(),
                 p if p.starts_with("/api/v3/traces?") => {
-                    // One document holding every trace found: A again, and B.
+                    // One document holding every trace found: A again, B, and C of
+                    // another plugin (the real gateway ignores `query.attributes`).
                     let mut doc = v3_trace(A, &["00f067aa0ba902b7"]);
-                    let more = v3_trace(B, &["1111111111111111", "2222222222222222"]);
-                    doc["result"]["resourceSpans"].as_array_mut().expect("list").extend(more["result"]["resourceSpans"].as_array().expect("list").clone());
+                    for more in [
+                        v3_trace_of(B, &["1111111111111111", "2222222222222222"], Some("checkout")),
+                        v3_trace_of(C, &["3333333333333333"], Some("billing")),
+                    ] {
+                        doc["result"]["resourceSpans"].as_array_mut().expect("list").extend(more["result"]["resourceSpans"].as_array().expect("list").clone());
+                    }
                     ok(doc)
                 }
                 other => panic!("unexpected {other}"),
