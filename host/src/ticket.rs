@@ -296,41 +296,13 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
         Ok(r) => r,
         Err(e) => return mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {}", t.mapper.name))),
     };
-    // Refused here with the mapper's name in the message; outbound checks the same
-    // grant again as it sends, as for every outbound request.
-    if let Err(e) = request_url(&t.target, &req) {
-        return Attempt::Rejected(format!("ticket mapper {}: {e:#}", t.mapper.name));
-    }
-    let grant = match ticket_grant(app, &t.target) {
-        Ok(g) => g,
-        // The endpoint is a URL (request_url passed): the credentials failed, which
-        // a fixed variable or file mends.
-        Err(e) => return Attempt::Retry(format!("{e:#}")),
+    let response = match exchange(app, t, req).await {
+        Ok(r) => r,
+        Err(a) => return a,
     };
-    let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
-    let answer = match app.outbound.send(&grant, convert::method(req.method), &req.url, &headers, req.body).await {
-        Ok(a) => a,
-        Err(e) => return Attempt::Retry(format!("ticket system at {} did not answer: {e}", t.target.endpoint)),
-    };
-    let verdict = by_status(answer.status, &answer.body);
-    let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
-    let response = wit::HttpResponse { status: answer.status, headers, body: answer.body };
-    match verdict {
-        Some(Attempt::Rejected(host_words)) => {
-            // Still refused, but the mapper may say why in the ticket system's terms
-            // (Redmine's 422 `errors`, for one).
-            return match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
-                Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
-                    let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
-                    Attempt::Rejected(format!("the ticket system answered {}: {words}", response.status))
-                }
-                _ => Attempt::Rejected(host_words),
-            };
-        }
-        Some(v) => return v,
-        None => {}
-    }
-    match app.runtime.parse_ticket_response(&t.mapper, action, &response).await {
+    let parsed = app.runtime.parse_ticket_response(&t.mapper, action, &response).await;
+    match judged(t, response.status, &response.body, parsed) {
+        Err(a) => a,
         Ok(got) if matches!(action, wit::TicketAction::Create) => {
             if got.id.is_empty() {
                 Attempt::Retry("the ticket system did not say which ticket it opened".into())
@@ -338,8 +310,74 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
                 Attempt::Delivered(Some((got.id, got.url)))
             }
         }
-        Ok(_) => Attempt::Delivered(None),
-        Err(e) => mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {}", t.mapper.name))),
+        Ok(_) => {
+            // A mapper whose state changes cannot carry a comment (`ticket-comments`)
+            // gets it sent on its own, after the state change: the delivery counts
+            // only when both went through, and a retry repeats the (idempotent)
+            // state change before the comment.
+            let apart = matches!(action, wit::TicketAction::Close | wit::TicketAction::Reopen) && t.mapper.comments_apart() && !comment.trim().is_empty();
+            match ticket.filter(|_| apart) {
+                Some(ticket) => comment_apart(app, t, ticket, comment).await,
+                None => Attempt::Delivered(None),
+            }
+        }
+    }
+}
+
+/// Sends the comment of a close or reopen as a request of its own.
+async fn comment_apart(app: &App, t: &Target, ticket: &wit::TicketRef, comment: &str) -> Attempt {
+    let req = match app.runtime.build_ticket_comment(&t.mapper, &t.target, ticket, comment).await {
+        Ok(r) => r,
+        Err(e) => return mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {} (comment)", t.mapper.name))),
+    };
+    let response = match exchange(app, t, req).await {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let parsed = app.runtime.parse_ticket_comment(&t.mapper, &response).await;
+    match judged(t, response.status, &response.body, parsed) {
+        Ok(()) => Attempt::Delivered(None),
+        Err(a) => a,
+    }
+}
+
+/// Sends a request a mapper built, within the ticket endpoint and with the host's
+/// credentials; the answer whatever its status.
+async fn exchange(app: &App, t: &Target, req: wit::HttpRequest) -> Result<wit::HttpResponse, Attempt> {
+    // Refused here with the mapper's name in the message; outbound checks the same
+    // grant again as it sends, as for every outbound request.
+    if let Err(e) = request_url(&t.target, &req) {
+        return Err(Attempt::Rejected(format!("ticket mapper {}: {e:#}", t.mapper.name)));
+    }
+    let grant = match ticket_grant(app, &t.target) {
+        Ok(g) => g,
+        // The endpoint is a URL (request_url passed): the credentials failed, which
+        // a fixed variable or file mends.
+        Err(e) => return Err(Attempt::Retry(format!("{e:#}"))),
+    };
+    let headers: Vec<(String, String)> = req.headers.iter().map(|f| (f.key.clone(), f.value.clone())).collect();
+    let answer = match app.outbound.send(&grant, convert::method(req.method), &req.url, &headers, req.body).await {
+        Ok(a) => a,
+        Err(e) => return Err(Attempt::Retry(format!("ticket system at {} did not answer: {e}", t.target.endpoint))),
+    };
+    let headers = answer.headers.into_iter().map(|(key, value)| wit::Field { key, value }).collect();
+    Ok(wit::HttpResponse { status: answer.status, headers, body: answer.body })
+}
+
+/// What an answer means: its status decides a refusal or an outage first (the
+/// mapper's reading `parsed` may still say why it was refused, in the ticket
+/// system's terms: Redmine's 422 `errors`, for one); otherwise the mapper's reading.
+fn judged<T>(t: &Target, status: u16, body: &[u8], parsed: Result<T, CallError>) -> Result<T, Attempt> {
+    match by_status(status, body) {
+        Some(Attempt::Rejected(host_words)) => Err(match parsed {
+            Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
+                let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
+                Attempt::Rejected(format!("the ticket system answered {status}: {words}"))
+            }
+            _ => Attempt::Rejected(host_words),
+        }),
+        Some(v) => Err(v),
+        None => parsed.map_err(|e| mapper_failure(anyhow::Error::from(e).context(format!("ticket mapper {}", t.mapper.name)))),
     }
 }
 

@@ -43,4 +43,15 @@ pub mod ticket_mapper_polling {
     });
 }
 
+/// A ticket mapper that also exports `ticket-comments`: the host sends the comment
+/// of a close or reopen as a request of its own.
+pub mod ticket_mapper_comments {
+    wasmtime::component::bindgen!({
+        world: "ticket-mapper-comments",
+        path: "../wit",
+        exports: { default: async },
+        with: { "casefile:plugin/types": super::masker::casefile::plugin::types },
+    });
+}
+
 pub use masker::casefile::plugin::types;

@@ -9,7 +9,7 @@
 /// The generated bindings (they live with the data model, `model::wit`).
 pub mod bindings {
     pub use crate::model::wit::types as wit;
-    pub use crate::model::wit::{connector, masker, ticket_mapper, ticket_mapper_polling};
+    pub use crate::model::wit::{connector, masker, ticket_mapper, ticket_mapper_comments, ticket_mapper_polling};
 }
 pub mod convert;
 pub mod refusals;
@@ -26,7 +26,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, ticket_mapper_polling::TicketMapperPollingPre, wit};
+use self::bindings::{connector::ConnectorPre, masker::MaskerPre, ticket_mapper::TicketMapperPre, ticket_mapper_comments::TicketMapperCommentsPre, ticket_mapper_polling::TicketMapperPollingPre, wit};
 pub use self::bindings::ticket_mapper_polling::exports::casefile::plugin::ticket_poll::{PollPage, TicketStatus};
 use crate::outbound::{HttpGrant, Outbound, OutboundError};
 use self::refusals::{Refusal, Refusals};
@@ -89,16 +89,26 @@ impl Loaded {
     /// Whether this is a ticket mapper that exports `ticket-poll` (the host can poll
     /// its ticket system for changes).
     pub fn can_poll(&self) -> bool {
-        matches!(&*self.pre, Pre::Mapper(_, Some(_)))
+        matches!(&*self.pre, Pre::Mapper { polling: Some(_), .. })
+    }
+
+    /// Whether this is a ticket mapper that exports `ticket-comments` (a close's or
+    /// reopen's comment goes out as a request of its own).
+    pub fn comments_apart(&self) -> bool {
+        matches!(&*self.pre, Pre::Mapper { comments: Some(_), .. })
     }
 }
 
 enum Pre {
     Masker(MaskerPre<HostState>),
     Connector(ConnectorPre<HostState>),
-    /// The mapper, and the same component linked as a polling mapper when it
-    /// exports `ticket-poll` too.
-    Mapper(TicketMapperPre<HostState>, Option<TicketMapperPollingPre<HostState>>),
+    /// The mapper, and the same component linked against the optional worlds whose
+    /// extra interface it exports too (`ticket-poll`, `ticket-comments`).
+    Mapper {
+        mapper: TicketMapperPre<HostState>,
+        polling: Option<TicketMapperPollingPre<HostState>>,
+        comments: Option<TicketMapperCommentsPre<HostState>>,
+    },
 }
 
 /// Per-call store data: WASI with nothing granted beyond what the call allows.
@@ -264,9 +274,11 @@ impl Runtime {
             ),
             ComponentKind::TicketMapper => {
                 let linked = self.link(&self.mapper_linker, &component, kind)?;
-                // Fails (and the mapper is simply not polled) without `ticket-poll`.
+                // Each fails without its interface: the mapper is then simply not
+                // polled, or comments together with its state changes.
                 let polling = TicketMapperPollingPre::new(linked.clone()).ok();
-                Pre::Mapper(TicketMapperPre::new(linked).map_err(|e| wrong_world(kind, e))?, polling)
+                let comments = TicketMapperCommentsPre::new(linked.clone()).ok();
+                Pre::Mapper { mapper: TicketMapperPre::new(linked).map_err(|e| wrong_world(kind, e))?, polling, comments }
             }
         };
         let pre = Arc::new(pre);
@@ -450,7 +462,7 @@ impl Runtime {
                 }
                 .await
             }
-            Pre::Mapper(pre, _) => {
+            Pre::Mapper { mapper: pre, .. } => {
                 async {
                     let inst = pre.instantiate_async(&mut store).await?;
                     inst.casefile_plugin_mapper().call_validate_settings(&mut store, settings).await
@@ -470,7 +482,7 @@ impl Runtime {
         ticket: Option<&wit::TicketRef>,
         comment: &str,
     ) -> Result<wit::HttpRequest, CallError> {
-        let Pre::Mapper(pre, _) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper { mapper: pre, .. } = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let ticket = ticket.cloned();
@@ -492,7 +504,7 @@ impl Runtime {
         action: wit::TicketAction,
         response: &wit::HttpResponse,
     ) -> Result<wit::TicketRef, CallError> {
-        let Pre::Mapper(pre, _) = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
+        let Pre::Mapper { mapper: pre, .. } = &*loaded.pre else { return Err(not_kind(loaded, ComponentKind::TicketMapper)) };
         let started = Instant::now();
         let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
         let result = async {
@@ -505,7 +517,7 @@ impl Runtime {
 
     fn polling(loaded: &Loaded) -> Result<&TicketMapperPollingPre<HostState>, CallError> {
         match &*loaded.pre {
-            Pre::Mapper(_, Some(p)) => Ok(p),
+            Pre::Mapper { polling: Some(p), .. } => Ok(p),
             _ => Err(CallError::Plugin {
                 component: loaded.name.clone(),
                 error: wit::PluginError::InvalidInput("does not export ticket-poll".into()),
@@ -546,6 +558,50 @@ impl Runtime {
         let bytes: usize = page.tickets.iter().map(|t| t.id.len() + t.updated.len() + t.assignee.as_ref().map_or(0, String::len) + 16).sum();
         self.check_output(loaded, bytes)?;
         Ok(page)
+    }
+
+    /// Builds the request adding `comment` to `ticket`, for a mapper that exports
+    /// `ticket-comments`.
+    pub async fn build_ticket_comment(
+        &self,
+        loaded: &Loaded,
+        target: &wit::TicketTarget,
+        ticket: &wit::TicketRef,
+        comment: &str,
+    ) -> Result<wit::HttpRequest, CallError> {
+        let pre = Self::commenting(loaded)?;
+        let started = Instant::now();
+        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let result = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            inst.casefile_plugin_ticket_comments().call_build_comment(&mut store, target, ticket, comment).await
+        }
+        .await;
+        let req = self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))?;
+        self.check_output(loaded, req.body.len() + req.url.len())?;
+        Ok(req)
+    }
+
+    pub async fn parse_ticket_comment(&self, loaded: &Loaded, response: &wit::HttpResponse) -> Result<(), CallError> {
+        let pre = Self::commenting(loaded)?;
+        let started = Instant::now();
+        let mut store = self.new_store(&CallGrant::default()).map_err(|e| host_err(loaded, e))?;
+        let result = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            inst.casefile_plugin_ticket_comments().call_parse_comment(&mut store, response).await
+        }
+        .await;
+        self.finish(loaded, &mut store, started, result)?.map_err(|e| Self::plugin_err(loaded, e))
+    }
+
+    fn commenting(loaded: &Loaded) -> Result<&TicketMapperCommentsPre<HostState>, CallError> {
+        match &*loaded.pre {
+            Pre::Mapper { comments: Some(c), .. } => Ok(c),
+            _ => Err(CallError::Plugin {
+                component: loaded.name.clone(),
+                error: wit::PluginError::InvalidInput("does not export ticket-comments".into()),
+            }),
+        }
     }
 
     /// Records the call's metrics, logs what the component printed and maps a
