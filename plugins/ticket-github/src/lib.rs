@@ -46,19 +46,25 @@ const BODY_MAX_CHARS: usize = 65_536;
 const API_VERSION: &str = "2022-11-28";
 
 /// The mapper's settings (`ticket.settings`).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct Settings {
     /// The account or organisation that owns the repository.
     owner: String,
     /// The repository's name.
     repo: String,
     /// Labels every new issue gets.
-    #[serde(default)]
     labels: Vec<String>,
     /// Logins every new issue is assigned to.
-    #[serde(default)]
     assignees: Vec<String>,
+}
+
+const FIELDS: &[&str] = &["owner", "repo", "labels", "assignees"];
+
+/// `settings.<name>` as a `T`, or an error naming the field.
+fn setting<T: serde::de::DeserializeOwned>(obj: &serde_json::Map<String, Value>, name: &str) -> Result<Option<T>, PluginError> {
+    obj.get(name)
+        .map(|v| serde_json::from_value(v.clone()).map_err(|e| invalid(format!("settings.{name}: {e}"))))
+        .transpose()
 }
 
 fn invalid(m: impl Into<String>) -> PluginError {
@@ -85,12 +91,19 @@ fn is_repo_name(s: &str) -> bool {
 
 impl Settings {
     fn parse(json: &str) -> Result<Settings, PluginError> {
+        const NEEDS: &str = "the GitHub mapper needs {\"owner\": \"<account or organisation>\", \"repo\": \"<repository>\"}";
         let json = if json.trim().is_empty() { "{}" } else { json };
-        let s: Settings = serde_json::from_str(json).map_err(|e| {
-            invalid(format!(
-                "settings: {e} (the GitHub mapper needs {{\"owner\": \"<account or organisation>\", \"repo\": \"<repository>\"}})"
-            ))
-        })?;
+        let v: Value = serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e} ({NEEDS})")))?;
+        let obj = v.as_object().ok_or_else(|| invalid(format!("settings: not a JSON object ({NEEDS})")))?;
+        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(invalid(format!("settings: unknown field `{k}`, expected one of {}", FIELDS.join(", "))));
+        }
+        let s = Settings {
+            owner: setting(obj, "owner")?.ok_or_else(|| invalid(format!("settings.owner is required ({NEEDS})")))?,
+            repo: setting(obj, "repo")?.ok_or_else(|| invalid(format!("settings.repo is required ({NEEDS})")))?,
+            labels: setting(obj, "labels")?.unwrap_or_default(),
+            assignees: setting(obj, "assignees")?.unwrap_or_default(),
+        };
         if !is_login(s.owner.trim()) {
             return Err(invalid(format!(
                 "settings.owner: {:?} is not a GitHub account or organisation name (letters, digits and '-')",
@@ -591,8 +604,11 @@ mod tests {
         assert!(GitHubIssues::validate_settings(SETTINGS.into()).is_ok());
         assert!(GitHubIssues::validate_settings(r#"{"owner": "my-org", "repo": "casefile.github.io"}"#.into()).is_ok());
         for (bad, why) in [
-            ("", "missing field `owner`"),
-            ("{}", "the GitHub mapper needs"),
+            ("", "settings.owner is required (the GitHub mapper needs"),
+            ("[]", "not a JSON object"),
+            (r#"{"owner": "o"}"#, "settings.repo is required"),
+            (r#"{"owner": 5, "repo": "r"}"#, "settings.owner: invalid type: integer `5`, expected a string"),
+            (r#"{"owner": "o", "repo": "r", "labels": "bug"}"#, "settings.labels: invalid type"),
             (r#"{"owner": "", "repo": "r"}"#, "settings.owner"),
             (r#"{"owner": "-x", "repo": "r"}"#, "settings.owner"),
             (r#"{"owner": "a/b", "repo": "r"}"#, "settings.owner"),
