@@ -24,6 +24,8 @@ const SHIPPED: &[(&str, &str)] = &[
     ("ticket-platform", "ticket-platform"),
     ("ticket-redmine", "ticket-redmine"),
     ("ticket-jira", "ticket-jira"),
+    ("ticket-github", "ticket-github"),
+    ("ticket-gitlab", "ticket-gitlab"),
 ];
 
 /// Examples for component authors: built and tested like the shipped plugins, but
