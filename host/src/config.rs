@@ -317,6 +317,16 @@ impl TicketConfig {
         if self.settings.is_null() { "{}".into() } else { self.settings.to_string() }
     }
 
+    /// `settings` with a route's `ticket_settings` over it, key by key.
+    pub fn settings_with(&self, over: &serde_json::Map<String, serde_json::Value>) -> String {
+        if over.is_empty() {
+            return self.settings_json();
+        }
+        let mut merged = self.settings.as_object().cloned().unwrap_or_default();
+        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+        serde_json::Value::Object(merged).to_string()
+    }
+
     /// Delay before attempt `attempts + 1` of a ticket action: doubling, capped.
     pub fn retry_delay_ms(&self, attempts: i64) -> i64 {
         let base = self.retry_base_ms.max(1);
@@ -393,6 +403,10 @@ pub struct OwnerRoute {
     #[serde(default)]
     pub environment: Option<String>,
     pub owners: Vec<String>,
+    /// Where this route's tickets go, in the ticket mapper's own settings (a
+    /// project, a repository, labels): merged key by key over `ticket.settings`.
+    #[serde(default)]
+    pub ticket_settings: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where owners are told about tickets and failures.

@@ -50,14 +50,19 @@ impl Event {
 /// The owners of a plugin's failure: the most specific route that matches
 /// (plugin, tenant and environment set beats fewer), else the tenant's owners,
 /// else the default queue.
-pub fn owners_for(routes: &[OwnerRoute], default_queue: &[String], tenant_owners: &[String], plugin: &str, tenant: &str, environments: &[String]) -> Vec<String> {
+/// The most specific route for a failure: plugin, then tenant and environment.
+pub fn route_for<'a>(routes: &'a [OwnerRoute], plugin: &str, tenant: &str, environments: &[String]) -> Option<&'a OwnerRoute> {
     let matches = |r: &OwnerRoute| {
         r.plugin == plugin
             && r.tenant.as_deref().is_none_or(|t| t == tenant)
             && r.environment.as_deref().is_none_or(|e| environments.iter().any(|x| x == e))
     };
     let specificity = |r: &OwnerRoute| usize::from(r.tenant.is_some()) + usize::from(r.environment.is_some());
-    if let Some(best) = routes.iter().filter(|r| matches(r)).max_by_key(|r| specificity(r)) {
+    routes.iter().filter(|r| matches(r)).max_by_key(|r| specificity(r))
+}
+
+pub fn owners_for(routes: &[OwnerRoute], default_queue: &[String], tenant_owners: &[String], plugin: &str, tenant: &str, environments: &[String]) -> Vec<String> {
+    if let Some(best) = route_for(routes, plugin, tenant, environments) {
         return best.owners.clone();
     }
     if !tenant_owners.is_empty() {
@@ -163,6 +168,7 @@ mod tests {
             tenant: tenant.map(Into::into),
             environment: env.map(Into::into),
             owners: owners.iter().map(|o| o.to_string()).collect(),
+            ticket_settings: Default::default(),
         }
     }
 

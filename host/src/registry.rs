@@ -174,6 +174,13 @@ impl Registry {
                 .validate_settings(&mapper, &settings)
                 .await
                 .with_context(|| format!("ticket.settings were refused by ticket mapper `{name}`"))?;
+            // Each route's settings as its tickets will use them.
+            for route in config.owners.routes.iter().filter(|r| !r.ticket_settings.is_empty()) {
+                runtime
+                    .validate_settings(&mapper, &config.ticket.settings_with(&route.ticket_settings))
+                    .await
+                    .with_context(|| format!("owners.routes (plugin `{}`): ticket_settings were refused by ticket mapper `{name}`", route.plugin))?;
+            }
         }
         Ok(())
     }

@@ -47,7 +47,13 @@ pub async fn target(app: &App, task: &TaskRow) -> Result<Option<Target>> {
         _ => app.registry.resolve(&app.config, &app.runtime, &app.store, &task.tenant).await?.mapper,
     };
     let Some(mapper) = mapper else { return Ok(None) };
-    Ok(Some(Target { target: wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() }, mapper }))
+    // The route of the task's plugin may send its tickets elsewhere (a project,
+    // a repository, labels of its own).
+    let settings = match crate::notify::route_for(&app.config.owners.routes, &task.request.plugin.id, &task.tenant, &task.request.environments) {
+        Some(route) => app.config.ticket.settings_with(&route.ticket_settings),
+        None => app.config.ticket.settings_json(),
+    };
+    Ok(Some(Target { target: wit::TicketTarget { endpoint, settings }, mapper }))
 }
 
 async fn summary(app: &App, task: &TaskRow) -> Result<wit::ReportSummary> {
@@ -301,7 +307,7 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
         Err(a) => return a,
     };
     let parsed = app.runtime.parse_ticket_response(&t.mapper, action, &response).await;
-    match judged(t, response.status, &response.body, parsed) {
+    match judged(t, &response, parsed) {
         Err(a) => a,
         Ok(got) if matches!(action, wit::TicketAction::Create) => {
             if got.id.is_empty() {
@@ -335,7 +341,7 @@ async fn comment_apart(app: &App, t: &Target, ticket: &wit::TicketRef, comment: 
         Err(a) => return a,
     };
     let parsed = app.runtime.parse_ticket_comment(&t.mapper, &response).await;
-    match judged(t, response.status, &response.body, parsed) {
+    match judged(t, &response, parsed) {
         Ok(()) => Attempt::Delivered(None),
         Err(a) => a,
     }
@@ -367,8 +373,9 @@ async fn exchange(app: &App, t: &Target, req: wit::HttpRequest) -> Result<wit::H
 /// What an answer means: its status decides a refusal or an outage first (the
 /// mapper's reading `parsed` may still say why it was refused, in the ticket
 /// system's terms: Redmine's 422 `errors`, for one); otherwise the mapper's reading.
-fn judged<T>(t: &Target, status: u16, body: &[u8], parsed: Result<T, CallError>) -> Result<T, Attempt> {
-    match by_status(status, body) {
+fn judged<T>(t: &Target, response: &wit::HttpResponse, parsed: Result<T, CallError>) -> Result<T, Attempt> {
+    let status = response.status;
+    match by_status(status, &response.headers, &response.body) {
         Some(Attempt::Rejected(host_words)) => Err(match parsed {
             Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
                 let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
@@ -384,15 +391,20 @@ fn judged<T>(t: &Target, status: u16, body: &[u8], parsed: Result<T, CallError>)
 /// The ticket system's status decides before the mapper reads the answer: a 4xx
 /// other than 408 (timeout) and 429 (too many requests) is a refusal of this
 /// request, any other error status a passing outage. None: let the mapper judge.
-fn by_status(status: u16, body: &[u8]) -> Option<Attempt> {
+fn by_status(status: u16, headers: &[wit::Field], body: &[u8]) -> Option<Attempt> {
     let answer = || {
         let text = String::from_utf8_lossy(&body[..body.len().min(2000)]);
         // The answer may echo the request; scrubbed like everything the host keeps.
         let text: String = crate::telemetry::scrub(text.trim()).chars().take(500).collect();
         format!("the ticket system answered {status}: {text}")
     };
+    // GitHub answers a rate limit with 403 (and GitLab, some proxies, with other
+    // 4xx): when the answer says to wait, it is a passing limit, not a refusal.
+    let header = |name: &str| headers.iter().find(|f| f.key.eq_ignore_ascii_case(name)).map(|f| f.value.trim());
+    let limited = header("retry-after").is_some() || header("x-ratelimit-remaining") == Some("0") || header("ratelimit-remaining") == Some("0");
     match status {
         408 | 429 => Some(Attempt::Retry(answer())),
+        400..=499 if limited => Some(Attempt::Retry(answer())),
         400..=499 => Some(Attempt::Rejected(answer())),
         500..=599 => Some(Attempt::Retry(answer())),
         _ => None,
@@ -414,13 +426,18 @@ mod tests {
 
     #[test]
     fn statuses_that_are_refusals_are_not_retried() {
-        assert!(matches!(by_status(400, b"bad project"), Some(Attempt::Rejected(a)) if a.contains("400") && a.contains("bad project")));
-        assert!(matches!(by_status(404, b""), Some(Attempt::Rejected(_))));
-        assert!(matches!(by_status(408, b""), Some(Attempt::Retry(_))));
-        assert!(matches!(by_status(429, b""), Some(Attempt::Retry(_))));
-        assert!(matches!(by_status(503, b""), Some(Attempt::Retry(_))));
-        assert!(by_status(200, b"{}").is_none());
-        assert!(by_status(201, b"{}").is_none());
+        assert!(matches!(by_status(400, &[], b"bad project"), Some(Attempt::Rejected(a)) if a.contains("400") && a.contains("bad project")));
+        assert!(matches!(by_status(404, &[], b""), Some(Attempt::Rejected(_))));
+        assert!(matches!(by_status(408, &[], b""), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(429, &[], b""), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(503, &[], b""), Some(Attempt::Retry(_))));
+        assert!(by_status(200, &[], b"{}").is_none());
+        assert!(by_status(201, &[], b"{}").is_none());
+        // A rate limit answered with 403 (GitHub) waits; a plain 403 is a refusal.
+        let field = |k: &str, v: &str| wit::Field { key: k.into(), value: v.into() };
+        assert!(matches!(by_status(403, &[field("X-RateLimit-Remaining", "0")], b"API rate limit exceeded"), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(403, &[field("retry-after", "60")], b"secondary rate limit"), Some(Attempt::Retry(_))));
+        assert!(matches!(by_status(403, &[field("X-RateLimit-Remaining", "4999")], b"Resource not accessible"), Some(Attempt::Rejected(_))));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 use sqlx::Row;
+use sha2::Digest as _;
 
 use super::sync::{self, Applied, Change, TicketEvent};
 use crate::app::App;
@@ -57,7 +58,16 @@ pub async fn poll_once(app: &App, owner: &str) -> Result<Vec<Applied>> {
         return Ok(Vec::new());
     }
     let Some(endpoint) = app.config.ticket.endpoint.clone().filter(|e| !e.is_empty()) else { return Ok(Vec::new()) };
-    let target = wit::TicketTarget { endpoint, settings: app.config.ticket.settings_json() };
+    // Every place tickets go: the base settings and each route's own (another
+    // project or repository is listed with its own request and cursor).
+    let mut targets: Vec<(String, wit::TicketTarget)> = vec![(String::new(), wit::TicketTarget { endpoint: endpoint.clone(), settings: app.config.ticket.settings_json() })];
+    for route in app.config.owners.routes.iter().filter(|r| !r.ticket_settings.is_empty()) {
+        let settings = app.config.ticket.settings_with(&route.ticket_settings);
+        if targets.iter().all(|(_, t)| t.settings != settings) {
+            let tag = format!("@{}", &hex::encode(sha2::Sha256::digest(settings.as_bytes()))[..12]);
+            targets.push((tag, wit::TicketTarget { endpoint: endpoint.clone(), settings }));
+        }
+    }
     let tenants: Vec<String> = sqlx::query("SELECT DISTINCT tenant FROM tickets WHERE ticket_id <> ''")
         .fetch_all(&app.store.pool)
         .await?
@@ -79,8 +89,9 @@ pub async fn poll_once(app: &App, owner: &str) -> Result<Vec<Applied>> {
     }
     let mut applied = Vec::new();
     let mut failures = Vec::new();
-    for (mapper, tenants) in by_mapper.values() {
-        match poll_mapper(app, owner, &target, mapper, tenants).await {
+    let rounds = by_mapper.values().flat_map(|(m, tenants)| targets.iter().map(move |(tag, t)| (m, tenants, format!("{}{tag}", m.sha256), t)));
+    for (mapper, tenants, key, target) in rounds {
+        match poll_mapper(app, owner, &key, target, mapper, tenants).await {
             Ok(mut a) => {
                 metrics::counter!("casefile_ticket_polls_total", "outcome" => "ok").increment(1);
                 applied.append(&mut a);
@@ -89,7 +100,7 @@ pub async fn poll_once(app: &App, owner: &str) -> Result<Vec<Applied>> {
                 metrics::counter!("casefile_ticket_polls_total", "outcome" => "error").increment(1);
                 let why = format!("ticket mapper {}: {e:#}", mapper.name);
                 sqlx::query("UPDATE ticket_poll SET last_error = $2 WHERE mapper_sha256 = $1")
-                    .bind(&mapper.sha256)
+                    .bind(&key)
                     .bind(crate::telemetry::scrub(&why))
                     .execute(&app.store.pool)
                     .await?;
@@ -138,8 +149,10 @@ async fn claim(app: &App, owner: &str, sha: &str) -> Result<Option<Cursor>> {
     Ok(Some(Cursor { since: row.try_get("cursor")?, seen: seen.into_iter().collect() }))
 }
 
-async fn poll_mapper(app: &App, owner: &str, target: &wit::TicketTarget, mapper: &Loaded, tenants: &[String]) -> Result<Vec<Applied>> {
-    let Some(mut cursor) = claim(app, owner, &mapper.sha256).await? else { return Ok(Vec::new()) };
+/// One poll of one mapper at one target; `key` names its cursor (the mapper's
+/// SHA-256, with a tag for a route's own settings).
+async fn poll_mapper(app: &App, owner: &str, key: &str, target: &wit::TicketTarget, mapper: &Loaded, tenants: &[String]) -> Result<Vec<Applied>> {
+    let Some(mut cursor) = claim(app, owner, key).await? else { return Ok(Vec::new()) };
     if cursor.since.is_empty() {
         // Never polled: from a little before the oldest ticket of these tenants.
         let Some(oldest) = oldest_ticket(app, tenants).await? else { return Ok(Vec::new()) };
@@ -182,7 +195,7 @@ async fn poll_mapper(app: &App, owner: &str, target: &wit::TicketTarget, mapper:
     cursor.seen.extend(done);
     let seen: Vec<&(String, String)> = cursor.seen.iter().filter(|(_, u)| time_cmp(u, &next) != Ordering::Less).collect();
     sqlx::query("UPDATE ticket_poll SET cursor = $2, seen = $3, polled_at = $4, last_error = NULL WHERE mapper_sha256 = $1 AND lease_owner = $5")
-        .bind(&mapper.sha256)
+        .bind(key)
         .bind(&next)
         .bind(serde_json::to_string(&seen)?)
         .bind(now_ms())
