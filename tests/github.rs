@@ -5,7 +5,10 @@
 //! a comment on recurrence, the close (`state: closed, state_reason: completed`)
 //! after a passing regression followed by its own comment, and the reopen on a
 //! later recurrence with its comment. The first comment after the close fails once
-//! (502): the delivery is retried whole, and the comment lands exactly once.
+//! (502): the delivery is retried whole, and the comment lands exactly once. The
+//! regression runner here is asynchronous: it answers `queued` with a `poll_url`,
+//! which the host polls until the verdict. A route sends another plugin's tickets
+//! to another repository with labels of its own.
 
 mod support;
 
@@ -135,9 +138,12 @@ async fn the_ticket_loop_against_a_github_stand_in() {
         .with_state(gh.clone());
     let addr = serve(router).await;
     *gh.base.lock().unwrap() = format!("http://{addr}");
+    // The runner takes its time: it answers `queued` with a poll_url, then
+    // `running` twice before its verdict.
     let runner = Tickets::default();
     *runner.regression_passes.lock().unwrap() = true;
-    let runner_addr = start_tickets(runner).await;
+    *runner.regression_async.lock().unwrap() = true;
+    let runner_addr = start_tickets(runner.clone()).await;
 
     let token_file = dir.path().join("github.token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
@@ -158,7 +164,7 @@ ticket:
   retry_max_ms: 200
   settings: {{ owner: acme, repo: checkout, labels: [casefile] }}
   credentials: {{ scheme: bearer, from_file: "{token_file}" }}
-regression: {{ url: "http://{runner_addr}/internal/debug/regression/run" }}
+regression: {{ url: "http://{runner_addr}/internal/debug/regression/run", poll_interval_ms: 100 }}
 owners:
   routes: [ {{ plugin: billing, owners: [team-billing], ticket_settings: {{ repo: billing, labels: [billing, casefile] }} }} ]
 default: {{ masker: masker, sources: [], ticket_mapper: github }}
@@ -203,6 +209,7 @@ tenants:
     let (status, _) = host.post(&format!("/internal/debug/report/{a}/regression"), &json!({"ref": "fix-1"})).await;
     assert_eq!(status, 202);
     assert_eq!(host.wait_state(&a, &["closed", "failed"], 60).await["state"], "closed");
+    assert_eq!(*runner.regression_polls.lock().unwrap(), 3, "polled until the verdict, then no more");
     wait_count(&gh, "comment 7", 2).await;
     let closes = gh.with("update 7");
     assert_eq!(closes.len(), 2, "the close was repeated with the retried delivery: {:#?}", gh.seen.lock().unwrap());

@@ -346,7 +346,11 @@ pub struct RegressionConfig {
     pub url: Option<String>,
     /// Shell command for the command strategy; exit status 0 means passed.
     pub command: Option<String>,
+    /// How long a run may take, from the request to its verdict (default 300000).
     pub timeout_ms: Option<u64>,
+    /// How often a run the runner answered as still going is asked again at its
+    /// `poll_url` (default 2000).
+    pub poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

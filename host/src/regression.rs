@@ -48,6 +48,7 @@ pub async fn run(app: &App, task: &TaskRow) -> Result<Outcome> {
 
 async fn webhook(app: &App, task: &TaskRow, timeout: Duration) -> Result<Outcome> {
     let url = app.config.regression.url.as_deref().filter(|u| !u.is_empty()).context("no regression.url is configured")?;
+    let started = std::time::Instant::now();
     let body = json!({
         "task_id": task.id,
         "tenant": task.tenant,
@@ -66,17 +67,61 @@ async fn webhook(app: &App, task: &TaskRow, timeout: Duration) -> Result<Outcome
         .send()
         .await
         .with_context(|| format!("regression endpoint {url} did not answer"))?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!("regression endpoint answered {status}: {}", text.chars().take(200).collect::<String>());
+    let mut v = answer(resp, url).await?;
+    // A runner that takes longer answers at once that the run is going, and where
+    // to ask: the run is polled there until it has a verdict or the time is up.
+    if verdict(&v).is_none() && pending(&v) {
+        let poll = poll_url(url, &v)?;
+        let every = Duration::from_millis(app.config.regression.poll_interval_ms.unwrap_or(2_000).max(10));
+        loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                bail!("the regression run at {poll} had no verdict after {} s", timeout.as_secs());
+            }
+            tokio::time::sleep(every.min(left)).await;
+            let resp = app.http.get(poll.clone()).timeout(left.max(Duration::from_millis(1))).send().await.with_context(|| format!("regression run at {poll} did not answer"))?;
+            v = answer(resp, poll.as_str()).await?;
+            if verdict(&v).is_some() || !pending(&v) {
+                break;
+            }
+        }
     }
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("regression endpoint answered non-JSON: {}", text.chars().take(200).collect::<String>()))?;
     let passed = verdict(&v).with_context(|| {
-        format!("regression endpoint's answer has no verdict (expected \"passed\": bool or \"status\": \"passed\"|\"failed\"): {v}")
+        format!("regression endpoint's answer has no verdict (expected \"passed\": bool or \"status\": \"passed\"|\"failed\", or \"status\": \"queued\"|\"running\" with a \"poll_url\"): {v}")
     })?;
     let detail = v.get("detail").or_else(|| v.get("summary")).and_then(Value::as_str).unwrap_or(if passed { "passed" } else { "failed" });
     Ok(Outcome { passed, detail: detail.chars().take(500).collect(), link: run_link(&v) })
+}
+
+/// A runner's answer as JSON, or why it is not one.
+async fn answer(resp: reqwest::Response, url: &str) -> Result<Value> {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("regression endpoint {url} answered {status}: {}", text.chars().take(200).collect::<String>());
+    }
+    serde_json::from_str(&text).with_context(|| format!("regression endpoint {url} answered non-JSON: {}", text.chars().take(200).collect::<String>()))
+}
+
+/// Whether the runner says the run is still going.
+fn pending(v: &Value) -> bool {
+    let status = v.get("status").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    matches!(status.as_str(), "queued" | "pending" | "running" | "in_progress" | "started" | "accepted")
+}
+
+/// Where to ask for the run's verdict: the answer's `poll_url` (or `status_url`),
+/// relative to the endpoint or absolute on the endpoint's own host and port. The
+/// runner does not get to send the host anywhere else.
+fn poll_url(endpoint: &str, v: &Value) -> Result<reqwest::Url> {
+    let base = reqwest::Url::parse(endpoint).with_context(|| format!("regression.url `{endpoint}` is not a URL"))?;
+    let raw = ["poll_url", "status_url"].iter().find_map(|k| v.get(*k).and_then(Value::as_str)).with_context(|| {
+        format!("the regression endpoint said the run is {} but named no poll_url to ask for its verdict", v["status"])
+    })?;
+    let url = base.join(raw).with_context(|| format!("the runner's poll_url `{raw}` is not a URL"))?;
+    if (url.scheme(), url.host_str(), url.port_or_known_default()) != (base.scheme(), base.host_str(), base.port_or_known_default()) {
+        bail!("the runner's poll_url `{raw}` is not on the regression endpoint's host ({endpoint}); refused");
+    }
+    Ok(url)
 }
 
 /// Reads `{"passed": bool}` or `{"status": "passed"|"failed"|...}`.
@@ -123,6 +168,19 @@ mod tests {
         assert_eq!(verdict(&json!({"status": "FAILED"})), Some(false));
         assert_eq!(verdict(&json!({"status": "running"})), None);
         assert_eq!(verdict(&json!({})), None);
+    }
+
+    #[test]
+    fn a_pending_run_is_polled_only_on_the_endpoints_own_host() {
+        let e = "http://runner.test:8080/internal/debug/regression/run";
+        assert!(pending(&json!({"status": "Queued"})) && pending(&json!({"status": "running"})) && !pending(&json!({"status": "passed"})));
+        assert_eq!(poll_url(e, &json!({"poll_url": "/runs/7"})).unwrap().as_str(), "http://runner.test:8080/runs/7");
+        assert_eq!(poll_url(e, &json!({"status_url": "http://runner.test:8080/runs/7?x=1"})).unwrap().as_str(), "http://runner.test:8080/runs/7?x=1");
+        for elsewhere in ["http://metadata.internal/latest", "https://runner.test:8080/runs/7", "http://runner.test:9090/runs/7", "//evil.test/x"] {
+            let err = poll_url(e, &json!({"poll_url": elsewhere})).unwrap_err().to_string();
+            assert!(err.contains("not on the regression endpoint's host"), "{elsewhere}: {err}");
+        }
+        assert!(poll_url(e, &json!({"status": "running"})).unwrap_err().to_string().contains("named no poll_url"));
     }
 
     #[test]

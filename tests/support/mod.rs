@@ -273,6 +273,10 @@ pub struct Tickets {
     pub regressions: Arc<Mutex<Vec<Value>>>,
     /// What the regression runner answers.
     pub regression_passes: Arc<Mutex<bool>>,
+    /// When set, the runner answers 202 `queued` with a `poll_url`, says `running`
+    /// to the first two polls and then its verdict; `regression_polls` counts them.
+    pub regression_async: Arc<Mutex<bool>>,
+    pub regression_polls: Arc<Mutex<usize>>,
     /// While set, every ticket request is answered with this status (an outage, a
     /// refusal) and kept in `refused` instead of being acted on.
     pub fail_with: Arc<Mutex<Option<u16>>>,
@@ -310,14 +314,34 @@ async fn ticket_update(State(t): State<Tickets>, Json(body): Json<Value>) -> axu
     Json(reply).into_response()
 }
 
-async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> Json<Value> {
+async fn regression_run(State(t): State<Tickets>, Json(body): Json<Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let run = {
         let mut r = t.regressions.lock().unwrap();
         r.push(body);
         r.len()
     };
+    if *t.regression_async.lock().unwrap() {
+        return (axum::http::StatusCode::ACCEPTED, Json(json!({"status": "queued", "poll_url": format!("/internal/debug/regression/runs/{run}")}))).into_response();
+    }
+    regression_verdict(&t, run).into_response()
+}
+
+fn regression_verdict(t: &Tickets, run: usize) -> Json<Value> {
     let passed = *t.regression_passes.lock().unwrap();
     Json(json!({"status": if passed { "passed" } else { "failed" }, "detail": "42 tests", "url": format!("http://runner.test/runs/{run}")}))
+}
+
+async fn regression_poll(State(t): State<Tickets>, axum::extract::Path(run): axum::extract::Path<usize>) -> Json<Value> {
+    let polls = {
+        let mut p = t.regression_polls.lock().unwrap();
+        *p += 1;
+        *p
+    };
+    if polls % 3 != 0 {
+        return Json(json!({"status": "running"}));
+    }
+    regression_verdict(&t, run)
 }
 
 fn tickets_router(t: Tickets) -> Router {
@@ -325,6 +349,7 @@ fn tickets_router(t: Tickets) -> Router {
         .route("/internal/ticket/create", post(ticket_create))
         .route("/internal/ticket/update", post(ticket_update))
         .route("/internal/debug/regression/run", post(regression_run))
+        .route("/internal/debug/regression/runs/{run}", axum::routing::get(regression_poll))
         .with_state(t)
 }
 
