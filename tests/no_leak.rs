@@ -176,6 +176,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             masking: &summary,
             components: &[],
             clock: &Default::default(),
+            truncated: None,
             generated_at: now,
         });
         // As the pipeline does: the gate scans the report's JSON, which is read back

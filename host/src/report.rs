@@ -979,6 +979,7 @@ mod tests {
             error_kind: (status != SourceStatus::Used).then_some(FailureKind::Unavailable),
             component_sha256: "ab".repeat(32),
             elapsed_ms: 4,
+            truncated: None,
         };
         let sources = [source("loki", SourceStatus::Used), source("loki-down", SourceStatus::Degraded), source("loki-gone", SourceStatus::Missing)];
         let request = DiagnosisRequest {

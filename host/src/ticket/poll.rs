@@ -89,7 +89,12 @@ pub async fn poll_once(app: &App, owner: &str) -> Result<Vec<Applied>> {
     }
     let mut applied = Vec::new();
     let mut failures = Vec::new();
-    let rounds = by_mapper.values().flat_map(|(m, tenants)| targets.iter().map(move |(tag, t)| (m, tenants, format!("{}{tag}", m.sha256), t)));
+    let mut rounds = Vec::new();
+    for (m, tenants) in by_mapper.values() {
+        for (tag, t) in &targets {
+            rounds.push((m, tenants, format!("{}{tag}", m.sha256), t));
+        }
+    }
     for (mapper, tenants, key, target) in rounds {
         match poll_mapper(app, owner, &key, target, mapper, tenants).await {
             Ok(mut a) => {
