@@ -27,7 +27,7 @@ contact 402 385 1
 network 141 140 0
 person 1047 590 10
 negatives 732 changed 11
-names 396 470
+names 396 469
 addresses 274 284
 ";
 

@@ -314,3 +314,20 @@ fn recorded_failures_stay_fixed() {
         }
     }
 }
+
+/// The shrunk failures of the other two properties, as plain cases: a name rule took
+/// a password's closing quote (so masking again found more), and a driver's licence
+/// number glued to `dL` was found where the trigger, which wants `dl` before a
+/// separator, would not run the rule.
+#[test]
+fn recorded_idempotence_and_trigger_failures_stay_fixed() {
+    for action in ACTIONS {
+        let p = policy(action);
+        let text = " client_secret='+^o2s8=En8!WC_6Vg' (!@ß.!本";
+        let once = mask(&p, text);
+        assert!(!once.contains("+^o2s8=En8!WC_6Vg"), "{action}: {once}");
+        assert_eq!(mask(&p, &once), once, "{action}");
+        let text = "dL0aaa0 2001:e10:82b0:ff33::e21c ";
+        assert_eq!(find(&p, text), find_unfiltered(&p, text), "{action}");
+    }
+}

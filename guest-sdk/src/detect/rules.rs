@@ -629,6 +629,7 @@ const CORE: &[Rule] = &[
                 "signupgeniusPRIVATE.«{h32}»",
                 "cliengo-SECRET-«{uuid}»",
                 "ethplorerSecretKey-«{a20}»",
+                "cliengo-SECRET-«cecffaea-{h4}-4{h3}-a{h3}-{h12}»",
             ],
             keeps: &[
                 "<134>1 2026-03-01T11:25:04.064Z auth-service-k4m8lmvsv-drfqq auth-service 3349",

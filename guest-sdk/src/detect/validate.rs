@@ -682,6 +682,21 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
     if b.len() > 130 {
         return false;
     }
+    // A UUID first: its first group may be all letters (`cecffaea-…`, hex digits a to
+    // f only, about one UUID in 2,500), which the word test below would take for a
+    // word (found by the planted-secrets property test).
+    let uuid_shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    if uuid_shaped {
+        // The name the secret word is glued to, not the words before it.
+        let before = c.before(40);
+        let name = before[word_start(before, |ch| {
+            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
+        })..]
+            .to_ascii_lowercase();
+        return !ID_WORDS.iter().any(|w| name.contains(w));
+    }
     let first = v.split(['-', '_', '+', '/', '=']).next().unwrap_or("");
     if first.len() >= 4 && first.bytes().all(|c| c.is_ascii_lowercase()) {
         return false;
@@ -697,18 +712,6 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
         && parts.iter().all(|p| alnum_lower(p))
     {
         return false;
-    }
-    let uuid_shaped = b.len() == 36
-        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
-    if uuid_shaped {
-        // The name the secret word is glued to, not the words before it.
-        let before = c.before(40);
-        let name = before[word_start(before, |ch| {
-            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
-        })..]
-            .to_ascii_lowercase();
-        return !ID_WORDS.iter().any(|w| name.contains(w));
     }
     random_token(c)
 }
