@@ -151,6 +151,9 @@ impl CompiledRule {
 /// The trigger index itself is built at compile time (`rules::TRIGGERS`).
 static COMPILED: [OnceLock<CompiledRule>; RULE_COUNT] = [const { OnceLock::new() }; RULE_COUNT];
 
+/// A rule's test over the shape of a text (`Trigger::shape`).
+type ShapeTest = fn(&Shape<'_>) -> bool;
+
 /// A shape test that never fires (the unused slots of `SHAPE_RULES`).
 fn no_shape(_: &Shape<'_>) -> bool {
     false
@@ -158,8 +161,8 @@ fn no_shape(_: &Shape<'_>) -> bool {
 
 /// The rules with a `shape` test and their tests, in table order: the loop over them
 /// runs on every text, and reads this one array rather than the rule table.
-static SHAPE_RULES: ([(u16, fn(&Shape<'_>) -> bool); RULE_COUNT], usize) = {
-    let mut out = [(0u16, no_shape as fn(&Shape<'_>) -> bool); RULE_COUNT];
+static SHAPE_RULES: ([(u16, ShapeTest); RULE_COUNT], usize) = {
+    let mut out = [(0u16, no_shape as ShapeTest); RULE_COUNT];
     let (mut n, mut i) = (0, 0);
     while i < RULE_COUNT {
         if let Some(test) = RULES_CONST[i].trigger.shape {
