@@ -197,8 +197,22 @@ fn verhoeff(digits: &[u8]) -> bool {
     c == 0
 }
 
+/// Words that name a national identity number outright (not `id:` or `tin`, which
+/// name ids of every kind).
+const NATIONAL_ID_WORDS: &[&str] = &[
+    "aadhaar",
+    "aadhar",
+    "national id",
+    "national_id",
+    "national-id",
+    "social security",
+    "ssn",
+];
+
 /// Indian Aadhaar: twelve digits, the first 2-9, the Verhoeff check; grouped 4-4-4 or
-/// after a word naming it.
+/// after a word naming an id. After a word naming a national id outright (`Aadhaar`,
+/// `national id`, `SSN`) twelve digits are that id whatever their check digit: a
+/// number mistyped or made up for a test form is still written as someone's id.
 pub fn in_aadhaar(c: &Candidate<'_>) -> bool {
     if glued(c) {
         return false;
@@ -209,10 +223,14 @@ pub fn in_aadhaar(c: &Candidate<'_>) -> bool {
         .filter(u8::is_ascii_digit)
         .map(|b| b - b'0')
         .collect();
+    let named = || {
+        super::validate::contains_word(c.before(40), NATIONAL_ID_WORDS, false, |w| {
+            w.chars().last().is_some_and(char::is_alphanumeric)
+        })
+    };
     d.len() == 12
         && d[0] >= 2
-        && verhoeff(&d)
-        && (value.contains([' ', '-']) || id_context(c.before(40)))
+        && (verhoeff(&d) && (value.contains([' ', '-']) || id_context(c.before(40))) || named())
 }
 
 /// Indian PAN: five letters (the fourth says what holds it), four digits, a letter.
@@ -295,8 +313,17 @@ pub const RULES: &[Rule] = &[
         pattern: r"\b[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}\b",
         validate: Some(in_aadhaar),
         examples: Examples {
-            masks: &["Aadhaar «2217 3914 6548»", "aadhaar no «221739146548»"],
-            keeps: &["ts 221739146548 ms", "2217 3914 6549"],
+            masks: &[
+                "Aadhaar «2217 3914 6548»",
+                "aadhaar no «221739146548»",
+                "national id «482913305571» on file",
+            ],
+            keeps: &[
+                "ts 221739146548 ms",
+                "2217 3914 6549",
+                "id: 482913305571",
+                "nationalities 482913305571",
+            ],
         },
     },
     Rule {

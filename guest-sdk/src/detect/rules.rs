@@ -659,6 +659,31 @@ const CORE: &[Rule] = &[
         examples: Examples::NONE,
     },
     Rule {
+        name: "secret-terraform-default",
+        category: Credential,
+        trigger: Trigger::literals_near(&["variable"], prefilter::variable_then_default),
+        // A Terraform variable named for a secret and the default it declares:
+        // `variable "okta_api_token" {` then, lines later, `default = "…"`. The name
+        // says what the value is, whatever it looks like.
+        pattern: concat!(
+            r#"\bvariable[ \t]+"(?i:[A-Za-z0-9_.-]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_.-]*)"[ \t]*\{[^{}]*?\bdefault[ \t]*=[ \t]*"(?P<v>(?:[^"\\\r\n]|\\.)*)""#
+        ),
+        validate: Some(v::assigned_secret),
+        examples: Examples {
+            masks: &[
+                "variable \"okta_api_token\" {{\n  default = \"«{a42}»\"\n}}",
+                "variable \"db_password\" {{\n  type      = string\n  sensitive = true\n  default   = \"«{a16}»\"\n}}",
+            ],
+            keeps: &[
+                "variable \"region\" {{\n  default = \"eu-west-1\"\n}}",
+                "variable \"api_token\" {{\n  default = \"${{var.fallback}}\"\n}}",
+                "variable \"api_token\" {{\n  type = string\n}}\nvariable \"zone\" {{\n  default = \"b\"\n}}",
+            ],
+        },
+    },
+    Rule {
         name: "sensitive-key",
         category: Credential,
         trigger: Trigger::shape(prefilter::has_sensitive_pair),
