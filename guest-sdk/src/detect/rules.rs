@@ -442,7 +442,9 @@ const CORE: &[Rule] = &[
         pattern: concat!(
             r##"(?i)(?:^|[\s'"])--?[A-Za-z0-9_-]*?"##,
             secret_words!(),
-            r##"[ \t]+(?:"(?P<v1>[^"\r\n]+)"|'(?P<v2>[^'\r\n]+)'|(?P<v3>[^\s"'-][^\s"']*))"##,
+            // A bare value stops at CJK punctuation, as `assigned_value!` does (`--token
+            // …，姓名：王伟` ran into a name; found by the planted-secrets property test).
+            r##"[ \t]+(?:"(?P<v1>[^"\r\n]+)"|'(?P<v2>[^'\r\n]+)'|(?P<v3>[^\s"'-][^\s"'，；。、：]*))"##,
             r##"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user)[ \t]*["']?[^\s:"']+:(?P<v4>[^\s"']+)"##,
             r##"|\bsshpass[ \t]+-p[ \t]*(?P<v5>[^\s"']+)"##,
             r##"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p(?P<v6>[^\s"'-][^\s"']*)"##,
