@@ -368,6 +368,21 @@ fn masked_text_before_a_bracket_is_no_mail_address() {
     }
 }
 
+/// A `partial` mask's last four characters that spell a secret word before an
+/// operator (`****BpWD：日`) are no `pwd` key for the next pass (found at millions of
+/// cases).
+#[test]
+fn a_partial_tail_is_no_key() {
+    let r = &mut Rng::new(20261203);
+    let p = policy("partial");
+    for _ in 0..20 {
+        let text = format!(" {}BpWD-：日", support::pypi_token(r));
+        let once = mask(&p, &text);
+        assert!(once.contains("****BpWD"), "{once}");
+        assert_eq!(mask(&p, &once), once, "from {text:?}");
+    }
+}
+
 /// A short password in the text before a value (`PwD:A`) and a bracket after it: under
 /// `remove` the first pass leaves `PwD:)`, and the second took `)` for a password
 /// (found at 20,000 cases, before a Stripe key and before a connection string).
