@@ -22,13 +22,13 @@ use std::collections::BTreeSet;
 const REPORTED: &str = "\
 credential 856 773 0
 payment 178 178 0
-government-id 96 92 0
-contact 402 385 1
+government-id 96 94 0
+contact 402 388 1
 network 141 140 0
-person 1047 590 10
+person 1047 696 10
 negatives 732 changed 11
-names 396 470
-addresses 274 284
+names 396 467
+addresses 321 331
 ";
 
 fn summary(s: &eval::Score) -> String {

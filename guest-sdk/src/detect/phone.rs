@@ -45,6 +45,10 @@ macro_rules! phone_words_before {
             "móvil",
             "movil",
             "number is",
+            // `callback` alone names a function in code (`callback 2 of 3`); with
+            // `number` after it, a phone number follows.
+            "callback number",
+            "call-back number",
             "电话",
             "手机",
             "電話",
@@ -542,6 +546,7 @@ pub const RULES: &[Rule] = &[
                 "«(02) 1234 5678»",
                 "«0412 345 678»",
                 "my number is «4155552671»",
+                "callback number «6045550187» confirmed",
             ],
             keeps: &[
                 "released 2024-05-01 at 12:34:56",
@@ -555,6 +560,7 @@ pub const RULES: &[Rule] = &[
                 "pod api-5d8f7c9b4-x2k9p",
                 "page 3/4 and 10/100",
                 "listening on port 8080 pid 4242",
+                "callback 1712345678 fired",
             ],
         },
     },

@@ -816,6 +816,15 @@ pub fn name_then_value(text: &[u8], _start: usize, end: usize) -> bool {
     starts(b"value") || starts(b"parametervalue")
 }
 
+/// `variable "…" {` and a `default` later in the text: a Terraform variable's
+/// default value, the `secret-terraform-default` rule.
+pub fn variable_then_default(text: &[u8], start: usize, end: usize) -> bool {
+    let i = skip_spaces(text, end);
+    starts_word(text, start)
+        && text.get(i) == Some(&b'"')
+        && memchr::memmem::find(&text[i..], b"default").is_some()
+}
+
 /// `<…secret word…>` or `<…secret word attr="…">`: an XML element named for a secret.
 pub fn in_element_name(text: &[u8], start: usize, end: usize) -> bool {
     let mut i = start;
@@ -1145,7 +1154,11 @@ impl<'a> Shape<'a> {
                     // one, whatever else is in it.
                     (hex4s, quads, grouped, card, zero) = (0, 0, 0, 0, 0);
                     (spaced, dotted, hex_colons, hex_dashes) = (0, 0, 0, 0);
-                    (after_token, after_digits, house, capitalised) = (true, false, false, false);
+                    (after_token, after_digits, capitalised) = (true, false, false);
+                    // Digits after an escaped line break (`\n61 Short Footway`): the
+                    // `n` is the escape's, the digits a house number starting a line.
+                    house =
+                        start > 0 && bytes[start - 1] == b'\\' && escaped_number(bytes, start, i);
                     base64 += len;
                     base64_hex_only = false;
                     continue;
@@ -1490,6 +1503,14 @@ fn pan_at(b: &[u8], i: usize) -> bool {
 /// the `sensitive-key` rule's trigger. The key is found as that rule's regex finds it:
 /// the run of `[A-Za-z0-9_.-]` before the operator, past spaces, a quote and a
 /// backslash.
+/// `bytes[start..end]` is an escape's letter (`n`, `r`, `t`; the backslash stands
+/// before `start`) and then one to twelve digits: a number starting an escaped line.
+fn escaped_number(bytes: &[u8], start: usize, end: usize) -> bool {
+    matches!(bytes[start], b'n' | b'r' | b't')
+        && (2..=13).contains(&(end - start))
+        && bytes[start + 1..end].iter().all(u8::is_ascii_digit)
+}
+
 pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
     let bytes = s.text.as_bytes();
     let is_key = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
@@ -1786,11 +1807,15 @@ mod tests {
                             s.end_digit_run(bytes, start + k, k, bytes[start + k]);
                         }
                     }
-                    // Digits and one letter after them (`12B`).
+                    // Digits and one letter after them (`12B`), or digits after an
+                    // escaped line break (`\n61`).
                     house = class & DIGIT != 0
                         && len <= 13
                         && bytes[i - 1].is_ascii_alphabetic()
-                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit);
+                        && bytes[start..i - 1].iter().all(u8::is_ascii_digit)
+                        || start > 0
+                            && bytes[start - 1] == b'\\'
+                            && escaped_number(bytes, start, i);
                     (grouped, card, after_digits) = (0, 0, false);
                     (zero, spaced, dotted) = (0, 0, 0);
                     // The one letter a digit rule takes: a Chinese resident id's check `X`.

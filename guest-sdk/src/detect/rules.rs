@@ -442,7 +442,9 @@ const CORE: &[Rule] = &[
         pattern: concat!(
             r##"(?i)(?:^|[\s'"])--?[A-Za-z0-9_-]*?"##,
             secret_words!(),
-            r##"[ \t]+(?:"(?P<v1>[^"\r\n]+)"|'(?P<v2>[^'\r\n]+)'|(?P<v3>[^\s"'-][^\s"']*))"##,
+            // A bare value stops at CJK punctuation, as `assigned_value!` does (`--token
+            // …，姓名：王伟` ran into a name; found by the planted-secrets property test).
+            r##"[ \t]+(?:"(?P<v1>[^"\r\n]+)"|'(?P<v2>[^'\r\n]+)'|(?P<v3>[^\s"'-][^\s"'，；。、：]*))"##,
             r##"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user)[ \t]*["']?[^\s:"']+:(?P<v4>[^\s"']+)"##,
             r##"|\bsshpass[ \t]+-p[ \t]*(?P<v5>[^\s"']+)"##,
             r##"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p(?P<v6>[^\s"'-][^\s"']*)"##,
@@ -629,6 +631,7 @@ const CORE: &[Rule] = &[
                 "signupgeniusPRIVATE.«{h32}»",
                 "cliengo-SECRET-«{uuid}»",
                 "ethplorerSecretKey-«{a20}»",
+                "cliengo-SECRET-«cecffaea-{h4}-4{h3}-a{h3}-{h12}»",
             ],
             keeps: &[
                 "<134>1 2026-03-01T11:25:04.064Z auth-service-k4m8lmvsv-drfqq auth-service 3349",
@@ -656,6 +659,31 @@ const CORE: &[Rule] = &[
         ),
         validate: Some(v::assigned_secret),
         examples: Examples::NONE,
+    },
+    Rule {
+        name: "secret-terraform-default",
+        category: Credential,
+        trigger: Trigger::literals_near(&["variable"], prefilter::variable_then_default),
+        // A Terraform variable named for a secret and the default it declares:
+        // `variable "okta_api_token" {` then, lines later, `default = "…"`. The name
+        // says what the value is, whatever it looks like.
+        pattern: concat!(
+            r#"\bvariable[ \t]+"(?i:[A-Za-z0-9_.-]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_.-]*)"[ \t]*\{[^{}]*?\bdefault[ \t]*=[ \t]*"(?P<v>(?:[^"\\\r\n]|\\.)*)""#
+        ),
+        validate: Some(v::assigned_secret),
+        examples: Examples {
+            masks: &[
+                "variable \"okta_api_token\" {{\n  default = \"«{a42}»\"\n}}",
+                "variable \"db_password\" {{\n  type      = string\n  sensitive = true\n  default   = \"«{a16}»\"\n}}",
+            ],
+            keeps: &[
+                "variable \"region\" {{\n  default = \"eu-west-1\"\n}}",
+                "variable \"api_token\" {{\n  default = \"${{var.fallback}}\"\n}}",
+                "variable \"api_token\" {{\n  type = string\n}}\nvariable \"zone\" {{\n  default = \"b\"\n}}",
+            ],
+        },
     },
     Rule {
         name: "sensitive-key",

@@ -682,6 +682,21 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
     if b.len() > 130 {
         return false;
     }
+    // A UUID first: its first group may be all letters (`cecffaea-…`, hex digits a to
+    // f only, about one UUID in 2,500), which the word test below would take for a
+    // word (found by the planted-secrets property test).
+    let uuid_shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    if uuid_shaped {
+        // The name the secret word is glued to, not the words before it.
+        let before = c.before(40);
+        let name = before[word_start(before, |ch| {
+            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
+        })..]
+            .to_ascii_lowercase();
+        return !ID_WORDS.iter().any(|w| name.contains(w));
+    }
     let first = v.split(['-', '_', '+', '/', '=']).next().unwrap_or("");
     if first.len() >= 4 && first.bytes().all(|c| c.is_ascii_lowercase()) {
         return false;
@@ -697,18 +712,6 @@ pub fn glued_secret(c: &Candidate<'_>) -> bool {
         && parts.iter().all(|p| alnum_lower(p))
     {
         return false;
-    }
-    let uuid_shaped = b.len() == 36
-        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
-    if uuid_shaped {
-        // The name the secret word is glued to, not the words before it.
-        let before = c.before(40);
-        let name = before[word_start(before, |ch| {
-            ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')
-        })..]
-            .to_ascii_lowercase();
-        return !ID_WORDS.iter().any(|w| name.contains(w));
     }
     random_token(c)
 }
@@ -1056,7 +1059,30 @@ pub fn placeholder_value(v: &str) -> bool {
 /// A value assigned to a secret-like name (`secret-assignment`): not a placeholder,
 /// and not the next pair (see `not_next_pair`).
 pub fn assigned_secret(c: &Candidate<'_>) -> bool {
-    !placeholder_value(c.value()) && not_next_pair(c)
+    !placeholder_value(c.value())
+        && not_next_pair(c)
+        && !closing_rest(c.value())
+        && !key_glued_to_a_mask(c)
+}
+
+/// The key before the value is glued to a `partial` mask (`****BpWD：日`: the last
+/// four characters of a masked token spell `pwd`; found by the property tests, a
+/// second pass masked what followed): no key, only a masked value's tail.
+fn key_glued_to_a_mask(c: &Candidate<'_>) -> bool {
+    let before = c
+        .before(80)
+        .trim_end_matches([' ', '\t', '"', '\'', '\\', ':', '=', '>', '-', '：']);
+    before
+        .trim_end_matches(|ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+        .ends_with('*')
+}
+
+/// What is left after a value once the value is gone: a closing bracket and nothing
+/// of letters or digits (`PwD:A) rk_live_…` masked by `remove` reads `PwD:) …`, and
+/// `)` must not be masked as the next pass's password; found by the property tests
+/// at 20,000 cases, on a Stripe key and on a connection string after such a pair).
+fn closing_rest(v: &str) -> bool {
+    v.starts_with([')', ']', '}', '>']) && !v.chars().any(char::is_alphanumeric)
 }
 
 /// Words a sentence puts after `password` that are no password.
@@ -1284,6 +1310,17 @@ pub fn sensitive_key(c: &Candidate<'_>) -> bool {
 mod tests {
     use super::*;
     use crate::detect::Policy;
+
+    #[test]
+    fn a_closing_bracket_alone_is_no_assigned_secret() {
+        assert!(!check(assigned_secret, "PwD:) rest", ")"));
+        assert!(!check(assigned_secret, "pwd=]) rest", "])"));
+        assert!(check(assigned_secret, "pwd=)x7Qm2 rest", ")x7Qm2"));
+        assert!(check(assigned_secret, "pwd=A rest", "A"));
+        // A partial mask's tail that spells a key word is no key.
+        assert!(!check(assigned_secret, " ****BpWD：日", "日"));
+        assert!(check(assigned_secret, "** BpWD：日本", "日本"));
+    }
 
     fn check(f: fn(&Candidate<'_>) -> bool, haystack: &str, value: &str) -> bool {
         let policy = Policy::default();
