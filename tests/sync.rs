@@ -96,7 +96,17 @@ tenants:
     assert_eq!((status, e["error"]["code"].as_str()), (404, Some("unknown_ticket")), "{e}");
     let (status, e) = post(json!({"ticket_id": "PLAT-1", "state": "triaged"}), None, Some(service)).await;
     assert_eq!((status, e["error"]["code"].as_str()), (400, Some("invalid_event")), "{e}");
+
+    // GitLab's issue event, authenticated by its X-Gitlab-Token (the secret itself).
+    let gitlab = |token: &str| {
+        let req = host.http.post(host.url("/internal/ticket/events")).header("X-Gitlab-Token", token.to_string());
+        req.json(&json!({"object_kind": "issue", "user": {"username": "cy"}, "object_attributes": {"iid": "PLAT-1", "action": "close", "state": "closed"}}))
+    };
+    assert_eq!(gitlab("not-the-secret").send().await.unwrap().status().as_u16(), 401);
+    let r: Value = gitlab(&secret).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["effect"].as_str(), r["task_state"].as_str()), (Some("closed"), Some("closed")), "{r}");
+
     let (_, audit) = host.get("/internal/audit").await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter(|e| e["actor"] == "ticket-system").filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(actions, ["ticket.closed", "ticket.reopened"]);
+    assert_eq!(actions, ["ticket.closed", "ticket.reopened", "ticket.closed"]);
 }

@@ -781,10 +781,11 @@ async fn get_markdown(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(
 
 /// The ticket system's webhook: a person closed, reopened or reassigned a ticket.
 /// Authenticated by `X-Hub-Signature-256` (HMAC-SHA256 of the body with
-/// `ticket.webhook_secret`) or a service token; the access table marks the route
+/// `ticket.webhook_secret`), GitLab's `X-Gitlab-Token` (the secret itself) or a
+/// service token; the access table marks the route
 /// public because the signature is checked here.
 #[utoipa::path(post, path = "/internal/ticket/events", tag = "diagnosis",
-    request_body(content = Object, description = "`{\"ticket_id\", \"state\": \"closed\"|\"open\", \"assignee\"?, \"actor\"?, \"tenant\"?}` or a GitHub issues event"),
+    request_body(content = Object, description = "`{\"ticket_id\", \"state\": \"closed\"|\"open\", \"assignee\"?, \"actor\"?, \"tenant\"?}`, a GitHub issues event or a GitLab issue event"),
     responses(
         (status = 200, description = "Applied to the ticket and its task", body = crate::ticket::sync::Applied),
         (status = 400, description = "Not a ticket event casefile follows", body = ErrorBody),
@@ -793,11 +794,14 @@ async fn get_markdown(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(
     ))]
 async fn ticket_events(State(app): State<Arc<App>>, headers: axum::http::HeaderMap, RawBody(body): RawBody) -> ApiResult<Json<crate::ticket::sync::Applied>> {
     let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let gitlab_token = headers.get("x-gitlab-token").and_then(|v| v.to_str().ok());
     let secret = app.config.ticket.webhook_secret.as_deref().filter(|s| !s.is_empty());
-    let scope = match (signature, secret) {
-        (Some(sig), Some(secret)) if crate::ticket::sync::signed(secret, &body, sig) => Scope::All,
-        (Some(_), _) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the X-Hub-Signature-256 signature does not match ticket.webhook_secret")),
-        (None, _) => {
+    let scope = match (signature, gitlab_token, secret) {
+        (Some(sig), _, Some(secret)) if crate::ticket::sync::signed(secret, &body, sig) => Scope::All,
+        (Some(_), _, _) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the X-Hub-Signature-256 signature does not match ticket.webhook_secret")),
+        (None, Some(token), Some(secret)) if crate::ticket::sync::gitlab_token_matches(secret, token) => Scope::All,
+        (None, Some(_), _) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the X-Gitlab-Token does not match ticket.webhook_secret")),
+        (None, None, _) => {
             let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
             let who = match bearer {
                 Some(t) => crate::access::authenticate(&app.store, t).await?,

@@ -33,10 +33,15 @@ pub enum Change {
 }
 
 /// Reads the platform's shape (`{"ticket_id", "state": "closed"|"open",
-/// "assignee"?, "actor"?, "tenant"?}`) or GitHub's issues event (`{"action":
+/// "assignee"?, "actor"?, "tenant"?}`), GitHub's issues event (`{"action":
 /// "closed"|"reopened"|"assigned", "issue": {"number"}, "assignee"?: {"login"},
-/// "sender": {"login"}}`).
+/// "sender": {"login"}}`) or GitLab's issue event (`{"object_kind": "issue",
+/// "object_attributes": {"iid", "action": "close"|"reopen"|"update"}, "changes"?:
+/// {"assignees"?: {"current": [{"username"}]}}, "user": {"username"}}`).
 pub fn parse(body: &Value) -> Result<TicketEvent, String> {
+    if body["object_kind"] == "issue" {
+        return parse_gitlab(body);
+    }
     if let Some(issue) = body.get("issue") {
         let id = match &issue["number"] {
             Value::Number(n) => n.to_string(),
@@ -64,6 +69,32 @@ pub fn parse(body: &Value) -> Result<TicketEvent, String> {
         change,
         by: body["actor"].as_str().map(str::to_string),
     })
+}
+
+/// GitLab's issue event; the ticket id is the issue's `iid`, as the GitLab mapper
+/// keeps it. An `update` counts only when it changed the assignees.
+fn parse_gitlab(body: &Value) -> Result<TicketEvent, String> {
+    let attrs = &body["object_attributes"];
+    let id = match &attrs["iid"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if !s.is_empty() => s.clone(),
+        _ => return Err("object_attributes.iid is missing".into()),
+    };
+    let assignees = body.pointer("/changes/assignees/current").and_then(Value::as_array);
+    let change = match (attrs["action"].as_str(), assignees) {
+        (Some("close"), _) => Change::Closed,
+        (Some("reopen"), _) => Change::Reopened,
+        (Some("update"), Some(now)) => Change::Assigned(now.iter().filter_map(|a| a["username"].as_str()).collect::<Vec<_>>().join(", ")),
+        (other, _) => return Err(format!("action {other:?} is not one casefile follows (close, reopen, an update of the assignees)")),
+    };
+    Ok(TicketEvent { ticket_id: id, tenant: None, change, by: body["user"]["username"].as_str().map(str::to_string) })
+}
+
+/// Whether GitLab's `X-Gitlab-Token` header is the configured secret (GitLab sends
+/// the secret itself, not a signature), compared in constant time.
+pub fn gitlab_token_matches(secret: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    secret.len() == token.len() && bool::from(secret.as_bytes().ct_eq(token.as_bytes()))
 }
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`,
@@ -182,6 +213,24 @@ mod tests {
         assert_eq!(parse(&platform).unwrap().change, Change::Reopened);
         assert!(parse(&serde_json::json!({"action": "labeled", "issue": {"number": 1}})).is_err());
         assert!(parse(&serde_json::json!({"state": "closed"})).is_err());
+    }
+
+    #[test]
+    fn gitlab_issue_events_parse() {
+        // Trimmed from GitLab's documented issue event.
+        let close = serde_json::json!({"object_kind": "issue", "event_type": "issue", "user": {"username": "root"},
+            "object_attributes": {"id": 301, "iid": 23, "action": "close", "state": "closed"}});
+        assert_eq!(parse(&close).unwrap(), TicketEvent { ticket_id: "23".into(), tenant: None, change: Change::Closed, by: Some("root".into()) });
+        let reopen = serde_json::json!({"object_kind": "issue", "object_attributes": {"iid": 23, "action": "reopen"}});
+        assert_eq!(parse(&reopen).unwrap().change, Change::Reopened);
+        let assigned = serde_json::json!({"object_kind": "issue", "object_attributes": {"iid": 23, "action": "update"},
+            "changes": {"assignees": {"previous": [], "current": [{"username": "user1"}, {"username": "user2"}]}}});
+        assert_eq!(parse(&assigned).unwrap().change, Change::Assigned("user1, user2".into()));
+        // A title edit is no news for casefile; nor is an event without the iid.
+        assert!(parse(&serde_json::json!({"object_kind": "issue", "object_attributes": {"iid": 23, "action": "update"}, "changes": {"title": {}}})).is_err());
+        assert!(parse(&serde_json::json!({"object_kind": "issue", "object_attributes": {"action": "close"}})).is_err());
+        assert!(gitlab_token_matches("s3cret", "s3cret"));
+        assert!(!gitlab_token_matches("s3cret", "s3creT") && !gitlab_token_matches("s3cret", "s3cret2") && !gitlab_token_matches("s3cret", ""));
     }
 
     #[test]
