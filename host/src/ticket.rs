@@ -306,8 +306,12 @@ async fn send(app: &App, t: &Target, action: wit::TicketAction, s: &wit::ReportS
         Ok(r) => r,
         Err(a) => return a,
     };
+    let decided = by_status(response.status, &response.headers, &response.body);
+    if let Some(retry @ Attempt::Retry(_)) = decided {
+        return retry;
+    }
     let parsed = app.runtime.parse_ticket_response(&t.mapper, action, &response).await;
-    match judged(t, &response, parsed) {
+    match judged(t, response.status, decided, parsed) {
         Err(a) => a,
         Ok(got) if matches!(action, wit::TicketAction::Create) => {
             if got.id.is_empty() {
@@ -340,8 +344,12 @@ async fn comment_apart(app: &App, t: &Target, ticket: &wit::TicketRef, comment: 
         Ok(r) => r,
         Err(a) => return a,
     };
+    let decided = by_status(response.status, &response.headers, &response.body);
+    if let Some(retry @ Attempt::Retry(_)) = decided {
+        return retry;
+    }
     let parsed = app.runtime.parse_ticket_comment(&t.mapper, &response).await;
-    match judged(t, &response, parsed) {
+    match judged(t, response.status, decided, parsed) {
         Ok(()) => Attempt::Delivered(None),
         Err(a) => a,
     }
@@ -370,12 +378,12 @@ async fn exchange(app: &App, t: &Target, req: wit::HttpRequest) -> Result<wit::H
     Ok(wit::HttpResponse { status: answer.status, headers, body: answer.body })
 }
 
-/// What an answer means: its status decides a refusal or an outage first (the
-/// mapper's reading `parsed` may still say why it was refused, in the ticket
-/// system's terms: Redmine's 422 `errors`, for one); otherwise the mapper's reading.
-fn judged<T>(t: &Target, response: &wit::HttpResponse, parsed: Result<T, CallError>) -> Result<T, Attempt> {
-    let status = response.status;
-    match by_status(status, &response.headers, &response.body) {
+/// What an answer means. Its status decides first: an outage (`decided` a retry)
+/// is retried without asking the mapper; a refusal keeps the mapper's reading
+/// `parsed` when that says why in the ticket system's terms (Redmine's 422
+/// `errors`, for one); otherwise the mapper's reading is the answer.
+fn judged<T>(t: &Target, status: u16, decided: Option<Attempt>, parsed: Result<T, CallError>) -> Result<T, Attempt> {
+    match decided {
         Some(Attempt::Rejected(host_words)) => Err(match parsed {
             Err(CallError::Plugin { error: wit::PluginError::InvalidInput(m) | wit::PluginError::Denied(m), .. }) => {
                 let words: String = crate::telemetry::scrub(&m).chars().take(500).collect();
