@@ -33,6 +33,9 @@ pub mod otlp;
 #[cfg(feature = "bindings")]
 pub mod records;
 pub mod settings;
+/// Ticket mappers' titles, bodies and refusals; the parts that take WIT types need
+/// the `bindings` feature, as in `http`.
+pub mod ticket_text;
 #[cfg(feature = "bindings")]
 mod words;
 
