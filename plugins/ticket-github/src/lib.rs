@@ -29,6 +29,10 @@ use bindings::exports::casefile::plugin::mapper::Guest;
 use bindings::exports::casefile::plugin::ticket_comments::Guest as CommentsGuest;
 use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url};
+use casefile_guest::settings;
+use casefile_guest::ticket_text::{
+    cap_with_tail, invalid, one_line, reasons_or_excerpt, refusal, report_tail, Fingerprint, Refusals,
+};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -60,17 +64,6 @@ struct Settings {
 
 const FIELDS: &[&str] = &["owner", "repo", "labels", "assignees"];
 
-/// `settings.<name>` as a `T`, or an error naming the field.
-fn setting<T: serde::de::DeserializeOwned>(obj: &serde_json::Map<String, Value>, name: &str) -> Result<Option<T>, PluginError> {
-    obj.get(name)
-        .map(|v| serde_json::from_value(v.clone()).map_err(|e| invalid(format!("settings.{name}: {e}"))))
-        .transpose()
-}
-
-fn invalid(m: impl Into<String>) -> PluginError {
-    PluginError::InvalidInput(m.into())
-}
-
 /// A login or organisation name: letters, digits, `-` (and `_`, which managed
 /// enterprise users' logins carry), not starting with `-`.
 fn is_login(s: &str) -> bool {
@@ -92,17 +85,16 @@ fn is_repo_name(s: &str) -> bool {
 impl Settings {
     fn parse(json: &str) -> Result<Settings, PluginError> {
         const NEEDS: &str = "the GitHub mapper needs {\"owner\": \"<account or organisation>\", \"repo\": \"<repository>\"}";
-        let json = if json.trim().is_empty() { "{}" } else { json };
-        let v: Value = serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e} ({NEEDS})")))?;
-        let obj = v.as_object().ok_or_else(|| invalid(format!("settings: not a JSON object ({NEEDS})")))?;
-        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid(format!("settings: unknown field `{k}`, expected one of {}", FIELDS.join(", "))));
-        }
+        let obj = settings::object(json, NEEDS, FIELDS).map_err(invalid)?;
         let s = Settings {
-            owner: setting(obj, "owner")?.ok_or_else(|| invalid(format!("settings.owner is required ({NEEDS})")))?,
-            repo: setting(obj, "repo")?.ok_or_else(|| invalid(format!("settings.repo is required ({NEEDS})")))?,
-            labels: setting(obj, "labels")?.unwrap_or_default(),
-            assignees: setting(obj, "assignees")?.unwrap_or_default(),
+            owner: settings::get(&obj, "owner")
+                .map_err(invalid)?
+                .ok_or_else(|| invalid(format!("settings.owner is required ({NEEDS})")))?,
+            repo: settings::get(&obj, "repo")
+                .map_err(invalid)?
+                .ok_or_else(|| invalid(format!("settings.repo is required ({NEEDS})")))?,
+            labels: settings::get(&obj, "labels").map_err(invalid)?.unwrap_or_default(),
+            assignees: settings::get(&obj, "assignees").map_err(invalid)?.unwrap_or_default(),
         };
         if !is_login(s.owner.trim()) {
             return Err(invalid(format!(
@@ -196,7 +188,7 @@ impl Guest for GitHubIssues {
                 Ok(json_request(
                     HttpMethod::Post,
                     format!("{repo}/issues/{n}/comments"),
-                    &json!({ "body": cap_body(&text, report.report_url.as_deref()) }),
+                    &json!({ "body": cap_with_tail(&text, "", BODY_MAX_CHARS, "GitHub", report.report_url.as_deref()) }),
                 ))
             }
             // The comment goes in a second request (`build-comment`): PATCH cannot carry one.
@@ -274,7 +266,7 @@ impl CommentsGuest for GitHubIssues {
         Ok(json_request(
             HttpMethod::Post,
             format!("{repo}/issues/{n}/comments"),
-            &json!({ "body": cap_body(&comment, None) }),
+            &json!({ "body": cap_with_tail(&comment, "", BODY_MAX_CHARS, "GitHub", None) }),
         ))
     }
 
@@ -283,134 +275,78 @@ impl CommentsGuest for GitHubIssues {
     }
 }
 
+/// How GitHub's refusals read (see `check_status`).
+const REFUSALS: Refusals = Refusals {
+    vendor: "GitHub",
+    denied: "GitHub refused the credentials ({status}): check ticket.credentials (a token that may write the repository's issues): {why}",
+    not_found: "GitHub has no such repository or issue, or the token cannot see it (404): {why}",
+    refused: "GitHub refused the request ({status}): {why}",
+};
+
 /// GitHub's error answers (`{"message", "errors": [...], "documentation_url"}`) in
 /// its own words. The host refuses a 4xx (other than 408/429) without retrying and
-/// keeps this message. Only the message, field names and codes are kept: GitHub's
-/// `errors[].value` may echo what was sent.
+/// keeps this message; a 403 or 429 that says the rate limit is `unavailable`.
 fn check_status(response: &HttpResponse) -> Result<(), PluginError> {
     let status = response.status;
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let v = serde_json::from_slice::<Value>(&response.body).ok();
-    let mut words = Vec::new();
-    if let Some(v) = &v {
-        if let Some(m) = v["message"].as_str().filter(|m| !m.is_empty()) {
-            words.push(m.to_owned());
-        }
-        for e in v["errors"].as_array().into_iter().flatten() {
-            match e {
-                Value::String(s) => words.push(s.clone()),
-                Value::Object(_) => {
-                    let mut part = Vec::new();
-                    if let Some(f) = e["field"].as_str() {
-                        let resource = e["resource"].as_str().map(|r| format!("{r}.")).unwrap_or_default();
-                        part.push(format!("{resource}{f}"));
-                    }
-                    if let Some(c) = e["code"].as_str() {
-                        part.push(c.to_owned());
-                    }
-                    if let Some(m) = e["message"].as_str() {
-                        part.push(m.to_owned());
-                    }
-                    if !part.is_empty() {
-                        words.push(part.join(" "));
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(d) = v["documentation_url"].as_str() {
-            words.push(format!("see {d}"));
-        }
-    }
-    let why = if words.is_empty() { body_excerpt(&response.body, 200) } else { words.join("; ") };
+    let why = reasons_or_excerpt(&response.body, reasons);
     let rate_limited = response.headers.iter().any(|h| {
         (h.key.eq_ignore_ascii_case("x-ratelimit-remaining") && h.value.trim() == "0")
             || h.key.eq_ignore_ascii_case("retry-after")
     }) || why.to_ascii_lowercase().contains("rate limit");
     Err(match status {
         403 | 429 if rate_limited => PluginError::Unavailable(format!("GitHub's rate limit ({status}): {why}")),
-        401 | 403 => PluginError::Denied(format!(
-            "GitHub refused the credentials ({status}): check ticket.credentials (a token that may write the repository's issues): {why}"
-        )),
-        404 => invalid(format!(
-            "GitHub has no such repository or issue, or the token cannot see it (404): {why}"
-        )),
         410 => invalid(format!("GitHub says the issue is gone or issues are disabled (410): {why}")),
-        408 | 429 | 500.. => PluginError::Unavailable(format!("GitHub answered {status}: {why}")),
-        _ => invalid(format!("GitHub refused the request ({status}): {why}")),
+        _ => refusal(&REFUSALS, status, &why),
     })
 }
 
-fn title(t: &str) -> String {
-    // One line: a title with a newline reads as garbage in GitHub's lists.
-    let one_line = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= TITLE_MAX_CHARS {
-        return one_line;
+/// The reasons in a GitHub error answer: its message, its `errors` (strings, or the
+/// resource's field, code and message: only those, as `errors[].value` may echo what
+/// was sent) and where the documentation is.
+fn reasons(v: &Value) -> Option<String> {
+    let mut words = Vec::new();
+    if let Some(m) = v["message"].as_str().filter(|m| !m.is_empty()) {
+        words.push(m.to_owned());
     }
-    let mut s: String = one_line.chars().take(TITLE_MAX_CHARS - 1).collect();
-    s.push('…');
-    s
-}
-
-/// `text` cut to fit GitHub's body limit, with a note saying so (and where the full
-/// report is, when there is a link).
-fn cap_body(text: &str, report_url: Option<&str>) -> String {
-    cap_with_tail(text, "", report_url)
-}
-
-/// `text` then `tail`, within BODY_MAX_CHARS: the text is cut, never the tail (which
-/// carries the fingerprint marker).
-fn cap_with_tail(text: &str, tail: &str, report_url: Option<&str>) -> String {
-    let total = text.chars().count();
-    if total + tail.chars().count() <= BODY_MAX_CHARS {
-        return format!("{text}{tail}");
-    }
-    let where_full = report_url.map(|u| format!("; the full report: {u}")).unwrap_or_default();
-    // The note's length depends on the count it prints; sized with the total (no shorter).
-    let note_len = format!("\n\n… (cut to {total} of {total} characters for GitHub's limit{where_full})").chars().count();
-    let keep = BODY_MAX_CHARS.saturating_sub(tail.chars().count() + note_len);
-    let kept: String = text.chars().take(keep).collect();
-    format!("{kept}\n\n… (cut to {keep} of {total} characters for GitHub's limit{where_full}){tail}")
-}
-
-/// The fingerprint as a hidden HTML comment, so a person (or a later search) can tie
-/// the issue to its failure. Only characters that cannot end the comment: no `>`,
-/// and no `--` (a run of dashes is kept as one).
-fn fingerprint_marker(fingerprint: &str) -> String {
-    let mut safe = String::with_capacity(fingerprint.len());
-    for c in fingerprint.chars() {
-        let keep = c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/') || (c == '-' && !safe.ends_with('-'));
-        if keep {
-            safe.push(c);
+    for e in v["errors"].as_array().into_iter().flatten() {
+        match e {
+            Value::String(s) => words.push(s.clone()),
+            Value::Object(_) => {
+                let mut part = Vec::new();
+                if let Some(f) = e["field"].as_str() {
+                    let resource = e["resource"].as_str().map(|r| format!("{r}.")).unwrap_or_default();
+                    part.push(format!("{resource}{f}"));
+                }
+                if let Some(c) = e["code"].as_str() {
+                    part.push(c.to_owned());
+                }
+                if let Some(m) = e["message"].as_str() {
+                    part.push(m.to_owned());
+                }
+                if !part.is_empty() {
+                    words.push(part.join(" "));
+                }
+            }
+            _ => {}
         }
     }
-    format!("\n<!-- casefile-fingerprint: {safe} -->\n")
+    if let Some(d) = v["documentation_url"].as_str() {
+        words.push(format!("see {d}"));
+    }
+    (!words.is_empty()).then(|| words.join("; "))
 }
 
 fn create_body(settings: &Settings, r: &ReportSummary) -> Value {
-    let mut tail = String::from("\n\n---\n");
-    if let Some(url) = &r.report_url {
-        tail.push_str(&format!("Report: {url}\n"));
-    }
-    tail.push_str(&format!(
-        "casefile task {}, tenant {}, plugin {}{}, severity {}, error event {}\n",
-        r.task_id,
-        r.tenant,
-        r.plugin_id,
-        r.plugin_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
-        r.severity.as_str(),
-        r.error_event_id,
-    ));
-    if !r.owners.is_empty() {
-        tail.push_str(&format!("Owners: {}\n", r.owners.join(", ")));
-    }
-    tail.push_str(&fingerprint_marker(&r.fingerprint));
+    // The fingerprint as a hidden comment: GitHub's Markdown does not show it.
+    let tail = report_tail(r, Fingerprint::Marker);
     let labels: Vec<&str> = settings.labels.iter().map(|l| l.trim()).collect();
     let mut body = json!({
-        "title": title(&r.title),
-        "body": cap_with_tail(&r.markdown, &tail, r.report_url.as_deref()),
+        // One line: a title with a newline reads as garbage in GitHub's lists.
+        "title": one_line(&r.title, TITLE_MAX_CHARS),
+        "body": cap_with_tail(&r.markdown, &tail, BODY_MAX_CHARS, "GitHub", r.report_url.as_deref()),
         "labels": labels,
     });
     if !settings.assignees.is_empty() {
@@ -424,6 +360,7 @@ bindings::export!(GitHubIssues with_types_in bindings);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casefile_guest::ticket_text::fingerprint_marker;
     use casefile_guest::types::{Field, Severity};
     use schema_check::{request_schema, violations};
 
