@@ -30,6 +30,8 @@ use bindings::exports::casefile::plugin::mapper::Guest;
 use bindings::exports::casefile::plugin::ticket_comments::Guest as CommentsGuest;
 use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url, percent_encode};
+use casefile_guest::settings;
+use casefile_guest::ticket_text::{cap_with_tail, check_answer, invalid, one_line, report_tail, Fingerprint, Refusals};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -58,17 +60,6 @@ struct Settings {
 
 const FIELDS: &[&str] = &["project", "labels", "assignee_ids"];
 
-/// `settings.<name>` as a `T`, or an error naming the field.
-fn setting<T: serde::de::DeserializeOwned>(obj: &serde_json::Map<String, Value>, name: &str) -> Result<Option<T>, PluginError> {
-    obj.get(name)
-        .map(|v| serde_json::from_value(v.clone()).map_err(|e| invalid(format!("settings.{name}: {e}"))))
-        .transpose()
-}
-
-fn invalid(m: impl Into<String>) -> PluginError {
-    PluginError::InvalidInput(m.into())
-}
-
 /// A project path: `/`-separated segments of letters, digits, `_`, `-` and `.`,
 /// at least a namespace and a name.
 fn is_project_path(p: &str) -> bool {
@@ -84,16 +75,11 @@ fn is_project_path(p: &str) -> bool {
 impl Settings {
     fn parse(json: &str) -> Result<Settings, PluginError> {
         const NEEDS: &str = "the GitLab mapper needs {\"project\": \"<group>/<project>\"} or a numeric project id";
-        let json = if json.trim().is_empty() { "{}" } else { json };
-        let v: Value = serde_json::from_str(json).map_err(|e| invalid(format!("settings: {e} ({NEEDS})")))?;
-        let obj = v.as_object().ok_or_else(|| invalid(format!("settings: not a JSON object ({NEEDS})")))?;
-        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid(format!("settings: unknown field `{k}`, expected one of {}", FIELDS.join(", "))));
-        }
+        let obj = settings::object(json, NEEDS, FIELDS).map_err(invalid)?;
         let s = Settings {
             project: obj.get("project").cloned().ok_or_else(|| invalid(format!("settings.project is required ({NEEDS})")))?,
-            labels: setting(obj, "labels")?.unwrap_or_default(),
-            assignee_ids: setting(obj, "assignee_ids")?.unwrap_or_default(),
+            labels: settings::get(&obj, "labels").map_err(invalid)?.unwrap_or_default(),
+            assignee_ids: settings::get(&obj, "assignee_ids").map_err(invalid)?.unwrap_or_default(),
         };
         match &s.project {
             Value::String(p) if is_project_path(p.trim()) => {}
@@ -187,7 +173,7 @@ impl Guest for GitLabIssues {
                 Ok(json_request(
                     HttpMethod::Post,
                     format!("{project}/issues/{iid}/notes"),
-                    &json!({ "body": cap(&text, "", NOTE_MAX_CHARS, report.report_url.as_deref()) }),
+                    &json!({ "body": cap_with_tail(&text, "", NOTE_MAX_CHARS, "GitLab", report.report_url.as_deref()) }),
                 ))
             }
             // The comment goes in a second request (`build-comment`).
@@ -245,7 +231,7 @@ impl CommentsGuest for GitLabIssues {
         Ok(json_request(
             HttpMethod::Post,
             format!("{project}/issues/{iid}/notes"),
-            &json!({ "body": cap(&comment, "", NOTE_MAX_CHARS, None) }),
+            &json!({ "body": cap_with_tail(&comment, "", NOTE_MAX_CHARS, "GitLab", None) }),
         ))
     }
 
@@ -271,87 +257,27 @@ fn message_words(v: &Value) -> Option<String> {
     }
 }
 
+/// How GitLab's refusals read (see `check_status`).
+const REFUSALS: Refusals = Refusals {
+    vendor: "GitLab",
+    denied: "GitLab refused the credentials ({status}): check ticket.credentials (a token with the api scope, and the project's permissions): {why}",
+    not_found: "GitLab has no such project or issue, or the token cannot see it (404): {why}",
+    refused: "GitLab refused the request ({status}): {why}",
+};
+
 /// GitLab's error answers (`{"message": ...}` or `{"error": "..."}`) in its own
 /// words. The host refuses a 4xx (other than 408/429) without retrying and keeps
 /// this message.
 fn check_status(response: &HttpResponse) -> Result<(), PluginError> {
-    let status = response.status;
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let why = serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|v| message_words(&v["message"]).or_else(|| message_words(&v["error"])))
-        .unwrap_or_else(|| body_excerpt(&response.body, 200));
-    Err(match status {
-        401 | 403 => PluginError::Denied(format!(
-            "GitLab refused the credentials ({status}): check ticket.credentials (a token with the api scope, and the project's permissions): {why}"
-        )),
-        404 => invalid(format!("GitLab has no such project or issue, or the token cannot see it (404): {why}")),
-        408 | 429 | 500.. => PluginError::Unavailable(format!("GitLab answered {status}: {why}")),
-        _ => invalid(format!("GitLab refused the request ({status}): {why}")),
-    })
-}
-
-fn title(t: &str) -> String {
-    let one_line = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= TITLE_MAX_CHARS {
-        return one_line;
-    }
-    let mut s: String = one_line.chars().take(TITLE_MAX_CHARS - 1).collect();
-    s.push('…');
-    s
-}
-
-/// `text` then `tail` within `max` characters: the text is cut, with a note saying
-/// so, never the tail (which carries the fingerprint marker).
-fn cap(text: &str, tail: &str, max: usize, report_url: Option<&str>) -> String {
-    let total = text.chars().count();
-    if total + tail.chars().count() <= max {
-        return format!("{text}{tail}");
-    }
-    let where_full = report_url.map(|u| format!("; the full report: {u}")).unwrap_or_default();
-    // Sized with the total in place of the kept count, which is no longer.
-    let note_len = format!("\n\n… (cut to {total} of {total} characters for GitLab's limit{where_full})").chars().count();
-    let keep = max.saturating_sub(tail.chars().count() + note_len);
-    let kept: String = text.chars().take(keep).collect();
-    format!("{kept}\n\n… (cut to {keep} of {total} characters for GitLab's limit{where_full}){tail}")
-}
-
-/// The fingerprint as a hidden HTML comment (GitLab Markdown hides it), so the issue
-/// can be tied to its failure. No `>` and no `--`, which would end the comment.
-fn fingerprint_marker(fingerprint: &str) -> String {
-    let mut safe = String::with_capacity(fingerprint.len());
-    for c in fingerprint.chars() {
-        let keep = c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/') || (c == '-' && !safe.ends_with('-'));
-        if keep {
-            safe.push(c);
-        }
-    }
-    format!("\n<!-- casefile-fingerprint: {safe} -->\n")
+    check_answer(response, &REFUSALS, |v| message_words(&v["message"]).or_else(|| message_words(&v["error"])))
 }
 
 fn create_body(settings: &Settings, r: &ReportSummary) -> Value {
-    let mut tail = String::from("\n\n---\n");
-    if let Some(url) = &r.report_url {
-        tail.push_str(&format!("Report: {url}\n"));
-    }
-    tail.push_str(&format!(
-        "casefile task {}, tenant {}, plugin {}{}, severity {}, error event {}\n",
-        r.task_id,
-        r.tenant,
-        r.plugin_id,
-        r.plugin_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
-        r.severity.as_str(),
-        r.error_event_id,
-    ));
-    if !r.owners.is_empty() {
-        tail.push_str(&format!("Owners: {}\n", r.owners.join(", ")));
-    }
-    tail.push_str(&fingerprint_marker(&r.fingerprint));
+    // The fingerprint as a hidden comment: GitLab's Markdown does not show it.
+    let tail = report_tail(r, Fingerprint::Marker);
     let mut body = json!({
-        "title": title(&r.title),
-        "description": cap(&r.markdown, &tail, DESCRIPTION_MAX_CHARS, r.report_url.as_deref()),
+        "title": one_line(&r.title, TITLE_MAX_CHARS),
+        "description": cap_with_tail(&r.markdown, &tail, DESCRIPTION_MAX_CHARS, "GitLab", r.report_url.as_deref()),
     });
     // An array, as GitLab's OpenAPI description types it (it also takes "a,b").
     if !settings.labels.is_empty() {
@@ -368,6 +294,7 @@ bindings::export!(GitLabIssues with_types_in bindings);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casefile_guest::ticket_text::fingerprint_marker;
     use casefile_guest::types::Severity;
     use schema_check::{request_schema, violations};
 
