@@ -10,8 +10,9 @@
 //! account's e-mail as `username` and an API token).
 
 use casefile_guest::fields::field;
-use casefile_guest::http::{body_excerpt, join_url, percent_encode};
+use casefile_guest::http::{join_url, percent_encode};
 use casefile_guest::ticket_mapper::Guest;
+use casefile_guest::ticket_text::{check_answer, invalid, one_line, Refusals};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -42,10 +43,6 @@ struct Settings {
 
 fn default_issue_type() -> String {
     "Bug".into()
-}
-
-fn invalid(m: impl Into<String>) -> PluginError {
-    PluginError::InvalidInput(m.into())
 }
 
 impl Settings {
@@ -151,40 +148,25 @@ fn action_name(action: TicketAction) -> &'static str {
     }
 }
 
+/// How Jira's refusals read (see `check_status`).
+const REFUSALS: Refusals = Refusals {
+    vendor: "Jira",
+    denied: "Jira refused the credentials ({status}): check ticket.credentials (basic, the account's e-mail and an API token) and the project's permissions",
+    not_found: "Jira has no such issue or project, or the account cannot see it (404): {why}",
+    refused: "Jira refused the request ({status}): {why}",
+};
+
 /// Jira's error answers (`{"errorMessages": [...], "errors": {field: message}}`),
 /// in words that say what to do.
 fn check_status(response: &HttpResponse) -> Result<(), PluginError> {
-    let status = response.status;
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let mut reasons = Vec::new();
-    if let Ok(v) = serde_json::from_slice::<Value>(&response.body) {
-        reasons.extend(v["errorMessages"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned));
+    check_answer(response, &REFUSALS, |v| {
+        let mut reasons: Vec<String> =
+            v["errorMessages"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
         if let Some(fields) = v["errors"].as_object() {
             reasons.extend(fields.iter().map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or_default())));
         }
-    }
-    let why = if reasons.is_empty() { body_excerpt(&response.body, 200) } else { reasons.join("; ") };
-    Err(match status {
-        401 | 403 => PluginError::Denied(format!(
-            "Jira refused the credentials ({status}): check ticket.credentials (basic, the account's e-mail and an API token) and the project's permissions"
-        )),
-        404 => invalid(format!("Jira has no such issue or project, or the account cannot see it (404): {why}")),
-        408 | 429 | 500.. => PluginError::Unavailable(format!("Jira answered {status}: {why}")),
-        _ => invalid(format!("Jira refused the request ({status}): {why}")),
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     })
-}
-
-fn summary(title: &str) -> String {
-    // Jira's summary is one line.
-    let one_line = title.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= SUMMARY_MAX_CHARS {
-        return one_line;
-    }
-    let mut s: String = one_line.chars().take(SUMMARY_MAX_CHARS - 1).collect();
-    s.push('…');
-    s
 }
 
 fn create_body(settings: &Settings, r: &ReportSummary) -> Value {
@@ -203,7 +185,8 @@ fn create_body(settings: &Settings, r: &ReportSummary) -> Value {
         "fields": {
             "project": { "key": settings.project_key.trim() },
             "issuetype": { "name": settings.issue_type.trim() },
-            "summary": summary(&r.title),
+            // Jira's summary is one line.
+            "summary": one_line(&r.title, SUMMARY_MAX_CHARS),
             "description": adf(&text),
             "labels": labels,
         }
