@@ -26,6 +26,7 @@ use bindings::exports::casefile::plugin::ticket_poll::{
 };
 use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url, percent_encode};
+use casefile_guest::ticket_text::{check_answer, cut, invalid, reasons_or_excerpt, report_tail, Fingerprint, Refusals};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -63,10 +64,6 @@ fn default_close_status() -> u64 {
 
 fn default_reopen_status() -> u64 {
     1
-}
-
-fn invalid(m: impl Into<String>) -> PluginError {
-    PluginError::InvalidInput(m.into())
 }
 
 impl Settings {
@@ -301,69 +298,35 @@ fn issue_state(issue: &Value) -> Option<TicketState> {
     issue["status"]["is_closed"].as_bool().map(|closed| if closed { TicketState::Closed } else { TicketState::Open })
 }
 
-/// Redmine's error answers, in words that say what to do. The host refuses a 4xx
-/// (other than 408/429) without retrying and keeps this message.
-fn check_status(response: &HttpResponse) -> Result<(), PluginError> {
-    let status = response.status;
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let excerpt = body_excerpt(&response.body, 200);
-    Err(match status {
-        401 | 403 => PluginError::Denied(format!(
-            "Redmine refused the API key ({status}): check ticket.credentials (header X-Redmine-API-Key) and that the REST API is enabled"
-        )),
-        404 => invalid(format!(
-            "Redmine has no such issue or project ({status}); it may have been deleted, or the key's user cannot see it"
-        )),
-        422 => {
-            let errors: Vec<String> = serde_json::from_slice::<Value>(&response.body)
-                .ok()
-                .and_then(|v| v.get("errors").and_then(Value::as_array).cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect();
-            let why = if errors.is_empty() { excerpt } else { errors.join("; ") };
-            invalid(format!("Redmine refused the request (422): {why}"))
-        }
-        408 | 429 | 500.. => PluginError::Unavailable(format!("Redmine answered {status}: {excerpt}")),
-        _ => invalid(format!("Redmine answered {status}: {excerpt}")),
-    })
-}
+/// How Redmine's refusals read (see `check_status`): with the body's start, but for
+/// credentials and a missing issue, whose answers say nothing more.
+const REFUSALS: Refusals = Refusals {
+    vendor: "Redmine",
+    denied: "Redmine refused the API key ({status}): check ticket.credentials (header X-Redmine-API-Key) and that the REST API is enabled",
+    not_found: "Redmine has no such issue or project ({status}); it may have been deleted, or the key's user cannot see it",
+    refused: "Redmine answered {status}: {why}",
+};
 
-fn subject(title: &str) -> String {
-    let title = title.trim();
-    if title.chars().count() <= SUBJECT_MAX_CHARS {
-        return title.to_owned();
+/// Redmine's error answers, in words that say what to do. The host refuses a 4xx
+/// (other than 408/429) without retrying and keeps this message. Only a 422 has
+/// reasons (`{"errors": ["Subject cannot be blank", ...]}`).
+fn check_status(response: &HttpResponse) -> Result<(), PluginError> {
+    if response.status == 422 {
+        let why = reasons_or_excerpt(&response.body, |v| {
+            let errors: Vec<&str> = v["errors"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            (!errors.is_empty()).then(|| errors.join("; "))
+        });
+        return Err(invalid(format!("Redmine refused the request (422): {why}")));
     }
-    let mut s: String = title.chars().take(SUBJECT_MAX_CHARS - 1).collect();
-    s.push('…');
-    s
+    check_answer(response, &REFUSALS, |_| None)
 }
 
 fn create_body(settings: &Settings, r: &ReportSummary) -> Value {
-    let mut description = r.markdown.clone();
-    description.push_str("\n\n---\n");
-    if let Some(url) = &r.report_url {
-        description.push_str(&format!("Report: {url}\n"));
-    }
-    description.push_str(&format!(
-        "casefile task {}, tenant {}, plugin {}{}, fingerprint {}, severity {}, error event {}\n",
-        r.task_id,
-        r.tenant,
-        r.plugin_id,
-        r.plugin_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
-        r.fingerprint,
-        r.severity.as_str(),
-        r.error_event_id,
-    ));
-    if !r.owners.is_empty() {
-        description.push_str(&format!("Owners: {}\n", r.owners.join(", ")));
-    }
+    // Redmine shows text as it is: the fingerprint goes in the task line.
+    let description = format!("{}{}", r.markdown, report_tail(r, Fingerprint::InLine));
     let mut issue = json!({
         "project_id": settings.project_id,
-        "subject": subject(&r.title),
+        "subject": cut(r.title.trim(), SUBJECT_MAX_CHARS),
         "description": description,
     });
     if let Some(t) = settings.tracker_id {
