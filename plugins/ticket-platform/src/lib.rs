@@ -5,7 +5,9 @@
 
 use casefile_guest::fields::field;
 use casefile_guest::http::{expect_success, join_url};
+use casefile_guest::settings;
 use casefile_guest::ticket_mapper::Guest;
+use casefile_guest::ticket_text::invalid;
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -23,15 +25,10 @@ struct Settings {
 
 impl Settings {
     fn parse(json: &str) -> Result<Settings, PluginError> {
-        if json.trim().is_empty() {
-            return Ok(Settings::default());
-        }
-        let s: Settings = serde_json::from_str(json)
-            .map_err(|e| PluginError::InvalidInput(format!("settings: {e}")))?;
+        // Empty settings are the defaults.
+        let s: Settings = settings::parse(json).map_err(invalid)?;
         if let Some(bad) = s.labels.iter().find(|l| l.trim().is_empty()) {
-            return Err(PluginError::InvalidInput(format!(
-                "settings.labels: label {bad:?} is empty"
-            )));
+            return Err(invalid(format!("settings.labels: label {bad:?} is empty")));
         }
         Ok(s)
     }
@@ -52,9 +49,7 @@ impl Guest for PlatformTickets {
         let settings = Settings::parse(&target.settings)?;
         let endpoint = target.endpoint.trim();
         if endpoint.is_empty() {
-            return Err(PluginError::InvalidInput(
-                "ticket endpoint is empty".to_owned(),
-            ));
+            return Err(invalid("ticket endpoint is empty"));
         }
         let (path, body) = match (action, ticket) {
             (TicketAction::Create, _) => (
@@ -66,7 +61,7 @@ impl Guest for PlatformTickets {
                 update_body(action, &ticket, &report, &comment),
             ),
             (action, None) => {
-                return Err(PluginError::InvalidInput(format!(
+                return Err(invalid(format!(
                     "{} needs the ticket it acts on",
                     action_name(action)
                 )))
