@@ -486,6 +486,12 @@ mod tests {
         let long = build(TicketAction::Update, Some(ticket("7")), &"y".repeat(70_000));
         let c = body(&long)["body"].as_str().unwrap().to_owned();
         assert!(c.chars().count() <= BODY_MAX_CHARS && c.contains("of 70000 characters"), "{}", c.chars().count());
+
+        // A comment sent as a second request is cut the same way, without a link.
+        let req = GitHubIssues::build_comment(target("https://api.github.com", SETTINGS), ticket("7"), "y".repeat(70_000)).unwrap();
+        let keep = 65_479; // 65,536 less the note sized for "70000 of 70000".
+        assert_eq!(body(&req), json!({"body": format!("{}\n\n… (cut to {keep} of 70000 characters for GitHub's limit)", "y".repeat(keep))}));
+        conforms(&body(&req), COMMENT_SCHEMA);
     }
 
     #[test]

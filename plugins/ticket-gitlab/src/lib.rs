@@ -399,6 +399,25 @@ mod tests {
         assert!(d.ends_with("<!-- casefile-fingerprint: fp-abc -->\n"));
         conforms(&b, CREATE_SCHEMA);
         assert_eq!(fingerprint_marker("a--->b <c>"), "\n<!-- casefile-fingerprint: a-bc -->\n");
+        let req = GitLabIssues::build_request(target("https://gitlab.com", SETTINGS), TicketAction::Create, report(" pay\n fails\t ", "m"), None, String::new()).unwrap();
+        assert_eq!(body(&req)["title"], "pay fails", "one line");
+    }
+
+    #[test]
+    fn long_notes_are_cut_to_the_note_limit() {
+        let long = "n".repeat(NOTE_MAX_CHARS + 10);
+        // An update links the full report; a comment sent as a second request does not.
+        let update = body(&build(TicketAction::Update, Some(ticket("14")), &long));
+        let keep = 999_876; // 1,000,000 less the note sized for "1000010 of 1000010" and the link.
+        assert_eq!(
+            update["body"].as_str().unwrap(),
+            format!("{}\n\n… (cut to {keep} of 1000010 characters for GitLab's limit; the full report: http://casefile/internal/debug/report/task-1)", "n".repeat(keep))
+        );
+        conforms(&update, NOTE_SCHEMA);
+        let comment = body(&GitLabIssues::build_comment(target("https://gitlab.com", SETTINGS), ticket("15"), long).unwrap());
+        let keep = 999_939;
+        assert_eq!(comment["body"].as_str().unwrap(), format!("{}\n\n… (cut to {keep} of 1000010 characters for GitLab's limit)", "n".repeat(keep)));
+        assert_eq!(body(&build(TicketAction::Update, Some(ticket("14")), &"n".repeat(NOTE_MAX_CHARS)))["body"].as_str().map(str::len), Some(NOTE_MAX_CHARS), "a note at the limit is kept whole");
     }
 
     #[test]

@@ -322,6 +322,17 @@ mod tests {
         assert_eq!(d["content"][1]["content"], json!([{"type": "text", "text": "Line one"}, {"type": "hardBreak"}, {"type": "text", "text": "line two"}]));
         assert_eq!(d["content"][2]["content"][0]["text"], "code");
         assert!(!d.to_string().contains(r#""text":"""#), "no empty text node");
+        assert_eq!(
+            d["content"][3]["content"][0]["text"],
+            "casefile task task-1, tenant acme, plugin pay, fingerprint fp-abc, error event ev-9"
+        );
+
+        let mut long = report();
+        long.title = format!("pay\nfails {}", "é".repeat(300));
+        let b = body(&JiraTickets::build_request(target(), TicketAction::Create, long, None, String::new()).unwrap());
+        let s = b["fields"]["summary"].as_str().unwrap();
+        assert_eq!(s.chars().count(), SUMMARY_MAX_CHARS);
+        assert!(s.starts_with("pay fails éé") && s.ends_with("é…"), "{s}");
     }
 
     #[test]
@@ -371,6 +382,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(JiraTickets::parse_response(TicketAction::Close, response(401, "")), Err(PluginError::Denied(_))));
+        assert_eq!(
+            JiraTickets::parse_response(TicketAction::Close, response(403, r#"{"errorMessages":["no"]}"#)),
+            Err(PluginError::Denied("Jira refused the credentials (403): check ticket.credentials (basic, the account's e-mail and an API token) and the project's permissions".into()))
+        );
+        assert_eq!(
+            JiraTickets::parse_response(TicketAction::Update, response(404, r#"{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}"#)),
+            Err(PluginError::InvalidInput("Jira has no such issue or project, or the account cannot see it (404): Issue does not exist or you do not have permission to see it.".into()))
+        );
+        assert!(matches!(JiraTickets::parse_response(TicketAction::Create, response(502, "<html>")), Err(PluginError::Unavailable(m)) if m == "Jira answered 502: <html>"));
         assert!(matches!(JiraTickets::parse_response(TicketAction::Close, response(429, "")), Err(PluginError::Unavailable(_))));
     }
 }

@@ -406,6 +406,15 @@ mod tests {
         for part in ["Report: http://casefile/internal/debug/report/task-1", "fingerprint fp-abc", "plugin pay 1.2.0", "Owners: team-pay"] {
             assert!(d.contains(part), "{part} in {d}");
         }
+        assert_eq!(
+            d,
+            "# Report\n\n---\nReport: http://casefile/internal/debug/report/task-1\n\
+             casefile task task-1, tenant acme, plugin pay 1.2.0, fingerprint fp-abc, severity high, error event ev-9\n\
+             Owners: team-pay\n"
+        );
+        // Unlike the other mappers', a subject is only trimmed: Redmine shows it as it is.
+        let two = RedmineTickets::build_request(target(SETTINGS), TicketAction::Create, report(" pay\nfails "), None, String::new()).unwrap();
+        assert_eq!(body(&two)["issue"]["subject"], "pay\nfails");
         let long = RedmineTickets::build_request(target(r#"{"project_id": 3}"#), TicketAction::Create, report(&"é".repeat(300)), None, String::new()).unwrap();
         let b = body(&long);
         assert_eq!(b["issue"]["subject"].as_str().unwrap().chars().count(), SUBJECT_MAX_CHARS);
@@ -483,6 +492,15 @@ mod tests {
             }
         }
         assert!(matches!(RedmineTickets::parse_response(TicketAction::Create, response(401, &[], "")), Err(PluginError::Denied(m)) if m.contains("X-Redmine-API-Key")));
+        assert_eq!(
+            RedmineTickets::parse_response(TicketAction::Close, response(403, &[], "why")),
+            Err(PluginError::Denied("Redmine refused the API key (403): check ticket.credentials (header X-Redmine-API-Key) and that the REST API is enabled".into()))
+        );
+        assert_eq!(
+            RedmineTickets::parse_response(TicketAction::Close, response(422, &[], "<html>")),
+            Err(PluginError::InvalidInput("Redmine refused the request (422): <html>".into())),
+            "a 422 without errors: the body's start"
+        );
         assert!(matches!(RedmineTickets::parse_response(TicketAction::Create, response(503, &[], "down")), Err(PluginError::Unavailable(m)) if m.contains("503: down")));
         assert!(matches!(RedmineTickets::parse_response(TicketAction::Create, response(429, &[], "")), Err(PluginError::Unavailable(_))));
     }
