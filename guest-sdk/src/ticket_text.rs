@@ -1,7 +1,8 @@
 //! The text a ticket mapper writes and reads, the same for every ticket system:
 //! a title or body cut to the vendor's limit (with a note and the report's link), the
-//! hidden fingerprint marker, the task line that ends an issue's body, and a vendor's
-//! refusal told in the mapper's words. Limits, vendor names and wording are
+//! hidden fingerprint marker, the task line that ends an issue's body, an update's
+//! text, the endpoint and issue number it acts on, and a vendor's answer (JSON, or a
+//! refusal told in the mapper's words). Limits, vendor names and wording are
 //! parameters; what each vendor's error answer looks like stays in its mapper.
 //!
 //! The plain text functions compile natively too; those that take the WIT types
@@ -72,13 +73,61 @@ pub use with_bindings::*;
 mod with_bindings {
     use super::fingerprint_marker;
     use crate::http::body_excerpt;
-    use crate::types::{HttpResponse, PluginError, ReportSummary};
+    use crate::types::{HttpResponse, PluginError, ReportSummary, TicketRef};
     use serde_json::Value;
 
     /// An `invalid-input` error: the host refuses the request without retrying and
     /// keeps the message.
     pub fn invalid(m: impl Into<String>) -> PluginError {
         PluginError::InvalidInput(m.into())
+    }
+
+    /// The ticket endpoint, trimmed, for a ticket system reached at a URL the
+    /// settings do not give: empty is an error that ends with `hint` (where the
+    /// endpoint is, e.g. `https://api.github.com`), and so is one without http:// or
+    /// https://.
+    pub fn http_endpoint<'a>(endpoint: &'a str, hint: &str) -> Result<&'a str, PluginError> {
+        let base = endpoint.trim();
+        if base.is_empty() {
+            return Err(invalid(format!("ticket endpoint is empty ({hint})")));
+        }
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(invalid(format!("ticket endpoint `{base}` must start with https:// or http://")));
+        }
+        Ok(base)
+    }
+
+    /// The number of the issue `ticket` names, for ticket systems whose issues are
+    /// positive integers (the id trimmed): `<what> needs the issue it acts on`
+    /// without a ticket, `` `<id>` is not a <kind> `` for any other id.
+    pub fn issue_number(ticket: Option<&TicketRef>, what: &str, kind: &str) -> Result<u64, PluginError> {
+        let ticket = ticket.ok_or_else(|| invalid(format!("{what} needs the issue it acts on")))?;
+        ticket
+            .id
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(format!("`{}` is not a {kind}", ticket.id)))
+    }
+
+    /// What an update says: the comment, or when it is empty (ticket systems refuse
+    /// empty comments, and an update still means the failure was seen again)
+    /// `casefile saw this failure again (task <id>).`
+    pub fn update_text(comment: String, task_id: &str) -> String {
+        if comment.trim().is_empty() {
+            format!("casefile saw this failure again (task {task_id}).")
+        } else {
+            comment
+        }
+    }
+
+    /// A ticket system's answer as JSON, or `unavailable` (`<vendor> answered <status>
+    /// with bad JSON: <why>`): the system said yes in a way the mapper cannot read.
+    pub fn json_answer(vendor: &str, response: &HttpResponse) -> Result<Value, PluginError> {
+        serde_json::from_slice(&response.body).map_err(|e| {
+            PluginError::Unavailable(format!("{vendor} answered {} with bad JSON: {e}", response.status))
+        })
     }
 
     /// Where [`report_tail`] puts the failure's fingerprint.
@@ -238,7 +287,7 @@ mod tests {
     #[cfg(feature = "bindings")]
     mod with_bindings {
         use super::super::*;
-        use crate::types::{HttpResponse, PluginError, ReportSummary, Severity};
+        use crate::types::{HttpResponse, PluginError, ReportSummary, Severity, TicketRef, TicketState};
         use serde_json::Value;
 
         fn report(version: Option<&str>, owners: &[&str], url: Option<&str>) -> ReportSummary {
@@ -316,6 +365,27 @@ mod tests {
             }
             assert_eq!(reasons_or_excerpt("x".repeat(300).as_bytes(), message), "x".repeat(200));
             assert_eq!(invalid("m"), PluginError::InvalidInput("m".into()));
+        }
+
+        #[test]
+        fn answers_endpoints_issue_numbers_and_updates() {
+            assert_eq!(json_answer("V", &answer(201, r#"{"a":1}"#)), Ok(serde_json::json!({"a": 1})));
+            let Err(PluginError::Unavailable(m)) = json_answer("V", &answer(200, "<html>")) else { panic!() };
+            assert!(m.starts_with("V answered 200 with bad JSON: expected value"), "{m}");
+
+            assert_eq!(http_endpoint(" https://h/ ", "hint"), Ok("https://h/"));
+            assert_eq!(http_endpoint(" ", "e.g. https://h"), Err(invalid("ticket endpoint is empty (e.g. https://h)")));
+            assert_eq!(http_endpoint("h.example", "x"), Err(invalid("ticket endpoint `h.example` must start with https:// or http://")));
+
+            let t = |id: &str| TicketRef { id: id.into(), url: None, state: TicketState::Open };
+            assert_eq!(issue_number(Some(&t(" 12 ")), "close", "V issue number"), Ok(12));
+            assert_eq!(issue_number(None, "close", "V issue number"), Err(invalid("close needs the issue it acts on")));
+            for bad in ["0", "-1", "1/../2", "#3", ""] {
+                assert_eq!(issue_number(Some(&t(bad)), "x", "V issue number"), Err(invalid(format!("`{bad}` is not a V issue number"))));
+            }
+
+            assert_eq!(update_text(" \n".into(), "task-1"), "casefile saw this failure again (task task-1).");
+            assert_eq!(update_text(" seen ".into(), "task-1"), " seen ");
         }
     }
 }

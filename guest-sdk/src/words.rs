@@ -1,7 +1,7 @@
 //! The words the WIT enums are written as in JSON and on the wire, one place for
 //! every component: `severity` as `"high"`, a ticket state as `"open"`.
 
-use crate::types::{Severity, TicketState};
+use crate::types::{Severity, TicketAction, TicketState};
 
 impl Severity {
     pub fn as_str(self) -> &'static str {
@@ -14,7 +14,28 @@ impl Severity {
     }
 }
 
+impl TicketAction {
+    /// `create`, `update`, `close` or `reopen`, as messages name the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketAction::Create => "create",
+            TicketAction::Update => "update",
+            TicketAction::Close => "close",
+            TicketAction::Reopen => "reopen",
+        }
+    }
+}
+
 impl TicketState {
+    /// The state `action` leaves a ticket in when the ticket system's answer does not
+    /// say: closed after a close, open after anything else.
+    pub fn after(action: TicketAction) -> TicketState {
+        match action {
+            TicketAction::Close => TicketState::Closed,
+            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => TicketState::Open,
+        }
+    }
+
     /// `open`, `closed`, or the ticket system's own word.
     pub fn as_str(&self) -> &str {
         match self {
@@ -49,5 +70,12 @@ mod tests {
         }
         assert_eq!(TicketState::from_word("Reopened"), TicketState::Open);
         assert_eq!(Severity::Critical.as_str(), "critical");
+    }
+
+    #[test]
+    fn action_words_and_the_state_an_action_leaves() {
+        let all = [TicketAction::Create, TicketAction::Update, TicketAction::Close, TicketAction::Reopen];
+        assert_eq!(all.map(TicketAction::as_str), ["create", "update", "close", "reopen"]);
+        assert_eq!(all.map(TicketState::after), [TicketState::Open, TicketState::Open, TicketState::Closed, TicketState::Open]);
     }
 }
