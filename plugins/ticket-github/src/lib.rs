@@ -31,7 +31,8 @@ use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url};
 use casefile_guest::settings;
 use casefile_guest::ticket_text::{
-    cap_with_tail, invalid, one_line, reasons_or_excerpt, refusal, report_tail, Fingerprint, Refusals,
+    cap_with_tail, http_endpoint, invalid, issue_number, json_answer, one_line, reasons_or_excerpt, refusal,
+    report_tail, update_text, Fingerprint, Refusals,
 };
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
@@ -119,28 +120,17 @@ impl Settings {
 
     /// `<endpoint>/repos/<owner>/<repo>`; the names are checked, so need no encoding.
     fn repo_url(&self, target: &TicketTarget) -> Result<String, PluginError> {
-        let base = target.endpoint.trim();
-        if base.is_empty() {
-            return Err(invalid("ticket endpoint is empty (https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server)"));
-        }
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(invalid(format!("ticket endpoint `{base}` must start with https:// or http://")));
-        }
+        let base = http_endpoint(
+            &target.endpoint,
+            "https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server",
+        )?;
         Ok(join_url(base, &format!("/repos/{}/{}", self.owner.trim(), self.repo.trim())))
     }
 }
 
-/// An issue number from a ticket id: GitHub's are positive integers.
-fn issue_number(ticket: Option<&TicketRef>, what: &str) -> Result<u64, PluginError> {
-    let ticket = ticket.ok_or_else(|| invalid(format!("{what} needs the issue it acts on")))?;
-    ticket
-        .id
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| invalid(format!("`{}` is not a GitHub issue number", ticket.id)))
-}
+/// What a ticket id that is no issue number is called in errors: GitHub's issue
+/// numbers are positive integers.
+const ISSUE: &str = "GitHub issue number";
 
 fn json_request(method: HttpMethod, url: String, body: &Value) -> HttpRequest {
     HttpRequest {
@@ -178,13 +168,9 @@ impl Guest for GitHubIssues {
                 &create_body(&settings, &report),
             )),
             TicketAction::Update => {
-                let n = issue_number(ticket.as_ref(), "update")?;
-                let text = if comment.trim().is_empty() {
-                    // GitHub refuses an empty comment; an update still means "seen again".
-                    format!("casefile saw this failure again (task {}).", report.task_id)
-                } else {
-                    comment
-                };
+                let n = issue_number(ticket.as_ref(), "update", ISSUE)?;
+                // GitHub refuses an empty comment; an update still means "seen again".
+                let text = update_text(comment, &report.task_id);
                 Ok(json_request(
                     HttpMethod::Post,
                     format!("{repo}/issues/{n}/comments"),
@@ -193,7 +179,7 @@ impl Guest for GitHubIssues {
             }
             // The comment goes in a second request (`build-comment`): PATCH cannot carry one.
             TicketAction::Close => {
-                let n = issue_number(ticket.as_ref(), "close")?;
+                let n = issue_number(ticket.as_ref(), "close", ISSUE)?;
                 Ok(json_request(
                     HttpMethod::Patch,
                     format!("{repo}/issues/{n}"),
@@ -201,7 +187,7 @@ impl Guest for GitHubIssues {
                 ))
             }
             TicketAction::Reopen => {
-                let n = issue_number(ticket.as_ref(), "reopen")?;
+                let n = issue_number(ticket.as_ref(), "reopen", ISSUE)?;
                 Ok(json_request(
                     HttpMethod::Patch,
                     format!("{repo}/issues/{n}"),
@@ -213,9 +199,7 @@ impl Guest for GitHubIssues {
 
     fn parse_response(action: TicketAction, response: HttpResponse) -> Result<TicketRef, PluginError> {
         check_status(&response)?;
-        let v: Value = serde_json::from_slice(&response.body).map_err(|e| {
-            PluginError::Unavailable(format!("GitHub answered {} with bad JSON: {e}", response.status))
-        })?;
+        let v = json_answer("GitHub", &response)?;
         match action {
             // A comment: the issue is the last segment of its `issue_url`.
             TicketAction::Update => {
@@ -245,8 +229,7 @@ impl Guest for GitHubIssues {
                     Some("open") => TicketState::Open,
                     Some("closed") => TicketState::Closed,
                     Some(other) => TicketState::Other(other.to_owned()),
-                    None if matches!(action, TicketAction::Close) => TicketState::Closed,
-                    None => TicketState::Open,
+                    None => TicketState::after(action),
                 };
                 let url = v["html_url"].as_str().map(str::to_owned);
                 Ok(TicketRef { id: id.to_string(), url, state })
@@ -259,7 +242,7 @@ impl CommentsGuest for GitHubIssues {
     fn build_comment(target: TicketTarget, ticket: TicketRef, comment: String) -> Result<HttpRequest, PluginError> {
         let settings = Settings::parse(&target.settings)?;
         let repo = settings.repo_url(&target)?;
-        let n = issue_number(Some(&ticket), "a comment")?;
+        let n = issue_number(Some(&ticket), "a comment", ISSUE)?;
         if comment.trim().is_empty() {
             return Err(invalid("the comment is empty; GitHub refuses empty comments"));
         }

@@ -31,7 +31,10 @@ use bindings::exports::casefile::plugin::ticket_comments::Guest as CommentsGuest
 use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url, percent_encode};
 use casefile_guest::settings;
-use casefile_guest::ticket_text::{cap_with_tail, check_answer, invalid, one_line, report_tail, Fingerprint, Refusals};
+use casefile_guest::ticket_text::{
+    cap_with_tail, check_answer, http_endpoint, invalid, issue_number, json_answer, one_line, report_tail,
+    update_text, Fingerprint, Refusals,
+};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -103,13 +106,7 @@ impl Settings {
 
     /// `<endpoint>/api/v4/projects/<id or encoded path>`.
     fn project_url(&self, target: &TicketTarget) -> Result<String, PluginError> {
-        let base = target.endpoint.trim();
-        if base.is_empty() {
-            return Err(invalid("ticket endpoint is empty (the GitLab instance's URL, e.g. https://gitlab.com)"));
-        }
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(invalid(format!("ticket endpoint `{base}` must start with https:// or http://")));
-        }
+        let base = http_endpoint(&target.endpoint, "the GitLab instance's URL, e.g. https://gitlab.com")?;
         // An endpoint given with the API prefix already is taken as meant.
         let base = base.trim_end_matches('/');
         let base = base.strip_suffix("/api/v4").unwrap_or(base);
@@ -121,17 +118,9 @@ impl Settings {
     }
 }
 
-/// An issue's iid from a ticket id: GitLab's are positive integers.
-fn issue_iid(ticket: Option<&TicketRef>, what: &str) -> Result<u64, PluginError> {
-    let ticket = ticket.ok_or_else(|| invalid(format!("{what} needs the issue it acts on")))?;
-    ticket
-        .id
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| invalid(format!("`{}` is not a GitLab issue iid", ticket.id)))
-}
+/// What a ticket id that is no issue iid is called in errors: the iids (an issue's
+/// number within its project) are positive integers.
+const IID: &str = "GitLab issue iid";
 
 fn json_request(method: HttpMethod, url: String, body: &Value) -> HttpRequest {
     HttpRequest {
@@ -163,13 +152,9 @@ impl Guest for GitLabIssues {
                 &create_body(&settings, &report),
             )),
             TicketAction::Update => {
-                let iid = issue_iid(ticket.as_ref(), "update")?;
-                let text = if comment.trim().is_empty() {
-                    // GitLab refuses an empty note; an update still means "seen again".
-                    format!("casefile saw this failure again (task {}).", report.task_id)
-                } else {
-                    comment
-                };
+                let iid = issue_number(ticket.as_ref(), "update", IID)?;
+                // GitLab refuses an empty note; an update still means "seen again".
+                let text = update_text(comment, &report.task_id);
                 Ok(json_request(
                     HttpMethod::Post,
                     format!("{project}/issues/{iid}/notes"),
@@ -179,7 +164,7 @@ impl Guest for GitLabIssues {
             // The comment goes in a second request (`build-comment`).
             TicketAction::Close | TicketAction::Reopen => {
                 let close = matches!(action, TicketAction::Close);
-                let iid = issue_iid(ticket.as_ref(), if close { "close" } else { "reopen" })?;
+                let iid = issue_number(ticket.as_ref(), if close { "close" } else { "reopen" }, IID)?;
                 Ok(json_request(
                     HttpMethod::Put,
                     format!("{project}/issues/{iid}"),
@@ -191,9 +176,7 @@ impl Guest for GitLabIssues {
 
     fn parse_response(action: TicketAction, response: HttpResponse) -> Result<TicketRef, PluginError> {
         check_status(&response)?;
-        let v: Value = serde_json::from_slice(&response.body).map_err(|e| {
-            PluginError::Unavailable(format!("GitLab answered {} with bad JSON: {e}", response.status))
-        })?;
+        let v = json_answer("GitLab", &response)?;
         if let TicketAction::Update = action {
             // A note: the issue is its `noteable_iid`; a note has no page of its own.
             let iid = v["noteable_iid"].as_u64().filter(|n| *n > 0).ok_or_else(|| {
@@ -212,8 +195,7 @@ impl Guest for GitLabIssues {
             Some("opened") => TicketState::Open,
             Some("closed") => TicketState::Closed,
             Some(other) => TicketState::Other(other.to_owned()),
-            None if matches!(action, TicketAction::Close) => TicketState::Closed,
-            None => TicketState::Open,
+            None => TicketState::after(action),
         };
         let url = v["web_url"].as_str().map(str::to_owned);
         Ok(TicketRef { id: iid.to_string(), url, state })
@@ -224,7 +206,7 @@ impl CommentsGuest for GitLabIssues {
     fn build_comment(target: TicketTarget, ticket: TicketRef, comment: String) -> Result<HttpRequest, PluginError> {
         let settings = Settings::parse(&target.settings)?;
         let project = settings.project_url(&target)?;
-        let iid = issue_iid(Some(&ticket), "a comment")?;
+        let iid = issue_number(Some(&ticket), "a comment", IID)?;
         if comment.trim().is_empty() {
             return Err(invalid("the comment is empty; GitLab refuses empty notes"));
         }

@@ -12,7 +12,7 @@
 use casefile_guest::fields::field;
 use casefile_guest::http::{join_url, percent_encode};
 use casefile_guest::ticket_mapper::Guest;
-use casefile_guest::ticket_text::{check_answer, invalid, one_line, Refusals};
+use casefile_guest::ticket_text::{check_answer, invalid, json_answer, one_line, Refusals};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -106,7 +106,7 @@ impl Guest for JiraTickets {
                 }
             }
             (action, None) => {
-                return Err(invalid(format!("{} needs the issue it acts on", action_name(action))))
+                return Err(invalid(format!("{} needs the issue it acts on", action.as_str())))
             }
         };
         Ok(HttpRequest {
@@ -119,32 +119,17 @@ impl Guest for JiraTickets {
 
     fn parse_response(action: TicketAction, response: HttpResponse) -> Result<TicketRef, PluginError> {
         check_status(&response)?;
-        let expected = match action {
-            TicketAction::Close => TicketState::Closed,
-            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => TicketState::Open,
-        };
         if !matches!(action, TicketAction::Create) {
             // A transition answers 204; a comment answers with the comment.
-            return Ok(TicketRef { id: String::new(), url: None, state: expected });
+            return Ok(TicketRef { id: String::new(), url: None, state: TicketState::after(action) });
         }
-        let v: Value = serde_json::from_slice(&response.body).map_err(|e| {
-            PluginError::Unavailable(format!("Jira answered {} with bad JSON: {e}", response.status))
-        })?;
+        let v = json_answer("Jira", &response)?;
         let key = v["key"].as_str().filter(|k| !k.is_empty()).ok_or_else(|| {
             PluginError::Unavailable(format!("Jira answered {} without an issue key", response.status))
         })?;
         // `self` is the API's URL of the issue; people open `<site>/browse/<key>`.
         let url = v["self"].as_str().and_then(|s| s.find("/rest/api/").map(|i| format!("{}/browse/{key}", &s[..i])));
         Ok(TicketRef { id: key.to_owned(), url, state: TicketState::Open })
-    }
-}
-
-fn action_name(action: TicketAction) -> &'static str {
-    match action {
-        TicketAction::Create => "create",
-        TicketAction::Update => "update",
-        TicketAction::Close => "close",
-        TicketAction::Reopen => "reopen",
     }
 }
 

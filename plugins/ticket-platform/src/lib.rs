@@ -7,7 +7,7 @@ use casefile_guest::fields::field;
 use casefile_guest::http::{expect_success, join_url};
 use casefile_guest::settings;
 use casefile_guest::ticket_mapper::Guest;
-use casefile_guest::ticket_text::invalid;
+use casefile_guest::ticket_text::{invalid, json_answer};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -63,7 +63,7 @@ impl Guest for PlatformTickets {
             (action, None) => {
                 return Err(invalid(format!(
                     "{} needs the ticket it acts on",
-                    action_name(action)
+                    action.as_str()
                 )))
             }
         };
@@ -83,12 +83,7 @@ impl Guest for PlatformTickets {
         let answer: Value = if body.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
-            serde_json::from_slice(body).map_err(|e| {
-                PluginError::Unavailable(format!(
-                    "ticket system answered {} with bad JSON: {e}",
-                    response.status
-                ))
-            })?
+            json_answer("ticket system", &response)?
         };
         let id = match answer.get("id") {
             Some(Value::String(s)) => s.clone(),
@@ -113,20 +108,8 @@ impl Guest for PlatformTickets {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(TicketState::from_word);
-        let state = state.unwrap_or(match action {
-            TicketAction::Close => TicketState::Closed,
-            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => TicketState::Open,
-        });
+        let state = state.unwrap_or_else(|| TicketState::after(action));
         Ok(TicketRef { id, url, state })
-    }
-}
-
-fn action_name(action: TicketAction) -> &'static str {
-    match action {
-        TicketAction::Create => "create",
-        TicketAction::Update => "update",
-        TicketAction::Close => "close",
-        TicketAction::Reopen => "reopen",
     }
 }
 

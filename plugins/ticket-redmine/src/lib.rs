@@ -26,7 +26,9 @@ use bindings::exports::casefile::plugin::ticket_poll::{
 };
 use casefile_guest::fields::field;
 use casefile_guest::http::{body_excerpt, join_url, percent_encode};
-use casefile_guest::ticket_text::{check_answer, cut, invalid, reasons_or_excerpt, report_tail, Fingerprint, Refusals};
+use casefile_guest::ticket_text::{
+    check_answer, cut, invalid, json_answer, reasons_or_excerpt, report_tail, Fingerprint, Refusals,
+};
 use casefile_guest::types::{
     HttpMethod, HttpRequest, HttpResponse, PluginError, ReportSummary, TicketAction, TicketRef,
     TicketState, TicketTarget,
@@ -148,7 +150,7 @@ impl Guest for RedmineTickets {
             ));
         }
         let ticket = ticket.ok_or_else(|| {
-            invalid(format!("{} needs the issue it acts on", action_name(action)))
+            invalid(format!("{} needs the issue it acts on", action.as_str()))
         })?;
         // Redmine's issue ids are numbers; anything else cannot be one of its issues.
         let id: u64 = ticket.id.trim().parse().map_err(|_| {
@@ -166,20 +168,11 @@ impl Guest for RedmineTickets {
         response: HttpResponse,
     ) -> Result<TicketRef, PluginError> {
         check_status(&response)?;
-        let expected = match action {
-            TicketAction::Close => TicketState::Closed,
-            TicketAction::Create | TicketAction::Update | TicketAction::Reopen => TicketState::Open,
-        };
+        let expected = TicketState::after(action);
         let issue = if response.body.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
-            let v: Value = serde_json::from_slice(&response.body).map_err(|e| {
-                PluginError::Unavailable(format!(
-                    "Redmine answered {} with bad JSON: {e}",
-                    response.status
-                ))
-            })?;
-            v.get("issue").cloned()
+            json_answer("Redmine", &response)?.get("issue").cloned()
         };
         let Some(issue) = issue else {
             // An update answers 204 with nothing: the host keeps the id it has.
@@ -245,9 +238,7 @@ impl PollGuest for RedmineTickets {
 
     fn parse_poll(response: HttpResponse) -> Result<PollPage, PluginError> {
         check_status(&response)?;
-        let v: Value = serde_json::from_slice(&response.body).map_err(|e| {
-            PluginError::Unavailable(format!("Redmine answered {} with bad JSON: {e}", response.status))
-        })?;
+        let v = json_answer("Redmine", &response)?;
         let issues = v.get("issues").and_then(Value::as_array).ok_or_else(|| {
             PluginError::Unavailable(format!(
                 "Redmine's issue list has no `issues`: {}",
@@ -273,15 +264,6 @@ impl PollGuest for RedmineTickets {
         let seen = offset + tickets.len() as u64;
         let next_page = (!tickets.is_empty() && seen < total).then(|| seen.to_string());
         Ok(PollPage { tickets, next_page })
-    }
-}
-
-fn action_name(action: TicketAction) -> &'static str {
-    match action {
-        TicketAction::Create => "create",
-        TicketAction::Update => "update",
-        TicketAction::Close => "close",
-        TicketAction::Reopen => "reopen",
     }
 }
 
