@@ -258,8 +258,8 @@ mod tests {
         let tail = "\n<!-- casefile-fingerprint: fp -->\n";
         let out = cap_with_tail(&text, tail, 200, "GitHub", Some("http://r/1"));
         assert!(out.ends_with(tail), "{out}");
-        let note_at = out.find("\n\n… (cut to ").expect("a note");
-        let keep = note_at;
+        // The text is ASCII: the note's byte offset is the count kept.
+        let keep = out.find("\n\n… (cut to ").expect("a note");
         assert!(
             out.contains(&format!("(cut to {keep} of 1000 characters for GitHub's limit; the full report: http://r/1)")),
             "{out}"
@@ -267,7 +267,7 @@ mod tests {
         // Sized with the total (4 digits) in place of the kept count (2 digits): at
         // most that many characters short of the limit.
         let n = out.chars().count();
-        assert!(n <= 200 && n >= 198, "{n}");
+        assert!((198..=200).contains(&n), "{n}");
         // Characters, not bytes.
         let wide = cap_with_tail(&"é".repeat(300), "", 100, "GitLab", None);
         assert!(wide.chars().count() <= 100 && wide.ends_with("characters for GitLab's limit)"), "{wide}");
