@@ -28,6 +28,9 @@ pub fn base_url(url: Option<&str>, hint: &str) -> Result<String, String> {
 /// string is `{}`; text that is not a JSON object, or a key not in `known`, is an
 /// error. `needs` (`the GitHub mapper needs {"owner": …}`) ends the errors that
 /// could mean the settings are not this component's at all.
+// Inline, so that serde_json's parser for `Value` is the component's own copy: one
+// made in this crate would be a second one in it.
+#[inline]
 pub fn object(json: &str, needs: &str, known: &[&str]) -> Result<Map<String, Value>, String> {
     let json = if json.trim().is_empty() { "{}" } else { json };
     let v: Value = serde_json::from_str(json).map_err(|e| format!("settings: {e} ({needs})"))?;

@@ -124,6 +124,9 @@ mod with_bindings {
 
     /// A ticket system's answer as JSON, or `unavailable` (`<vendor> answered <status>
     /// with bad JSON: <why>`): the system said yes in a way the mapper cannot read.
+    // Inline, so that serde_json's parser for `Value` is the mapper's own copy: one
+    // made in this crate is a second one in the component.
+    #[inline]
     pub fn json_answer(vendor: &str, response: &HttpResponse) -> Result<Value, PluginError> {
         serde_json::from_slice(&response.body).map_err(|e| {
             PluginError::Unavailable(format!("{vendor} answered {} with bad JSON: {e}", response.status))
@@ -171,27 +174,21 @@ mod with_bindings {
         tail
     }
 
-    /// How a vendor's refusals read. `denied`, `not_found` and `refused` are
-    /// templates: `{status}` becomes the answer's status and `{why}` the vendor's
-    /// reasons (or the answer's first 200 bytes); a template may leave either out.
+    /// How a vendor's refusals read. `denied`, `not_found` and `refused` write the
+    /// message from the answer's status and the vendor's reasons (or the answer's
+    /// first 200 bytes); they may leave either out.
     #[derive(Debug, Clone, Copy)]
-    pub struct Refusals<'a> {
+    pub struct Refusals {
         /// The vendor as messages name it: a timeout (408), throttling (429) or
         /// server error reads `<vendor> answered <status>: <why>`.
-        pub vendor: &'a str,
+        pub vendor: &'static str,
         /// 401 and 403, a `denied` error: which credentials to check.
-        pub denied: &'a str,
+        pub denied: fn(u16, &str) -> String,
         /// 404, an `invalid-input`: what may not exist, or not be visible.
-        pub not_found: &'a str,
+        pub not_found: fn(u16, &str) -> String,
         /// Any other status, an `invalid-input` (usually a 4xx the vendor refuses
         /// as such, which no retry changes).
-        pub refused: &'a str,
-    }
-
-    /// `template` with `{status}` and then `{why}` filled in; `why` goes in last so
-    /// that braces in a vendor's words are kept as they are.
-    fn fill(template: &str, status: u16, why: &str) -> String {
-        template.replace("{status}", &status.to_string()).replace("{why}", why)
+        pub refused: fn(u16, &str) -> String,
     }
 
     /// The failure a refused answer means for the host, in the vendor's words (see
@@ -199,10 +196,10 @@ mod with_bindings {
     /// anything else `invalid-input`.
     pub fn refusal(words: &Refusals, status: u16, why: &str) -> PluginError {
         match status {
-            401 | 403 => PluginError::Denied(fill(words.denied, status, why)),
-            404 => invalid(fill(words.not_found, status, why)),
+            401 | 403 => PluginError::Denied((words.denied)(status, why)),
+            404 => invalid((words.not_found)(status, why)),
             408 | 429 | 500.. => PluginError::Unavailable(format!("{} answered {status}: {why}", words.vendor)),
-            _ => invalid(fill(words.refused, status, why)),
+            _ => invalid((words.refused)(status, why)),
         }
     }
 
@@ -331,9 +328,9 @@ mod tests {
 
         const WORDS: Refusals = Refusals {
             vendor: "V",
-            denied: "V refused the credentials ({status}): check them: {why}",
-            not_found: "V has no such issue ({status})",
-            refused: "V refused the request ({status}): {why}",
+            denied: |status, why| format!("V refused the credentials ({status}): check them: {why}"),
+            not_found: |status, _| format!("V has no such issue ({status})"),
+            refused: |status, why| format!("V refused the request ({status}): {why}"),
         };
 
         fn answer(status: u16, body: &str) -> HttpResponse {
@@ -355,7 +352,7 @@ mod tests {
                 (429, r#"{"message":"slow down"}"#, PluginError::Unavailable("V answered 429: slow down".into())),
                 (503, "down", PluginError::Unavailable("V answered 503: down".into())),
                 (300, "?", PluginError::InvalidInput("V refused the request (300): ?".into())),
-                // Braces in the vendor's words are not templates.
+                // Braces in the vendor's words are kept as they are.
                 (422, r#"{"message":"{status} {why}"}"#, PluginError::InvalidInput("V refused the request (422): {status} {why}".into())),
                 // JSON without the reasons: the body's start.
                 (400, r#"{"other":1}"#, PluginError::InvalidInput(r#"V refused the request (400): {"other":1}"#.into())),

@@ -261,9 +261,11 @@ impl CommentsGuest for GitHubIssues {
 /// How GitHub's refusals read (see `check_status`).
 const REFUSALS: Refusals = Refusals {
     vendor: "GitHub",
-    denied: "GitHub refused the credentials ({status}): check ticket.credentials (a token that may write the repository's issues): {why}",
-    not_found: "GitHub has no such repository or issue, or the token cannot see it (404): {why}",
-    refused: "GitHub refused the request ({status}): {why}",
+    denied: |status, why| {
+        format!("GitHub refused the credentials ({status}): check ticket.credentials (a token that may write the repository's issues): {why}")
+    },
+    not_found: |_, why| format!("GitHub has no such repository or issue, or the token cannot see it (404): {why}"),
+    refused: |status, why| format!("GitHub refused the request ({status}): {why}"),
 };
 
 /// GitHub's error answers (`{"message", "errors": [...], "documentation_url"}`) in

@@ -242,9 +242,11 @@ fn message_words(v: &Value) -> Option<String> {
 /// How GitLab's refusals read (see `check_status`).
 const REFUSALS: Refusals = Refusals {
     vendor: "GitLab",
-    denied: "GitLab refused the credentials ({status}): check ticket.credentials (a token with the api scope, and the project's permissions): {why}",
-    not_found: "GitLab has no such project or issue, or the token cannot see it (404): {why}",
-    refused: "GitLab refused the request ({status}): {why}",
+    denied: |status, why| {
+        format!("GitLab refused the credentials ({status}): check ticket.credentials (a token with the api scope, and the project's permissions): {why}")
+    },
+    not_found: |_, why| format!("GitLab has no such project or issue, or the token cannot see it (404): {why}"),
+    refused: |status, why| format!("GitLab refused the request ({status}): {why}"),
 };
 
 /// GitLab's error answers (`{"message": ...}` or `{"error": "..."}`) in its own

@@ -136,9 +136,11 @@ impl Guest for JiraTickets {
 /// How Jira's refusals read (see `check_status`).
 const REFUSALS: Refusals = Refusals {
     vendor: "Jira",
-    denied: "Jira refused the credentials ({status}): check ticket.credentials (basic, the account's e-mail and an API token) and the project's permissions",
-    not_found: "Jira has no such issue or project, or the account cannot see it (404): {why}",
-    refused: "Jira refused the request ({status}): {why}",
+    denied: |status, _| {
+        format!("Jira refused the credentials ({status}): check ticket.credentials (basic, the account's e-mail and an API token) and the project's permissions")
+    },
+    not_found: |_, why| format!("Jira has no such issue or project, or the account cannot see it (404): {why}"),
+    refused: |status, why| format!("Jira refused the request ({status}): {why}"),
 };
 
 /// Jira's error answers (`{"errorMessages": [...], "errors": {field: message}}`),

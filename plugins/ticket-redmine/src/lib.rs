@@ -284,9 +284,13 @@ fn issue_state(issue: &Value) -> Option<TicketState> {
 /// credentials and a missing issue, whose answers say nothing more.
 const REFUSALS: Refusals = Refusals {
     vendor: "Redmine",
-    denied: "Redmine refused the API key ({status}): check ticket.credentials (header X-Redmine-API-Key) and that the REST API is enabled",
-    not_found: "Redmine has no such issue or project ({status}); it may have been deleted, or the key's user cannot see it",
-    refused: "Redmine answered {status}: {why}",
+    denied: |status, _| {
+        format!("Redmine refused the API key ({status}): check ticket.credentials (header X-Redmine-API-Key) and that the REST API is enabled")
+    },
+    not_found: |status, _| {
+        format!("Redmine has no such issue or project ({status}); it may have been deleted, or the key's user cannot see it")
+    },
+    refused: |status, why| format!("Redmine answered {status}: {why}"),
 };
 
 /// Redmine's error answers, in words that say what to do. The host refuses a 4xx
