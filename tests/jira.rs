@@ -3,7 +3,8 @@
 //! (basic: the account's e-mail and an API token, from a file) and keeps what it
 //! was sent: an issue with an ADF description, a comment on recurrence, the close
 //! transition (with its comment) after a passing regression, the reopen transition
-//! on a later recurrence.
+//! on a later recurrence. Every body is checked against Jira's published schemas
+//! (tests/fixtures/vendor/jira: the REST v3 request bodies and the ADF schema).
 
 mod support;
 
@@ -23,6 +24,8 @@ struct Jira {
     /// (method path, body) of every accepted request.
     seen: Arc<Mutex<Vec<(String, Value)>>>,
     refused: Arc<Mutex<usize>>,
+    /// Bodies that did not fit Jira's schemas (answered 400, as Jira would).
+    invalid: Arc<Mutex<Vec<String>>>,
     base: Arc<Mutex<String>>,
     auth: String,
 }
@@ -45,6 +48,10 @@ async fn create(State(j): State<Jira>, headers: HeaderMap, Json(body): Json<Valu
     if !j.allowed(&headers) {
         return (StatusCode::UNAUTHORIZED, Json(json!({"errorMessages": ["not logged in"], "errors": {}})));
     }
+    if let Err(e) = check(&body, "IssueUpdateDetails", &[&body["fields"]["description"]]) {
+        j.invalid.lock().unwrap().push(e.clone());
+        return (StatusCode::BAD_REQUEST, Json(json!({"errorMessages": [e], "errors": {}})));
+    }
     let mut seen = j.seen.lock().unwrap();
     seen.push(("create".into(), body));
     let n = seen.iter().filter(|(p, _)| p == "create").count();
@@ -56,6 +63,10 @@ async fn comment(State(j): State<Jira>, Path(key): Path<String>, headers: Header
     if !j.allowed(&headers) {
         return (StatusCode::UNAUTHORIZED, Json(json!({})));
     }
+    if let Err(e) = check(&body, "Comment", &[&body["body"]]) {
+        j.invalid.lock().unwrap().push(e.clone());
+        return (StatusCode::BAD_REQUEST, Json(json!({"errorMessages": [e], "errors": {}})));
+    }
     j.seen.lock().unwrap().push((format!("comment {key}"), body.clone()));
     (StatusCode::CREATED, Json(json!({"id": "1", "body": body["body"]})))
 }
@@ -64,8 +75,50 @@ async fn transition(State(j): State<Jira>, Path(key): Path<String>, headers: Hea
     if !j.allowed(&headers) {
         return StatusCode::UNAUTHORIZED;
     }
+    let comments: Vec<&Value> = body["update"]["comment"].as_array().into_iter().flatten().map(|c| &c["add"]["body"]).collect();
+    if let Err(e) = check(&body, "IssueUpdateDetails", &comments) {
+        j.invalid.lock().unwrap().push(e);
+        return StatusCode::BAD_REQUEST;
+    }
     j.seen.lock().unwrap().push((format!("transition {key}"), body));
     StatusCode::NO_CONTENT
+}
+
+/// Whether `body` fits the REST v3 schema `name` and each of `docs` is a valid ADF
+/// document; the violations when not.
+fn check(body: &Value, name: &str, docs: &[&Value]) -> Result<(), String> {
+    let rest: Value = serde_json::from_str(include_str!("fixtures/vendor/jira/rest-v3.schemas.json")).expect("fixture");
+    let root = json!({"$ref": format!("#/components/schemas/{name}"), "components": rest["components"]});
+    let rest = jsonschema::validator_for(&root).expect("the REST v3 excerpt is a schema");
+    let mut errors: Vec<String> = rest.iter_errors(body).map(|e| format!("{name}: {e} at {}", e.instance_path)).collect();
+    let adf: Value = serde_json::from_str(include_str!("fixtures/vendor/jira/adf.schema.json")).expect("fixture");
+    let adf = jsonschema::validator_for(&adf).expect("the ADF schema is a schema");
+    if docs.is_empty() {
+        errors.push("no ADF document where one was expected".into());
+    }
+    for doc in docs {
+        errors.extend(adf.iter_errors(doc).map(|e| format!("ADF: {e} at {}", e.instance_path)));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{errors:?} in {body}"))
+    }
+}
+
+/// The checker refuses what Jira refuses: a plain-text description (API v2 style),
+/// an ADF node of an unknown type, a transition id that is not a string.
+#[test]
+fn the_schema_check_can_fail() {
+    let doc = json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "hi"}]}]});
+    let good = json!({"fields": {"summary": "s", "description": doc}});
+    assert_eq!(check(&good, "IssueUpdateDetails", &[&good["fields"]["description"]]), Ok(()));
+    let plain = json!({"fields": {"summary": "s", "description": "hi"}});
+    assert!(check(&plain, "IssueUpdateDetails", &[&plain["fields"]["description"]]).is_err());
+    let odd = json!({"type": "doc", "version": 1, "content": [{"type": "blink", "content": []}]});
+    assert!(check(&json!({"body": odd}), "Comment", &[&odd]).is_err());
+    let numeric = json!({"transition": {"id": 31}});
+    assert!(check(&numeric, "IssueUpdateDetails", &[&doc]).is_err());
 }
 
 /// The plain text of an ADF document, paragraphs joined by newlines.
@@ -173,6 +226,7 @@ tenants:
     assert!(adf_text(&reopen["update"]["comment"][0]["add"]["body"]).starts_with("Regression:"), "{reopen:#}");
 
     assert_eq!(*jira.refused.lock().unwrap(), 0, "every request carried the host's credentials");
+    assert!(jira.invalid.lock().unwrap().is_empty(), "bodies Jira's schemas refuse: {:#?}", jira.invalid.lock().unwrap());
     assert_eq!(jira.with("create").len(), 1, "one issue");
     assert!(!host.log().contains(&token), "the token stays out of the host's log");
 }
