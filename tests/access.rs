@@ -51,6 +51,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("post", "/internal/tenants/{tenant}/report-template/rollback", &["platform"]),
     ("get", "/internal/audit", &["security"]),
     ("get", "/internal/audit/verify", &["security"]),
+    ("get", "/internal/audit/archives/{task_id}", &["security"]),
     ("get", "/internal/review", &["security"]),
     ("get", "/internal/review/cases", &["security"]),
     ("post", "/internal/review/{id}", &["security"]),

@@ -158,6 +158,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             trace_ids: vec![],
             message: Some(msg_line.clone()),
             regression: RegressionStrategy::Webhook,
+            alert: None,
         };
         let ctx = wit::MaskContext { tenant: "t".into(), policy: "{}".into() };
         let gate = Gate::for_policy("{}", key.clone()).unwrap();

@@ -198,11 +198,22 @@ async fn racing_diagnoses_on_postgres_make_one_ticket_and_a_recurrence_reopens_i
     let db = format!("casefile_tickets_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
     let url = format!("{}/{db}", admin_url.rsplit_once('/').expect("a database in the URL").0);
-    race_and_recur(Some(&url)).await;
+    // A password in the connection string (trust auth ignores it): the hosts use
+    // the URL and never print the password.
+    let password = format!("pw{}", uuid::Uuid::new_v4().simple());
+    let url = match url.split_once("://").and_then(|(scheme, rest)| rest.split_once('@').map(|(user, at)| (scheme, user, at))) {
+        Some((scheme, user, at)) if !user.contains(':') => format!("{scheme}://{user}:{password}@{at}"),
+        _ => url,
+    };
+    let logs = race_and_recur(Some(&url)).await;
+    if url.contains(&password) {
+        assert!(!logs.contains(&password), "the database password is in a host's log");
+    }
     sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
 }
 
-async fn race_and_recur(database_url: Option<&str>) {
+/// Returns what the two hosts logged.
+async fn race_and_recur(database_url: Option<&str>) -> String {
     let tickets = Tickets::default();
     *tickets.regression_passes.lock().unwrap() = true;
     let addr = start_tickets(tickets.clone()).await;
@@ -232,6 +243,11 @@ async fn race_and_recur(database_url: Option<&str>) {
     assert_eq!(status, 202);
     assert_eq!(first.wait_state(&a, &["closed", "failed"], 60).await["state"], "closed");
     assert_eq!(updates_with(&tickets, |u| u["state"] == "closed").len(), 1, "the task closes once the ticket is closed");
+    // Its audit trail is archived (on either backend), the ticket's entries with it.
+    let (status, archive) = second.get(&format!("/internal/audit/archives/{a}")).await;
+    assert_eq!((status, archive["intact"].as_bool()), (200, Some(true)), "{archive:#}");
+    // (Which of the two racing tasks created the ticket varies; each has an entry on it.)
+    assert!(archive["entries"].as_array().unwrap().iter().any(|e| e["action"].as_str().is_some_and(|a| a.starts_with("ticket.")) && e["subject"] == "PLAT-1"), "{archive:#}");
 
     // It comes back: the same ticket is reopened, with a comment calling it a regression.
     let c = open(&second, "evt-race-3", message).await;
@@ -241,6 +257,7 @@ async fn race_and_recur(database_url: Option<&str>) {
     assert_eq!(reopened.len(), 1, "{:?}", tickets.updates.lock().unwrap());
     assert_eq!(reopened[0]["id"], "PLAT-1");
     assert_eq!(tickets.creates.lock().unwrap().len(), 1, "reopened, not created again");
+    first.log() + &second.log()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,4 +311,89 @@ async fn a_person_cancels_a_delivery_that_waits_and_nothing_is_sent_later() {
     let creates = tickets.creates.lock().unwrap().clone();
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0]["error_event_id"], "evt-cancel-2");
+}
+
+/// Regression and closure for a task an Alertmanager alert opened: the passing
+/// regression closes the ticket, posts the alert back to Alertmanager ended
+/// (`POST /api/v2/alerts`, same labels, `endsAt` now), says so on the task, and
+/// archives the task's audit trail, which reads back intact and matches the hash
+/// the audit log recorded. A task no alert opened posts nothing to Alertmanager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_regression_resolves_the_alert_and_archives_the_audit_trail() {
+    let tickets = Tickets::default();
+    *tickets.regression_passes.lock().unwrap() = true;
+    let addr = start_tickets(tickets.clone()).await;
+    let posted: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let seen = posted.clone();
+    let alertmanager = serve(axum::Router::new().route(
+        "/api/v2/alerts",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(body);
+                axum::http::StatusCode::OK
+            }
+        }),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), addr.port(), &addr.to_string(), "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("alerts: {{ alertmanager_url: \"http://{alertmanager}/\" }}\n"));
+    std::fs::write(&config, text).unwrap();
+    let host = Host::start(&config, &dir.path().join("data"));
+
+    let starts = chrono::Utc::now().to_rfc3339();
+    let labels = json!({"alertname": "CheckoutErrors", "plugin": "checkout", "tenant": "default", "severity": "page"});
+    let webhook = json!({"version": "4", "status": "firing", "alerts": [
+        {"status": "firing", "labels": labels, "annotations": {"summary": "checkout error rate above 5%"},
+         "startsAt": starts, "fingerprint": "c0ffee", "generatorURL": "http://prometheus:9090/graph?g0.expr=up"}]});
+    let (status, r) = host.post("/internal/debug/alerts", &webhook).await;
+    assert_eq!(status, 202, "{r}");
+    let task = r["tasks"][0]["task_id"].as_str().expect("a task").to_string();
+    let t = wait_for(&host, &task, "a ticket", |t| t["ticket"]["id"].is_string()).await;
+    assert_eq!(t["state"], "awaiting_fix", "{t:#}");
+    let other = open(&host, "evt-no-alert", "payment provider timed out").await;
+    wait_for(&host, &other, "a ticket", |t| t["ticket"]["id"].is_string()).await;
+
+    for id in [&task, &other] {
+        let (status, _) = host.post(&format!("/internal/debug/report/{id}/regression"), &json!({"ref": "fix-9"})).await;
+        assert_eq!(status, 202);
+        assert_eq!(host.wait_state(id, &["closed", "failed"], 60).await["state"], "closed");
+    }
+    let t = wait_for(&host, &task, "the alert noted", |t| t["history"].to_string().contains("alert: CheckoutErrors")).await;
+    let history = t["history"].to_string();
+    assert!(history.contains("alert: CheckoutErrors marked resolved in Alertmanager"), "{history}");
+    let posts = posted.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "one post, for the alert's task only: {posts:?}");
+    let ended = &posts[0][0];
+    assert_eq!(ended["labels"], labels, "Alertmanager matches the alert by its labels");
+    assert_eq!(ended["startsAt"], starts.as_str());
+    assert_eq!(ended["generatorURL"], "http://prometheus:9090/graph?g0.expr=up");
+    let ends = chrono::DateTime::parse_from_rfc3339(ended["endsAt"].as_str().expect("endsAt")).expect("RFC 3339");
+    assert!(ends <= chrono::Utc::now() && ends >= chrono::DateTime::parse_from_rfc3339(&starts).unwrap(), "{ended}");
+
+    // Both closed tasks have their trail archived, matching the audit log's record.
+    let (_, log) = host.get("/internal/audit").await;
+    for id in [&task, &other] {
+        let (status, archive) = host.get(&format!("/internal/audit/archives/{id}")).await;
+        assert_eq!(status, 200, "{archive}");
+        assert_eq!(archive["intact"], true, "{archive:#}");
+        let actions: Vec<&str> = archive["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions.first(), Some(&"task.created"), "{actions:?}");
+        assert!(actions.contains(&"ticket.create") && actions.contains(&"ticket.close") && actions.contains(&"task.closed"), "{actions:?}");
+        let recorded = log["entries"].as_array().unwrap().iter().find(|e| e["action"] == "audit.archived" && e["subject"] == id.as_str()).expect("audit.archived");
+        assert_eq!(recorded["detail"]["sha256"], archive["sha256"]);
+    }
+    let alert_archive = host.get(&format!("/internal/audit/archives/{task}")).await.1;
+    assert!(alert_archive.to_string().contains("alert.marked_resolved"), "the alert's resolution is in the trail: {alert_archive:#}");
+    let (status, err) = host.get("/internal/audit/archives/tsk_nope").await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("no_archive")));
+    let out = std::process::Command::new(BIN)
+        .args(["audit", "archive", &task, "--server", &host.base])
+        .env("CASEFILE_TOKEN", &host.token)
+        .output()
+        .expect("run casefile");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("intact") && said.contains("task.closed"), "{said}{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -78,6 +78,7 @@ pub fn routes(max_component: usize) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(policies::rollback_layout))
         .routes(routes!(audit_entries))
         .routes(routes!(audit_verify))
+        .routes(routes!(audit_archive))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(review_list))
@@ -182,6 +183,9 @@ pub struct Alert {
     pub ends_at: Option<String>,
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Where the alert came from (Prometheus' expression browser).
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
 }
 
 /// Why the diagnosis is run again (kept in the audit log); optional.
@@ -430,6 +434,7 @@ pub fn validate(config: &Config, tenants: &[String], scope: &Scope, r: ReportReq
         trace_ids,
         message: r.message,
         regression,
+        alert: None,
     })
 }
 
@@ -574,7 +579,8 @@ pub async fn accept_alerts(app: &App, actor: &str, scope: &Scope, v: Alertmanage
         // One bad alert (say, an undeclared tenant label, or a tenant outside the
         // token's scope) must not drop the others.
         match validate(&app.config, &declared, scope, r, now) {
-            Ok(req) => {
+            Ok(mut req) => {
+                req.alert = Some(crate::model::AlertOrigin { labels: a.labels.clone(), starts_at: a.starts_at.clone(), generator_url: a.generator_url.clone() });
                 let (task_id, created, state) = submit(app, actor, req).await?;
                 out.tasks.push(AlertTask { task_id, state, created });
             }
@@ -940,6 +946,22 @@ async fn audit_entries(State(app): State<Arc<App>>, Caller(who): Caller) -> ApiR
 async fn audit_verify(State(app): State<Arc<App>>, Caller(who): Caller) -> ApiResult<Json<Verification>> {
     all_tenants(&who, "the audit log")?;
     Ok(Json(Audit::verify(&app.store).await?))
+}
+
+/// A closed task's audit trail, archived when its regression passed, checked as it
+/// is read. Another tenant's task is answered like one that never existed.
+#[utoipa::path(get, path = "/internal/audit/archives/{task_id}", tag = "audit",
+    params(("task_id" = String, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The archive (`intact` false when it no longer matches its hash)", body = crate::audit::ArchiveView),
+        (status = 404, description = "No archive for this task (not closed by a passing regression, or not yours)", body = ErrorBody),
+        (status = 500, description = "The host failed", body = ErrorBody),
+    ))]
+async fn audit_archive(State(app): State<Arc<App>>, Caller(who): Caller, ApiPath(task_id): ApiPath<String>) -> ApiResult<Json<crate::audit::ArchiveView>> {
+    match Audit::archive(&app.store, &task_id).await? {
+        Some(a) if who.scope.allows(&a.tenant) => Ok(Json(a)),
+        _ => Err(ApiError::not_found("no_archive", format!("no audit archive for task `{task_id}`; a task's trail is archived when a passing regression closes it"))),
+    }
 }
 
 /// What spans every tenant needs a token scoped to all of them.

@@ -92,6 +92,116 @@ impl Audit {
     }
 }
 
+/// One audit entry exactly as stored, so that its hash can be checked again from
+/// an archive without the rest of the chain.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEntry {
+    fn holds(&self) -> bool {
+        entry_hash(&self.prev_hash, self.seq, self.at, &self.actor, &self.action, &self.subject, &self.detail) == self.hash
+    }
+}
+
+/// A task's archived audit trail as the API shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ArchiveView {
+    pub task_id: String,
+    pub tenant: String,
+    /// Milliseconds since the Unix epoch.
+    pub archived_at: i64,
+    /// SHA-256 of the archived entries (as stored); the audit log's `audit.archived`
+    /// entry for the task holds the same value.
+    pub sha256: String,
+    /// True when the entries still hash to `sha256` and every entry's own hash holds.
+    pub intact: bool,
+    /// The entries, oldest first, as `GET /internal/audit` shows them.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<serde_json::Value>,
+}
+
+impl Audit {
+    /// Archives every audit entry about `task_id` as one record (those whose
+    /// subject it is, and those about its ticket that name it as `task_id`) and
+    /// says so in the audit log. Once per task: a second call keeps the first
+    /// archive and returns None.
+    pub async fn archive_task(&self, store: &Store, task_id: &str, tenant: &str) -> Result<Option<String>> {
+        // The detail is compact JSON; `\`, `%` and `_` are escaped so LIKE reads
+        // them literally.
+        let literal = format!("\"task_id\":{}", serde_json::Value::String(task_id.into()));
+        let named = format!("%{}%", literal.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let rows = sqlx::query("SELECT * FROM audit WHERE subject = $1 OR detail LIKE $2 ESCAPE '\\' ORDER BY seq")
+            .bind(task_id)
+            .bind(named)
+            .fetch_all(&store.pool)
+            .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in rows {
+            entries.push(StoredEntry {
+                seq: r.try_get("seq")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                subject: r.try_get("subject")?,
+                detail: r.try_get("detail")?,
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            });
+        }
+        let text = serde_json::to_string(&entries)?;
+        let sha = sha256_hex(text.as_bytes());
+        let n = sqlx::query(
+            "INSERT INTO audit_archives (task_id, tenant, archived_at, entries, sha256) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (task_id) DO NOTHING",
+        )
+        .bind(task_id)
+        .bind(tenant)
+        .bind(now_ms())
+        .bind(&text)
+        .bind(&sha)
+        .execute(&store.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        let last = entries.last().map(|e| e.seq);
+        self.append(store, "pipeline", "audit.archived", task_id, serde_json::json!({"tenant": tenant, "entries": entries.len(), "through_seq": last, "sha256": sha}))
+            .await?;
+        Ok(Some(sha))
+    }
+
+    /// The archive of a task's audit trail, checked as it is read.
+    pub async fn archive(store: &Store, task_id: &str) -> Result<Option<ArchiveView>> {
+        let Some(r) = sqlx::query("SELECT * FROM audit_archives WHERE task_id = $1").bind(task_id).fetch_optional(&store.pool).await? else {
+            return Ok(None);
+        };
+        let text: String = r.try_get("entries")?;
+        let sha: String = r.try_get("sha256")?;
+        let entries: Vec<StoredEntry> = serde_json::from_str(&text).unwrap_or_default();
+        let intact = sha256_hex(text.as_bytes()) == sha && entries.iter().all(StoredEntry::holds);
+        let shown = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "seq": e.seq, "at": e.at, "actor": actor_json(&e.actor), "action": e.action, "subject": e.subject,
+                    "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or(serde_json::Value::Null),
+                    "prev_hash": e.prev_hash, "hash": e.hash, "holds": e.holds(),
+                })
+            })
+            .collect();
+        Ok(Some(ArchiveView { task_id: r.try_get("task_id")?, tenant: r.try_get("tenant")?, archived_at: r.try_get("archived_at")?, sha256: sha, intact, entries: shown }))
+    }
+}
+
 /// An actor as the API shows it: a token's `{token_id, name, role}` (stored as JSON),
 /// or the name of a part of the host (`pipeline`, `config`, `cli`, ...).
 fn actor_json(actor: &str) -> serde_json::Value {
@@ -201,6 +311,35 @@ mod tests {
         sqlx::query("DELETE FROM audit WHERE seq = 1").execute(&store.pool).await.unwrap();
         let v = Audit::verify(&store).await.unwrap();
         assert_eq!(v.first_broken.map(|b| (b.seq, b.reason)), Some((2, "gap".to_string())));
+    }
+
+    #[tokio::test]
+    async fn a_tasks_trail_is_archived_once_and_checked_when_read() {
+        let (_dir, store) = store().await;
+        let audit = Audit::default();
+        audit.append(&store, "api", "task.created", "tsk_1", serde_json::json!({"tenant": "acme"})).await.unwrap();
+        audit.append(&store, "api", "task.created", "tsk_2", serde_json::json!({})).await.unwrap();
+        audit.append(&store, r#"{"token_id":"tok_1","name":"dev","role":"developer"}"#, "report.read", "tsk_1", serde_json::json!({})).await.unwrap();
+        audit.append(&store, "pipeline", "ticket.create", "PLAT-1", serde_json::json!({"task_id": "tsk_1"})).await.unwrap();
+        audit.append(&store, "pipeline", "ticket.update", "PLAT-1", serde_json::json!({"task_id": "tsk_11"})).await.unwrap();
+        audit.append(&store, "pipeline", "ticket.update", "PLAT-2", serde_json::json!({"task_id": "tskX1"})).await.unwrap();
+        audit.append(&store, "pipeline", "task.closed", "tsk_1", serde_json::json!({"regression": "42 tests"})).await.unwrap();
+        let sha = audit.archive_task(&store, "tsk_1", "acme").await.unwrap().expect("archived");
+        assert_eq!(audit.archive_task(&store, "tsk_1", "acme").await.unwrap(), None, "once per task");
+        let a = Audit::archive(&store, "tsk_1").await.unwrap().expect("stored");
+        assert!(a.intact);
+        assert_eq!(a.sha256, sha);
+        let actions: Vec<&str> = a.entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["task.created", "report.read", "ticket.create", "task.closed"], "only this task's entries, in order");
+        assert_eq!(a.entries[1]["actor"]["role"], "developer");
+        let log = Audit::entries(&store, 100).await.unwrap();
+        let said = log.iter().find(|e| e["action"] == "audit.archived").expect("the archive is in the log");
+        assert_eq!((said["subject"].as_str(), said["detail"]["sha256"].as_str(), said["detail"]["entries"].as_i64()), (Some("tsk_1"), Some(sha.as_str()), Some(4)));
+        assert!(Audit::archive(&store, "tsk_2").await.unwrap().is_none());
+        // An archive edited after the fact no longer holds.
+        let text: String = sqlx::query_scalar("SELECT entries FROM audit_archives WHERE task_id = 'tsk_1'").fetch_one(&store.pool).await.unwrap();
+        sqlx::query("UPDATE audit_archives SET entries = $1").bind(text.replace("42 tests", "41 tests")).execute(&store.pool).await.unwrap();
+        assert!(!Audit::archive(&store, "tsk_1").await.unwrap().unwrap().intact);
     }
 
     async fn store() -> (tempfile::TempDir, Store) {

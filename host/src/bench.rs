@@ -110,6 +110,7 @@ pub async fn run(logs: usize, spans: usize, iterations: usize, calls: usize, chu
         trace_ids: vec![],
         message: None,
         regression: RegressionStrategy::None,
+        alert: None,
     };
     let template: Template = serde_yaml::from_str("{}")?;
     let ctx = wit::MaskContext { tenant: "default".into(), policy: "{}".into() };

@@ -439,6 +439,17 @@ pub struct AlertsConfig {
     /// The tenant of an alert without a `tenant` label; unset (or empty) rejects
     /// such alerts, so an alert never lands on a tenant nobody chose.
     pub default_tenant: Option<String>,
+    /// Alertmanager's base URL (`http://alertmanager:9093`): a passing regression
+    /// marks the alert that opened the task resolved there. Unset or empty: the
+    /// alert is left to end on its own, and the task says so.
+    pub alertmanager_url: Option<String>,
+}
+
+impl AlertsConfig {
+    /// The configured Alertmanager, if any.
+    pub fn alertmanager(&self) -> Option<&str> {
+        self.alertmanager_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
 }
 
 /// Triggers that arrive on a message bus instead of HTTP.
@@ -827,6 +838,12 @@ impl Config {
         }
         if let Some(n) = &self.events.nats {
             n.validate()?;
+        }
+        if let Some(url) = self.alerts.alertmanager() {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => bail!("alerts.alertmanager_url `{url}` is not an http(s) URL; give Alertmanager's base URL, e.g. http://alertmanager:9093"),
+            }
         }
         if self.registry.require_signature && self.registry.trusted_keys.is_empty() {
             bail!("registry.require_signature is on but registry.trusted_keys is empty: list the publisher keys whose signatures count");

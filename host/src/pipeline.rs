@@ -548,10 +548,14 @@ async fn close_others_on_ticket(app: &App, task: &TaskRow) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Closes the task after its regression passed, then resolves its alert and
+/// archives its audit trail (`regression::closure`).
 async fn close_task(app: &App, task: &TaskRow, detail: &str) -> Result<(), StageError> {
     app.store.set_state(&task.id, TaskState::Closed, Some(detail)).await.map_err(retry)?;
     app.audit
         .append(&app.store, "pipeline", "task.closed", &task.id, json!({"regression": detail, "ref": task.regression_ref}))
         .await
-        .map_err(retry)
+        .map_err(retry)?;
+    crate::regression::closure::after_pass(app, task).await;
+    Ok(())
 }

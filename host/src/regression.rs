@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub mod closure;
+
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 

@@ -991,6 +991,7 @@ mod tests {
             trace_ids: vec![],
             message: Some("it broke".into()),
             regression: crate::model::RegressionStrategy::Webhook,
+            alert: None,
         };
         let components = [ComponentUse { slot: "masker".into(), kind: "masker".into(), name: "masker".into(), sha256: "cd".repeat(32) }];
         let offset = |host: &str, ms: i64| crate::collect::skew::HostOffset {

@@ -725,6 +725,7 @@ pub(crate) mod tests {
             trace_ids: vec![],
             message: None,
             regression: RegressionStrategy::Webhook,
+            alert: None,
         }
     }
 

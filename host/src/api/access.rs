@@ -78,6 +78,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("post", "/internal/tenants/{tenant}/report-template/rollback", Rule::Roles(&[Platform])),
     ("get", "/internal/audit", Rule::Roles(&[Security])),
     ("get", "/internal/audit/verify", Rule::Roles(&[Security])),
+    ("get", "/internal/audit/archives/{task_id}", Rule::Roles(&[Security])),
     ("get", "/internal/review", Rule::Roles(&[Security])),
     ("get", "/internal/review/cases", Rule::Roles(&[Security])),
     ("post", "/internal/review/{id}", Rule::Roles(&[Security])),

@@ -83,7 +83,7 @@ fn alert() -> impl Strategy<Value = Alert> {
     let labels = prop::collection::btree_map(field_name(), tricky_string(), 0..6);
     let annotations = prop::collection::btree_map(field_name(), tricky_string(), 0..3);
     (prop::option::of(tricky_string()), labels, annotations, prop::option::of(tricky_string()), prop::option::of(tricky_string()))
-        .prop_map(|(status, labels, annotations, starts_at, fingerprint)| Alert { status, labels, annotations, starts_at, ends_at: None, fingerprint })
+        .prop_map(|(status, labels, annotations, starts_at, fingerprint)| Alert { status, labels, annotations, starts_at, ends_at: None, fingerprint, generator_url: None })
 }
 
 fn check_accepted(r: &DiagnosisRequest) {
@@ -180,6 +180,7 @@ fn labels_become_the_request() {
         starts_at: Some("2026-11-30T11:00:00Z".into()),
         ends_at: None,
         fingerprint: Some("abc".into()),
+        generator_url: None,
     };
     let AlertRoute::Request(r) = alert_request(&a, now(), 30, None) else { panic!("a firing alert with a plugin") };
     let req = validate(&config(), &tenants(), &Scope::All, r, now()).expect("valid");

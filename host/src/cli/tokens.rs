@@ -69,6 +69,12 @@ pub enum AuditCommand {
         #[command(flatten)]
         offline: Offline,
     },
+    /// Show a closed task's archived audit trail (kept when its regression passed);
+    /// fails when the archive no longer matches its hash.
+    Archive {
+        /// The task id
+        task: String,
+    },
 }
 
 /// Who an offline command acts as, in the audit log.
@@ -152,7 +158,10 @@ fn tenants_text(v: &Value) -> String {
 }
 
 pub async fn audit(client: &Client, command: AuditCommand, as_json: bool) -> Result<()> {
-    let AuditCommand::Verify { offline } = command;
+    let offline = match command {
+        AuditCommand::Verify { offline } => offline,
+        AuditCommand::Archive { task } => return archive(client, &task, as_json).await,
+    };
     let outcome = match offline.store().await? {
         Some(store) => serde_json::to_value(Audit::verify(&store).await?)?,
         None => client.send(client.http.get(client.url("/internal/audit/verify"))).await?,
@@ -168,6 +177,28 @@ pub async fn audit(client: &Client, command: AuditCommand, as_json: bool) -> Res
     })?;
     if outcome["intact"] == false {
         anyhow::bail!("the audit chain is broken");
+    }
+    Ok(())
+}
+
+async fn archive(client: &Client, task: &str, as_json: bool) -> Result<()> {
+    let v = client.send(client.http.get(client.url(&format!("/internal/audit/archives/{task}")))).await?;
+    print(as_json, &v, |v| {
+        let mut out = format!(
+            "audit archive of {} (tenant {}): {} entries, sha256 {}, {}",
+            v["task_id"].as_str().unwrap_or(""),
+            v["tenant"].as_str().unwrap_or(""),
+            v["entries"].as_array().map_or(0, Vec::len),
+            v["sha256"].as_str().unwrap_or(""),
+            if v["intact"] == true { "intact" } else { "BROKEN" }
+        );
+        for e in v["entries"].as_array().into_iter().flatten() {
+            out.push_str(&format!("\n  #{} {} {}", e["seq"], e["action"].as_str().unwrap_or(""), e["subject"].as_str().unwrap_or("")));
+        }
+        out
+    })?;
+    if v["intact"] != true {
+        anyhow::bail!("the archive of {task} no longer matches its hash");
     }
     Ok(())
 }

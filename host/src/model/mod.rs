@@ -198,6 +198,21 @@ pub struct DiagnosisRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub regression: RegressionStrategy,
+    /// The Alertmanager alert that opened the task, kept so that a passing
+    /// regression can mark it resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertOrigin>,
+}
+
+/// What identifies an alert to Alertmanager: its labels (Alertmanager's
+/// fingerprint is a hash of them) and when it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertOrigin {
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_url: Option<String>,
 }
 
 /// How a source fared in one collection; the report's `sources` list as it is.

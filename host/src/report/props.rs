@@ -120,6 +120,7 @@ proptest! {
             trace_ids: vec![],
             message: message.clone(),
             regression: RegressionStrategy::Webhook,
+            alert: None,
         };
         let built = build(&t, &ReportInput {
             task_id: "tsk_p",

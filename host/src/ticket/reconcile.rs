@@ -525,6 +525,7 @@ mod tests {
                 trace_ids: vec![],
                 message: None,
                 regression: crate::model::RegressionStrategy::Webhook,
+                alert: None,
             };
             for (id, state, error) in [
                 ("manual", TaskState::AwaitingFix, None),
