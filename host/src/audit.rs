@@ -71,22 +71,12 @@ impl Audit {
         let mut prev = "0".repeat(64);
         let mut out = Vec::new();
         for r in rows {
-            let (seq, at): (i64, i64) = (r.try_get("seq")?, r.try_get("at")?);
-            let (actor, action, subject, detail, prev_hash, hash): (String, String, String, String, String, String) = (
-                r.try_get("actor")?,
-                r.try_get("action")?,
-                r.try_get("subject")?,
-                r.try_get("detail")?,
-                r.try_get("prev_hash")?,
-                r.try_get("hash")?,
-            );
-            let intact = prev_hash == prev && entry_hash(&prev, seq, at, &actor, &action, &subject, &detail) == hash;
-            prev = hash.clone();
-            out.push(serde_json::json!({
-                "seq": seq, "at": at, "actor": actor_json(&actor), "action": action, "subject": subject,
-                "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null),
-                "hash": hash, "chain_intact": intact,
-            }));
+            let e = StoredEntry::from_row(&r)?;
+            let intact = e.prev_hash == prev && e.holds();
+            prev = e.hash.clone();
+            let mut shown = e.shown();
+            shown["chain_intact"] = serde_json::Value::Bool(intact);
+            out.push(shown);
         }
         Ok(out)
     }
@@ -107,6 +97,28 @@ pub struct StoredEntry {
 }
 
 impl StoredEntry {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredEntry> {
+        Ok(StoredEntry {
+            seq: r.try_get("seq")?,
+            at: r.try_get("at")?,
+            actor: r.try_get("actor")?,
+            action: r.try_get("action")?,
+            subject: r.try_get("subject")?,
+            detail: r.try_get("detail")?,
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        })
+    }
+
+    /// The entry as the API shows it: the actor and detail as JSON.
+    fn shown(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seq": self.seq, "at": self.at, "actor": actor_json(&self.actor), "action": self.action, "subject": self.subject,
+            "detail": serde_json::from_str::<serde_json::Value>(&self.detail).unwrap_or(serde_json::Value::Null),
+            "hash": self.hash,
+        })
+    }
+
     fn holds(&self) -> bool {
         entry_hash(&self.prev_hash, self.seq, self.at, &self.actor, &self.action, &self.subject, &self.detail) == self.hash
     }
@@ -144,19 +156,7 @@ impl Audit {
             .bind(named)
             .fetch_all(&store.pool)
             .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for r in rows {
-            entries.push(StoredEntry {
-                seq: r.try_get("seq")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                subject: r.try_get("subject")?,
-                detail: r.try_get("detail")?,
-                prev_hash: r.try_get("prev_hash")?,
-                hash: r.try_get("hash")?,
-            });
-        }
+        let entries = rows.iter().map(StoredEntry::from_row).collect::<Result<Vec<_>>>()?;
         let text = serde_json::to_string(&entries)?;
         let sha = sha256_hex(text.as_bytes());
         let n = sqlx::query(
@@ -191,11 +191,10 @@ impl Audit {
         let shown = entries
             .iter()
             .map(|e| {
-                serde_json::json!({
-                    "seq": e.seq, "at": e.at, "actor": actor_json(&e.actor), "action": e.action, "subject": e.subject,
-                    "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or(serde_json::Value::Null),
-                    "prev_hash": e.prev_hash, "hash": e.hash, "holds": e.holds(),
-                })
+                let mut shown = e.shown();
+                shown["prev_hash"] = serde_json::Value::String(e.prev_hash.clone());
+                shown["holds"] = serde_json::Value::Bool(e.holds());
+                shown
             })
             .collect();
         Ok(Some(ArchiveView { task_id: r.try_get("task_id")?, tenant: r.try_get("tenant")?, archived_at: r.try_get("archived_at")?, sha256: sha, intact, entries: shown }))
@@ -244,15 +243,7 @@ impl Audit {
                 return Ok(Verification { entries: count, intact: true, first_broken: None });
             }
             for r in rows {
-                let (seq, at): (i64, i64) = (r.try_get("seq")?, r.try_get("at")?);
-                let (actor, action, subject, detail, prev_hash, hash): (String, String, String, String, String, String) = (
-                    r.try_get("actor")?,
-                    r.try_get("action")?,
-                    r.try_get("subject")?,
-                    r.try_get("detail")?,
-                    r.try_get("prev_hash")?,
-                    r.try_get("hash")?,
-                );
+                let StoredEntry { seq, at, actor, action, subject, detail, prev_hash, hash } = StoredEntry::from_row(&r)?;
                 count += 1;
                 let reason = if seq != expected_seq {
                     Some("gap")
