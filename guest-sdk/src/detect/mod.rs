@@ -38,6 +38,7 @@ pub mod rules;
 pub mod selectors;
 pub mod tokens;
 pub mod validate;
+mod wordset;
 
 pub use custom::{CustomRule, CustomValidator};
 pub use engine::{

@@ -20,34 +20,39 @@
 use super::prefilter::{Shape, Trigger};
 
 use super::{Candidate, Category::Person, Examples, Rule};
+use super::wordset::{WordBuild, WordSet};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-fn list(text: &'static str) -> HashSet<&'static str> {
+/// A list file's words, hashed by `WordHasher` (a look-up per candidate word: the
+/// standard hasher's SipHash cost more than the rest of the test).
+type Words = HashSet<&'static str, WordBuild>;
+
+fn list(text: &'static str) -> Words {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect()
 }
 
-fn given_names() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn given_names() -> &'static Words {
+    static SET: OnceLock<Words> = OnceLock::new();
     SET.get_or_init(|| list(include_str!("../../data/names/given.txt")))
 }
 
-fn surnames() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn surnames() -> &'static Words {
+    static SET: OnceLock<Words> = OnceLock::new();
     SET.get_or_init(|| list(include_str!("../../data/names/surnames.txt")))
 }
 
-fn street_types() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn street_types() -> &'static Words {
+    static SET: OnceLock<Words> = OnceLock::new();
     SET.get_or_init(|| list(include_str!("../../data/addresses/street_types.txt")))
 }
 
 #[cfg(test)]
-fn unit_types() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn unit_types() -> &'static Words {
+    static SET: OnceLock<Words> = OnceLock::new();
     SET.get_or_init(|| list(include_str!("../../data/addresses/unit_types.txt")))
 }
 
@@ -261,6 +266,7 @@ const COMMON_WORD_NAMES: &[&str] = &[
     "captain",
     "admiral",
 ];
+static COMMON_WORD_NAMES_SET: WordSet = WordSet::new(COMMON_WORD_NAMES);
 
 /// Capitalised words a context may put where a name goes that are no name.
 const NOT_NAMES: &[&str] = &[
@@ -662,6 +668,7 @@ const NOT_NAMES: &[&str] = &[
     "postgres",
     "mysql",
 ];
+static NOT_NAMES_SET: WordSet = WordSet::new(NOT_NAMES);
 
 /// Words of organisation names: a name-shaped run with one of them is a company's.
 const ORG_WORDS: &[&str] = &[
@@ -724,6 +731,7 @@ const ORG_WORDS: &[&str] = &[
     "international",
     "global",
 ];
+static ORG_WORDS_SET: WordSet = WordSet::new(ORG_WORDS);
 
 /// Folds a word for the lists: lower case, common Latin diacritics dropped
 /// (`Müller` is listed as `muller`).
@@ -748,16 +756,16 @@ fn fold(word: &str) -> String {
 
 fn is_given(word: &str) -> bool {
     let f = fold(word);
-    given_names().contains(f.as_str()) && !COMMON_WORD_NAMES.contains(&f.as_str())
+    given_names().contains(f.as_str()) && !COMMON_WORD_NAMES_SET.contains(&f)
 }
 
 fn is_surname(word: &str) -> bool {
     let f = fold(word);
-    surnames().contains(f.as_str()) && !NOT_NAMES.contains(&f.as_str())
+    surnames().contains(f.as_str()) && !NOT_NAMES_SET.contains(&f)
 }
 
 fn is_not_name(word: &str) -> bool {
-    NOT_NAMES.contains(&fold(word).as_str())
+    NOT_NAMES_SET.contains(&fold(word))
 }
 
 /// A word of a name: a capital, then letters (apostrophes and hyphens inside:
@@ -1228,8 +1236,8 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     };
     if name_words
         .iter()
-        .any(|w| ORG_WORDS.contains(&fold(w.trim_end_matches('.')).as_str()))
-        || ORG_WORDS.contains(&next_word.as_str())
+        .any(|w| ORG_WORDS_SET.contains(&fold(w.trim_end_matches('.'))))
+        || ORG_WORDS_SET.contains(&next_word)
     {
         return false;
     }
@@ -1790,6 +1798,7 @@ const NOT_BEFORE_GIVEN: &[&str] = &[
     "its", "every", "each", "no", "some", "any", "of", "in", "on", "at", "from", "to", "near",
     "into", "via", "and", "&", "or", "und", "et",
 ];
+static NOT_BEFORE_GIVEN_SET: WordSet = WordSet::new(NOT_BEFORE_GIVEN);
 
 /// Given names that are as often a country, a state, a city or a product, which a
 /// lone name before a verb more likely is (`India has`, `Georgia is`, `Ruby was`).
@@ -1874,6 +1883,7 @@ const PLACE_NAMES: &[&str] = &[
     "georgie",
     "brittany",
 ];
+static PLACE_NAMES_SET: WordSet = WordSet::new(PLACE_NAMES);
 
 /// Given names of the census lists that are also ordinary English words (beyond
 /// `COMMON_WORD_NAMES`, which every name rule turns away): alone at the start of a
@@ -1888,6 +1898,7 @@ const WORD_NAMES: &[&str] = &[
     "omega", "patience", "peg", "ping", "raven", "robin", "see", "song", "soon", "sun", "tiny",
     "ward",
 ];
+static WORD_NAMES_SET: WordSet = WordSet::new(WORD_NAMES);
 
 /// The `person-name-given` rule's validator: a given name the lists know (and no
 /// common word), or one to three Han characters; no capitalised word, article or
@@ -1909,7 +1920,7 @@ pub fn given_name_alone(c: &Candidate<'_>) -> bool {
     };
     let prev_folded = fold(prev);
     if prev.chars().next().is_some_and(char::is_uppercase)
-        || NOT_BEFORE_GIVEN.contains(&prev_folded.as_str())
+        || NOT_BEFORE_GIVEN_SET.contains(&prev_folded)
         || PARTICLES.contains(&prev_folded.as_str())
         || street_types().contains(prev_folded.as_str())
         || FRENCH_TYPES.contains(&prev_folded.as_str())
@@ -1926,9 +1937,9 @@ pub fn given_name_alone(c: &Candidate<'_>) -> bool {
     let folded = fold(v);
     is_given(v)
         && !is_not_name(v)
-        && !ORG_WORDS.contains(&folded.as_str())
-        && !PLACE_NAMES.contains(&folded.as_str())
-        && !WORD_NAMES.contains(&folded.as_str())
+        && !ORG_WORDS_SET.contains(&folded)
+        && !PLACE_NAMES_SET.contains(&folded)
+        && !WORD_NAMES_SET.contains(&folded)
 }
 
 /// A chat transcript's speaker: a capitalised word (or Han characters) at the start of
