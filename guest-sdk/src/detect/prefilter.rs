@@ -92,6 +92,13 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     keys: [u32; L],
     /// Distinct literals (ASCII case folded), `literals_len` of them.
     literals: [&'static [u8]; L],
+    /// Each literal's first eight bytes (fewer for a shorter one, the rest zero)
+    /// with its letters in lower case, and the bits that fold a text's bytes onto
+    /// them (`0x20` where the literal has a letter): a text matches the first eight
+    /// bytes when its next eight, or-ed with `fold8` and cut to the literal's length,
+    /// equal `key8`. One comparison instead of a byte loop.
+    key8: [u64; L],
+    fold8: [u64; L],
     literals_len: usize,
     /// `uses[first[l]..first[l + 1]]` are the rules literal `l` triggers.
     first: [u16; L],
@@ -184,6 +191,8 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             next: [0; L],
             keys: [0; L],
             literals: [b""; L],
+            key8: [0; L],
+            fold8: [0; L],
             literals_len: 0,
             first: [0; L],
             uses: [TriggerUse {
@@ -232,6 +241,17 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                         k = t.literals_len;
                         t.literals[k] = lit;
                         t.literals_len += 1;
+                        let mut b = 0;
+                        while b < lit.len() && b < 8 {
+                            let c = lit[b];
+                            if c.is_ascii_alphabetic() {
+                                t.key8[k] |= ((c | 0x20) as u64) << (8 * b);
+                                t.fold8[k] |= 0x20 << (8 * b);
+                            } else {
+                                t.key8[k] |= (c as u64) << (8 * b);
+                            }
+                            b += 1;
+                        }
                         if lit.len() >= 4 {
                             t.keys[k] = fold4(lit, 0);
                         } else if lit.len() == 3 {
@@ -326,11 +346,23 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             } else {
                 folded & 0x00FF_FFFF
             };
-            if key == self.keys[k]
-                && text.len() - i >= lit.len()
-                && text[i..i + lit.len()].eq_ignore_ascii_case(lit)
-            {
-                found(self.uses_of(k), i, i + lit.len());
+            if key == self.keys[k] && text.len() - i >= lit.len() {
+                let matched = match text.get(i..i + 8) {
+                    // Eight bytes to read: the first eight compared at once (a byte
+                    // of the text or-ed with `0x20` equals a lower-case letter only
+                    // when it is that letter in either case), the rest byte by byte.
+                    Some(window) => {
+                        let window = u64::from_le_bytes(window.try_into().unwrap_or([0; 8]));
+                        let len = lit.len().min(8);
+                        let keep = if len == 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+                        (window | self.fold8[k]) & keep == self.key8[k]
+                            && text[i + len..i + lit.len()].eq_ignore_ascii_case(&lit[len..])
+                    }
+                    None => text[i..i + lit.len()].eq_ignore_ascii_case(lit),
+                };
+                if matched {
+                    found(self.uses_of(k), i, i + lit.len());
+                }
             }
             at = self.next[k];
         }
