@@ -1161,22 +1161,38 @@ impl<'a> Shape<'a> {
                 let mut rest = 0;
                 // Four bytes a step while the token lasts (most tokens are words and
                 // ids of several bytes), then one at a time.
-                while let Some(&[b0, b1, b2, b3]) = bytes.get(i..i + 4) {
-                    let c = [
-                        CLASS[b0 as usize],
-                        CLASS[b1 as usize],
-                        CLASS[b2 as usize],
-                        CLASS[b3 as usize],
-                    ];
-                    if c[0] & c[1] & c[2] & c[3] & ALNUM == 0 {
-                        break;
+                // The four classes the step looked up say where the token ends among
+                // them; the byte loop is left for the last bytes of the text.
+                'token: {
+                    while let Some(&[b0, b1, b2, b3]) = bytes.get(i..i + 4) {
+                        let c = [
+                            CLASS[b0 as usize],
+                            CLASS[b1 as usize],
+                            CLASS[b2 as usize],
+                            CLASS[b3 as usize],
+                        ];
+                        if c[0] & c[1] & c[2] & c[3] & ALNUM == 0 {
+                            if c[0] & ALNUM != 0 {
+                                rest |= c[0];
+                                i += 1;
+                                if c[1] & ALNUM != 0 {
+                                    rest |= c[1];
+                                    i += 1;
+                                    if c[2] & ALNUM != 0 {
+                                        rest |= c[2];
+                                        i += 1;
+                                    }
+                                }
+                            }
+                            break 'token;
+                        }
+                        rest |= c[0] | c[1] | c[2] | c[3];
+                        i += 4;
                     }
-                    rest |= c[0] | c[1] | c[2] | c[3];
-                    i += 4;
-                }
-                while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
-                    rest |= CLASS[bytes[i] as usize];
-                    i += 1;
+                    while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
+                        rest |= CLASS[bytes[i] as usize];
+                        i += 1;
+                    }
                 }
                 let kinds = class | rest;
                 let len = i - start;
