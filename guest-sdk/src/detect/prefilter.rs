@@ -1158,42 +1158,8 @@ impl<'a> Shape<'a> {
             if class & ALNUM != 0 {
                 let start = i;
                 i += 1;
-                let mut rest = 0;
-                // Four bytes a step while the token lasts (most tokens are words and
-                // ids of several bytes), then one at a time.
-                // The four classes the step looked up say where the token ends among
-                // them; the byte loop is left for the last bytes of the text.
-                'token: {
-                    while let Some(&[b0, b1, b2, b3]) = bytes.get(i..i + 4) {
-                        let c = [
-                            CLASS[b0 as usize],
-                            CLASS[b1 as usize],
-                            CLASS[b2 as usize],
-                            CLASS[b3 as usize],
-                        ];
-                        if c[0] & c[1] & c[2] & c[3] & ALNUM == 0 {
-                            if c[0] & ALNUM != 0 {
-                                rest |= c[0];
-                                i += 1;
-                                if c[1] & ALNUM != 0 {
-                                    rest |= c[1];
-                                    i += 1;
-                                    if c[2] & ALNUM != 0 {
-                                        rest |= c[2];
-                                        i += 1;
-                                    }
-                                }
-                            }
-                            break 'token;
-                        }
-                        rest |= c[0] | c[1] | c[2] | c[3];
-                        i += 4;
-                    }
-                    while i < n && CLASS[bytes[i] as usize] & ALNUM != 0 {
-                        rest |= CLASS[bytes[i] as usize];
-                        i += 1;
-                    }
-                }
+                let rest;
+                (i, rest) = token_end(bytes, i);
                 let kinds = class | rest;
                 let len = i - start;
                 if class & (UPPER | DIGIT) == 0 && kinds & PLAIN_LETTER != 0 {
@@ -1209,6 +1175,40 @@ impl<'a> Shape<'a> {
                         start > 0 && bytes[start - 1] == b'\\' && escaped_number(bytes, start, i);
                     base64 += len;
                     base64_hex_only = false;
+                    if house {
+                        continue;
+                    }
+                    // Prose: more such words, a space or a byte that continues nothing
+                    // between them (`"`, `,`, `_`, anything outside ASCII). Every run
+                    // but the base64 one is ended and stays so, and no house number can
+                    // start (no backslash comes before these words): only the base64
+                    // run changes, and a word starts no other fact. This loop keeps
+                    // just that; anything else goes back to the full pass, in the
+                    // state the full pass would have left.
+                    while let Some(&b) = bytes.get(i) {
+                        let c = CLASS[b as usize];
+                        if c & ALNUM == 0 {
+                            if !(b == b' '
+                                || (SEPARATOR[b as usize] | MARK[b as usize] | c) == 0)
+                            {
+                                break;
+                            }
+                            s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+                            (base64, base64_hex_only, after_token) = (0, true, false);
+                            i += 1;
+                            continue;
+                        }
+                        if c & (UPPER | DIGIT) != 0 {
+                            break;
+                        }
+                        let (end, rest) = token_end(bytes, i + 1);
+                        if rest & PLAIN_LETTER == 0 && c & PLAIN_LETTER == 0 {
+                            break;
+                        }
+                        base64 += end - i;
+                        (base64_hex_only, after_token) = (false, true);
+                        i = end;
+                    }
                     continue;
                 }
                 // Runs one dot apart (the dot checked where it stood).
@@ -1484,6 +1484,46 @@ impl<'a> Shape<'a> {
                 && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
         }
     }
+}
+
+/// Where the token (a run of ASCII letters and digits) that goes on at `i` ends, and
+/// the classes of its bytes from `i` on, or-ed together.
+#[inline(always)]
+fn token_end(bytes: &[u8], mut i: usize) -> (usize, u8) {
+    let mut rest = 0;
+    // Four bytes a step while the token lasts (most tokens are words and ids of
+    // several bytes). Where it ends inside a step, the step's own classes say where
+    // (one to three tests); the byte loop is left for the last bytes of the text.
+    while let Some(&[b0, b1, b2, b3]) = bytes.get(i..i + 4) {
+        let c = [
+            CLASS[b0 as usize],
+            CLASS[b1 as usize],
+            CLASS[b2 as usize],
+            CLASS[b3 as usize],
+        ];
+        if c[0] & c[1] & c[2] & c[3] & ALNUM == 0 {
+            if c[0] & ALNUM != 0 {
+                rest |= c[0];
+                i += 1;
+                if c[1] & ALNUM != 0 {
+                    rest |= c[1];
+                    i += 1;
+                    if c[2] & ALNUM != 0 {
+                        rest |= c[2];
+                        i += 1;
+                    }
+                }
+            }
+            return (i, rest);
+        }
+        rest |= c[0] | c[1] | c[2] | c[3];
+        i += 4;
+    }
+    while i < bytes.len() && CLASS[bytes[i] as usize] & ALNUM != 0 {
+        rest |= CLASS[bytes[i] as usize];
+        i += 1;
+    }
+    (i, rest)
 }
 
 /// `AB123456C` or `AB 12 34 56 C` at `i` (two capitals that start a word): seven
