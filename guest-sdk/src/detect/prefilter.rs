@@ -126,9 +126,13 @@ const fn fold3(bytes: &[u8], i: usize) -> u32 {
     (bytes[i] as u32 | (bytes[i + 1] as u32) << 8 | (bytes[i + 2] as u32) << 16) | 0x0020_2020
 }
 
+/// The hash of a key's first three bytes (its fourth, if any, is shifted out): the
+/// three bytes at the top of a 64-bit word times an odd constant, whose top bits
+/// are the hash. At every position of a text this is a shift, a multiplication and
+/// a shift, with no masking.
 #[inline(always)]
 const fn hash3(key: u32) -> usize {
-    (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    (((key as u64) << 40).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS)) as usize
 }
 
 #[inline(always)]
@@ -379,7 +383,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         found: &mut impl FnMut(&[TriggerUse], usize, usize),
     ) {
         // Most positions fail here: their first three bytes start no literal.
-        let h3 = hash3(folded & 0x00FF_FFFF);
+        let h3 = hash3(folded);
         if self.prefix3[h3 / 64] >> (h3 % 64) & 1 == 0 {
             return;
         }
