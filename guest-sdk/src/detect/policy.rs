@@ -89,6 +89,8 @@ impl Actions {
 pub const DEFAULT_SENSITIVE_KEYS: &str = r"(?i)(pass(word|wd|phrase|code)?|pwd|secret|token|(api|access|private|secret|client|app|account|master|encryption|signing|shared|subscription|license)[_-]?key|apikey|art[_-]?api|credentials?|auth|authorization|session([_-]?id)?|sessionid|cookie)$";
 
 /// The ends of a key that mark its value secret (`DEFAULT_SENSITIVE_KEYS`), lower case.
+/// Matched through `default_suffix`, which a test holds to this list.
+#[cfg_attr(not(test), allow(dead_code))]
 const DEFAULT_KEY_SUFFIXES: &[&str] = &[
     "pass",
     "password",
@@ -130,6 +132,38 @@ const KEY_QUALIFIERS: &[&str] = &[
     "license",
 ];
 
+/// Whether `lower` ends with one of `DEFAULT_KEY_SUFFIXES`: its last three bytes
+/// pick the one or two suffixes that can (a test holds this to the list), instead
+/// of trying all twenty-one on every key (`trace_id`, `version`: most keys that get
+/// here end like a sensitive one and are none).
+fn default_suffix(lower: &[u8]) -> bool {
+    let Some(last3) = lower.len().checked_sub(3).map(|at| &lower[at..]) else {
+        return false;
+    };
+    let ends = |s: &[u8]| lower.ends_with(s);
+    match last3 {
+        b"ass" => ends(b"pass"),
+        b"ord" => ends(b"password"),
+        b"swd" => ends(b"passwd"),
+        b"ase" => ends(b"passphrase"),
+        b"ode" => ends(b"passcode"),
+        b"pwd" => true,
+        b"ret" => ends(b"secret"),
+        b"ken" => ends(b"token"),
+        b"ial" => ends(b"credential"),
+        b"als" => ends(b"credentials"),
+        b"uth" => ends(b"auth"),
+        b"ion" => ends(b"authorization") || ends(b"session"),
+        b"nid" => ends(b"sessionid"),
+        b"_id" => ends(b"session_id"),
+        b"-id" => ends(b"session-id"),
+        b"kie" => ends(b"cookie"),
+        b"key" => ends(b"apikey"),
+        b"api" => ends(b"artapi") || ends(b"art_api") || ends(b"art-api"),
+        _ => false,
+    }
+}
+
 /// `DEFAULT_SENSITIVE_KEYS` without a regex.
 pub(crate) fn default_key_is_sensitive(key: &str) -> bool {
     let tail = &key.as_bytes()[key.len().saturating_sub(24)..];
@@ -139,10 +173,7 @@ pub(crate) fn default_key_is_sensitive(key: &str) -> bool {
         *l = b.to_ascii_lowercase();
     }
     let lower: &[u8] = lower;
-    if DEFAULT_KEY_SUFFIXES
-        .iter()
-        .any(|s| lower.ends_with(s.as_bytes()))
-    {
+    if default_suffix(lower) {
         return true;
     }
     let Some(rest) = lower.strip_suffix(b"key") else {
@@ -563,6 +594,26 @@ mod tests {
         ];
         for w in words {
             assert_eq!(default_key_is_sensitive(w), re.is_match(w), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn suffix_dispatch_agrees_with_the_list() {
+        // Every suffix, every way it can be cut short or run on, and some others.
+        let mut keys: Vec<String> = vec![String::new(), "x".into(), "id".into(), "_id".into()];
+        for s in DEFAULT_KEY_SUFFIXES {
+            for cut in 0..=s.len() {
+                for head in ["", "x", "_", "db_", "my-"] {
+                    keys.push(format!("{head}{}", &s[cut..]));
+                    keys.push(format!("{head}{}", &s[..cut]));
+                    keys.push(format!("{head}{s}x"));
+                }
+            }
+        }
+        for k in &keys {
+            let lower = k.as_bytes();
+            let listed = DEFAULT_KEY_SUFFIXES.iter().any(|s| lower.ends_with(s.as_bytes()));
+            assert_eq!(default_suffix(lower), listed, "{k:?}");
         }
     }
 
