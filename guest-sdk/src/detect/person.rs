@@ -1676,15 +1676,16 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
     while i < text.len() && is_key(text[i]) {
         i += 1;
     }
-    if std::str::from_utf8(&text[from..i]).is_err()
-        || name_key_folded(&text[from..i], true) == KeyKind::Other
-    {
-        return false;
-    }
+    let key_end = i;
+    // The operator first (a test without side effects, as the key's are: the order
+    // changes only the cost), then the key, which most words used as no key never
+    // reach.
     while matches!(text.get(i), Some(b'"' | b'\'' | b' ' | b'\\')) {
         i += 1;
     }
     matches!(text.get(i), Some(b':' | b'='))
+        && std::str::from_utf8(&text[from..key_end]).is_ok()
+        && name_key_folded(&text[from..key_end], true) != KeyKind::Other
 }
 
 /// `person-name-given`'s trigger: `, ` (see `vocative_near`), and the verbs after which

@@ -292,14 +292,15 @@ fn phone_word_at(text: &[u8], start: usize, end: usize) -> bool {
 fn phone_word_near(text: &[u8], start: usize, end: usize) -> bool {
     let lit = &text[start..end];
     let is = |words: &[&str]| words.iter().any(|w| lit.eq_ignore_ascii_case(w.as_bytes()));
-    let (before_word, after_word) = (is(PHONE_WORDS), is(PHONE_WORDS_AFTER));
+    // The word lists are read only where the word stands as a word (each part is a
+    // test without side effects: the order changes only the cost).
     phone_word_at(text, start, end)
-        && (before_word
+        && (is(PHONE_WORDS)
             && text[end.min(text.len())..]
                 .iter()
                 .take(40)
                 .any(u8::is_ascii_digit)
-            || after_word
+            || is(PHONE_WORDS_AFTER)
                 && !text.get(end).is_some_and(u8::is_ascii_alphabetic)
                 && text[start.saturating_sub(16)..start]
                     .iter()
