@@ -1717,6 +1717,21 @@ fn name_char(c: char) -> bool {
 /// `None` when the run may go on past the 256 bytes looked at (then the tests say
 /// yes).
 fn word_before(text: &[u8], end: usize) -> Option<(usize, Option<char>)> {
+    // ASCII first, byte by byte: the run and what ends it, without validating the
+    // 256 bytes as UTF-8 and walking them as characters. The answer is the same; a
+    // byte outside ASCII before the run leaves it to the walk below.
+    let lower = end.saturating_sub(256);
+    let mut p = end;
+    while p > lower && matches!(text[p - 1], b'a'..=b'z' | b'A'..=b'Z' | b'\'' | b'-') {
+        p -= 1;
+    }
+    let first = (p < end).then(|| char::from(text[p]));
+    if p == lower {
+        return (lower == 0).then_some((p, first));
+    }
+    if text[p - 1].is_ascii() {
+        return Some((p, first));
+    }
     let mut from = end.saturating_sub(256);
     while from < end && (0x80..0xC0).contains(&text[from]) {
         from += 1;

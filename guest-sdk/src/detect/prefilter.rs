@@ -707,8 +707,8 @@ fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     // A key the validator takes no UUID after: a bare `key` (`key=… lag=1`), one that
     // ends in `id` or holds an identifier's word (`idempotency_key=…`).
-    let key_start = start - text[..start].iter().rev().take_while(|b| name(b)).count();
     let id_key = |key_end: usize| {
+        let key_start = start - text[..start].iter().rev().take_while(|b| name(b)).count();
         let key = text[key_start..key_end].to_ascii_lowercase();
         key == b"key"
             || key.ends_with(b"id")
