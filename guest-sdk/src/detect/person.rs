@@ -1783,6 +1783,15 @@ fn vocative_near(text: &[u8], start: usize, end: usize) -> bool {
     if first.is_some() && line_start && listed_or_not_ascii(&text[w..start]) {
         return true;
     }
+    // The common answer without validating the next 256 bytes: in a text that ends
+    // within them, past spaces, nothing or an ASCII byte that is no capital (what
+    // the lines below say for it).
+    if end + 256 >= text.len() {
+        let j = end + text[end..].iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        if text.get(j).is_none_or(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+            return false;
+        }
+    }
     let mut to = (end + 256).min(text.len());
     while to < text.len() && (0x80..0xC0).contains(&text[to]) {
         to -= 1;
