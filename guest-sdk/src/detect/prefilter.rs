@@ -1200,16 +1200,41 @@ impl<'a> Shape<'a> {
                     // run changes, and a word starts no other fact. This loop keeps
                     // just that; anything else goes back to the full pass, in the
                     // state the full pass would have left.
+                    // Keys and values too (`request_id=req_`, `pg-primary.prod.svc`):
+                    // `=`, `:`, `.` and `-` between such words add an operator's
+                    // position and continue the hex colon and dash runs, as below.
                     while let Some(&b) = bytes.get(i) {
                         let c = CLASS[b as usize];
                         if c & ALNUM == 0 {
-                            if !(b == b' '
-                                || (SEPARATOR[b as usize] | MARK[b as usize] | c) == 0)
-                            {
+                            let (f, mark) = (SEPARATOR[b as usize], MARK[b as usize]);
+                            // Not `+`, `/` (base64) nor a break (`\n`, `\\`, `|`, `>`).
+                            if c != 0 || mark & BREAK != 0 {
                                 break;
+                            }
+                            if mark & OPERATOR != 0 {
+                                if s.operators_len < OPERATORS {
+                                    s.operators[s.operators_len] = i as u32;
+                                }
+                                s.operators_len += 1;
                             }
                             s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
                             (base64, base64_hex_only, after_token) = (0, true, false);
+                            if f & (COLON | DOT | DASH) == 0 {
+                                (hex_colons, hex_dashes) = (0, 0);
+                            } else {
+                                if f & COLON != 0 {
+                                    hex_colons += 1;
+                                    s.colons_in_hex = s.colons_in_hex.max(hex_colons);
+                                } else if f & DOT == 0 {
+                                    hex_colons = 0;
+                                }
+                                if f & DASH != 0 {
+                                    hex_dashes += 1;
+                                    s.dashes_in_hex = s.dashes_in_hex.max(hex_dashes);
+                                } else {
+                                    hex_dashes = 0;
+                                }
+                            }
                             i += 1;
                             continue;
                         }
@@ -1222,6 +1247,7 @@ impl<'a> Shape<'a> {
                         }
                         base64 += end - i;
                         (base64_hex_only, after_token) = (false, true);
+                        (hex_colons, hex_dashes) = (0, 0);
                         i = end;
                     }
                     continue;
