@@ -1667,28 +1667,42 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         // The regex takes at most 64 key characters after a non-key character.
         start < end && end - start <= 64 && s.policy.key_is_sensitive(&s.text[start..end])
     };
+    // Most operators follow a byte that ends no default key and is no space, quote
+    // or backslash to step over (`12:34`, `ts=`): `pair_at` would turn them away at
+    // its first test of the tail, so they are turned away here without the call.
+    let quick_no = |op: usize| {
+        default_keys
+            && op > 0
+            && !matches!(bytes[op - 1], b' ' | b'\t' | b'"' | b'\'' | b'\\')
+            && !DEFAULT_KEY_LAST[usize::from(bytes[op - 1])]
+    };
     match s.operators() {
-        Some(ops) => ops.iter().any(|&op| pair_at(op as usize)),
-        None => memchr::memchr2_iter(b'=', b':', bytes).any(pair_at),
+        Some(ops) => ops
+            .iter()
+            .any(|&op| !quick_no(op as usize) && pair_at(op as usize)),
+        None => memchr::memchr2_iter(b'=', b':', bytes).any(|op| !quick_no(op) && pair_at(op)),
     }
 }
+
+/// The last letters of the default sensitive keys, both cases (see
+/// `default_key_tail`).
+static DEFAULT_KEY_LAST: [bool; 256] = {
+    let mut t = [false; 256];
+    let letters = b"sdetnlhyi";
+    let mut i = 0;
+    while i < letters.len() {
+        t[letters[i] as usize] = true;
+        t[letters[i].to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Whether a key ending in `tail` (three bytes) can be one of the default sensitive
 /// keys (`policy::DEFAULT_SENSITIVE_KEYS`): the last three letters of each of them.
 fn default_key_tail(tail: &[u8]) -> bool {
     // Their last letters first (one look-up turns away `ts=`, `12:34`, `user=`).
-    static LAST: [bool; 256] = {
-        let mut t = [false; 256];
-        let letters = b"sdetnlhyi";
-        let mut i = 0;
-        while i < letters.len() {
-            t[letters[i] as usize] = true;
-            t[letters[i].to_ascii_uppercase() as usize] = true;
-            i += 1;
-        }
-        t
-    };
-    if !LAST[usize::from(tail[2])] {
+    if !DEFAULT_KEY_LAST[usize::from(tail[2])] {
         return false;
     }
     let t = [
