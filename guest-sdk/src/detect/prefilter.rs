@@ -1453,12 +1453,19 @@ impl<'a> Shape<'a> {
     }
 
     /// The digit run `bytes[end - len..end]` ended, followed by `next` (0 at the end).
+    #[inline(always)]
     fn end_digit_run(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
         self.digit_run = self.digit_run.max(len);
-        // Every test below is of a run of two to five digits or of eleven.
-        if !matches!(len, 2..=5 | 11) {
-            return;
+        // Every test of `digit_run_tests` is of a run of two to five digits or of
+        // eleven: the others (a single digit, a long id) make no call.
+        if matches!(len, 2..=5 | 11) {
+            self.digit_run_tests(bytes, end, len, next);
         }
+    }
+
+    /// `end_digit_run`'s tests of the run's shape and its neighbours.
+    #[inline(never)]
+    fn digit_run_tests(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
         let run = &bytes[end - len..end];
         let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
         // Compact, or the first group of 3-4-4 (the next group's four digits and the
