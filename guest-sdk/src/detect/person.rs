@@ -917,8 +917,11 @@ const WEAK_BEFORE: &[&str] = &[
 fn context_before(before: &str) -> Context {
     let trimmed = before.trim_end_matches([' ', '\t', ',', ':', '"', '\'', '=', '.', '(']);
     let lower = trimmed.to_lowercase();
+    // The last byte first: most words of the lists end otherwise, and the test
+    // costs no comparison of the whole word (every word of the lists has one).
     let ends_word = |w: &str| {
-        lower.ends_with(w)
+        lower.as_bytes().last() == w.as_bytes().last()
+            && lower.ends_with(w)
             && lower[..lower.len() - w.len()]
                 .chars()
                 .next_back()
@@ -1131,7 +1134,8 @@ fn greeting_before(before: &str) -> bool {
         .trim_end_matches([' ', '\t', ',', ':'])
         .to_lowercase();
     GREETINGS.iter().any(|w| {
-        lower.ends_with(w)
+        lower.as_bytes().last() == w.as_bytes().last()
+            && lower.ends_with(w)
             && lower[..lower.len() - w.len()]
                 .chars()
                 .next_back()
@@ -2792,6 +2796,14 @@ pub const RULES: &[Rule] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_lists_have_no_empty_word() {
+        // `context_before` and `greeting_before` compare a word's last byte first.
+        for w in STRONG_BEFORE.iter().chain(WEAK_BEFORE).chain(GREETINGS) {
+            assert!(!w.is_empty());
+        }
+    }
 
     #[test]
     fn lists_load() {
