@@ -79,10 +79,6 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     /// bytes or more: most positions of a text fail here, with one hash and one
     /// look-up, before `bitmap4` and `bitmap` are consulted.
     prefix3: [u64; (1 << HASH_BITS) / 64],
-    /// One bit per pair of first two bytes (folded) of a literal of three bytes or
-    /// more, indexed by the pair itself: the first test at each position, a load and
-    /// a bit test with no hashing; `prefix3` then turns away most of what it lets by.
-    prefix2: [u64; (1 << 16) / 64],
     /// One bit per hash of a three-byte literal.
     bitmap: [u64; (1 << HASH_BITS) / 64],
     /// One bit per hash of the first four bytes of a longer literal.
@@ -193,7 +189,6 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
             prefix3: [0; (1 << HASH_BITS) / 64],
-            prefix2: [0; (1 << 16) / 64],
             bitmap: [0; (1 << HASH_BITS) / 64],
             bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
@@ -272,8 +267,6 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                         } else {
                             let p = hash3(fold3(lit, 0));
                             t.prefix3[p / 64] |= 1 << (p % 64);
-                            let p2 = (fold3(lit, 0) & 0xFFFF) as usize;
-                            t.prefix2[p2 / 64] |= 1 << (p2 % 64);
                             let h = literal_hash(lit);
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
@@ -389,11 +382,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         folded: u32,
         found: &mut impl FnMut(&[TriggerUse], usize, usize),
     ) {
-        // Most positions fail here: their first two bytes start no literal.
-        let p2 = (folded & 0xFFFF) as usize;
-        if self.prefix2[p2 / 64] >> (p2 % 64) & 1 == 0 {
-            return;
-        }
+        // Most positions fail here: their first three bytes start no literal.
         let h3 = hash3(folded);
         if self.prefix3[h3 / 64] >> (h3 % 64) & 1 == 0 {
             return;
