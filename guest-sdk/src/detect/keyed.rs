@@ -1293,9 +1293,10 @@ pub const KEYED: &[Rule] = &[
     keyed!("tmetric-api-key", ["tmetric"], "[A-Z0-9]{64}",
         masks: ["TMETRIC_API_KEY=«{X64}»"],
         keeps: ["tmetric request completed in 12 ms", "TMETRIC_API_KEY=${{TMETRIC_API_KEY}}"]),
-    keyed!("toggl-track-api-key", ["toggl"], "[A-Za-z0-9]{32}",
-        masks: ["TOGGL_API_KEY=«{a32}»"],
-        keeps: ["toggl request completed in 12 ms", "TOGGL_API_KEY=${{TOGGL_API_KEY}}"]),
+    // Not `toggl` alone: it is the start of every `toggle`.
+    keyed!("toggl-track-api-key", ["toggl_", "toggl-", "toggl ", "toggltrack"], "[A-Za-z0-9]{32}",
+        masks: ["TOGGL_API_KEY=«{a32}»", "toggl api token: «{a32}»"],
+        keeps: ["toggl request completed in 12 ms", "TOGGL_API_KEY=${{TOGGL_API_KEY}}", "feature toggle api key {a32}"]),
     keyed!("tradier-api-key", ["tradier"], "[A-Za-z0-9]{28}",
         masks: ["TRADIER_API_KEY=«{a28}»"],
         keeps: ["tradier request completed in 12 ms", "TRADIER_API_KEY=${{TRADIER_API_KEY}}"]),
