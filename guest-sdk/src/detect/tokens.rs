@@ -865,8 +865,8 @@ pub const TOKENS: &[Rule] = &[
     prefix!(
         "telegram-bot-token",
         [":AA"],
-        r"\b(?P<v>[0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:[^0-9A-Za-z_-]|$)",
-        masks: ["{d10}:AA{B33}"],
+        r"\b(?P<v>[0-9]{8,10}:AA[0-9A-Za-z_-]{32,33})(?:[^0-9A-Za-z_-]|$)",
+        masks: ["{d10}:AA{B33}", "{d10}:AA{B32}"],
         keeps: ["12:AA:BB", "{d10}:AA{a10}"],
     ),
     prefix!(
@@ -930,7 +930,7 @@ pub const TOKENS: &[Rule] = &[
     prefix!(
         "typeform-token",
         ["tfp_"],
-        r"\btfp_[A-Za-z0-9_.=-]{44,}",
+        r"\btfp_[A-Za-z0-9_.=-]{40,}",
         masks: ["tfp_{B44}_{B14}"],
         keeps: ["tfp_{a10}"],
     ),
