@@ -1492,4 +1492,11 @@ pub const KEYED: &[Rule] = &[
     keyed!("signupgenius-api-key", ["signupgenius"], "[A-Za-z0-9]{32}",
         masks: ["SIGNUPGENIUS_API_KEY=«{a32}»"],
         keeps: ["signupgenius request completed in 12 ms", "SIGNUPGENIUS_API_KEY=${{SIGNUPGENIUS_API_KEY}}"]),
+    keyed!("kagi-api-key", ["kagi"], r"[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{43}",
+        masks: ["KAGI_API_KEY=«{B11}.{B43}»"],
+        keeps: ["kagi search completed in 12 ms", "KAGI_API_KEY=${{KAGI_API_KEY}}"]),
+    // Not `sauce` alone (a word); `SAUCE_ACCESS_KEY` is the variable Sauce Labs documents.
+    keyed!("saucelabs-access-key", ["sauce_", "sauce-", "saucelabs"], "[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}",
+        masks: ["SAUCE_ACCESS_KEY=«{uuid}»", "saucelabs access key: «{uuid}»"],
+        keeps: ["hot sauce key {uuid}", "SAUCE_ACCESS_KEY=${{SAUCE_ACCESS_KEY}}"]),
 ];

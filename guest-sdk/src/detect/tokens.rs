@@ -428,8 +428,8 @@ pub const TOKENS: &[Rule] = &[
     prefix!(
         "azure-devops-pat",
         ["AZDO"],
-        r"\b[A-Za-z0-9]{52}AZDO[A-Za-z0-9]{28}\b",
-        masks: ["{a52}AZDO{a28}"],
+        r"\b(?:[A-Za-z0-9]{52}AZDO[A-Za-z0-9]{28}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})\b",
+        masks: ["{a52}AZDO{a28}", "{a76}AZDO{a4}"],
         keeps: ["AZDO pipeline"],
     ),
     prefix!(
@@ -1530,6 +1530,29 @@ pub const TOKENS: &[Rule] = &[
         r"\beyJ0eXAiOiAiVENWMiJ9\.[A-Za-z0-9_-]{36}\.[A-Za-z0-9_-]{48,}",
         masks: ["eyJ0eXAiOiAiVENWMiJ9.{B36}.{B48}"],
         keeps: ["eyJ0eXAiOiAiVENWMiJ9.{B8}"],
+    ),
+    prefix!(
+        "twitch-stream-key",
+        ["live_"],
+        r"\blive_[0-9]{8,12}_[A-Za-z0-9]{30,36}\b",
+        masks: ["STREAM_KEY=«live_{d9}_{a30}»", "live_{d10}_{a36}"],
+        keeps: ["live_reload enabled", "live_{d9}_{a8}"],
+        near: digits_follow,
+    ),
+    prefix!(
+        "vault-unseal-key",
+        ["unseal key"],
+        r"(?i)\bunseal key(?:[ \t]+[0-9]{1,2})?[ \t]*[:=][ \t]*(?P<v>[A-Za-z0-9+/]{44})(?:[^A-Za-z0-9+/=]|$)",
+        masks: ["Unseal Key 2: «{b44}»", "unseal key = «{b44}»"],
+        keeps: ["Unseal Key 2: (hidden)", "unseal key shares: 5"],
+        validate: v::random_token,
+    ),
+    prefix!(
+        "jenkins-initial-admin-password",
+        ["proceed to installation:"],
+        r"proceed to installation:(?:\r?\n){1,2}(?P<v>[a-f0-9]{32})\b",
+        masks: ["Please use the following password to proceed to installation:\n\n«{h32}»\n"],
+        keeps: ["Please use the following password to proceed to installation:\n\n(see the log)"],
     ),
     prefix!(
         "splunk-hec-token",
