@@ -942,6 +942,16 @@ fn context_before(before: &str) -> Context {
             KeyKind::Other => {}
         }
     }
+    // A form's or a chat's question (`What's your last name? Rodriguez`).
+    if let Some(q) = lower.strip_suffix("name?") {
+        let q = q.trim_end_matches(' ');
+        if ["last", "first", "given", "family", "middle", "maiden", "full", "sur", "nick"]
+            .iter()
+            .any(|w| q.ends_with(w))
+        {
+            return Context::Strong;
+        }
+    }
     if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Strong;
     }
@@ -1511,6 +1521,7 @@ const CONTEXT_WORDS: &[&str] = &[
     "madame",
     "my name",
     "name is",
+    "name?",
     "i am ",
     "i'm ",
     "call me",
@@ -2430,7 +2441,7 @@ pub const RULES: &[Rule] = &[
         pattern: concat!(
             r"(?:(?i:\b(?:madam)\.?)",
             r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
-            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
+            r"|(?i:\b(?:my name is|(?:last|first|given|family|middle|maiden|full|sur|nick) ?name\?|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
             r"[ \t]+(?P<v>(?:",
             title!(),
             r"[ \t]+)?(?:",
@@ -2460,6 +2471,8 @@ pub const RULES: &[Rule] = &[
                 "«Mrs. Anne Morgan MBA.» will be talking",
                 "Hi «Cosima», thanks for the update",
                 "My name is «成»",
+                "What's your last name? «Kowalczyk»",
+                "first name? «Aynur»",
             ],
             keeps: &[
                 "Hi team, the build is green",
@@ -2470,6 +2483,8 @@ pub const RULES: &[Rule] = &[
                 "Will Retry in 5 seconds",
                 "the upstream says Service Unavailable",
                 "according to RFC 7231",
+                "Missing last name? See Docs",
+                "what is the hostname? Unknown",
             ],
         },
     },
