@@ -351,10 +351,12 @@ async fn a_passing_regression_resolves_the_alert_and_archives_the_audit_trail() 
     let (status, r) = host.post("/internal/debug/alerts", &webhook).await;
     assert_eq!(status, 202, "{r}");
     let task = r["tasks"][0]["task_id"].as_str().expect("a task").to_string();
-    let t = wait_for(&host, &task, "a ticket", |t| t["ticket"]["id"].is_string()).await;
+    // The ticket's id is known while its delivery is still pending (`ticketing`):
+    // wait for the delivery, not the id, before the regression.
+    let t = wait_for(&host, &task, "awaiting_fix", |t| t["state"] == "awaiting_fix").await;
     assert_eq!(t["state"], "awaiting_fix", "{t:#}");
     let other = open(&host, "evt-no-alert", "payment provider timed out").await;
-    wait_for(&host, &other, "a ticket", |t| t["ticket"]["id"].is_string()).await;
+    wait_for(&host, &other, "awaiting_fix", |t| t["state"] == "awaiting_fix").await;
 
     for id in [&task, &other] {
         let (status, _) = host.post(&format!("/internal/debug/report/{id}/regression"), &json!({"ref": "fix-9"})).await;

@@ -45,9 +45,15 @@ fn surnames() -> &'static Words {
     SET.get_or_init(|| list(include_str!("../../data/names/surnames.txt")))
 }
 
-fn street_types() -> &'static Words {
-    static SET: OnceLock<Words> = OnceLock::new();
-    SET.get_or_init(|| list(include_str!("../../data/addresses/street_types.txt")))
+/// Folded as the words they are compared with are (`praça` is looked up as `praca`).
+fn street_types() -> &'static HashSet<String, WordBuild> {
+    static SET: OnceLock<HashSet<String, WordBuild>> = OnceLock::new();
+    SET.get_or_init(|| {
+        list(include_str!("../../data/addresses/street_types.txt"))
+            .into_iter()
+            .map(fold)
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -947,6 +953,16 @@ fn context_before(before: &str) -> Context {
             KeyKind::Other => {}
         }
     }
+    // A form's or a chat's question (`What's your last name? Rodriguez`).
+    if let Some(q) = lower.strip_suffix("name?") {
+        let q = q.trim_end_matches(' ');
+        if ["last", "first", "given", "family", "middle", "maiden", "full", "sur", "nick"]
+            .iter()
+            .any(|w| q.ends_with(w))
+        {
+            return Context::Strong;
+        }
+    }
     if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Strong;
     }
@@ -1037,6 +1053,55 @@ fn contact_after(after: &str) -> bool {
             .take(64)
             .take_while(|c| !matches!(c, '>' | ')' | ' '))
             .any(|c| c == '@')
+}
+
+/// Words after a name that give the person a role on an account or in a case (`add
+/// Ann Lee as guardian`, `Ann Lee as a beneficiary`, `Ann Lee as my emergency
+/// contact`): as strong a context as a title before it.
+fn role_after(after: &str) -> bool {
+    let a = after.trim_start_matches([' ', '\t']);
+    let Some(rest) = a
+        .get(..3)
+        .filter(|w| w.eq_ignore_ascii_case("as "))
+        .map(|_| &a[3..])
+    else {
+        return false;
+    };
+    let rest = rest.to_ascii_lowercase();
+    let rest = ["a ", "an ", "the ", "my ", "our ", "his ", "her ", "their ", "a new ", "the new "]
+        .iter()
+        .find_map(|d| rest.strip_prefix(d))
+        .unwrap_or(&rest);
+    [
+        "guardian",
+        "beneficiar",
+        "co-signer",
+        "cosigner",
+        "co-applicant",
+        "authorized user",
+        "authorised user",
+        "joint holder",
+        "joint account holder",
+        "account holder",
+        "cardholder",
+        "nominee",
+        "executor",
+        "trustee",
+        "emergency contact",
+        "next of kin",
+        "dependent",
+        "dependant",
+        "spouse",
+        "legal representative",
+        "power of attorney",
+        "attorney",
+        "caregiver",
+    ]
+    .iter()
+    .any(|r| {
+        rest.strip_prefix(r)
+            .is_some_and(|t| t.chars().next().is_none_or(|c| !c.is_alphabetic() || r.ends_with("beneficiar")))
+    })
 }
 
 /// Titles that may stand before a name and are masked with it (`Dr.`, `Srta.`,
@@ -1213,7 +1278,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         } else {
             Context::None
         })
-        .max(if contact_after(c.after(80)) {
+        .max(if contact_after(c.after(80)) || role_after(c.after(40)) {
             Context::Strong
         } else {
             Context::None
@@ -1468,6 +1533,7 @@ const CONTEXT_WORDS: &[&str] = &[
     "madame",
     "my name",
     "name is",
+    "name?",
     "i am ",
     "i'm ",
     "call me",
@@ -2047,7 +2113,13 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
         .map(|w| fold(w.trim_end_matches('.')))
         .collect();
     let types = street_types();
-    let typed = street.iter().take(7).any(|w| types.contains(w.as_str()))
+    // A Brazilian type comes first and wants the name after it (`30 Campo de
+    // Fonseca`; `3 Campo errors` is none).
+    let typed = street
+        .iter()
+        .take(7)
+        .enumerate()
+        .any(|(i, w)| types.contains(w.as_str()) && (i + 1 < street.len() || !TYPE_FIRST.contains(&w.as_str())))
         || street.len() >= 2 && street[1..].iter().take(6).any(|w| named_type(w));
     // A number and an ordinary word such as `200 OK` or `3 Retries` is not enough:
     // a street type must be there, and the words must be a street's (capitalised,
@@ -2055,8 +2127,24 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     let tail = postcode_tail(value);
     let context = address_context(c.before(40));
     (typed || tail || context && street.len() >= 2)
-        && street.iter().take(2).all(|w| !is_log_word(w))
+        && street.first().is_some_and(|w| !is_log_word(w))
+        && street.get(1).is_none_or(|w| !is_log_word(w) || named_for_a_person(&words[1]))
 }
+
+/// A street named for a person (`12 Mccarthy Ways`, `442 Franco View`) may end in a
+/// type that is also a word of log text; `120 Dropped Lines` or `3 Slow Points` may
+/// not, so the name before it must be one the name lists know.
+fn named_for_a_person(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase) && (is_given(word) || is_surname(word))
+}
+
+/// The Brazilian kinds of street that are written before the street's name (folded).
+const TYPE_FIRST: &[&str] = &[
+    "aeroporto", "alameda", "avenida", "campo", "chacara", "colonia", "condominio", "conjunto",
+    "esplanada", "estrada", "favela", "fazenda", "jardim", "ladeira", "largo", "loteamento",
+    "nucleo", "passarela", "patio", "praca", "quadra", "recanto", "residencial", "rodovia", "rua",
+    "sitio", "travessa", "trecho", "vereda", "viaduto", "viela", "vila",
+];
 
 /// A city and a postcode (or a state) after the street, as the rule's last part
 /// takes them: `, Lake Katieview, TR3W 5AA`, `, NM 72965`, `, ACT, 2983`.
@@ -2393,7 +2481,7 @@ pub const RULES: &[Rule] = &[
         pattern: concat!(
             r"(?:(?i:\b(?:madam)\.?)",
             r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
-            r"|(?i:\b(?:my name is|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
+            r"|(?i:\b(?:my name is|(?:last|first|given|family|middle|maiden|full|sur|nick) ?name\?|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
             r"[ \t]+(?P<v>(?:",
             title!(),
             r"[ \t]+)?(?:",
@@ -2423,6 +2511,8 @@ pub const RULES: &[Rule] = &[
                 "«Mrs. Anne Morgan MBA.» will be talking",
                 "Hi «Cosima», thanks for the update",
                 "My name is «成»",
+                "What's your last name? «Kowalczyk»",
+                "first name? «Aynur»",
             ],
             keeps: &[
                 "Hi team, the build is green",
@@ -2433,6 +2523,8 @@ pub const RULES: &[Rule] = &[
                 "Will Retry in 5 seconds",
                 "the upstream says Service Unavailable",
                 "according to RFC 7231",
+                "Missing last name? See Docs",
+                "what is the hostname? Unknown",
             ],
         },
     },
@@ -2610,10 +2702,15 @@ pub const RULES: &[Rule] = &[
         examples: Examples {
             masks: &[
                 "we need to add «Jennifer Martinez» as guardian",
+                // A role after a name the lists do not know.
+                "please add «Yoshiro Wakabayashi» as a beneficiary",
+                "add «Olusegun Adebayo» as my emergency contact",
                 "Please ask «David Thompson» to approve",
             ],
             keeps: &[
                 "Grant Access to the Main Street deployment",
+                "run Build Agent as the Executor",
+                "deploy Payment Service as a dependent",
                 "Request Timeout reached",
             ],
         },
@@ -2626,7 +2723,7 @@ pub const RULES: &[Rule] = &[
         // words of the street (its type among them), a unit, and what follows on the
         // line: city, state or province, postcode.
         // (What stands before it: a line start, an escaped one, or no word.)
-        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|\p{Han}{1,4}|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
+        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|\p{Han}{1,4}|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|da|do|dos|das|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
         validate: Some(street_address),
         examples: Examples {
             masks: &[
@@ -2640,6 +2737,8 @@ pub const RULES: &[Rule] = &[
                 "«8 Wattle Parade», Hobart",
                 // A street named for a family in Han characters, in an English-style line.
                 "«690 鈴木 Street», 国立市",
+                // A Brazilian street: the type first, then the name.
+                "«95 Esplanada da Costa», Centro",
             ],
             keeps: &[
                 "HTTP/1.1 200 OK",
@@ -2650,6 +2749,8 @@ pub const RULES: &[Rule] = &[
                 r"retry\n3 Retries and 5 Errors",
                 "Completed 5 Steps in 2 s",
                 "收到 3 条 Errors",
+                "processed 3 Campo errors",
+                "3 Residencial units",
             ],
         },
     },
@@ -2771,6 +2872,33 @@ pub const RULES: &[Rule] = &[
                 "Flat 5 Percent Discount",
                 "escalated to Level 3 Support Center",
                 "Unit 4 Access Point rebooted",
+            ],
+        },
+    },
+    Rule {
+        name: "street-address-military",
+        category: Person,
+        trigger: Trigger::literals(&["box ", "fpo ", "apo ", "dpo "]),
+        // US military and diplomatic mail (USPS Publication 28, overseas military
+        // addresses): `PSC 1234, Box 5678`, `CMR 450 Box 12`, `Unit 2050 Box 4190`
+        // with `APO|FPO|DPO` and `AA|AE|AP` and a ZIP code after it; a ship's name
+        // before `FPO` (`USS Kidd, FPO AP 96234`); or the last line alone.
+        pattern: r"(?:^|[^\p{L}\p{N}_]|\\[nrt])(?P<v>(?:PSC|CMR|Unit|UNIT)[ \t]+[0-9]{1,5},?[ \t]+(?:Box|BOX) [0-9]{1,5}(?:,?[ \t]*(?:\\n|\n)?[ \t]*(?:APO|FPO|DPO) A[AEP](?:[ \t]+[0-9]{5}(?:-[0-9]{4})?\b)?\b)?|(?:USNS|USNV|USS|USCGC)[ \t]+\p{Lu}[\p{L}'’-]+(?:[ \t]+\p{Lu}[\p{L}'’-]+){0,2},?[ \t]*(?:\\n|\n)?[ \t]*FPO A[AEP](?:[ \t]+[0-9]{5}(?:-[0-9]{4})?\b)?\b|(?:APO|FPO|DPO) A[AEP][ \t]+[0-9]{5}(?:-[0-9]{4})?\b)",
+        validate: None,
+        examples: Examples {
+            masks: &[
+                "return to «PSC 7871, Box 7880, APO AE 12345» please",
+                "«Unit 3456 Box 0983, DPO AP 39877»",
+                "ship it to «USNS Carter, FPO AA 34012»",
+                "«CMR 402 Box 1187»",
+                "Sgt. Kim\\n«FPO AE 09499»",
+            ],
+            keeps: &[
+                "checkbox 3 is ticked",
+                "Unit 4 Box failed",
+                "USS Enterprise was a ship",
+                "apo 12 retries",
+                "the APO AE team",
             ],
         },
     },

@@ -353,9 +353,11 @@ fn not_a_number_of_another_kind(w: &Written, value: &str) -> bool {
     if w.groups == [3, 2, 4] {
         return true;
     }
-    // One digit over and over (`0000 0000`), or a counting run.
+    // One digit over and over (`0000 0000`), or nothing but a counting run
+    // (`0123456789`, `1234 5678 90`). A number that only holds one (`01512 3456789`,
+    // the plans' own example numbers, which people copy into forms) is still a number.
     let d = w.digits.as_bytes();
-    if d.iter().all(|b| *b == d[0]) || w.digits.contains("123456789") {
+    if d.iter().all(|b| *b == d[0]) || d.windows(2).all(|p| p[1] == b'0' + (p[0] - b'0' + 1) % 10) {
         return true;
     }
     // A range or a ratio written with a slash and small groups (`3/4`, `10/100`).
@@ -548,6 +550,7 @@ pub const RULES: &[Rule] = &[
                 "«0412 345 678»",
                 "my number is «4155552671»",
                 "callback number «6045550187» confirmed",
+                "reached us from «01512 3456789», ext. 215",
             ],
             keeps: &[
                 "released 2024-05-01 at 12:34:56",
@@ -562,6 +565,7 @@ pub const RULES: &[Rule] = &[
                 "page 3/4 and 10/100",
                 "listening on port 8080 pid 4242",
                 "callback 1712345678 fired",
+                "phone: 0123456789",
             ],
         },
     },
