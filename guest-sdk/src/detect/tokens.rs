@@ -455,6 +455,15 @@ pub const TOKENS: &[Rule] = &[
         keeps: ["Endpoint=https://cfg.azconfig.io"],
     ),
     prefix!(
+        // The credential's id names an access key of the store (`<id>:<part of the
+        // key>`): half of what signs a request, so it goes with the secret.
+        "azure-app-config-id",
+        [".azconfig.io"],
+        r"(?i)\.azconfig\.io;Id=(?P<v>[A-Za-z0-9-]{4,}:[A-Za-z0-9+/]{16,}={0,2})(?:;|\s|$|[\x22'])",
+        masks: ["Endpoint=https://cfg.azconfig.io;Id=«1-l0-s0:{b20}»;Secret={b43}="],
+        keeps: ["Endpoint=https://cfg.azconfig.io;Id=${{APPCONFIG_ID}}"],
+    ),
+    prefix!(
         "alibaba-access-key-id",
         ["LTAI"],
         r"\bLTAI[A-Za-z0-9]{12,24}\b",
