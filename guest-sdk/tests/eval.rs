@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 /// person-name rules' findings on planted names and all their findings; the same for
 /// the address rules.
 const REPORTED: &str = "\
-credential 856 811 0
+credential 856 813 0
 payment 178 178 0
 government-id 96 94 0
 contact 402 389 1

@@ -544,6 +544,58 @@ const CORE: &[Rule] = &[
         },
     },
     Rule {
+        name: "secret-env-default",
+        category: Credential,
+        trigger: Trigger::literals(&[
+            "env(",
+            "environ.get",
+            "env.get",
+            "env.fetch",
+            "getordefault",
+            "process.env.",
+            "env[",
+            ":-",
+        ]),
+        // The fallback of an environment lookup for a secret-named variable: a secret
+        // written into the code for when the variable is not set (`env('TWILIO_API_KEY',
+        // '…')`, `os.getenv("DB_PASSWORD", "…")`, `os.environ.get(…)`,
+        // `ENV.fetch(…)`, `getOrDefault(…)`, `process.env.API_TOKEN || '…'`,
+        // `${DB_PASSWORD:-…}`).
+        pattern: concat!(
+            r#"(?i:(?:env|environ\.get|env\.get|env\.fetch|getordefault)\([ \t]*["']?[A-Za-z0-9_.-]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_]*["']?[ \t]*,[ \t]*["'](?P<v>[^"'\r\n]{1,200})["']"#,
+            r#"|(?:process\.env\.[A-Za-z0-9_]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_]*|env\[["'][A-Za-z0-9_]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_]*["']\])[ \t]*(?:\|\||\?\?|or)[ \t]*["'](?P<v2>[^"'\r\n]{1,200})["']"#,
+            r#"|\$\{[A-Za-z0-9_]*?"#,
+            secret_words!(),
+            r#"[A-Za-z0-9_]*:?-(?P<v3>[^}\s"'$]{1,200})\})"#
+        ),
+        validate: Some(v::assigned_secret),
+        examples: Examples {
+            masks: &[
+                "'API_KEY' => env('TWILIO_API_KEY', '«{a32}»')",
+                "key = os.getenv(\"STRIPE_SECRET\", \"«{a24}»\")",
+                "token = os.environ.get('GITHUB_TOKEN', '«{a20}»')",
+                "System.getenv().getOrDefault(\"DB_PASSWORD\", \"«hunter2hunter2Z»\")",
+                "ENV.fetch('SESSION_SECRET', '«{a40}»')",
+                "const t = process.env.API_TOKEN || '«{a32}»'",
+                "PGPASSWORD=${{DB_PASSWORD:-«s3cr3tValue»}} psql",
+            ],
+            keeps: &[
+                "os.getenv(\"DB_PASSWORD\", \"\")",
+                "env('APP_KEY', null)",
+                "os.environ.get('API_TOKEN', '${{TOKEN}}')",
+                "${{DB_PASSWORD:-}}",
+                "os.getenv(\"LOG_LEVEL\", \"debug\")",
+                "process.env.API_TOKEN || ''",
+            ],
+        },
+    },
+    Rule {
         name: "secret-near-keyword",
         category: Credential,
         trigger: Trigger::literals_near(
