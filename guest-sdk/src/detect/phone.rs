@@ -292,19 +292,20 @@ fn phone_word_at(text: &[u8], start: usize, end: usize) -> bool {
 fn phone_word_near(text: &[u8], start: usize, end: usize) -> bool {
     let lit = &text[start..end];
     let is = |words: &[&str]| words.iter().any(|w| lit.eq_ignore_ascii_case(w.as_bytes()));
-    // The word lists are read only where the word stands as a word (each part is a
-    // test without side effects: the order changes only the cost).
+    // The word lists are read only where the word stands as a word, and the list of
+    // words after a number only where no letter follows and a digit stands before
+    // (each part is a test without side effects: the order changes only the cost).
     phone_word_at(text, start, end)
         && (is(PHONE_WORDS)
             && text[end.min(text.len())..]
                 .iter()
                 .take(40)
                 .any(u8::is_ascii_digit)
-            || is(PHONE_WORDS_AFTER)
-                && !text.get(end).is_some_and(u8::is_ascii_alphabetic)
+            || !text.get(end).is_some_and(u8::is_ascii_alphabetic)
                 && text[start.saturating_sub(16)..start]
                     .iter()
                     .any(u8::is_ascii_digit)
+                && is(PHONE_WORDS_AFTER)
                 && number_just_before(text, start, end - start))
 }
 

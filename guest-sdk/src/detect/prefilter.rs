@@ -106,6 +106,10 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     /// Literals shorter than three bytes, `short_len` of them.
     short: [u16; L],
     short_len: usize,
+    /// A `memmem` finder per short literal of two bytes (built on first use): it
+    /// stops only where both bytes stand, where `memchr` stopped at every first byte
+    /// (each `:` of a timestamp, each `,` of a JSON object).
+    pairs: std::sync::OnceLock<Vec<Option<memchr::memmem::Finder<'static>>>>,
 }
 
 /// One rule a literal triggers.
@@ -205,6 +209,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             }; U],
             short: [0; L],
             short_len: 0,
+            pairs: std::sync::OnceLock::new(),
         };
         // One pass over the occurrences: each literal's index (found through its hash
         // chain, or the short list), then the uses grouped by literal (a counting
@@ -424,11 +429,27 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             let word = u32::from_le_bytes([text[n - 3], text[n - 2], text[n - 1], 0]);
             self.scan_at(text, n - 3, word | 0x2020_2020, &mut found);
         }
-        for &k in &self.short[..self.short_len] {
+        let pairs = self.pairs.get_or_init(|| {
+            (self.short[..self.short_len].iter())
+                .map(|&k| {
+                    let lit = self.literals[usize::from(k)];
+                    let exact = lit.len() == 2 && !lit.iter().any(u8::is_ascii_alphabetic);
+                    exact.then(|| memchr::memmem::Finder::new(lit))
+                })
+                .collect()
+        });
+        for (j, &k) in self.short[..self.short_len].iter().enumerate() {
             let k = usize::from(k);
             let lit = self.literals[k];
             let uses = self.uses_of(k);
-            if !lit[0].is_ascii_alphabetic() {
+            if let Some(finder) = &pairs[j] {
+                // Overlapping occurrences too (`:::`), as the byte loop found them.
+                let mut at = 0;
+                while let Some(i) = finder.find(&text[at..]) {
+                    found(uses, at + i, at + i + 2);
+                    at += i + 1;
+                }
+            } else if !lit[0].is_ascii_alphabetic() {
                 for i in memchr::memchr_iter(lit[0], text) {
                     if lit.len() == 1 {
                         found(uses, i, i + 1);
@@ -796,13 +817,16 @@ pub fn card_word_near(text: &[u8], start: usize, end: usize) -> bool {
     // would begin at it.
     (starts_word(text, start)
         || number_within(text, start + 37, 4, 12)
-        || (end..text.len().saturating_sub(1)).any(|i| {
-            text[i] == b'1'
-                && text[i + 1] == b'8'
-                && (i == 0 || !text[i - 1].is_ascii_alphanumeric())
-        }))
+        || (EIGHTEEN.find_iter(&text[end.min(text.len())..]))
+            .map(|i| end + i)
+            .any(|i| i == 0 || !text[i - 1].is_ascii_alphanumeric()))
         && number_within(text, end, 160, 12)
 }
+
+/// `18` found with one `memmem` search rather than a byte loop over the rest of the
+/// text (`span_id=…` calls `card_word_near` on most log lines).
+static EIGHTEEN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"18"));
 
 /// The literal starts a word: an ASCII letter does not stand before a literal that
 /// starts with one.

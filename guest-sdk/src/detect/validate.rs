@@ -801,8 +801,18 @@ pub fn version_context(before: &str) -> bool {
         .last()
         .filter(|(i, _)| segment[..*i].bytes().any(|b| b.is_ascii_lowercase()))
         .map_or(0, |(i, _)| i);
-    let last = segment[camel..].to_ascii_lowercase();
-    VERSION_WORDS.contains(&last.as_str())
+    // The words are in lower case and eight bytes at most (a test holds it): the
+    // segment is put in lower case on the stack, not in a new string.
+    let last = segment[camel..].as_bytes();
+    if last.len() > 8 {
+        return false;
+    }
+    let mut lower = [0u8; 8];
+    lower[..last.len()].copy_from_slice(last);
+    lower.make_ascii_lowercase();
+    VERSION_WORDS
+        .iter()
+        .any(|w| w.as_bytes() == &lower[..last.len()])
 }
 
 /// `name/1.2.3.4` where `name` starts a token: a product token (`MyApp/1.2.3.4` in a
@@ -1494,6 +1504,14 @@ mod tests {
         assert!(!check(ipv4, "curl/7.68.0.1", "7.68.0.1"));
         assert!(check(ipv4, "http://10.0.0.1/", "10.0.0.1"));
         assert!(!check(ipv4, "oid 1.3.6.1.4.1", "1.3.6.1"));
+    }
+
+    #[test]
+    fn version_words_are_short_and_in_lower_case() {
+        for w in VERSION_WORDS {
+            assert!(w.len() <= 8, "{w:?}");
+            assert_eq!(*w, w.to_ascii_lowercase(), "{w:?}");
+        }
     }
 
     #[test]
