@@ -1059,22 +1059,18 @@ fn contact_after(after: &str) -> bool {
 /// Ann Lee as guardian`, `Ann Lee as a beneficiary`, `Ann Lee as my emergency
 /// contact`): as strong a context as a title before it.
 fn role_after(after: &str) -> bool {
-    let a = after.trim_start_matches([' ', '\t']);
-    let Some(rest) = a
-        .get(..3)
-        .filter(|w| w.eq_ignore_ascii_case("as "))
-        .map(|_| &a[3..])
-    else {
+    let a = after.trim_start_matches([' ', '\t']).to_ascii_lowercase();
+    let Some(rest) = a.strip_prefix("as ") else {
         return false;
     };
-    let rest = rest.to_ascii_lowercase();
     let rest = ["a ", "an ", "the ", "my ", "our ", "his ", "her ", "their ", "a new ", "the new "]
         .iter()
         .find_map(|d| rest.strip_prefix(d))
-        .unwrap_or(&rest);
+        .unwrap_or(rest);
     [
         "guardian",
-        "beneficiar",
+        "beneficiary",
+        "beneficiaries",
         "co-signer",
         "cosigner",
         "co-applicant",
@@ -1100,7 +1096,7 @@ fn role_after(after: &str) -> bool {
     .iter()
     .any(|r| {
         rest.strip_prefix(r)
-            .is_some_and(|t| t.chars().next().is_none_or(|c| !c.is_alphabetic() || r.ends_with("beneficiar")))
+            .is_some_and(|t| t.chars().next().is_none_or(|c| !c.is_alphabetic()))
     })
 }
 
