@@ -764,6 +764,28 @@ fn the_http_bench_drives_a_real_host_through_its_api() {
     assert!(stdout.contains("over 2 diagnoses"), "{stdout}");
 }
 
+/// `casefile bench` runs to the end on a small incident: the report loop through
+/// the real connectors, masker and gate, the call overheads and the throughput
+/// figures, with the gate finding nothing the masker left. The times themselves are
+/// the bench's business, not this test's.
+#[test]
+fn the_masking_bench_runs_to_the_end() {
+    let out = std::process::Command::new(BIN)
+        .args(["bench", "--logs", "1200", "--spans", "60", "--iterations", "2", "--calls", "20", "--chunk", "250"])
+        .env("CASEFILE_BENCH_CACHE", shared_cache_dir())
+        .output()
+        .expect("run the bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Errors every 500 lines (an address at 0 and 1000, a key at 250, 750 and 500's address).
+    assert!(stdout.contains("records per report: 1260, values masked: 5"), "{stdout}");
+    for row in ["report generation ms: p50 ", "fresh instance + empty masker call", "native detectors", "wasm masker (masker-default, chunks of 250"] {
+        assert!(stdout.contains(row), "no {row:?} in\n{stdout}");
+    }
+    assert!(stdout.contains("gate over the masked output:") && stdout.contains("(0 leaks)"), "{stdout}");
+    assert!(stdout.contains("chunks side by side (as the pipeline runs it)"), "{stdout}");
+}
+
 /// A database that cannot be opened is named in the error, its password is not: a
 /// closed port and, on the machine's PostgreSQL, a database that does not exist.
 #[test]

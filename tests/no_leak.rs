@@ -161,9 +161,11 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
             alert: None,
         };
         let ctx = wit::MaskContext { tenant: "t".into(), policy: "{}".into() };
-        let gate = Gate::for_policy("{}", key.clone()).unwrap();
+        let gate = std::sync::Arc::new(Gate::for_policy("{}", key.clone()).unwrap());
         let shared_key: std::sync::Arc<[u8]> = key.clone().into();
-        let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, 1000).await.unwrap();
+        // Small chunks two at a time, so records cross chunk boundaries as in a large incident.
+        let chunking = casefile::mask::Chunking { chunk: 16, parallel: 2 };
+        let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, chunking).await.unwrap();
         let (mut message, _) = casefile::mask::mask_text(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &msg_line).await.unwrap();
         let mut out = casefile::mask::gate::GateOutcome::default();
         gate.check(|| "request.message".into(), None, &mut message, &mut out);
@@ -230,4 +232,50 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
         }
     }
     assert!(checked > runs * 200 * 8, "{checked}");
+}
+
+/// Chunks masked side by side give what one chunk after another gives, in the
+/// input's order, and the gate names each record by its place in the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_chunks_keep_order_and_the_gate_names_records_by_their_place() {
+    use casefile::mask::Chunking;
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default(), cache.path().to_path_buf()).unwrap();
+    let leaky_path = std::path::Path::new(env!("CASEFILE_GUEST_DIR")).join("leaky_masker.wasm");
+    let leaky = runtime.load("leaky", ComponentKind::Masker, &std::fs::read(&leaky_path).unwrap()).unwrap();
+    let default = runtime.load("masker-default", ComponentKind::Masker, builtin::get("masker-default").unwrap()).unwrap();
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut batch = Batch::default();
+    for i in 0..50 {
+        let key = format!("AKIA{}", pick(&mut rng, UPPER, 16));
+        batch.logs.push(LogRecord::text("files", format!("line {i} denied for {key}")));
+    }
+    for i in 0..7 {
+        batch.metrics.push(MetricSample { name: "errors".into(), labels: vec![Field::new("reason", format!("mail ops{i}@example.org"))], timestamp_ns: 0, value: 1.0, host: "h".into(), environment: "prod".into() });
+    }
+    let ctx = wit::MaskContext { tenant: "t".into(), policy: "{}".into() };
+    let key: std::sync::Arc<[u8]> = vec![3u8; 32].into();
+    let gate = std::sync::Arc::new(Gate::for_policy("{}", key.to_vec()).unwrap());
+
+    let (one, one_summary, one_gate) = mask_and_gate(&runtime, std::slice::from_ref(&leaky), &ctx, &key, &gate, batch.clone(), Chunking::sequential(100)).await.unwrap();
+    let (many, many_summary, many_gate) = mask_and_gate(&runtime, std::slice::from_ref(&leaky), &ctx, &key, &gate, batch.clone(), Chunking { chunk: 7, parallel: 3 }).await.unwrap();
+    assert_eq!(one, many, "the same records in the same order");
+    assert_eq!(one_summary, many_summary);
+    assert_eq!(one_gate, many_gate);
+    // The leaky masker lets every key and address through; the gate finds each one
+    // where it is in the whole batch, not in its chunk of seven.
+    let places: Vec<&str> = many_gate.violations.iter().map(|v| v.location.as_str()).collect();
+    let mut want: Vec<String> = (0..50).map(|i| format!("logs[{i}].message")).collect();
+    want.extend((0..7).map(|i| format!("metrics[{i}].attributes.reason")));
+    assert_eq!(places, want);
+    assert!(many.logs.iter().all(|l| !l.message.contains("AKIA")));
+
+    // A chain: what the first masker leaves, the second masks, chunk by chunk; the
+    // gate then has nothing left to find.
+    let chain = [leaky.clone(), default.clone()];
+    let (chained, summary, found) = mask_and_gate(&runtime, &chain, &ctx, &key, &gate, batch, Chunking { chunk: 7, parallel: 2 }).await.unwrap();
+    assert_eq!(found.total(), 0, "{found:?}");
+    assert_eq!(summary.rules.get("aws-access-key-id").map(|a| a.values().sum::<u64>()), Some(50), "{summary:?}");
+    assert_eq!(chained.logs.len(), 50);
+    assert!(summary.component.contains(" + "), "{}", summary.component);
 }

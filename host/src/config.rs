@@ -148,6 +148,9 @@ pub struct RuntimeConfig {
     pub output_limit_mb: usize,
     /// Records per masker call; bounds the memory a call needs.
     pub mask_chunk_records: usize,
+    /// Chunks masked (and gated) at once, each in its own fresh instances; 0 is
+    /// one per core.
+    pub mask_parallel_chunks: usize,
     /// Timeout of one outbound HTTP request made for a connector or ticket mapper.
     pub http_timeout_ms: u64,
     /// Largest HTTP response body handed to a component.
@@ -163,6 +166,7 @@ impl Default for RuntimeConfig {
             memory_limit_mb: 256,
             output_limit_mb: 64,
             mask_chunk_records: 20_000,
+            mask_parallel_chunks: 0,
             http_timeout_ms: 10_000,
             http_max_response_mb: 64,
             cache_dir: None,

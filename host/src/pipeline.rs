@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::collect::{collect, SourceSpec};
 use crate::mask::gate::{Gate, GateOutcome};
-use crate::mask::{mask_and_gate, mask_text, review, shadow};
+use crate::mask::{mask_and_gate, mask_text, review, shadow, Chunking};
 use crate::model::{ComponentUse, SourceStatus, TaskState};
 use crate::report::{self, ReportInput};
 use crate::runtime::bindings::wit;
@@ -260,18 +260,18 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     // for the next one.
     let layout = report::layout::current(&app.store, &app.template, &task.tenant).await.map_err(retry)?;
     let masking = policy.policy.as_masking();
-    let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
+    let gate = Arc::new(Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?);
     // The key stays in the host: the masker asks for pseudonyms through its import.
     let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone() };
     let key: Arc<[u8]> = key.into();
     // A shadow chain masks a copy of the same records; only the differences are kept.
     let original = (!resolved.shadow.is_empty()).then(|| collected.batch.clone());
     let (batch, mut summary, mut gated) =
-        mask_and_gate(&app.runtime, &maskers, &ctx, &key, &gate, collected.batch, app.runtime.limits().mask_chunk_records)
+        mask_and_gate(&app.runtime, &maskers, &ctx, &key, &gate, collected.batch, Chunking::of(&app.runtime))
             .await
             .map_err(|e| fatal("masking_failed", format!("{e:#}")))?;
     if let Some(original) = original {
-        let diff = shadow::run(&app.runtime, &resolved.shadow, &ctx, &key, &original, &batch, &summary, app.runtime.limits().mask_chunk_records).await;
+        let diff = shadow::run(&app.runtime, &resolved.shadow, &ctx, &key, &original, &batch, &summary, Chunking::of(&app.runtime)).await;
         let hashes = |c: &[Arc<Loaded>]| c.iter().map(|l| l.sha256.clone()).collect::<Vec<_>>();
         metrics::counter!("casefile_shadow_runs_total", "outcome" => if diff.error.is_some() { "failed" } else { "compared" }).increment(1);
         shadow::record(&app.store, &task.id, &task.tenant, &hashes(&maskers), &hashes(&resolved.shadow), &diff).await.map_err(retry)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use crate::mask::gate::Gate;
-use crate::mask::mask_and_gate;
+use crate::mask::{mask_and_gate, Chunking};
 use crate::model::Batch;
 use crate::runtime::bindings::wit;
 use crate::runtime::Runtime;
@@ -53,7 +53,7 @@ pub async fn run(
     let cache = std::env::temp_dir().join("casefile-mask-compiled");
     let runtime = Runtime::new(runtime_config, cache)?;
     let masker = runtime.load(&name, ComponentKind::Masker, &masker_bytes)?;
-    let gate = Gate::for_policy(&policy, key.clone()).map_err(|e| anyhow::anyhow!("masking policy: {e}"))?;
+    let gate = Arc::new(Gate::for_policy(&policy, key.clone()).map_err(|e| anyhow::anyhow!("masking policy: {e}"))?);
     let ctx = wit::MaskContext { tenant: tenant.unwrap_or_else(|| "default".into()), policy };
     let key: Arc<[u8]> = key.into();
 
@@ -80,8 +80,7 @@ pub async fn run(
     }
     let mut batch = Batch::default();
     batch.logs = texts.into_iter().map(|m| crate::model::LogRecord::text("stdin", m)).collect();
-    let chunk = runtime.limits().mask_chunk_records;
-    let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &key, &gate, batch, chunk).await?;
+    let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &key, &gate, batch, Chunking::of(&runtime)).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut failures = 0;
     for (i, l) in masked.logs.iter().enumerate() {

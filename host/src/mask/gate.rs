@@ -10,6 +10,7 @@ use casefile_guest::detect::{self, Counts, HmacPseudonyms, Policy};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Offsets;
 use crate::model::{Batch, Field};
 
 /// Names the detector set the gate ran, for the report's masking summary.
@@ -47,6 +48,19 @@ impl GateOutcome {
     }
 }
 
+/// Short texts one scan found clean. Hosts, environments, sources, services and
+/// attribute keys repeat on nearly every record, and the detectors give the same
+/// answer for the same text under the same policy and key, so each is scanned once.
+#[derive(Default)]
+struct Clean {
+    seen: std::collections::HashSet<String>,
+}
+
+impl Clean {
+    const MAX_LEN: usize = 128;
+    const MAX_ENTRIES: usize = 4096;
+}
+
 pub struct Gate {
     policy: Policy,
     key: Vec<u8>,
@@ -64,7 +78,17 @@ impl Gate {
 
     /// Checks one text (or field value when `field_key` is set) and masks what it finds.
     pub fn check(&self, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
+        self.check_seen(&mut Clean::default(), location, field_key, text, out);
+    }
+
+    /// `check`, skipping a short text this scan already found clean.
+    fn check_seen(&self, clean: &mut Clean, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
         if text.is_empty() {
+            return;
+        }
+        // A field value's verdict depends on its key too; only free texts are kept.
+        let cacheable = field_key.is_none() && text.len() <= Clean::MAX_LEN;
+        if cacheable && clean.seen.contains(text.as_str()) {
             return;
         }
         let mut counts = Counts::default();
@@ -73,6 +97,9 @@ impl Gate {
             None => detect::mask_text(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
         };
         if counts.is_empty() {
+            if cacheable && clean.seen.len() < Clean::MAX_ENTRIES {
+                clean.seen.insert(text.clone());
+            }
             return;
         }
         let location = location();
@@ -90,31 +117,39 @@ impl Gate {
         *text = masked;
     }
 
-    fn fields(&self, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
+    fn fields(&self, clean: &mut Clean, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
         for Field { key: k, value: v } in fields.iter_mut() {
             // A key can itself carry a value (`user=alice@example.com` as a key).
-            self.check(|| format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
-            let key_loc = format!("{prefix}[{i}].attribute-key");
-            self.check(|| key_loc, None, k, out);
+            self.check_seen(clean, || format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
+            self.check_seen(clean, || format!("{prefix}[{i}].attribute-key"), None, k, out);
         }
     }
 
     /// Every text a batch carries: messages, names, hosts, ids, attributes, labels.
     pub fn scan_batch(&self, b: &mut Batch) -> GateOutcome {
+        self.scan_batch_at(b, Offsets::default())
+    }
+
+    /// The same for one chunk of a larger batch: records are named by their place
+    /// in the whole batch (`logs[20012]`), the chunk starting at `at`.
+    pub fn scan_batch_at(&self, b: &mut Batch, at: Offsets) -> GateOutcome {
         let mut out = GateOutcome::default();
+        let mut clean = Clean::default();
         for (i, l) in b.logs.iter_mut().enumerate() {
-            self.check(|| format!("logs[{i}].message"), None, &mut l.message, &mut out);
+            let i = i + at.logs;
+            self.check_seen(&mut clean, || format!("logs[{i}].message"), None, &mut l.message, &mut out);
             for (name, t) in [("host", &mut l.host), ("environment", &mut l.environment), ("source", &mut l.source)] {
-                self.check(|| format!("logs[{i}].{name}"), None, t, &mut out);
+                self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
             }
             for (name, t) in [("trace_id", &mut l.trace_id), ("span_id", &mut l.span_id)] {
                 if let Some(t) = t {
-                    self.check(|| format!("logs[{i}].{name}"), None, t, &mut out);
+                    self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
                 }
             }
-            self.fields("logs", i, &mut l.attributes, &mut out);
+            self.fields(&mut clean, "logs", i, &mut l.attributes, &mut out);
         }
         for (i, s) in b.spans.iter_mut().enumerate() {
+            let i = i + at.spans;
             for (name, t) in [
                 ("name", &mut s.name),
                 ("service", &mut s.service),
@@ -123,18 +158,19 @@ impl Gate {
                 ("trace_id", &mut s.trace_id),
                 ("span_id", &mut s.span_id),
             ] {
-                self.check(|| format!("spans[{i}].{name}"), None, t, &mut out);
+                self.check_seen(&mut clean, || format!("spans[{i}].{name}"), None, t, &mut out);
             }
             if let Some(p) = &mut s.parent_span_id {
-                self.check(|| format!("spans[{i}].parent_span_id"), None, p, &mut out);
+                self.check_seen(&mut clean, || format!("spans[{i}].parent_span_id"), None, p, &mut out);
             }
-            self.fields("spans", i, &mut s.attributes, &mut out);
+            self.fields(&mut clean, "spans", i, &mut s.attributes, &mut out);
         }
         for (i, m) in b.metrics.iter_mut().enumerate() {
+            let i = i + at.metrics;
             for (name, t) in [("name", &mut m.name), ("host", &mut m.host), ("environment", &mut m.environment)] {
-                self.check(|| format!("metrics[{i}].{name}"), None, t, &mut out);
+                self.check_seen(&mut clean, || format!("metrics[{i}].{name}"), None, t, &mut out);
             }
-            self.fields("metrics", i, &mut m.labels, &mut out);
+            self.fields(&mut clean, "metrics", i, &mut m.labels, &mut out);
         }
         out
     }

@@ -16,6 +16,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::model::Batch;
+use gate::GateOutcome;
 use crate::runtime::bindings::wit;
 use crate::runtime::{Loaded, Runtime};
 
@@ -52,39 +53,151 @@ impl MaskingSummary {
     }
 }
 
-/// Masks `batch` with `masker`, `chunk` records per call.
+/// How a batch is cut and run: `chunk` records per masker call, at most `parallel`
+/// chunks at once. Each chunk gets fresh instances, so running several side by side
+/// shares nothing between them; it only lets a large incident use every core
+/// (the masker and the gate are CPU-bound), with memory bounded by
+/// `chunk * parallel` records.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunking {
+    pub chunk: usize,
+    pub parallel: usize,
+}
+
+impl Chunking {
+    /// One chunk at a time: the figure a single core gives.
+    pub fn sequential(chunk: usize) -> Chunking {
+        Chunking { chunk, parallel: 1 }
+    }
+
+    /// As the runtime is configured: `mask_parallel_chunks`, 0 for one per core.
+    pub fn of(runtime: &Runtime) -> Chunking {
+        let limits = runtime.limits();
+        let parallel = match limits.mask_parallel_chunks {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Chunking { chunk: limits.mask_chunk_records, parallel }
+    }
+}
+
+/// Masks `batch` with `masker` alone (no gate), chunk by chunk.
 pub async fn mask_batch(
-    runtime: &Runtime,
-    masker: &Loaded,
+    runtime: &Arc<Runtime>,
+    masker: &Arc<Loaded>,
     ctx: &wit::MaskContext,
     key: &Arc<[u8]>,
     batch: Batch,
-    chunk: usize,
+    chunking: Chunking,
 ) -> Result<(Batch, MaskingSummary)> {
-    let chunk = chunk.max(1);
-    let mut summary = MaskingSummary {
-        component: masker.name.clone(),
-        component_sha256: masker.sha256.clone(),
-        records: batch.len(),
-        ..Default::default()
-    };
+    let (batch, mut summaries, _) = run_chain(runtime, std::slice::from_ref(masker), ctx, key, None, batch, chunking).await?;
+    Ok((batch, summaries.pop().unwrap_or_default()))
+}
+
+/// Where a chunk starts in the whole batch, so the gate names records by their
+/// place in the batch rather than in the chunk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offsets {
+    pub logs: usize,
+    pub spans: usize,
+    pub metrics: usize,
+}
+
+/// What one chunk came back as: the records, each masker's counts, the gate's finds.
+type ChunkOut = (Batch, Vec<Vec<wit::RuleCount>>, GateOutcome);
+
+/// Runs the maskers in order over each chunk and then, if given, the gate over what
+/// they left: a chunk is finished (masked and gated) while the next is masked. The
+/// output keeps the input's order; the first failure stops the rest.
+async fn run_chain(
+    runtime: &Arc<Runtime>,
+    maskers: &[Arc<Loaded>],
+    ctx: &wit::MaskContext,
+    key: &Arc<[u8]>,
+    gate: Option<&Arc<gate::Gate>>,
+    batch: Batch,
+    chunking: Chunking,
+) -> Result<(Batch, Vec<MaskingSummary>, GateOutcome)> {
+    let records = batch.len();
+    let mut summaries: Vec<MaskingSummary> = (maskers.iter())
+        .map(|m| MaskingSummary { component: m.name.clone(), component_sha256: m.sha256.clone(), records, ..Default::default() })
+        .collect();
+    let parts = split(batch, chunking.chunk.max(1));
+    let count = parts.len();
+    let mut results: Vec<Option<ChunkOut>> = (0..count).map(|_| None).collect();
+    let mut pending = parts.into_iter().scan(Offsets::default(), |at, part| {
+        let here = *at;
+        at.logs += part.logs.len();
+        at.spans += part.spans.len();
+        at.metrics += part.metrics.len();
+        Some((here, part))
+    });
+    let mut index = 0;
+    // Dropping the set (on an error) aborts the chunks still running.
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < chunking.parallel.max(1) {
+            let Some((offsets, part)) = pending.next() else { break };
+            let job = chunk_job(runtime.clone(), maskers.to_vec(), ctx.clone(), key.clone(), gate.cloned(), offsets, part);
+            let i = index;
+            index += 1;
+            running.spawn(async move { (i, job.await) });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (i, out) = joined.map_err(|e| anyhow::anyhow!("a masking task stopped: {e}"))?;
+        results[i] = Some(out?);
+    }
     let mut out = Batch::default();
-    for part in split(batch, chunk) {
-        let (want_logs, want_spans, want_metrics) = (part.logs.len(), part.spans.len(), part.metrics.len());
-        let (masked, counts) = runtime.mask(masker, ctx, key.clone(), part).await?;
-        if (masked.logs.len(), masked.spans.len(), masked.metrics.len()) != (want_logs, want_spans, want_metrics) {
+    let mut gated = GateOutcome::default();
+    for (part, counts, found) in results.into_iter().flatten() {
+        out.extend(part);
+        for (summary, counts) in summaries.iter_mut().zip(counts) {
+            summary.add(counts);
+        }
+        gated.merge(found);
+    }
+    Ok((out, summaries, gated))
+}
+
+/// One chunk through every masker, then the gate.
+async fn chunk_job(
+    runtime: Arc<Runtime>,
+    maskers: Vec<Arc<Loaded>>,
+    ctx: wit::MaskContext,
+    key: Arc<[u8]>,
+    gate: Option<Arc<gate::Gate>>,
+    offsets: Offsets,
+    mut part: Batch,
+) -> Result<ChunkOut> {
+    let mut all = Vec::with_capacity(maskers.len());
+    for masker in &maskers {
+        let want = (part.logs.len(), part.spans.len(), part.metrics.len());
+        let (masked, counts) = runtime.mask(masker, &ctx, key.clone(), part).await?;
+        let got = (masked.logs.len(), masked.spans.len(), masked.metrics.len());
+        if got != want {
             bail!(
-                "masker {} returned {}/{}/{} logs/spans/metrics for {want_logs}/{want_spans}/{want_metrics}; its output was discarded",
-                masker.name,
-                masked.logs.len(),
-                masked.spans.len(),
-                masked.metrics.len()
+                "masker {} returned {}/{}/{} logs/spans/metrics for {}/{}/{}; its output was discarded",
+                masker.name, got.0, got.1, got.2, want.0, want.1, want.2
             );
         }
-        summary.add(counts);
-        out.extend(masked);
+        all.push(counts);
+        part = masked;
     }
-    Ok((out, summary))
+    let found = match gate {
+        // The gate is plain CPU work: off the async workers, like any blocking call.
+        Some(gate) => {
+            let (scanned, found) = tokio::task::spawn_blocking(move || {
+                let found = gate.scan_batch_at(&mut part, offsets);
+                (part, found)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("the leak gate stopped: {e}"))?;
+            part = scanned;
+            found
+        }
+        None => GateOutcome::default(),
+    };
+    Ok((part, all, found))
 }
 
 /// Masks one free-text value (a request message) through the same masker.
@@ -158,38 +271,31 @@ mod tests {
 }
 
 
-/// The whole chain as the pipeline runs it: the masker over the batch, then the gate.
-/// Runs the masker chain in order (each masks what the one before it left), then
-/// the leak gate over the result.
+/// The whole chain as the pipeline runs it: the maskers in order (each masks what
+/// the one before it left), then the leak gate over the result, chunk by chunk.
 pub async fn mask_and_gate(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     maskers: &[Arc<Loaded>],
     ctx: &wit::MaskContext,
     key: &Arc<[u8]>,
-    gate: &gate::Gate,
-    mut batch: Batch,
-    chunk: usize,
-) -> Result<(Batch, MaskingSummary, gate::GateOutcome)> {
-    let mut summary: Option<MaskingSummary> = None;
-    for masker in maskers {
-        let (masked, s) = mask_batch(runtime, masker, ctx, key, batch, chunk).await?;
-        batch = masked;
-        summary = Some(match summary {
-            None => s,
-            Some(mut acc) => {
-                acc.component = format!("{} + {}", acc.component, s.component);
-                for (rule, actions) in s.rules {
-                    for (action, n) in actions {
-                        *acc.rules.entry(rule.clone()).or_default().entry(action).or_default() += n;
-                    }
-                }
-                acc.total += s.total;
-                acc
-            }
-        });
+    gate: &Arc<gate::Gate>,
+    batch: Batch,
+    chunking: Chunking,
+) -> Result<(Batch, MaskingSummary, GateOutcome)> {
+    if maskers.is_empty() {
+        bail!("no masker is bound");
     }
-    let Some(mut summary) = summary else { bail!("no masker is bound") };
-    let outcome = gate.scan_batch(&mut batch);
+    let (batch, summaries, outcome) = run_chain(runtime, maskers, ctx, key, Some(gate), batch, chunking).await?;
+    let mut summary = summaries.into_iter().reduce(|mut acc, s| {
+        acc.component = format!("{} + {}", acc.component, s.component);
+        for (rule, actions) in s.rules {
+            for (action, n) in actions {
+                *acc.rules.entry(rule.clone()).or_default().entry(action).or_default() += n;
+            }
+        }
+        acc.total += s.total;
+        acc
+    }).unwrap_or_default();
     summary.gate.version = gate::version();
     summary.gate.violations = outcome.total();
     summary.gate.by_rule = outcome.by_rule.clone();

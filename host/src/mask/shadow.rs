@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use super::{mask_batch, MaskingSummary};
+use super::{mask_batch, Chunking, MaskingSummary};
 use crate::model::Batch;
 use crate::runtime::bindings::wit;
 use crate::runtime::{Loaded, Runtime};
@@ -60,14 +60,14 @@ const SAMPLES: usize = 20;
 /// Runs `shadow` over `original` and compares it with what the active side made.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     shadow: &[Arc<Loaded>],
     ctx: &wit::MaskContext,
     key: &Arc<[u8]>,
     original: &Batch,
     active_out: &Batch,
     active_summary: &MaskingSummary,
-    chunk: usize,
+    chunking: Chunking,
 ) -> ShadowDiff {
     let mut diff = ShadowDiff { records: original.len(), ..ShadowDiff::default() };
     for (rule, actions) in &active_summary.rules {
@@ -75,7 +75,7 @@ pub async fn run(
     }
     let mut out = original.clone();
     for masker in shadow {
-        match mask_batch(runtime, masker, ctx, key, out, chunk).await {
+        match mask_batch(runtime, masker, ctx, key, out, chunking).await {
             Ok((masked, summary)) => {
                 out = masked;
                 for (rule, actions) in summary.rules {

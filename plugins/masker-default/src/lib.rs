@@ -2,6 +2,8 @@
 //! tenant's policy, over every text a batch carries. Records are changed in place, so
 //! the output has exactly as many records as the input.
 
+use std::collections::HashSet;
+
 use casefile_guest::detect::{mask_field, mask_text, Action, Counts, Policy, Pseudonyms};
 use casefile_guest::masker::{Guest, HostPseudonyms};
 use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
@@ -28,6 +30,7 @@ fn mask_with(
             policy: &policy,
             key: pseudonyms,
             counts: Counts::default(),
+            clean: HashSet::new(),
         };
 
         for log in &mut batch.logs {
@@ -65,11 +68,31 @@ struct Masker<'a> {
     policy: &'a Policy,
     key: &'a mut dyn Pseudonyms,
     counts: Counts,
+    /// Short texts found clean in this call. Hosts, span names and attribute keys
+    /// repeat on nearly every record, and the detectors give the same answer for
+    /// the same text under the same policy, so each is scanned once.
+    clean: HashSet<String>,
 }
 
 impl Masker<'_> {
+    const CLEAN_MAX_LEN: usize = 128;
+    const CLEAN_MAX_ENTRIES: usize = 4096;
+
     fn text(&mut self, text: &str) -> String {
-        mask_text(self.policy, &mut *self.key, text, &mut self.counts)
+        let short = text.len() <= Self::CLEAN_MAX_LEN;
+        if short && self.clean.contains(text) {
+            return text.to_owned();
+        }
+        let before = self.counts.total();
+        let masked = mask_text(self.policy, &mut *self.key, text, &mut self.counts);
+        if short
+            && masked == text
+            && self.counts.total() == before
+            && self.clean.len() < Self::CLEAN_MAX_ENTRIES
+        {
+            self.clean.insert(masked.clone());
+        }
+        masked
     }
 
     /// Values first, judged by their original key (`password` masks whatever the value
@@ -161,6 +184,26 @@ mod tests {
                 environment: "prod".into(),
             }],
         }
+    }
+
+    #[test]
+    fn a_repeated_text_gets_the_same_answer_and_is_counted_each_time() {
+        let mut b = batch();
+        b.logs = (0..3)
+            .flat_map(|_| {
+                let mut clean = b.logs[0].clone();
+                clean.host = "web-1".into();
+                [b.logs[0].clone(), clean]
+            })
+            .collect();
+        let out = DefaultMasker::mask(context(""), b).expect("masked");
+        let hosts: Vec<&str> = out.batch.logs.iter().map(|l| l.host.as_str()).collect();
+        assert_eq!(hosts[1], "web-1");
+        assert!(hosts[0].starts_with("ipv4:"), "{}", hosts[0]);
+        assert_eq!(hosts, [hosts[0], "web-1"].repeat(3));
+        // The address is found on every record that carries it, not only the first.
+        let ipv4: u64 = out.counts.iter().filter(|c| c.rule == "ipv4").map(|c| c.count).sum();
+        assert_eq!(ipv4, 3);
     }
 
     #[test]
