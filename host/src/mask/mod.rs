@@ -133,15 +133,19 @@ async fn run_chain(
         Some((here, part))
     });
     let mut index = 0;
-    // Dropping the set (on an error) aborts the chunks still running.
+    // Each job runs on a thread of its own from tokio's blocking pool: the masker
+    // and the gate hold a CPU for the whole chunk, which would stall the async
+    // workers (and the API they serve), and the scheduler would not reliably spread
+    // long polls over the cores. Chunks not yet started are dropped on an error.
+    let handle = tokio::runtime::Handle::current();
     let mut running = tokio::task::JoinSet::new();
     loop {
         while running.len() < chunking.parallel.max(1) {
             let Some((offsets, part)) = pending.next() else { break };
             let job = chunk_job(runtime.clone(), maskers.to_vec(), ctx.clone(), key.clone(), gate.cloned(), offsets, part);
-            let i = index;
+            let (i, handle) = (index, handle.clone());
             index += 1;
-            running.spawn(async move { (i, job.await) });
+            running.spawn_blocking(move || (i, handle.block_on(job)));
         }
         let Some(joined) = running.join_next().await else { break };
         let (i, out) = joined.map_err(|e| anyhow::anyhow!("a masking task stopped: {e}"))?;
@@ -159,7 +163,7 @@ async fn run_chain(
     Ok((out, summaries, gated))
 }
 
-/// One chunk through every masker, then the gate.
+/// One chunk through every masker, then the gate (on a blocking-pool thread).
 async fn chunk_job(
     runtime: Arc<Runtime>,
     maskers: Vec<Arc<Loaded>>,
@@ -184,17 +188,7 @@ async fn chunk_job(
         part = masked;
     }
     let found = match gate {
-        // The gate is plain CPU work: off the async workers, like any blocking call.
-        Some(gate) => {
-            let (scanned, found) = tokio::task::spawn_blocking(move || {
-                let found = gate.scan_batch_at(&mut part, offsets);
-                (part, found)
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("the leak gate stopped: {e}"))?;
-            part = scanned;
-            found
-        }
+        Some(gate) => gate.scan_batch_at(&mut part, offsets),
         None => GateOutcome::default(),
     };
     Ok((part, all, found))

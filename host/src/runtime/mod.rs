@@ -228,6 +228,12 @@ impl Runtime {
                 .table_keep_resident(KEEP_RESIDENT / 16);
         }
         let mut config = Config::new();
+        // `CASEFILE_PROFILE=perfmap` writes /tmp/perf-PID.map, so `perf record` and
+        // `perf report` name the components' functions (for component authors and
+        // for finding where a masker spends its time).
+        if std::env::var("CASEFILE_PROFILE").is_ok_and(|p| p == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
