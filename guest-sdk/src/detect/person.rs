@@ -2399,7 +2399,7 @@ fn house_number_at(b: &[u8], sp: usize) -> bool {
         let accented = rest.first().is_some_and(|c| *c >= 0xC3);
         capital
             || accented
-            || rest.first().is_some_and(u8::is_ascii_lowercase)
+            || rest.first().is_some_and(|c| FRENCH_TYPE_FIRST[usize::from(*c)])
                 && FRENCH_TYPES.iter().any(|w| {
                     rest.len() > w.len()
                         && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
@@ -2407,6 +2407,19 @@ fn house_number_at(b: &[u8], sp: usize) -> bool {
                 })
     }
 }
+
+/// The lower-case letters that start a word of `FRENCH_TYPES`: the list is read only
+/// after one (most numbers are followed by a word that starts none: `port=27017
+/// max_conns`, `#4736 dispatched`).
+static FRENCH_TYPE_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < FRENCH_TYPES.len() {
+        t[FRENCH_TYPES[i].as_bytes()[0].to_ascii_lowercase() as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 const FRENCH_TYPES: &[&str] = &[
     "rue",

@@ -166,7 +166,17 @@ fn default_suffix(lower: &[u8]) -> bool {
 
 /// `DEFAULT_SENSITIVE_KEYS` without a regex.
 pub(crate) fn default_key_is_sensitive(key: &str) -> bool {
-    let tail = &key.as_bytes()[key.len().saturating_sub(24)..];
+    default_key_end_is_sensitive(key.as_bytes())
+}
+
+/// `default_key_is_sensitive` of the key that ends where `before` does. Every word
+/// of the set is made of bytes that a key is made of too (letters, `_`, `-`), and
+/// the longest is shorter than the 24 bytes read: whatever stands before the key's
+/// start cannot be part of a match, so a caller may pass the text up to the key's
+/// end without finding where the key starts (`has_sensitive_pair` looks for that
+/// start only for a key that is sensitive).
+pub(crate) fn default_key_end_is_sensitive(before: &[u8]) -> bool {
+    let tail = &before[before.len().saturating_sub(24)..];
     let mut lower = [0u8; 24];
     let lower = &mut lower[..tail.len()];
     for (l, b) in lower.iter_mut().zip(tail) {
