@@ -2355,8 +2355,15 @@ pub(crate) fn escaped_break_before(b: &[u8], at: usize) -> bool {
 /// The space at `sp` follows a house number and comes before a street's name.
 fn house_number_at(b: &[u8], sp: usize) -> bool {
     {
-        // Before the space (checked first: most spaces follow no number): maybe a
-        // comma, maybe a letter or a range, then one to six digits that start a word.
+        // What the street's name starts with (below) can be a capital, the lead byte
+        // of an accented letter or a lower-case letter: anything else after the space
+        // (`17 10:42`, `:49 +0000`: most spaces a shape keeps come before a number or
+        // a sign) turns it away before the walk back over the number.
+        if !b.get(sp + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0xC3) {
+            return false;
+        }
+        // Before the space: maybe a comma, maybe a letter or a range, then one to six
+        // digits that start a word.
         let mut i = sp;
         if i > 0 && b[i - 1] == b',' {
             i -= 1;

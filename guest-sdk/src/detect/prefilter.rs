@@ -1853,6 +1853,63 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
     }
 }
 
+/// The `ipv4` rule's test past `ipv4_like`: some place of the text where its pattern
+/// can match, four octets one dot apart between ASCII word boundaries, is one that
+/// `validate` (the rule's validator) accepts. The pattern's octets
+/// (`25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]`, each followed by a dot or a word
+/// boundary) are whole runs of digits: 0 to 255 without a leading zero. Every place
+/// is tried (overlapping ones too), so the matches the regex takes are among them; the
+/// validator reads only the text, the range and the policy. Most dotted quads in logs
+/// are versions, product tokens and loopback addresses that it turns away
+/// (`MyApp/2.34.91.238`, `X-App-Version: 18.197.186.16`, `127.0.0.1`): the rule, its
+/// regex and its validator then run only where one is accepted.
+pub fn ipv4_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    // The octet that starts at `i` (a whole run of digits): where it ends.
+    let octet = |i: usize| -> Option<usize> {
+        let mut e = i;
+        while e < b.len() && e - i < 4 && b[e].is_ascii_digit() {
+            e += 1;
+        }
+        let fits = match &b[i..e] {
+            [_] => true,
+            [x, _] => *x != b'0',
+            [x, y, z] => *x == b'1' || *x == b'2' && (*y < b'5' || *y == b'5' && *z <= b'5'),
+            _ => false,
+        };
+        fits.then_some(e)
+    };
+    // Each place starts with the digits right before a dot: found from the dots.
+    for dot in memchr::memchr_iter(b'.', b) {
+        let mut start = dot;
+        while start > 0 && dot - start < 4 && b[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        if start == dot || start > 0 && word(start - 1) || octet(start) != Some(dot) {
+            continue;
+        }
+        let mut end = Some(dot);
+        for _ in 0..3 {
+            end = end.and_then(|e| if b.get(e) == Some(&b'.') { octet(e + 1) } else { None });
+        }
+        let Some(end) = end else {
+            continue;
+        };
+        let candidate = super::Candidate {
+            haystack: s.text,
+            start,
+            end,
+            key: None,
+            policy: s.policy,
+        };
+        if !(end < b.len() && word(end)) && validate(&candidate) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The last letters of the default sensitive keys, both cases (see
 /// `default_key_tail`).
 static DEFAULT_KEY_LAST: [bool; 256] = {
@@ -2415,6 +2472,45 @@ mod tests {
         TABLE.scan(b"gh", |_, _, _| none += 1);
         TABLE.scan(b"", |_, _, _| none += 1);
         assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn ipv4_places_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "ipv4")
+            .expect("the ipv4 rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "host 10.1.2.3 up",
+            "MyApp/2.34.91.238 (iPhone)",
+            "X-App-Version: 18.197.186.16",
+            "listening on 0.0.0.0:8080 and 127.0.0.1",
+            "oid 1.3.6.1.4.1.1554.6.2",
+            "1.2.3.4.5",
+            "01.2.3.4 and 10.0.0.256 and 10.0.0.255",
+            "x_1.2.3.4 1.2.3.4_ a1.2.3.4",
+            "doc 192.0.2.1, 198.51.100.7",
+            "ip=8.8.8.8. then 1.2.3.4.x",
+            "v1.2.3.4 version 4.3.2.1 build 9.9.9.9",
+            "255.255.255.255 256.1.1.1 1.1.1.1 1234.1.1.1.1",
+            "é10.20.30.40 10.20.30.40é",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds an address (and, on these texts, quiet
+            // where it finds none).
+            assert_eq!(ipv4_accepted(&shape(text), validate), found, "{text:?}");
+        }
     }
 
     #[test]

@@ -832,7 +832,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "ipv4",
         category: Network,
-        trigger: Trigger::shape(|s| s.ipv4_like),
+        trigger: Trigger::shape(|s| s.ipv4_like && prefilter::ipv4_accepted(s, v::ipv4)),
         pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
         validate: Some(v::ipv4),
         examples: Examples::NONE,
