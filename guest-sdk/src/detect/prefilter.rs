@@ -1910,6 +1910,66 @@ pub fn ipv4_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool)
     false
 }
 
+/// The `credit-card` rule's shape test past `card_digits`: its pattern
+/// (`\b(?:[0-9][ -]?){11,18}[0-9]\b`) matches digits with one space or dash between
+/// two of them, from a word boundary to one. Where no run of digits so grouped that
+/// has a space or dash in it holds twelve digits or more, every match is a whole run
+/// of twelve to nineteen digits between word boundaries (no boundary stands inside a
+/// run): those runs are handed to `validate` (the rule's validator, which reads only
+/// the text, the range and the policy), and the test says yes only where one is
+/// accepted. Long ids and timestamps in logs (`order_id=5281402119868257`, most
+/// failing the Luhn check, with no card word before them) then no longer run the rule.
+/// Where grouped digits do hold twelve, it says yes, as before.
+pub fn card_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    // Each run of grouped digits: with a separator and twelve digits it decides (the
+    // boolean is the same whatever the order of these pure tests); without one it is
+    // a single run, a candidate when it stands between word boundaries.
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut digits, mut separated) = (0, false);
+        loop {
+            let from = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            digits += i - from;
+            if matches!(b.get(i), Some(b' ' | b'-')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                separated = true;
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if separated {
+            if digits >= 12 {
+                return true;
+            }
+            continue;
+        }
+        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
+        if bounded && (12..=19).contains(&digits) {
+            let candidate = super::Candidate {
+                haystack: s.text,
+                start,
+                end: i,
+                key: None,
+                policy: s.policy,
+            };
+            if validate(&candidate) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The last letters of the default sensitive keys, both cases (see
 /// `default_key_tail`).
 static DEFAULT_KEY_LAST: [bool; 256] = {
@@ -2511,6 +2571,42 @@ mod tests {
             // where it finds none).
             assert_eq!(ipv4_accepted(&shape(text), validate), found, "{text:?}");
         }
+    }
+
+    #[test]
+    fn card_runs_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "credit-card")
+            .expect("the credit-card rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "order_id=5281402119868257 settled",
+            "shipment 4111111111111111 for order",
+            "card 4111111111111112 declined",
+            "ts=1729023618904 lag_ms=24449",
+            "x4111111111111111 4111111111111111x 4111111111111111_",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111 and 2024-05-01 12",
+            "41111111111111111111 411111111111",
+            "visa 4012888888881881, mastercard 5555555555554444",
+            "é4111111111111111é",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds a number.
+            assert!(!found || card_runs_accepted(&shape(text), validate), "{text:?}");
+        }
+        assert!(!card_runs_accepted(&shape("order_id=5281402119868257 settled"), validate));
     }
 
     #[test]

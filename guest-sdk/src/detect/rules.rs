@@ -762,7 +762,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger {
             literals: CARD_WORDS,
             near: Some(prefilter::card_word_near),
-            shape: Some(|s| s.card_digits >= 13),
+            shape: Some(|s| s.card_digits >= 13 && prefilter::card_runs_accepted(s, v::card_number)),
         },
         pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
         validate: Some(v::card_number),
