@@ -1970,6 +1970,51 @@ pub fn card_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> 
     false
 }
 
+/// The `fr-nir` rule's test past its shape (a run of fifteen digits, or runs one
+/// space or dash apart that hold fifteen): its pattern matches fifteen digits (or a
+/// `2A`/`2B` department) with single spaces between some of them, from a word boundary
+/// to one. Where no runs one space or dash apart hold fifteen digits and no `2A` or
+/// `2B` stands in the text, every match is a whole run of fifteen digits between word
+/// boundaries that starts with 1-4, 7 or 8: those are handed to `validate` (the
+/// rule's validator, which reads only the text, the range and the policy), and the
+/// test says yes only where one is accepted (`imei=352099001761481` is turned away).
+/// Otherwise it says yes, as before.
+pub fn nir_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    if s.spaced_groups & 1 << 15 != 0
+        || memchr::memmem::find(b, b"2A").is_some()
+        || memchr::memmem::find(b, b"2B").is_some()
+    {
+        return true;
+    }
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
+        if bounded && i - start == 15 && matches!(b[start], b'1'..=b'4' | b'7' | b'8') {
+            let candidate = super::Candidate {
+                haystack: s.text,
+                start,
+                end: i,
+                key: None,
+                policy: s.policy,
+            };
+            if validate(&candidate) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The last letters of the default sensitive keys, both cases (see
 /// `default_key_tail`).
 static DEFAULT_KEY_LAST: [bool; 256] = {
@@ -2607,6 +2652,39 @@ mod tests {
             assert!(!found || card_runs_accepted(&shape(text), validate), "{text:?}");
         }
         assert!(!card_runs_accepted(&shape("order_id=5281402119868257 settled"), validate));
+    }
+
+    #[test]
+    fn nir_runs_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "fr-nir")
+            .expect("the fr-nir rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "NIR 2 87 04 54 395 744 79",
+            "nir 287045439574479 ok",
+            "imei=287045439574479 model=x",
+            "order 287045439574478",
+            "x287045439574479 287045439574479_ 5870454395744791",
+            "1 85 05 2A 123 456 78 and 187052A12345678",
+            "imei=352099001761481 then 287045439574479",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds a number.
+            assert!(!found || nir_runs_accepted(&shape(text), validate), "{text:?}");
+        }
+        assert!(!nir_runs_accepted(&shape("imei=352099001761481 model=x"), validate));
     }
 
     #[test]
