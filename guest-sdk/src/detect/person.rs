@@ -760,18 +760,32 @@ fn fold(word: &str) -> String {
         .collect()
 }
 
+/// `f(&fold(word))`, without a new string for a short ASCII word (most words looked
+/// up): `fold` of ASCII is its lower case.
+fn with_folded<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let b = word.as_bytes();
+    if b.len() <= 32 && b.is_ascii() {
+        let mut buf = [0u8; 32];
+        for (d, s) in buf.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        // Lower-case ASCII is UTF-8.
+        f(std::str::from_utf8(&buf[..b.len()]).unwrap_or_default())
+    } else {
+        f(&fold(word))
+    }
+}
+
 fn is_given(word: &str) -> bool {
-    let f = fold(word);
-    given_names().contains(f.as_str()) && !COMMON_WORD_NAMES_SET.contains(&f)
+    with_folded(word, |f| given_names().contains(f) && !COMMON_WORD_NAMES_SET.contains(f))
 }
 
 fn is_surname(word: &str) -> bool {
-    let f = fold(word);
-    surnames().contains(f.as_str()) && !NOT_NAMES_SET.contains(&f)
+    with_folded(word, |f| surnames().contains(f) && !NOT_NAMES_SET.contains(f))
 }
 
 fn is_not_name(word: &str) -> bool {
-    NOT_NAMES_SET.contains(&fold(word))
+    with_folded(word, |f| NOT_NAMES_SET.contains(f))
 }
 
 /// A word of a name: a capital, then letters (apostrophes and hyphens inside:
@@ -1301,7 +1315,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     };
     if name_words
         .iter()
-        .any(|w| ORG_WORDS_SET.contains(&fold(w.trim_end_matches('.'))))
+        .any(|w| with_folded(w.trim_end_matches('.'), |f| ORG_WORDS_SET.contains(f)))
         || ORG_WORDS_SET.contains(&next_word)
     {
         return false;
