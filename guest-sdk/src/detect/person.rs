@@ -798,13 +798,23 @@ fn name_word(w: &str) -> bool {
     if !first.is_uppercase() {
         return false;
     }
-    let rest: Vec<char> = chars.collect();
-    if rest == ['.'] {
+    let rest = chars.as_str();
+    if rest == "." {
         return true;
     }
-    rest.iter()
+    rest.chars()
         .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
-        && rest.iter().any(|c| c.is_lowercase())
+        && rest.chars().any(char::is_lowercase)
+}
+
+/// `PARTICLES.contains(&word.to_lowercase())`, without a new string for an ASCII word
+/// (the particles are in lower case).
+fn is_particle(word: &str) -> bool {
+    if word.is_ascii() {
+        PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word))
+    } else {
+        PARTICLES.contains(&word.to_lowercase().as_str())
+    }
 }
 
 /// Particles inside names: `van der`, `da`, `de la`, `bin`.
@@ -934,6 +944,29 @@ const WEAK_BEFORE: &[&str] = &[
 
 /// What the words right before the candidate (past spaces, a comma, a colon, quotes)
 /// say about it.
+/// The last bytes of the words of `lists`, for `context_before`'s first test (an empty
+/// word, which any text ends with, marks every byte).
+const fn last_bytes(lists: &[&[&str]]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let w = lists[l][i].as_bytes();
+            if w.is_empty() {
+                return [true; 256];
+            }
+            t[w[w.len() - 1] as usize] = true;
+            i += 1;
+        }
+        l += 1;
+    }
+    t
+}
+
+static STRONG_LAST: [bool; 256] = last_bytes(&[STRONG_BEFORE]);
+static WEAK_LAST: [bool; 256] = last_bytes(&[WEAK_BEFORE, GREETINGS]);
+
 fn context_before(before: &str) -> Context {
     let trimmed = before.trim_end_matches([' ', '\t', ',', ':', '"', '\'', '=', '.', '(']);
     let lower = trimmed.to_lowercase();
@@ -977,7 +1010,10 @@ fn context_before(before: &str) -> Context {
             return Context::Strong;
         }
     }
-    if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
+    // A list is read only when the text's last byte ends one of its words (the word
+    // lists' last bytes, `STRONG_LAST` and `WEAK_LAST`; an empty text reads them all).
+    let last_in = |table: &[bool; 256]| lower.as_bytes().last().is_none_or(|&b| table[usize::from(b)]);
+    if last_in(&STRONG_LAST) && STRONG_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Strong;
     }
     // A mail header: `From:`, `To:`, `Cc:` at the start of a line, or after
@@ -1001,7 +1037,7 @@ fn context_before(before: &str) -> Context {
             };
         }
     }
-    if WEAK_BEFORE.iter().chain(GREETINGS).any(|w| ends_word(w)) {
+    if last_in(&WEAK_LAST) && WEAK_BEFORE.iter().chain(GREETINGS).any(|w| ends_word(w)) {
         return Context::Weak;
     }
     Context::None
@@ -1131,6 +1167,9 @@ const SUFFIXES: &[&str] = &[
 
 /// `value` without the titles before the name (up to two: `Prof. Dr.`), and whether
 /// it had one.
+static TITLES_SET: WordSet = WordSet::new(TITLES);
+static SUFFIXES_SET: WordSet = WordSet::new(SUFFIXES);
+
 fn strip_titles(value: &str) -> (&str, bool) {
     let mut rest = value;
     let mut titled = false;
@@ -1142,7 +1181,7 @@ fn strip_titles(value: &str) -> (&str, bool) {
             && first
                 .split(['.', '-'])
                 .filter(|p| !p.is_empty())
-                .all(|p| TITLES.contains(&fold(p).as_str()));
+                .all(|p| with_folded(p, |f| TITLES_SET.contains(f)));
         if !title {
             break;
         }
@@ -1159,8 +1198,15 @@ fn strip_suffixes(value: &str) -> &str {
         let Some((head, last)) = rest.rsplit_once([' ', '\t']) else {
             break;
         };
-        let folded: String = fold(last).chars().filter(|c| *c != '.').collect();
-        if !SUFFIXES.contains(&folded.as_str()) {
+        // `fold(last)` without its dots, in the list.
+        let suffix = with_folded(last, |f| {
+            if f.contains('.') {
+                SUFFIXES_SET.contains(&f.replace('.', ""))
+            } else {
+                SUFFIXES_SET.contains(f)
+            }
+        });
+        if !suffix {
             break;
         }
         rest = head.trim_end_matches([' ', '\t', ',', '.']);
@@ -1262,7 +1308,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     let name_words: Vec<&str> = words
         .iter()
         .copied()
-        .filter(|w| !PARTICLES.contains(&w.to_lowercase().as_str()))
+        .filter(|w| !is_particle(w))
         .collect();
     if name_words.is_empty()
         || name_words.len() > 4
