@@ -1810,8 +1810,26 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
         i += 1;
     }
     matches!(text.get(i), Some(b':' | b'='))
+        && name_starts_after(text, i + 1)
         && std::str::from_utf8(&text[from..key_end]).is_ok()
         && name_key_folded(&text[from..key_end], true) != KeyKind::Other
+}
+
+/// After the key's operator (`value_at` is right past it), as `person-name-field`'s
+/// pattern reads on: spaces or tabs, maybe a backslash, maybe a quote, then the name,
+/// which starts with a letter (a title, a capital, a lower-case letter or a Han
+/// character: an ASCII letter or a byte of a character outside ASCII). Where the
+/// pattern matches at this key, each of those optional parts is taken exactly where
+/// this takes it (a name starts with none of them), so a number or a sign there
+/// (`user:5572846`, `user_id=42`) means no name at this key.
+fn name_starts_after(text: &[u8], value_at: usize) -> bool {
+    let mut j = value_at;
+    while matches!(text.get(j), Some(b' ' | b'\t')) {
+        j += 1;
+    }
+    j += usize::from(text.get(j) == Some(&b'\\'));
+    j += usize::from(matches!(text.get(j), Some(b'"' | b'\'')));
+    text.get(j).is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0x80)
 }
 
 /// `person-name-given`'s trigger: `, ` (see `vocative_near`), and the verbs after which
