@@ -1025,13 +1025,17 @@ pub fn userinfo_follows(text: &[u8], _start: usize, end: usize) -> bool {
 }
 
 /// The `db-connection-string` rule: a URL with a password, or `Password=` in a
-/// connection string.
-pub fn userinfo_or_key_operator(text: &[u8], start: usize, end: usize) -> bool {
+/// connection string, where the pattern reads it: a `;` and spaces or tabs before the
+/// word, spaces or tabs and `=` after it (`…;Password=…`, not `"password_set":true`).
+pub fn userinfo_or_pair(text: &[u8], start: usize, end: usize) -> bool {
     if &text[start..end] == b"://" {
-        userinfo_follows(text, start, end)
-    } else {
-        key_then_operator(text, start, end)
+        return userinfo_follows(text, start, end);
     }
+    let mut before = start;
+    while before > 0 && matches!(text[before - 1], b' ' | b'\t') {
+        before -= 1;
+    }
+    before > 0 && text[before - 1] == b';' && text.get(skip_spaces(text, end)) == Some(&b'=')
 }
 
 /// `::` inside something that can be an IPv6 address: the letters and digits right
@@ -2518,6 +2522,11 @@ mod tests {
             "key"
         ));
         assert!(!near(kv, "partition key 1234567890123456789", "key"));
+        assert!(near(userinfo_or_pair, "Server=db;Password=x", "Password"));
+        assert!(near(userinfo_or_pair, "Host=db; Pwd = x", "Pwd"));
+        assert!(!near(userinfo_or_pair, r#"{"password_set":true}"#, "password"));
+        assert!(near(key_then_operator, "Authorization: Bearer x", "Authorization"));
+        assert!(!near(key_then_operator, "authorization failed: x", "authorization"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));
