@@ -1626,70 +1626,91 @@ impl<'a> Shape<'a> {
     /// `end_digit_run`'s tests of the run's shape and its neighbours.
     #[inline(never)]
     fn digit_run_tests(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
-        let run = &bytes[end - len..end];
-        let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
-        // Compact, or the first group of 3-4-4 (the next group's four digits and the
-        // separator after them checked here).
-        let grouped = len == 3
-            && matches!(next, b' ' | b'-')
-            && bytes.len() >= end + 10
-            && bytes[end + 1..end + 5].iter().all(u8::is_ascii_digit)
-            && bytes[end + 5] == next
-            && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
-        if mobile_head && (len == 11 || grouped) {
-            self.cn_mobile = true;
-        }
         let digit = |i: usize| bytes[i].is_ascii_digit();
         let sep = |i: usize| matches!(bytes[i], b'-' | b'.' | b' ');
-        // `ddd-ddd-dddd`, `ddd.ddd.dddd`, `ddd ddd dddd`: this run is the last four.
-        if len == 4 && end >= 12 && !self.nanp_dashed {
-            self.nanp_dashed = sep(end - 5)
-                && sep(end - 9)
-                && (end - 12..end - 9).all(digit)
-                && (end - 8..end - 5).all(digit)
-                && (end == 12 || !digit(end - 13));
-        }
-        // Groups of 5-5, 2-5-4 and 2-4-4 (Indian, Brazilian and Japanese mobile and
-        // landline numbers without their trunk prefix): this run is the last.
-        if !self.phone_groups && (len == 5 || len == 4) {
-            let group = |from: usize, n: usize| from >= n && (from - n..from).all(digit);
-            self.phone_groups = len == 5 && end >= 11 && sep(end - 6) && group(end - 6, 5)
-                || len == 4
-                    && end >= 12
-                    && sep(end - 5)
-                    && (end >= 13 && group(end - 5, 5) && sep(end - 11) && group(end - 11, 2)
-                        || group(end - 5, 4) && sep(end - 10) && group(end - 10, 2));
-        }
-        // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
-        if len == 2 && end >= 14 && self.digit_pairs < 5 {
-            let sep = bytes[end - 3];
-            let pairs = matches!(sep, b' ' | b'.' | b'-')
-                && [end - 6, end - 9, end - 12]
-                    .iter()
-                    .all(|&i| bytes[i] == sep)
-                && [
-                    end - 14,
-                    end - 13,
-                    end - 11,
-                    end - 10,
-                    end - 8,
-                    end - 7,
-                    end - 5,
-                    end - 4,
-                ]
-                .iter()
-                .all(|&i| digit(i))
-                && (end == 14 || !digit(end - 15));
-            if pairs {
-                self.digit_pairs = 5;
+        let group = |from: usize, n: usize| from >= n && (from - n..from).all(digit);
+        // Each test is of runs of one length: only those of this run's are made (the
+        // flags are independent of each other).
+        let run = &bytes[end - len..end];
+        let mobile_head = || run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
+        match len {
+            2 => {
+                // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
+                if end >= 14 && self.digit_pairs < 5 {
+                    let sep = bytes[end - 3];
+                    let pairs = matches!(sep, b' ' | b'.' | b'-')
+                        && [end - 6, end - 9, end - 12]
+                            .iter()
+                            .all(|&i| bytes[i] == sep)
+                        && [
+                            end - 14,
+                            end - 13,
+                            end - 11,
+                            end - 10,
+                            end - 8,
+                            end - 7,
+                            end - 5,
+                            end - 4,
+                        ]
+                        .iter()
+                        .all(|&i| digit(i))
+                        && (end == 14 || !digit(end - 15));
+                    if pairs {
+                        self.digit_pairs = 5;
+                    }
+                }
             }
-        }
-        // `ddd-dd-dddd`: this run is the last four, two dashes back.
-        if len == 4 && end >= 11 {
-            let s = &bytes[end - 11..end - 4];
-            self.ssn_dashed |= s[3] == b'-'
-                && s[6] == b'-'
-                && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
+            3 => {
+                // The first group of a Chinese mobile number grouped 3-4-4 (the next
+                // group's four digits and the separator after them checked here).
+                let grouped = matches!(next, b' ' | b'-')
+                    && bytes.len() >= end + 10
+                    && bytes[end + 1..end + 5].iter().all(u8::is_ascii_digit)
+                    && bytes[end + 5] == next
+                    && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
+                if grouped && mobile_head() {
+                    self.cn_mobile = true;
+                }
+            }
+            4 => {
+                // `ddd-ddd-dddd`, `ddd.ddd.dddd`, `ddd ddd dddd`: this run is the last
+                // four.
+                if end >= 12 && !self.nanp_dashed {
+                    self.nanp_dashed = sep(end - 5)
+                        && sep(end - 9)
+                        && (end - 12..end - 9).all(digit)
+                        && (end - 8..end - 5).all(digit)
+                        && (end == 12 || !digit(end - 13));
+                }
+                // Groups of 2-5-4 and 2-4-4 (Brazilian and Japanese mobile and
+                // landline numbers without their trunk prefix): this run is the last.
+                if !self.phone_groups {
+                    self.phone_groups = end >= 12
+                        && sep(end - 5)
+                        && (end >= 13 && group(end - 5, 5) && sep(end - 11) && group(end - 11, 2)
+                            || group(end - 5, 4) && sep(end - 10) && group(end - 10, 2));
+                }
+                // `ddd-dd-dddd`: this run is the last four, two dashes back.
+                if end >= 11 {
+                    let s = &bytes[end - 11..end - 4];
+                    self.ssn_dashed |= s[3] == b'-'
+                        && s[6] == b'-'
+                        && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
+                }
+            }
+            5 => {
+                // Groups of 5-5 (Indian mobile numbers): this run is the last.
+                if !self.phone_groups {
+                    self.phone_groups = end >= 11 && sep(end - 6) && group(end - 6, 5);
+                }
+            }
+            11 => {
+                // A compact Chinese mobile number.
+                if mobile_head() {
+                    self.cn_mobile = true;
+                }
+            }
+            _ => {}
         }
     }
 }
