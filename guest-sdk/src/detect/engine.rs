@@ -186,7 +186,16 @@ pub(crate) fn ascii_boundaries(pattern: &str) -> String {
 fn triggered(text: &str, policy: &Policy, enabled: &RuleSet) -> RuleSet {
     let mut fired = RuleSet::empty();
     let bytes = text.as_bytes();
-    TRIGGERS.scan(bytes, |uses, start, end| {
+    // The shape first when a shape test may need it (it is the same whenever it is
+    // made): its pass keeps where the short literals may start, which spares the
+    // literal scan its searches for them.
+    let shape_rules = &SHAPE_RULES.0[..SHAPE_RULES.1];
+    let mut shape: Option<Shape<'_>> = shape_rules
+        .iter()
+        .any(|&(i, _)| enabled.contains(usize::from(i)))
+        .then(|| Shape::of(text, policy));
+    let shorts = shape.as_ref().and_then(Shape::shorts);
+    TRIGGERS.scan_with_shorts(bytes, shorts, |uses, start, end| {
         for u in uses {
             let i = usize::from(u.rule);
             if !enabled.contains(i) || fired.contains(i) {
@@ -197,8 +206,7 @@ fn triggered(text: &str, policy: &Policy, enabled: &RuleSet) -> RuleSet {
             }
         }
     });
-    let mut shape: Option<Shape<'_>> = None;
-    for &(i, test) in &SHAPE_RULES.0[..SHAPE_RULES.1] {
+    for &(i, test) in shape_rules {
         let i = usize::from(i);
         if fired.contains(i) || !enabled.contains(i) {
             continue;

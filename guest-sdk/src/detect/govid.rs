@@ -277,7 +277,9 @@ pub const RULES: &[Rule] = &[
         category: GovernmentId,
         // Fifteen digits, alone or in groups (the Corsican `2A`/`2B` departments are
         // not looked for).
-        trigger: Trigger::shape(|s| (s.runs | s.spaced_groups) & 1 << 15 != 0),
+        trigger: Trigger::shape(|s| {
+            (s.runs | s.spaced_groups) & 1 << 15 != 0 && prefilter::nir_runs_accepted(s, fr_nir)
+        }),
         pattern: r"\b[1-478][ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?(?:[0-9]{2}|2[AB])[ ]?[0-9]{3}[ ]?[0-9]{3}[ ]?[0-9]{2}\b",
         validate: Some(fr_nir),
         examples: Examples {

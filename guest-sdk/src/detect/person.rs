@@ -760,18 +760,32 @@ fn fold(word: &str) -> String {
         .collect()
 }
 
+/// `f(&fold(word))`, without a new string for a short ASCII word (most words looked
+/// up): `fold` of ASCII is its lower case.
+fn with_folded<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let b = word.as_bytes();
+    if b.len() <= 32 && b.is_ascii() {
+        let mut buf = [0u8; 32];
+        for (d, s) in buf.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        // Lower-case ASCII is UTF-8.
+        f(std::str::from_utf8(&buf[..b.len()]).unwrap_or_default())
+    } else {
+        f(&fold(word))
+    }
+}
+
 fn is_given(word: &str) -> bool {
-    let f = fold(word);
-    given_names().contains(f.as_str()) && !COMMON_WORD_NAMES_SET.contains(&f)
+    with_folded(word, |f| given_names().contains(f) && !COMMON_WORD_NAMES_SET.contains(f))
 }
 
 fn is_surname(word: &str) -> bool {
-    let f = fold(word);
-    surnames().contains(f.as_str()) && !NOT_NAMES_SET.contains(&f)
+    with_folded(word, |f| surnames().contains(f) && !NOT_NAMES_SET.contains(f))
 }
 
 fn is_not_name(word: &str) -> bool {
-    NOT_NAMES_SET.contains(&fold(word))
+    with_folded(word, |f| NOT_NAMES_SET.contains(f))
 }
 
 /// A word of a name: a capital, then letters (apostrophes and hyphens inside:
@@ -784,13 +798,23 @@ fn name_word(w: &str) -> bool {
     if !first.is_uppercase() {
         return false;
     }
-    let rest: Vec<char> = chars.collect();
-    if rest == ['.'] {
+    let rest = chars.as_str();
+    if rest == "." {
         return true;
     }
-    rest.iter()
+    rest.chars()
         .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
-        && rest.iter().any(|c| c.is_lowercase())
+        && rest.chars().any(char::is_lowercase)
+}
+
+/// `PARTICLES.contains(&word.to_lowercase())`, without a new string for an ASCII word
+/// (the particles are in lower case).
+fn is_particle(word: &str) -> bool {
+    if word.is_ascii() {
+        PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word))
+    } else {
+        PARTICLES.contains(&word.to_lowercase().as_str())
+    }
 }
 
 /// Particles inside names: `van der`, `da`, `de la`, `bin`.
@@ -920,6 +944,29 @@ const WEAK_BEFORE: &[&str] = &[
 
 /// What the words right before the candidate (past spaces, a comma, a colon, quotes)
 /// say about it.
+/// The last bytes of the words of `lists`, for `context_before`'s first test (an empty
+/// word, which any text ends with, marks every byte).
+const fn last_bytes(lists: &[&[&str]]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let w = lists[l][i].as_bytes();
+            if w.is_empty() {
+                return [true; 256];
+            }
+            t[w[w.len() - 1] as usize] = true;
+            i += 1;
+        }
+        l += 1;
+    }
+    t
+}
+
+static STRONG_LAST: [bool; 256] = last_bytes(&[STRONG_BEFORE]);
+static WEAK_LAST: [bool; 256] = last_bytes(&[WEAK_BEFORE, GREETINGS]);
+
 fn context_before(before: &str) -> Context {
     let trimmed = before.trim_end_matches([' ', '\t', ',', ':', '"', '\'', '=', '.', '(']);
     let lower = trimmed.to_lowercase();
@@ -963,7 +1010,10 @@ fn context_before(before: &str) -> Context {
             return Context::Strong;
         }
     }
-    if STRONG_BEFORE.iter().any(|w| ends_word(w)) {
+    // A list is read only when the text's last byte ends one of its words (the word
+    // lists' last bytes, `STRONG_LAST` and `WEAK_LAST`; an empty text reads them all).
+    let last_in = |table: &[bool; 256]| lower.as_bytes().last().is_none_or(|&b| table[usize::from(b)]);
+    if last_in(&STRONG_LAST) && STRONG_BEFORE.iter().any(|w| ends_word(w)) {
         return Context::Strong;
     }
     // A mail header: `From:`, `To:`, `Cc:` at the start of a line, or after
@@ -987,7 +1037,7 @@ fn context_before(before: &str) -> Context {
             };
         }
     }
-    if WEAK_BEFORE.iter().chain(GREETINGS).any(|w| ends_word(w)) {
+    if last_in(&WEAK_LAST) && WEAK_BEFORE.iter().chain(GREETINGS).any(|w| ends_word(w)) {
         return Context::Weak;
     }
     Context::None
@@ -1117,6 +1167,9 @@ const SUFFIXES: &[&str] = &[
 
 /// `value` without the titles before the name (up to two: `Prof. Dr.`), and whether
 /// it had one.
+static TITLES_SET: WordSet = WordSet::new(TITLES);
+static SUFFIXES_SET: WordSet = WordSet::new(SUFFIXES);
+
 fn strip_titles(value: &str) -> (&str, bool) {
     let mut rest = value;
     let mut titled = false;
@@ -1128,7 +1181,7 @@ fn strip_titles(value: &str) -> (&str, bool) {
             && first
                 .split(['.', '-'])
                 .filter(|p| !p.is_empty())
-                .all(|p| TITLES.contains(&fold(p).as_str()));
+                .all(|p| with_folded(p, |f| TITLES_SET.contains(f)));
         if !title {
             break;
         }
@@ -1145,8 +1198,15 @@ fn strip_suffixes(value: &str) -> &str {
         let Some((head, last)) = rest.rsplit_once([' ', '\t']) else {
             break;
         };
-        let folded: String = fold(last).chars().filter(|c| *c != '.').collect();
-        if !SUFFIXES.contains(&folded.as_str()) {
+        // `fold(last)` without its dots, in the list.
+        let suffix = with_folded(last, |f| {
+            if f.contains('.') {
+                SUFFIXES_SET.contains(&f.replace('.', ""))
+            } else {
+                SUFFIXES_SET.contains(f)
+            }
+        });
+        if !suffix {
             break;
         }
         rest = head.trim_end_matches([' ', '\t', ',', '.']);
@@ -1248,7 +1308,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     let name_words: Vec<&str> = words
         .iter()
         .copied()
-        .filter(|w| !PARTICLES.contains(&w.to_lowercase().as_str()))
+        .filter(|w| !is_particle(w))
         .collect();
     if name_words.is_empty()
         || name_words.len() > 4
@@ -1301,7 +1361,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     };
     if name_words
         .iter()
-        .any(|w| ORG_WORDS_SET.contains(&fold(w.trim_end_matches('.'))))
+        .any(|w| with_folded(w.trim_end_matches('.'), |f| ORG_WORDS_SET.contains(f)))
         || ORG_WORDS_SET.contains(&next_word)
     {
         return false;
@@ -1750,8 +1810,26 @@ fn field_word_near(text: &[u8], start: usize, end: usize) -> bool {
         i += 1;
     }
     matches!(text.get(i), Some(b':' | b'='))
+        && name_starts_after(text, i + 1)
         && std::str::from_utf8(&text[from..key_end]).is_ok()
         && name_key_folded(&text[from..key_end], true) != KeyKind::Other
+}
+
+/// After the key's operator (`value_at` is right past it), as `person-name-field`'s
+/// pattern reads on: spaces or tabs, maybe a backslash, maybe a quote, then the name,
+/// which starts with a letter (a title, a capital, a lower-case letter or a Han
+/// character: an ASCII letter or a byte of a character outside ASCII). Where the
+/// pattern matches at this key, each of those optional parts is taken exactly where
+/// this takes it (a name starts with none of them), so a number or a sign there
+/// (`user:5572846`, `user_id=42`) means no name at this key.
+fn name_starts_after(text: &[u8], value_at: usize) -> bool {
+    let mut j = value_at;
+    while matches!(text.get(j), Some(b' ' | b'\t')) {
+        j += 1;
+    }
+    j += usize::from(text.get(j) == Some(&b'\\'));
+    j += usize::from(matches!(text.get(j), Some(b'"' | b'\'')));
+    text.get(j).is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0x80)
 }
 
 /// `person-name-given`'s trigger: `, ` (see `vocative_near`), and the verbs after which
@@ -2355,8 +2433,15 @@ pub(crate) fn escaped_break_before(b: &[u8], at: usize) -> bool {
 /// The space at `sp` follows a house number and comes before a street's name.
 fn house_number_at(b: &[u8], sp: usize) -> bool {
     {
-        // Before the space (checked first: most spaces follow no number): maybe a
-        // comma, maybe a letter or a range, then one to six digits that start a word.
+        // What the street's name starts with (below) can be a capital, the lead byte
+        // of an accented letter or a lower-case letter: anything else after the space
+        // (`17 10:42`, `:49 +0000`: most spaces a shape keeps come before a number or
+        // a sign) turns it away before the walk back over the number.
+        if !b.get(sp + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0xC3) {
+            return false;
+        }
+        // Before the space: maybe a comma, maybe a letter or a range, then one to six
+        // digits that start a word.
         let mut i = sp;
         if i > 0 && b[i - 1] == b',' {
             i -= 1;
@@ -2399,7 +2484,7 @@ fn house_number_at(b: &[u8], sp: usize) -> bool {
         let accented = rest.first().is_some_and(|c| *c >= 0xC3);
         capital
             || accented
-            || rest.first().is_some_and(u8::is_ascii_lowercase)
+            || rest.first().is_some_and(|c| FRENCH_TYPE_FIRST[usize::from(*c)])
                 && FRENCH_TYPES.iter().any(|w| {
                     rest.len() > w.len()
                         && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
@@ -2407,6 +2492,19 @@ fn house_number_at(b: &[u8], sp: usize) -> bool {
                 })
     }
 }
+
+/// The lower-case letters that start a word of `FRENCH_TYPES`: the list is read only
+/// after one (most numbers are followed by a word that starts none: `port=27017
+/// max_conns`, `#4736 dispatched`).
+static FRENCH_TYPE_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < FRENCH_TYPES.len() {
+        t[FRENCH_TYPES[i].as_bytes()[0].to_ascii_lowercase() as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 const FRENCH_TYPES: &[&str] = &[
     "rue",

@@ -132,16 +132,17 @@ const KEY_QUALIFIERS: &[&str] = &[
     "license",
 ];
 
-/// Whether `lower` ends with one of `DEFAULT_KEY_SUFFIXES`: its last three bytes
-/// pick the one or two suffixes that can (a test holds this to the list), instead
-/// of trying all twenty-one on every key (`trace_id`, `version`: most keys that get
-/// here end like a sensitive one and are none).
-fn default_suffix(lower: &[u8]) -> bool {
-    let Some(last3) = lower.len().checked_sub(3).map(|at| &lower[at..]) else {
+/// Whether `key` ends with one of `DEFAULT_KEY_SUFFIXES`, ASCII case-insensitively:
+/// its last three bytes pick the one or two suffixes that can (a test holds this to
+/// the list), instead of trying all twenty-one on every key (`trace_id`, `version`:
+/// most keys that get here end like a sensitive one and are none). Compared in
+/// place, not in a lower-case copy of the key.
+fn default_suffix(key: &[u8]) -> bool {
+    let Some(&[a, b, c]) = key.len().checked_sub(3).map(|at| &key[at..]) else {
         return false;
     };
-    let ends = |s: &[u8]| lower.ends_with(s);
-    match last3 {
+    let ends = |s: &[u8]| ends_with_folded(key, s);
+    match &[a.to_ascii_lowercase(), b.to_ascii_lowercase(), c.to_ascii_lowercase()] {
         b"ass" => ends(b"pass"),
         b"ord" => ends(b"password"),
         b"swd" => ends(b"passwd"),
@@ -166,24 +167,37 @@ fn default_suffix(lower: &[u8]) -> bool {
 
 /// `DEFAULT_SENSITIVE_KEYS` without a regex.
 pub(crate) fn default_key_is_sensitive(key: &str) -> bool {
-    let tail = &key.as_bytes()[key.len().saturating_sub(24)..];
-    let mut lower = [0u8; 24];
-    let lower = &mut lower[..tail.len()];
-    for (l, b) in lower.iter_mut().zip(tail) {
-        *l = b.to_ascii_lowercase();
-    }
-    let lower: &[u8] = lower;
-    if default_suffix(lower) {
+    default_key_end_is_sensitive(key.as_bytes())
+}
+
+/// `default_key_is_sensitive` of the key that ends where `before` does. Every word
+/// of the set is made of bytes that a key is made of too (letters, `_`, `-`), and
+/// the longest is shorter than the 24 bytes read: whatever stands before the key's
+/// start cannot be part of a match, so a caller may pass the text up to the key's
+/// end without finding where the key starts (`has_sensitive_pair` looks for that
+/// start only for a key that is sensitive).
+pub(crate) fn default_key_end_is_sensitive(before: &[u8]) -> bool {
+    // (Only suffixes of sixteen bytes at most are compared: reading the last 24
+    // bytes, as this did in a lower-case copy, or all of them is the same.)
+    if default_suffix(before) {
         return true;
     }
-    let Some(rest) = lower.strip_suffix(b"key") else {
+    if !ends_with_folded(before, b"key") {
         return false;
-    };
+    }
+    let rest = &before[..before.len() - 3];
     let rest = rest
         .strip_suffix(b"_")
         .or_else(|| rest.strip_suffix(b"-"))
         .unwrap_or(rest);
-    KEY_QUALIFIERS.iter().any(|q| rest.ends_with(q.as_bytes()))
+    KEY_QUALIFIERS
+        .iter()
+        .any(|q| ends_with_folded(rest, q.as_bytes()))
+}
+
+/// `bytes` ends with `lower` (lower case), ASCII case-insensitively.
+fn ends_with_folded(bytes: &[u8], lower: &[u8]) -> bool {
+    bytes.len() >= lower.len() && bytes[bytes.len() - lower.len()..].eq_ignore_ascii_case(lower)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

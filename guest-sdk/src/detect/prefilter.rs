@@ -79,8 +79,11 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     /// bytes or more: most positions of a text fail here, with one hash and one
     /// look-up, before `bitmap4` and `bitmap` are consulted.
     prefix3: [u64; (1 << HASH_BITS) / 64],
-    /// One bit per hash of a three-byte literal.
-    bitmap: [u64; (1 << HASH_BITS) / 64],
+    /// One bit per hash of a three-byte literal, eight to a byte: kept in bytes, its
+    /// test shares no mask with the test of `prefix3` (in words, the compiler made
+    /// the mask for both before the first, on every position: 236 more instructions
+    /// per line, callgrind).
+    bitmap: [u8; (1 << HASH_BITS) / 8],
     /// One bit per hash of the first four bytes of a longer literal.
     bitmap4: [u64; (1 << HASH_BITS) / 64],
     /// Per hash (three bytes, or four for longer literals: one table, the two kinds
@@ -110,6 +113,15 @@ pub struct TriggerTable<const L: usize, const U: usize> {
     /// stops only where both bytes stand, where `memchr` stopped at every first byte
     /// (each `:` of a timestamp, each `,` of a JSON object).
     pairs: std::sync::OnceLock<Vec<Option<memchr::memmem::Finder<'static>>>>,
+    /// Whether every short literal starts with one of `SHORT_FIRSTS`, so that the
+    /// positions a `Shape` kept of those bytes are where to look for them
+    /// (`scan_with_shorts`).
+    shorts_from_shape: bool,
+    /// Per byte of `SHORT_FIRSTS`: whether a one-byte literal is that byte, and the
+    /// bytes (a bit each) that follow it in a two-byte literal, both cases of a
+    /// letter: most of those bytes in a text (each `:` of a timestamp) start none.
+    short_alone: [bool; 3],
+    short_next: [[u64; 4]; 3],
 }
 
 /// One rule a literal triggers.
@@ -193,7 +205,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     pub const fn build(parts: &[&[super::Rule]]) -> TriggerTable<L, U> {
         let mut t = TriggerTable {
             prefix3: [0; (1 << HASH_BITS) / 64],
-            bitmap: [0; (1 << HASH_BITS) / 64],
+            bitmap: [0; (1 << HASH_BITS) / 8],
             bitmap4: [0; (1 << HASH_BITS) / 64],
             heads: [0; 1 << HASH_BITS],
             next: [0; L],
@@ -210,6 +222,9 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             short: [0; L],
             short_len: 0,
             pairs: std::sync::OnceLock::new(),
+            shorts_from_shape: false,
+            short_alone: [false; 3],
+            short_next: [[0; 4]; 3],
         };
         // One pass over the occurrences: each literal's index (found through its hash
         // chain, or the short list), then the uses grouped by literal (a counting
@@ -276,7 +291,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                             if lit.len() >= 4 {
                                 t.bitmap4[h / 64] |= 1 << (h % 64);
                             } else {
-                                t.bitmap[h / 64] |= 1 << (h % 64);
+                                t.bitmap[h / 8] |= 1 << (h % 8);
                             }
                             t.next[k] = t.heads[h];
                             t.heads[h] = k as u16 + 1;
@@ -322,7 +337,81 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
             count[k] += 1;
             j += 1;
         }
+        let mut fits = true;
+        let mut j = 0;
+        while j < t.short_len {
+            let c = t.literals[t.short[j] as usize][0];
+            fits &= c == SHORT_FIRSTS[0] || c == SHORT_FIRSTS[1] || c == SHORT_FIRSTS[2];
+            let lit = t.literals[t.short[j] as usize];
+            let mut f = 0;
+            while f < SHORT_FIRSTS.len() {
+                if lit[0] == SHORT_FIRSTS[f] {
+                    if lit.len() == 1 {
+                        t.short_alone[f] = true;
+                    } else {
+                        let (lower, upper) = (lit[1].to_ascii_lowercase(), lit[1].to_ascii_uppercase());
+                        t.short_next[f][(lower / 64) as usize] |= 1 << (lower % 64);
+                        t.short_next[f][(upper / 64) as usize] |= 1 << (upper % 64);
+                    }
+                }
+                f += 1;
+            }
+            j += 1;
+        }
+        t.shorts_from_shape = fits;
         t
+    }
+
+    /// The short literals that start at `text[i]`.
+    #[inline(always)]
+    fn short_at(
+        &self,
+        text: &[u8],
+        i: usize,
+        found: &mut impl FnMut(&[TriggerUse], usize, usize),
+    ) {
+        let c = text[i];
+        for &k in &self.short[..self.short_len] {
+            let k = usize::from(k);
+            let lit = self.literals[k];
+            if lit[0] != c {
+                continue;
+            }
+            // The second byte as the search per literal compares it: exactly, or in
+            // either case for a letter.
+            if lit.len() == 1 {
+                found(self.uses_of(k), i, i + 1);
+            } else if text.get(i + 1).is_some_and(|b| b.eq_ignore_ascii_case(&lit[1])) {
+                found(self.uses_of(k), i, i + 2);
+            }
+        }
+    }
+
+    /// `scan`, with the positions of every byte of `SHORT_FIRSTS` in `text` (a
+    /// shape's `shorts`, `None` when it kept too many): the short literals are looked
+    /// for only there, which spares a search over the text per short literal (about
+    /// 800 instructions per log line for the four of the table, callgrind).
+    #[inline]
+    pub fn scan_with_shorts(
+        &self,
+        text: &[u8],
+        shorts: Option<&[u32]>,
+        mut found: impl FnMut(&[TriggerUse], usize, usize),
+    ) {
+        match shorts {
+            Some(at) if self.shorts_from_shape => {
+                self.scan_long(text, &mut found);
+                for &i in at {
+                    let i = i as usize;
+                    let f = SHORT_FIRSTS.iter().position(|&c| c == text[i]).unwrap_or(0);
+                    let next = text.get(i + 1).map_or(0, |&b| usize::from(b));
+                    if self.short_alone[f] || self.short_next[f][next / 64] >> (next % 64) & 1 != 0 {
+                        self.short_at(text, i, &mut found);
+                    }
+                }
+            }
+            _ => self.scan(text, found),
+        }
     }
 
     fn uses_of(&self, k: usize) -> &[TriggerUse] {
@@ -396,7 +485,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
         if self.bitmap4[h4 / 64] >> (h4 % 64) & 1 != 0 && i + 4 <= text.len() {
             self.check_chain(text, i, h4, folded, found);
         }
-        if self.bitmap[h3 / 64] >> (h3 % 64) & 1 != 0 {
+        if self.bitmap[h3 / 8] >> (h3 % 8) & 1 != 0 {
             self.check_chain(text, i, h3, folded, found);
         }
     }
@@ -406,6 +495,13 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
     /// short literals last.
     #[inline]
     pub fn scan(&self, text: &[u8], mut found: impl FnMut(&[TriggerUse], usize, usize)) {
+        self.scan_long(text, &mut found);
+        self.scan_short(text, &mut found);
+    }
+
+    /// The literals of three bytes or more.
+    #[inline(always)]
+    fn scan_long(&self, text: &[u8], found: &mut impl FnMut(&[TriggerUse], usize, usize)) {
         let n = text.len();
         if n >= 3 {
             // Each position's next four bytes as one load (the last position has
@@ -417,18 +513,23 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                 let x =
                     u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) | 0x2020_2020_2020_2020;
                 for k in 0..5 {
-                    self.scan_at(text, i + k, (x >> (8 * k)) as u32, &mut found);
+                    self.scan_at(text, i + k, (x >> (8 * k)) as u32, found);
                 }
                 i += 5;
             }
             while let Some(&[b0, b1, b2, b3]) = text.get(i..i + 4) {
                 let word = u32::from_le_bytes([b0, b1, b2, b3]);
-                self.scan_at(text, i, word | 0x2020_2020, &mut found);
+                self.scan_at(text, i, word | 0x2020_2020, found);
                 i += 1;
             }
             let word = u32::from_le_bytes([text[n - 3], text[n - 2], text[n - 1], 0]);
-            self.scan_at(text, n - 3, word | 0x2020_2020, &mut found);
+            self.scan_at(text, n - 3, word | 0x2020_2020, found);
         }
+    }
+
+    /// The literals of one or two bytes.
+    #[inline(always)]
+    fn scan_short(&self, text: &[u8], found: &mut impl FnMut(&[TriggerUse], usize, usize)) {
         let pairs = self.pairs.get_or_init(|| {
             (self.short[..self.short_len].iter())
                 .map(|&k| {
@@ -924,13 +1025,17 @@ pub fn userinfo_follows(text: &[u8], _start: usize, end: usize) -> bool {
 }
 
 /// The `db-connection-string` rule: a URL with a password, or `Password=` in a
-/// connection string.
-pub fn userinfo_or_key_operator(text: &[u8], start: usize, end: usize) -> bool {
+/// connection string, where the pattern reads it: a `;` and spaces or tabs before the
+/// word, spaces or tabs and `=` after it (`…;Password=…`, not `"password_set":true`).
+pub fn userinfo_or_pair(text: &[u8], start: usize, end: usize) -> bool {
     if &text[start..end] == b"://" {
-        userinfo_follows(text, start, end)
-    } else {
-        key_then_operator(text, start, end)
+        return userinfo_follows(text, start, end);
     }
+    let mut before = start;
+    while before > 0 && matches!(text[before - 1], b' ' | b'\t') {
+        before -= 1;
+    }
+    before > 0 && text[before - 1] == b';' && text.get(skip_spaces(text, end)) == Some(&b'=')
 }
 
 /// `::` inside something that can be an IPv6 address: the letters and digits right
@@ -1037,12 +1142,22 @@ pub struct Shape<'a> {
     /// The positions of the `=` and `:` (see `operators`).
     operators: [u32; OPERATORS],
     operators_len: usize,
+    /// The positions of the bytes of `SHORT_FIRSTS` (see `shorts`).
+    shorts: [u32; SHORTS],
+    shorts_len: usize,
 }
 
 /// How many positions of spaces after a number a shape keeps.
 const NUMBER_SPACES: usize = 8;
 /// How many positions of `=` and `:` a shape keeps.
 const OPERATORS: usize = 16;
+/// How many positions of the bytes of `SHORT_FIRSTS` a shape keeps.
+const SHORTS: usize = 24;
+/// The bytes the trigger table's short literals start with (`, `, `::`, `:-`, `@`):
+/// the pass over a text keeps where they stand, so that the literal scan looks for
+/// those literals only there (`TriggerTable::scan_with_shorts`; a table whose short
+/// literals start otherwise searches for them itself).
+pub const SHORT_FIRSTS: [u8; 3] = [b',', b':', b'@'];
 
 const DIGIT: u8 = 1;
 const LOWER: u8 = 2;
@@ -1111,6 +1226,8 @@ static SEPARATOR: [u8; 256] = {
 /// Separators that a shape test looks for by position or presence.
 const OPERATOR: u8 = 1;
 const BREAK: u8 = 2;
+/// A byte of `SHORT_FIRSTS`.
+const SHORT: u8 = 4;
 
 static MARK: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -1120,6 +1237,11 @@ static MARK: [u8; 256] = {
     t[b'\\' as usize] = BREAK;
     t[b'|' as usize] = BREAK;
     t[b'>' as usize] = BREAK;
+    let mut k = 0;
+    while k < SHORT_FIRSTS.len() {
+        t[SHORT_FIRSTS[k] as usize] |= SHORT;
+        k += 1;
+    }
     t
 };
 
@@ -1162,6 +1284,8 @@ impl<'a> Shape<'a> {
             breaks: false,
             operators: [0; OPERATORS],
             operators_len: 0,
+            shorts: [0; SHORTS],
+            shorts_len: 0,
         };
         // The digit counts of the runs in a row ending at the last run (bit `n`: the
         // last few runs hold `n` digits), one space or dash apart, and one dot or dash
@@ -1224,11 +1348,19 @@ impl<'a> Shape<'a> {
                             if c != 0 || mark & BREAK != 0 {
                                 break;
                             }
-                            if mark & OPERATOR != 0 {
-                                if s.operators_len < OPERATORS {
-                                    s.operators[s.operators_len] = i as u32;
+                            if mark != 0 {
+                                if mark & OPERATOR != 0 {
+                                    if s.operators_len < OPERATORS {
+                                        s.operators[s.operators_len] = i as u32;
+                                    }
+                                    s.operators_len += 1;
                                 }
-                                s.operators_len += 1;
+                                if mark & SHORT != 0 {
+                                    if s.shorts_len < SHORTS {
+                                        s.shorts[s.shorts_len] = i as u32;
+                                    }
+                                    s.shorts_len += 1;
+                                }
                             }
                             s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
                             (base64, base64_hex_only, after_token) = (0, true, false);
@@ -1387,6 +1519,12 @@ impl<'a> Shape<'a> {
                     }
                     s.operators_len += 1;
                 }
+                if mark & SHORT != 0 {
+                    if s.shorts_len < SHORTS {
+                        s.shorts[s.shorts_len] = i as u32;
+                    }
+                    s.shorts_len += 1;
+                }
                 s.breaks |= mark & BREAK != 0;
             }
             if house {
@@ -1460,6 +1598,12 @@ impl<'a> Shape<'a> {
         (self.operators_len <= OPERATORS).then(|| &self.operators[..self.operators_len])
     }
 
+    /// The positions of the bytes of `SHORT_FIRSTS` in the text, in order, or `None`
+    /// when there were more than the shape keeps.
+    pub fn shorts(&self) -> Option<&[u32]> {
+        (self.shorts_len <= SHORTS).then(|| &self.shorts[..self.shorts_len])
+    }
+
     /// The positions of the spaces that follow a number (a house number's shape:
     /// digits, maybe one letter, maybe a comma), or `None` when there were more than
     /// the shape keeps.
@@ -1482,70 +1626,91 @@ impl<'a> Shape<'a> {
     /// `end_digit_run`'s tests of the run's shape and its neighbours.
     #[inline(never)]
     fn digit_run_tests(&mut self, bytes: &[u8], end: usize, len: usize, next: u8) {
-        let run = &bytes[end - len..end];
-        let mobile_head = run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
-        // Compact, or the first group of 3-4-4 (the next group's four digits and the
-        // separator after them checked here).
-        let grouped = len == 3
-            && matches!(next, b' ' | b'-')
-            && bytes.len() >= end + 10
-            && bytes[end + 1..end + 5].iter().all(u8::is_ascii_digit)
-            && bytes[end + 5] == next
-            && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
-        if mobile_head && (len == 11 || grouped) {
-            self.cn_mobile = true;
-        }
         let digit = |i: usize| bytes[i].is_ascii_digit();
         let sep = |i: usize| matches!(bytes[i], b'-' | b'.' | b' ');
-        // `ddd-ddd-dddd`, `ddd.ddd.dddd`, `ddd ddd dddd`: this run is the last four.
-        if len == 4 && end >= 12 && !self.nanp_dashed {
-            self.nanp_dashed = sep(end - 5)
-                && sep(end - 9)
-                && (end - 12..end - 9).all(digit)
-                && (end - 8..end - 5).all(digit)
-                && (end == 12 || !digit(end - 13));
-        }
-        // Groups of 5-5, 2-5-4 and 2-4-4 (Indian, Brazilian and Japanese mobile and
-        // landline numbers without their trunk prefix): this run is the last.
-        if !self.phone_groups && (len == 5 || len == 4) {
-            let group = |from: usize, n: usize| from >= n && (from - n..from).all(digit);
-            self.phone_groups = len == 5 && end >= 11 && sep(end - 6) && group(end - 6, 5)
-                || len == 4
-                    && end >= 12
-                    && sep(end - 5)
-                    && (end >= 13 && group(end - 5, 5) && sep(end - 11) && group(end - 11, 2)
-                        || group(end - 5, 4) && sep(end - 10) && group(end - 10, 2));
-        }
-        // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
-        if len == 2 && end >= 14 && self.digit_pairs < 5 {
-            let sep = bytes[end - 3];
-            let pairs = matches!(sep, b' ' | b'.' | b'-')
-                && [end - 6, end - 9, end - 12]
-                    .iter()
-                    .all(|&i| bytes[i] == sep)
-                && [
-                    end - 14,
-                    end - 13,
-                    end - 11,
-                    end - 10,
-                    end - 8,
-                    end - 7,
-                    end - 5,
-                    end - 4,
-                ]
-                .iter()
-                .all(|&i| digit(i))
-                && (end == 14 || !digit(end - 15));
-            if pairs {
-                self.digit_pairs = 5;
+        let group = |from: usize, n: usize| from >= n && (from - n..from).all(digit);
+        // Each test is of runs of one length: only those of this run's are made (the
+        // flags are independent of each other).
+        let run = &bytes[end - len..end];
+        let mobile_head = || run[0] == b'1' && run.get(1).is_some_and(|d| (b'3'..=b'9').contains(d));
+        match len {
+            2 => {
+                // Pairs: this run is the last of five two-digit groups (`06 12 34 56 78`).
+                if end >= 14 && self.digit_pairs < 5 {
+                    let sep = bytes[end - 3];
+                    let pairs = matches!(sep, b' ' | b'.' | b'-')
+                        && [end - 6, end - 9, end - 12]
+                            .iter()
+                            .all(|&i| bytes[i] == sep)
+                        && [
+                            end - 14,
+                            end - 13,
+                            end - 11,
+                            end - 10,
+                            end - 8,
+                            end - 7,
+                            end - 5,
+                            end - 4,
+                        ]
+                        .iter()
+                        .all(|&i| digit(i))
+                        && (end == 14 || !digit(end - 15));
+                    if pairs {
+                        self.digit_pairs = 5;
+                    }
+                }
             }
-        }
-        // `ddd-dd-dddd`: this run is the last four, two dashes back.
-        if len == 4 && end >= 11 {
-            let s = &bytes[end - 11..end - 4];
-            self.ssn_dashed |= s[3] == b'-'
-                && s[6] == b'-'
-                && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
+            3 => {
+                // The first group of a Chinese mobile number grouped 3-4-4 (the next
+                // group's four digits and the separator after them checked here).
+                let grouped = matches!(next, b' ' | b'-')
+                    && bytes.len() >= end + 10
+                    && bytes[end + 1..end + 5].iter().all(u8::is_ascii_digit)
+                    && bytes[end + 5] == next
+                    && bytes[end + 6..end + 10].iter().all(u8::is_ascii_digit);
+                if grouped && mobile_head() {
+                    self.cn_mobile = true;
+                }
+            }
+            4 => {
+                // `ddd-ddd-dddd`, `ddd.ddd.dddd`, `ddd ddd dddd`: this run is the last
+                // four.
+                if end >= 12 && !self.nanp_dashed {
+                    self.nanp_dashed = sep(end - 5)
+                        && sep(end - 9)
+                        && (end - 12..end - 9).all(digit)
+                        && (end - 8..end - 5).all(digit)
+                        && (end == 12 || !digit(end - 13));
+                }
+                // Groups of 2-5-4 and 2-4-4 (Brazilian and Japanese mobile and
+                // landline numbers without their trunk prefix): this run is the last.
+                if !self.phone_groups {
+                    self.phone_groups = end >= 12
+                        && sep(end - 5)
+                        && (end >= 13 && group(end - 5, 5) && sep(end - 11) && group(end - 11, 2)
+                            || group(end - 5, 4) && sep(end - 10) && group(end - 10, 2));
+                }
+                // `ddd-dd-dddd`: this run is the last four, two dashes back.
+                if end >= 11 {
+                    let s = &bytes[end - 11..end - 4];
+                    self.ssn_dashed |= s[3] == b'-'
+                        && s[6] == b'-'
+                        && s[..3].iter().chain(&s[4..6]).all(u8::is_ascii_digit);
+                }
+            }
+            5 => {
+                // Groups of 5-5 (Indian mobile numbers): this run is the last.
+                if !self.phone_groups {
+                    self.phone_groups = end >= 11 && sep(end - 6) && group(end - 6, 5);
+                }
+            }
+            11 => {
+                // A compact Chinese mobile number.
+                if mobile_head() {
+                    self.cn_mobile = true;
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -1683,6 +1848,12 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
         if default_keys && (end < 3 || !default_key_tail(&bytes[end - 3..end])) {
             return false;
         }
+        // With the default keys, whether the key is sensitive is read from the bytes
+        // before its end (see `default_key_end_is_sensitive`), before the walk back
+        // to its start, which most keys (`request_id`, `trace_id`) then never take.
+        if default_keys && !super::policy::default_key_end_is_sensitive(&bytes[..end]) {
+            return false;
+        }
         let mut start = end;
         while start > 0 && is_key(bytes[start - 1]) {
             start -= 1;
@@ -1705,6 +1876,168 @@ pub fn has_sensitive_pair(s: &Shape<'_>) -> bool {
             .any(|&op| !quick_no(op as usize) && pair_at(op as usize)),
         None => memchr::memchr2_iter(b'=', b':', bytes).any(|op| !quick_no(op) && pair_at(op)),
     }
+}
+
+/// The `ipv4` rule's test past `ipv4_like`: some place of the text where its pattern
+/// can match, four octets one dot apart between ASCII word boundaries, is one that
+/// `validate` (the rule's validator) accepts. The pattern's octets
+/// (`25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]`, each followed by a dot or a word
+/// boundary) are whole runs of digits: 0 to 255 without a leading zero. Every place
+/// is tried (overlapping ones too), so the matches the regex takes are among them; the
+/// validator reads only the text, the range and the policy. Most dotted quads in logs
+/// are versions, product tokens and loopback addresses that it turns away
+/// (`MyApp/2.34.91.238`, `X-App-Version: 18.197.186.16`, `127.0.0.1`): the rule, its
+/// regex and its validator then run only where one is accepted.
+pub fn ipv4_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    // The octet that starts at `i` (a whole run of digits): where it ends.
+    let octet = |i: usize| -> Option<usize> {
+        let mut e = i;
+        while e < b.len() && e - i < 4 && b[e].is_ascii_digit() {
+            e += 1;
+        }
+        let fits = match &b[i..e] {
+            [_] => true,
+            [x, _] => *x != b'0',
+            [x, y, z] => *x == b'1' || *x == b'2' && (*y < b'5' || *y == b'5' && *z <= b'5'),
+            _ => false,
+        };
+        fits.then_some(e)
+    };
+    // Each place starts with the digits right before a dot: found from the dots.
+    for dot in memchr::memchr_iter(b'.', b) {
+        let mut start = dot;
+        while start > 0 && dot - start < 4 && b[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        if start == dot || start > 0 && word(start - 1) || octet(start) != Some(dot) {
+            continue;
+        }
+        let mut end = Some(dot);
+        for _ in 0..3 {
+            end = end.and_then(|e| if b.get(e) == Some(&b'.') { octet(e + 1) } else { None });
+        }
+        let Some(end) = end else {
+            continue;
+        };
+        let candidate = super::Candidate {
+            haystack: s.text,
+            start,
+            end,
+            key: None,
+            policy: s.policy,
+        };
+        if !(end < b.len() && word(end)) && validate(&candidate) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The `credit-card` rule's shape test past `card_digits`: its pattern
+/// (`\b(?:[0-9][ -]?){11,18}[0-9]\b`) matches digits with one space or dash between
+/// two of them, from a word boundary to one. Where no run of digits so grouped that
+/// has a space or dash in it holds twelve digits or more, every match is a whole run
+/// of twelve to nineteen digits between word boundaries (no boundary stands inside a
+/// run): those runs are handed to `validate` (the rule's validator, which reads only
+/// the text, the range and the policy), and the test says yes only where one is
+/// accepted. Long ids and timestamps in logs (`order_id=5281402119868257`, most
+/// failing the Luhn check, with no card word before them) then no longer run the rule.
+/// Where grouped digits do hold twelve, it says yes, as before.
+pub fn card_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    // Each run of grouped digits: with a separator and twelve digits it decides (the
+    // boolean is the same whatever the order of these pure tests); without one it is
+    // a single run, a candidate when it stands between word boundaries.
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut digits, mut separated) = (0, false);
+        loop {
+            let from = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            digits += i - from;
+            if matches!(b.get(i), Some(b' ' | b'-')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                separated = true;
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if separated {
+            if digits >= 12 {
+                return true;
+            }
+            continue;
+        }
+        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
+        if bounded && (12..=19).contains(&digits) {
+            let candidate = super::Candidate {
+                haystack: s.text,
+                start,
+                end: i,
+                key: None,
+                policy: s.policy,
+            };
+            if validate(&candidate) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The `fr-nir` rule's test past its shape (a run of fifteen digits, or runs one
+/// space or dash apart that hold fifteen): its pattern matches fifteen digits (or a
+/// `2A`/`2B` department) with single spaces between some of them, from a word boundary
+/// to one. Where no runs one space or dash apart hold fifteen digits and no `2A` or
+/// `2B` stands in the text, every match is a whole run of fifteen digits between word
+/// boundaries that starts with 1-4, 7 or 8: those are handed to `validate` (the
+/// rule's validator, which reads only the text, the range and the policy), and the
+/// test says yes only where one is accepted (`imei=352099001761481` is turned away).
+/// Otherwise it says yes, as before.
+pub fn nir_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
+    let b = s.text.as_bytes();
+    if s.spaced_groups & 1 << 15 != 0
+        || memchr::memmem::find(b, b"2A").is_some()
+        || memchr::memmem::find(b, b"2B").is_some()
+    {
+        return true;
+    }
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
+        if bounded && i - start == 15 && matches!(b[start], b'1'..=b'4' | b'7' | b'8') {
+            let candidate = super::Candidate {
+                haystack: s.text,
+                start,
+                end: i,
+                key: None,
+                policy: s.policy,
+            };
+            if validate(&candidate) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The last letters of the default sensitive keys, both cases (see
@@ -1767,8 +2100,9 @@ mod tests {
         for slot in s.number_spaces.iter_mut().skip(s.number_spaces_len) {
             *slot = 0;
         }
-        // Not kept by the reference (checked in `operators_and_breaks`).
+        // Not kept by the reference (checked in `operators_and_breaks` and below).
         (s.breaks, s.operators, s.operators_len) = (false, [0; OPERATORS], 0);
+        (s.shorts, s.shorts_len) = ([0; SHORTS], 0);
         format!("{s:?}")
     }
 
@@ -1806,11 +2140,20 @@ mod tests {
         for _ in 0..60_000 {
             let parts = next(40);
             let text: String = (0..parts).map(|_| PARTS[next(PARTS.len())]).collect();
+            let shape = Shape::of(&text, &policy);
             assert_eq!(
-                seen(&Shape::of(&text, &policy)),
+                seen(&shape),
                 seen(&Shape::of_reference(&text, &policy)),
                 "{text:?}"
             );
+            // Every byte a short literal may start with, where the fast pass skipped
+            // a word or not.
+            let shorts: Vec<u32> = (text.bytes().enumerate())
+                .filter(|(_, b)| SHORT_FIRSTS.contains(b))
+                .map(|(i, _)| i as u32)
+                .collect();
+            let kept = (shorts.len() <= SHORTS).then_some(&shorts[..]);
+            assert_eq!(shape.shorts(), kept, "{text:?}");
         }
     }
 
@@ -1855,6 +2198,8 @@ mod tests {
                 breaks: false,
                 operators: [0; OPERATORS],
                 operators_len: 0,
+                shorts: [0; SHORTS],
+                shorts_len: 0,
             };
             // The digit counts of the runs in a row ending at the last run (bit `n`: the
             // last few runs hold `n` digits), one space or dash apart, and one dot or dash
@@ -2198,6 +2543,11 @@ mod tests {
             "key"
         ));
         assert!(!near(kv, "partition key 1234567890123456789", "key"));
+        assert!(near(userinfo_or_pair, "Server=db;Password=x", "Password"));
+        assert!(near(userinfo_or_pair, "Host=db; Pwd = x", "Pwd"));
+        assert!(!near(userinfo_or_pair, r#"{"password_set":true}"#, "password"));
+        assert!(near(key_then_operator, "Authorization: Bearer x", "Authorization"));
+        assert!(!near(key_then_operator, "authorization failed: x", "authorization"));
         assert!(near(quoted_after, "WITH PASSWORD 'x'", "PASSWORD"));
         assert!(near(quoted_after, "IDENTIFIED BY 'x'", "IDENTIFIED"));
         assert!(!near(quoted_after, "password reset sent", "password"));
@@ -2223,12 +2573,24 @@ mod tests {
         static TABLE: TriggerTable<7, 7> = TriggerTable::build(PARTS);
         assert_eq!(count_literals(PARTS), 7);
         let mut seen = Vec::new();
-        TABLE.scan(b"a GHP_x glpat-y b@c std::io KEYWORD", |uses, s, end| {
+        let text = "a GHP_x glpat-y b@c std::io KEYWORD";
+        TABLE.scan(text.as_bytes(), |uses, s, end| {
             for u in uses {
                 seen.push((u.rule, s, end))
             }
         });
         seen.sort();
+        // The same with the short literals looked for where a shape saw their bytes.
+        let policy = Policy::default();
+        let shape = Shape::of(text, &policy);
+        let mut with_shorts = Vec::new();
+        TABLE.scan_with_shorts(text.as_bytes(), shape.shorts(), |uses, s, end| {
+            for u in uses {
+                with_shorts.push((u.rule, s, end))
+            }
+        });
+        with_shorts.sort();
+        assert_eq!(with_shorts, seen);
         assert_eq!(
             seen,
             [
@@ -2245,6 +2607,114 @@ mod tests {
         TABLE.scan(b"gh", |_, _, _| none += 1);
         TABLE.scan(b"", |_, _, _| none += 1);
         assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn ipv4_places_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "ipv4")
+            .expect("the ipv4 rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "host 10.1.2.3 up",
+            "MyApp/2.34.91.238 (iPhone)",
+            "X-App-Version: 18.197.186.16",
+            "listening on 0.0.0.0:8080 and 127.0.0.1",
+            "oid 1.3.6.1.4.1.1554.6.2",
+            "1.2.3.4.5",
+            "01.2.3.4 and 10.0.0.256 and 10.0.0.255",
+            "x_1.2.3.4 1.2.3.4_ a1.2.3.4",
+            "doc 192.0.2.1, 198.51.100.7",
+            "ip=8.8.8.8. then 1.2.3.4.x",
+            "v1.2.3.4 version 4.3.2.1 build 9.9.9.9",
+            "255.255.255.255 256.1.1.1 1.1.1.1 1234.1.1.1.1",
+            "é10.20.30.40 10.20.30.40é",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds an address (and, on these texts, quiet
+            // where it finds none).
+            assert_eq!(ipv4_accepted(&shape(text), validate), found, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn card_runs_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "credit-card")
+            .expect("the credit-card rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "order_id=5281402119868257 settled",
+            "shipment 4111111111111111 for order",
+            "card 4111111111111112 declined",
+            "ts=1729023618904 lag_ms=24449",
+            "x4111111111111111 4111111111111111x 4111111111111111_",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111 and 2024-05-01 12",
+            "41111111111111111111 411111111111",
+            "visa 4012888888881881, mastercard 5555555555554444",
+            "é4111111111111111é",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds a number.
+            assert!(!found || card_runs_accepted(&shape(text), validate), "{text:?}");
+        }
+        assert!(!card_runs_accepted(&shape("order_id=5281402119868257 settled"), validate));
+    }
+
+    #[test]
+    fn nir_runs_agree_with_the_rule() {
+        let policy = Policy::default();
+        let rule = (crate::detect::RULES.iter())
+            .find(|r| r.name == "fr-nir")
+            .expect("the fr-nir rule");
+        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
+            .expect("pattern");
+        let validate = rule.validate.expect("validator");
+        for text in [
+            "NIR 2 87 04 54 395 744 79",
+            "nir 287045439574479 ok",
+            "imei=287045439574479 model=x",
+            "order 287045439574478",
+            "x287045439574479 287045439574479_ 5870454395744791",
+            "1 85 05 2A 123 456 78 and 187052A12345678",
+            "imei=352099001761481 then 287045439574479",
+        ] {
+            let found = re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            });
+            // Never quiet where the rule finds a number.
+            assert!(!found || nir_runs_accepted(&shape(text), validate), "{text:?}");
+        }
+        assert!(!nir_runs_accepted(&shape("imei=352099001761481 model=x"), validate));
     }
 
     #[test]

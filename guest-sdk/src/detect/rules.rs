@@ -389,7 +389,8 @@ const CORE: &[Rule] = &[
     Rule {
         name: "authorization-header",
         category: Credential,
-        trigger: Trigger::literals(&["authorization"]),
+        // (`key_then_operator`: the operator the pattern wants after the word.)
+        trigger: Trigger::literals_near(&["authorization"], prefilter::key_then_operator),
         // Scheme and credentials together, so the header reads `Authorization: [MASKED]`.
         // Any scheme: `Bearer`, `Basic`, `Splunk`, `GenieKey`, `SSWS`, or none.
         pattern: r##"(?i)\b(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?P<v>(?:Digest|Negotiate|NTLM|AWS4-HMAC-SHA256)[ \t]+[^"'\\\r\n]+|[A-Za-z][A-Za-z0-9_.-]{1,24}[ \t]+[^\s"'\\,;，；、。]+|[^\s"'\\,;，；、。]{8,})"##,
@@ -416,10 +417,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "db-connection-string",
         category: Credential,
-        trigger: Trigger::literals_near(
-            &["://", "password", "pwd"],
-            prefilter::userinfo_or_key_operator,
-        ),
+        trigger: Trigger::literals_near(&["://", "password", "pwd"], prefilter::userinfo_or_pair),
         pattern: r##"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb)://[^\s:/?#@]*:(?P<v1>[^\s/?#@]+)@|\b(?:Server|Data Source|Host|Address)[ \t]*=[^;\r\n]*;(?:[^;\r\n]*;)*?[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*(?P<v2>[^;\r\n"']+)"##,
         validate: None,
         examples: Examples::NONE,
@@ -762,7 +760,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger {
             literals: CARD_WORDS,
             near: Some(prefilter::card_word_near),
-            shape: Some(|s| s.card_digits >= 13),
+            shape: Some(|s| s.card_digits >= 13 && prefilter::card_runs_accepted(s, v::card_number)),
         },
         pattern: r"\b(?:[0-9][ -]?){11,18}[0-9]\b",
         validate: Some(v::card_number),
@@ -832,7 +830,7 @@ const CORE: &[Rule] = &[
     Rule {
         name: "ipv4",
         category: Network,
-        trigger: Trigger::shape(|s| s.ipv4_like),
+        trigger: Trigger::shape(|s| s.ipv4_like && prefilter::ipv4_accepted(s, v::ipv4)),
         pattern: r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\b",
         validate: Some(v::ipv4),
         examples: Examples::NONE,
