@@ -2609,15 +2609,35 @@ mod tests {
         assert_eq!(none, 0);
     }
 
-    #[test]
-    fn ipv4_places_agree_with_the_rule() {
-        let policy = Policy::default();
+    /// A rule's own validator, and whether its own regex and validator find anything
+    /// in a text: what a trigger test that calls the validator is checked against.
+    fn rule_under_test(
+        name: &str,
+    ) -> (fn(&crate::detect::Candidate<'_>) -> bool, impl Fn(&str) -> bool) {
         let rule = (crate::detect::RULES.iter())
-            .find(|r| r.name == "ipv4")
-            .expect("the ipv4 rule");
+            .find(|r| r.name == name)
+            .expect("the rule");
         let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
             .expect("pattern");
         let validate = rule.validate.expect("validator");
+        let finds = move |text: &str| {
+            let policy = Policy::default();
+            re.find_iter(text).any(|m| {
+                validate(&crate::detect::Candidate {
+                    haystack: text,
+                    start: m.start(),
+                    end: m.end(),
+                    key: None,
+                    policy: &policy,
+                })
+            })
+        };
+        (validate, finds)
+    }
+
+    #[test]
+    fn ipv4_places_agree_with_the_rule() {
+        let (validate, finds) = rule_under_test("ipv4");
         for text in [
             "host 10.1.2.3 up",
             "MyApp/2.34.91.238 (iPhone)",
@@ -2633,15 +2653,7 @@ mod tests {
             "255.255.255.255 256.1.1.1 1.1.1.1 1234.1.1.1.1",
             "é10.20.30.40 10.20.30.40é",
         ] {
-            let found = re.find_iter(text).any(|m| {
-                validate(&crate::detect::Candidate {
-                    haystack: text,
-                    start: m.start(),
-                    end: m.end(),
-                    key: None,
-                    policy: &policy,
-                })
-            });
+            let found = finds(text);
             // Never quiet where the rule finds an address (and, on these texts, quiet
             // where it finds none).
             assert_eq!(ipv4_accepted(&shape(text), validate), found, "{text:?}");
@@ -2650,13 +2662,7 @@ mod tests {
 
     #[test]
     fn card_runs_agree_with_the_rule() {
-        let policy = Policy::default();
-        let rule = (crate::detect::RULES.iter())
-            .find(|r| r.name == "credit-card")
-            .expect("the credit-card rule");
-        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
-            .expect("pattern");
-        let validate = rule.validate.expect("validator");
+        let (validate, finds) = rule_under_test("credit-card");
         for text in [
             "order_id=5281402119868257 settled",
             "shipment 4111111111111111 for order",
@@ -2669,15 +2675,7 @@ mod tests {
             "visa 4012888888881881, mastercard 5555555555554444",
             "é4111111111111111é",
         ] {
-            let found = re.find_iter(text).any(|m| {
-                validate(&crate::detect::Candidate {
-                    haystack: text,
-                    start: m.start(),
-                    end: m.end(),
-                    key: None,
-                    policy: &policy,
-                })
-            });
+            let found = finds(text);
             // Never quiet where the rule finds a number.
             assert!(!found || card_runs_accepted(&shape(text), validate), "{text:?}");
         }
@@ -2686,13 +2684,7 @@ mod tests {
 
     #[test]
     fn nir_runs_agree_with_the_rule() {
-        let policy = Policy::default();
-        let rule = (crate::detect::RULES.iter())
-            .find(|r| r.name == "fr-nir")
-            .expect("the fr-nir rule");
-        let re = regex::Regex::new(&crate::detect::engine::ascii_boundaries(rule.pattern))
-            .expect("pattern");
-        let validate = rule.validate.expect("validator");
+        let (validate, finds) = rule_under_test("fr-nir");
         for text in [
             "NIR 2 87 04 54 395 744 79",
             "nir 287045439574479 ok",
@@ -2702,15 +2694,7 @@ mod tests {
             "1 85 05 2A 123 456 78 and 187052A12345678",
             "imei=352099001761481 then 287045439574479",
         ] {
-            let found = re.find_iter(text).any(|m| {
-                validate(&crate::detect::Candidate {
-                    haystack: text,
-                    start: m.start(),
-                    end: m.end(),
-                    key: None,
-                    policy: &policy,
-                })
-            });
+            let found = finds(text);
             // Never quiet where the rule finds a number.
             assert!(!found || nir_runs_accepted(&shape(text), validate), "{text:?}");
         }
