@@ -1947,7 +1947,6 @@ pub fn ipv4_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool)
 /// Where grouped digits do hold twelve, it says yes, as before.
 pub fn card_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> bool) -> bool {
     let b = s.text.as_bytes();
-    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
     // Each run of grouped digits: with a separator and twelve digits it decides (the
     // boolean is the same whatever the order of these pure tests); without one it is
     // a single run, a candidate when it stands between word boundaries.
@@ -1978,21 +1977,32 @@ pub fn card_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> 
             }
             continue;
         }
-        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
-        if bounded && (12..=19).contains(&digits) {
-            let candidate = super::Candidate {
-                haystack: s.text,
-                start,
-                end: i,
-                key: None,
-                policy: s.policy,
-            };
-            if validate(&candidate) {
-                return true;
-            }
+        if (12..=19).contains(&digits) && bounded_run_accepted(s, start, i, validate) {
+            return true;
         }
     }
     false
+}
+
+/// Whether the digits at `start..end` stand between word boundaries and the rule's
+/// validator accepts them as its value.
+fn bounded_run_accepted(
+    s: &Shape<'_>,
+    start: usize,
+    end: usize,
+    validate: fn(&super::Candidate<'_>) -> bool,
+) -> bool {
+    let b = s.text.as_bytes();
+    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    let bounded = (start == 0 || !word(start - 1)) && (end == b.len() || !word(end));
+    bounded
+        && validate(&super::Candidate {
+            haystack: s.text,
+            start,
+            end,
+            key: None,
+            policy: s.policy,
+        })
 }
 
 /// The `fr-nir` rule's test past its shape (a run of fifteen digits, or runs one
@@ -2012,7 +2022,6 @@ pub fn nir_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> b
     {
         return true;
     }
-    let word = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
@@ -2023,18 +2032,11 @@ pub fn nir_runs_accepted(s: &Shape<'_>, validate: fn(&super::Candidate<'_>) -> b
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let bounded = (start == 0 || !word(start - 1)) && (i == b.len() || !word(i));
-        if bounded && i - start == 15 && matches!(b[start], b'1'..=b'4' | b'7' | b'8') {
-            let candidate = super::Candidate {
-                haystack: s.text,
-                start,
-                end: i,
-                key: None,
-                policy: s.policy,
-            };
-            if validate(&candidate) {
-                return true;
-            }
+        if i - start == 15
+            && matches!(b[start], b'1'..=b'4' | b'7' | b'8')
+            && bounded_run_accepted(s, start, i, validate)
+        {
+            return true;
         }
     }
     false
