@@ -141,14 +141,11 @@ fn message(app: &App, cfg: &NotifyConfig, event: Event, task: &TaskRow, owners: 
 
 async fn deliver(outbound: &crate::outbound::Outbound, cfg: &NotifyConfig, message: &Value) -> Result<(), String> {
     let url = cfg.url.as_deref().unwrap_or_default();
-    let host = reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .ok_or_else(|| format!("notify.url `{url}` is not a URL"))?;
+    let grant = HttpGrant::for_url(url).map_err(|e| format!("notify.url: {e}"))?;
     let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     let headers = [("content-type".to_string(), "application/json".to_string())];
     let answer = outbound
-        .send(&HttpGrant::endpoint(&host), reqwest::Method::POST, url, &headers, body)
+        .send(&grant, reqwest::Method::POST, url, &headers, body)
         .await
         .map_err(|e| e.to_string())?;
     if (200..300).contains(&answer.status) {

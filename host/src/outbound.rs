@@ -223,6 +223,16 @@ impl HttpGrant {
         HttpGrant { trust_resolution: true, ..HttpGrant::new(&[host_port.to_string()]) }
     }
 
+    /// `endpoint` for the host and port (the scheme's default when none is
+    /// written) of a configured URL; Err says why the URL names none.
+    pub fn for_url(url: &str) -> Result<HttpGrant, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let host = (parsed.host_str().zip(parsed.port_or_known_default()))
+            .map(|(h, p)| format!("{h}:{p}"))
+            .ok_or_else(|| format!("`{url}` names no host and port"))?;
+        Ok(HttpGrant::endpoint(&host))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.names.is_empty() && self.addrs.is_empty()
     }
@@ -319,6 +329,19 @@ pub fn is_public(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configured_url_grants_its_own_host_and_port_only() {
+        let g = HttpGrant::for_url("https://tickets.example.org/api/issues").unwrap();
+        assert!(g.check("https://tickets.example.org/api/issues/7").is_ok());
+        assert!(g.check("https://tickets.example.org:8443/").is_err(), "another port");
+        assert!(g.check("https://other.example.org/").is_err());
+        let g = HttpGrant::for_url("http://127.0.0.1:9093/api/v2/alerts").unwrap();
+        assert!(g.check("http://127.0.0.1:9093/x").is_ok());
+        assert!(g.check("http://127.0.0.1:80/x").is_err());
+        assert!(HttpGrant::for_url("not a url").unwrap_err().contains("is not a URL"));
+        assert!(HttpGrant::for_url("mailto:ops@example.org").unwrap_err().contains("names no host"));
+    }
 
     #[test]
     fn only_listed_hosts_pass() {

@@ -272,12 +272,7 @@ async fn attempt(app: &App, e: &OutboxEntry) -> Attempt {
 /// The only place a mapper's requests may go: the ticket endpoint's host and port. A
 /// mapper builds requests; it does not choose where report data goes.
 fn endpoint_grant(target: &wit::TicketTarget) -> Result<HttpGrant> {
-    let endpoint = &target.endpoint;
-    let endpoint_host = reqwest::Url::parse(endpoint)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .with_context(|| format!("ticket endpoint `{endpoint}` is not a URL"))?;
-    Ok(HttpGrant::endpoint(&endpoint_host))
+    HttpGrant::for_url(&target.endpoint).map_err(|e| anyhow!("ticket endpoint: {e}"))
 }
 
 /// The endpoint grant with the host's ticket credentials (`ticket.credentials`),

@@ -52,13 +52,12 @@ async fn resolve_alert(app: &App, task: &TaskRow) -> Result<()> {
 /// `endsAt` that has passed (API v2, `POST /api/v2/alerts`).
 async fn post_resolved(app: &App, base: &str, alert: &AlertOrigin, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
     let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
-    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("{url} is not a URL: {e}"))?;
-    let host = parsed.host_str().zip(parsed.port_or_known_default()).map(|(h, p)| format!("{h}:{p}")).ok_or_else(|| format!("{url} names no host"))?;
+    let grant = HttpGrant::for_url(&url)?;
     let body = serde_json::to_vec(&resolved_body(alert, now)).map_err(|e| e.to_string())?;
     let headers = [("content-type".to_string(), "application/json".to_string())];
     let answer = app
         .outbound
-        .send(&HttpGrant::endpoint(&host), reqwest::Method::POST, &url, &headers, body)
+        .send(&grant, reqwest::Method::POST, &url, &headers, body)
         .await
         .map_err(|e| crate::telemetry::scrub(&e.to_string()))?;
     if (200..300).contains(&answer.status) {
