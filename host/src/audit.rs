@@ -31,6 +31,9 @@ pub(crate) fn entry_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &st
 impl Audit {
     pub async fn append(&self, store: &Store, actor: &str, action: &str, subject: &str, detail: serde_json::Value) -> Result<()> {
         let _g = self.lock.lock().await;
+        // The task an entry is about besides its subject (a ticket's entries name
+        // theirs), kept apart so a task's trail is found by index.
+        let task_ref = detail.get("task_id").and_then(serde_json::Value::as_str).map(str::to_owned);
         let detail = detail.to_string();
         for _ in 0..HEAD_CONFLICT_TRIES {
             let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&store.pool).await?;
@@ -41,7 +44,7 @@ impl Audit {
             let at = now_ms();
             let hash = entry_hash(&prev, seq, at, actor, action, subject, &detail);
             let res = sqlx::query(
-                "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash, task_ref) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
             )
             .bind(seq)
             .bind(at)
@@ -51,6 +54,7 @@ impl Audit {
             .bind(&detail)
             .bind(&prev)
             .bind(&hash)
+            .bind(&task_ref)
             .execute(&store.pool)
             .await;
             match res {
@@ -147,13 +151,8 @@ impl Audit {
     /// says so in the audit log. Once per task: a second call keeps the first
     /// archive and returns None.
     pub async fn archive_task(&self, store: &Store, task_id: &str, tenant: &str) -> Result<Option<String>> {
-        // The detail is compact JSON; `\`, `%` and `_` are escaped so LIKE reads
-        // them literally.
-        let literal = format!("\"task_id\":{}", serde_json::Value::String(task_id.into()));
-        let named = format!("%{}%", literal.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let rows = sqlx::query("SELECT * FROM audit WHERE subject = $1 OR detail LIKE $2 ESCAPE '\\' ORDER BY seq")
+        let rows = sqlx::query("SELECT * FROM audit WHERE subject = $1 OR task_ref = $1 ORDER BY seq")
             .bind(task_id)
-            .bind(named)
             .fetch_all(&store.pool)
             .await?;
         let entries = rows.iter().map(StoredEntry::from_row).collect::<Result<Vec<_>>>()?;
@@ -346,7 +345,7 @@ mod tests {
         let (_dir, store) = store().await;
         let audit = Audit::default();
         audit.append(&store, "test", "first", "s", serde_json::json!({})).await.unwrap();
-        let dup = sqlx::query("INSERT INTO audit VALUES (1, 0, 'other', 'other.host', 's', '{}', 'p', 'h')")
+        let dup = sqlx::query("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (1, 0, 'other', 'other.host', 's', '{}', 'p', 'h')")
             .execute(&store.pool)
             .await
             .unwrap_err();

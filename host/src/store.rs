@@ -789,14 +789,19 @@ pub(crate) mod tests {
             .unwrap();
         let mut prev = "0".repeat(64);
         for seq in 1..=3i64 {
-            let (at, detail) = (1000 + seq, format!("{{\"n\":{seq}}}"));
-            let hash = crate::audit::entry_hash(&prev, seq, at, "test", "thing.done", "old-task", &detail);
+            // The third is about the task's ticket and names the task in its detail.
+            let (at, subject, detail) = match seq {
+                3 => (1000 + seq, "T-1", format!("{{\"n\":{seq},\"task_id\":\"old-task\"}}")),
+                _ => (1000 + seq, "old-task", format!("{{\"n\":{seq}}}")),
+            };
+            let hash = crate::audit::entry_hash(&prev, seq, at, "test", "thing.done", subject, &detail);
             sqlx::query(
                 "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
-                 VALUES ($1, $2, 'test', 'thing.done', 'old-task', $3, $4, $5)",
+                 VALUES ($1, $2, 'test', 'thing.done', $3, $4, $5, $6)",
             )
             .bind(seq)
             .bind(at)
+            .bind(subject)
             .bind(&detail)
             .bind(&prev)
             .bind(&hash)
@@ -834,6 +839,12 @@ pub(crate) mod tests {
         let entries = crate::audit::Audit::entries(&store, 10).await.unwrap();
         assert_eq!(entries.len(), 4);
         assert!(entries.iter().all(|e| e["chain_intact"] == true), "{entries:?}");
+        // Entries written before migration 11 are found by the task they name.
+        audit.archive_task(&store, "old-task", "default").await.unwrap().expect("archived");
+        let archived = crate::audit::Audit::archive(&store, "old-task").await.unwrap().expect("stored");
+        let subjects: Vec<&str> = archived.entries.iter().filter_map(|e| e["subject"].as_str()).collect();
+        assert_eq!(subjects, ["old-task", "old-task", "T-1"], "{archived:?}");
+        assert!(archived.intact);
         // The old idempotency key still holds.
         assert_eq!(store.create_task("new", &request("e-old")).await.unwrap(), ("old-task".to_string(), false));
         store.pool.close().await;

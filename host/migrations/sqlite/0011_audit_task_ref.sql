@@ -1,0 +1,9 @@
+-- 0011: a task's audit entries found by index. Archiving a closed task's trail
+-- looked for its id inside every entry's detail (a scan of the whole log per
+-- task); the id an entry names (`detail.task_id`) is now a column of its own, and
+-- subjects are indexed. Entries written before this migration get theirs here.
+ALTER TABLE audit ADD COLUMN task_ref TEXT;
+UPDATE audit SET task_ref = json_extract(detail, '$.task_id')
+ WHERE json_valid(detail) AND json_type(detail, '$.task_id') = 'text';
+CREATE INDEX audit_subject ON audit (subject);
+CREATE INDEX audit_task_ref ON audit (task_ref);
