@@ -23,7 +23,7 @@ const REPORTED: &str = "\
 credential 856 813 0
 payment 178 178 0
 government-id 96 94 0
-contact 402 389 1
+contact 402 391 1
 network 141 140 0
 person 1047 721 10
 negatives 732 changed 11
