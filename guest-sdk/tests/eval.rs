@@ -25,10 +25,10 @@ payment 178 178 0
 government-id 96 94 0
 contact 402 391 1
 network 141 140 0
-person 1047 721 10
+person 1047 716 10
 negatives 732 changed 11
 names 396 466
-addresses 337 347
+addresses 334 344
 ";
 
 fn summary(s: &eval::Score) -> String {

@@ -2177,7 +2177,13 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     if !house_number_at(b, sep) {
         return false;
     }
+    // Over the break, the number must start its line, follow another number (`H.No.
+    // 20 676`, a unit's), or come after words that say an address follows: `Step 4`,
+    // `line 12`, `count=12` end many lines before a capitalised one.
     let broken = b[sep] == b'\n';
+    if broken && !number_may_end_a_line(c.before(40)) {
+        return false;
+    }
     // (A written-out line break, `Street\\nSpringfield`, splits words too.)
     let words: Vec<&str> = value
         .split("\\n")
@@ -2211,6 +2217,23 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     (typed || tail || context && street.len() >= 2 && !broken)
         && street.first().is_some_and(|w| !is_log_word(w))
         && street.get(1).is_none_or(|w| !is_log_word(w) || named_for_a_person(&words[1]))
+}
+
+/// What stands before a house number that ends its line: nothing on the line
+/// (a line start, an escaped one, a quote mark), another number, or words that say
+/// an address follows.
+fn number_may_end_a_line(before: &str) -> bool {
+    let line = before
+        .rsplit(['\n'])
+        .next()
+        .unwrap_or("")
+        .rsplit("\\n")
+        .next()
+        .unwrap_or("")
+        .trim_start_matches([' ', '\t', '>', '|']);
+    line.is_empty()
+        || before.ends_with(' ') && line.trim_end().ends_with(|ch: char| ch.is_ascii_digit())
+        || address_context(before)
 }
 
 /// A street named for a person (`12 Mccarthy Ways`, `442 Franco View`) may end in a
@@ -2287,6 +2310,7 @@ const ADDRESS_WORDS: &[&str] = &[
     "residing at",
     "resides at",
     "visit us at",
+    "corner of",
     "anschrift",
     "adresse",
     "dirección",
@@ -2320,27 +2344,30 @@ fn named_type(w: &str) -> bool {
 }
 
 /// The rest of Australia Post's street types (AS 4590) that are not on the list
-/// because they are ordinary words (`Steps`, `Cross`, `Lower`, `Front`, `Link`): a
-/// type only right after a name the name lists know (`Madeline Steps`, `Theodore
-/// Cross`), never after a number or an ordinary word (`3 Data Link`, `2 Front End`).
-/// `w` is folded.
+/// because they are ordinary words (`Steps`, `Cross`, `Lower`, `Glade`): a type only
+/// right after a name the name lists know (`Madeline Steps`, `Theodore Cross`),
+/// never after a number or an ordinary word. The ones that are words of log and
+/// program text even after a surname that is also a word (`Long Range`, `Page
+/// End`, `Short Break`: `Access`, `Block`, `Break`, `Edge`, `End`, `Front`, `Gap`,
+/// `Line`, `Link`, `Part`, `Range`, `Round`, `Top`, `Turn`) are left out. `w` is
+/// folded.
 fn au_named_type(w: &str) -> bool {
     matches!(
         w,
-        "access" | "alleyway" | "amble" | "anchorage" | "basin" | "block" | "brace"
-            | "break" | "broadway" | "brow" | "byway" | "centreway" | "circlet" | "circus"
-            | "colonnade" | "copse" | "courtyard" | "cross" | "crossway" | "cruiseway"
-            | "cutting" | "dell" | "deviation" | "dip" | "distributor" | "driveway" | "edge"
-            | "elbow" | "end" | "entrance" | "fairway" | "firetrail" | "follow" | "foreshore"
-            | "formation" | "front" | "frontage" | "gap" | "gates" | "glade" | "gully"
-            | "highroad" | "intersection" | "laneway" | "lees" | "line" | "link" | "little"
-            | "lookout" | "lower" | "meander" | "mew" | "nook" | "outlook" | "parklands"
-            | "part" | "pathway" | "plateau" | "pocket" | "quad" | "quadrangle" | "quadrant"
-            | "quay" | "quays" | "ramble" | "range" | "reach" | "reserve" | "retreat"
-            | "ridgeway" | "riverway" | "riviera" | "roadside" | "roadway" | "ronde"
-            | "rosebowl" | "rotary" | "round" | "slope" | "sound" | "stairs" | "steps"
-            | "strip" | "subway" | "tarn" | "thoroughfare" | "tollway" | "top" | "towers"
-            | "triangle" | "trunkway" | "turn" | "upper" | "villas" | "walkway"
+        "alleyway" | "amble" | "anchorage" | "basin" | "brace" | "broadway" | "brow"
+            | "byway" | "centreway" | "circlet" | "circus" | "colonnade" | "copse"
+            | "courtyard" | "cross" | "crossway" | "cruiseway" | "cutting" | "dell"
+            | "deviation" | "dip" | "distributor" | "driveway" | "elbow" | "entrance"
+            | "fairway" | "firetrail" | "follow" | "foreshore" | "formation" | "frontage"
+            | "gates" | "glade" | "gully"
+            | "highroad" | "intersection" | "laneway" | "lees" | "little" | "lookout"
+            | "lower" | "meander" | "mew" | "nook" | "outlook" | "parklands" | "pathway"
+            | "plateau" | "pocket" | "quad" | "quadrangle" | "quadrant" | "quay" | "quays"
+            | "ramble" | "reach" | "reserve" | "retreat" | "ridgeway" | "riverway"
+            | "riviera" | "roadside" | "roadway" | "ronde" | "rosebowl" | "slope"
+            | "sound" | "stairs" | "steps" | "strip" | "tarn"
+            | "thoroughfare" | "tollway" | "towers" | "triangle" | "trunkway" | "upper"
+            | "villas" | "walkway"
     )
 }
 
@@ -2964,6 +2991,10 @@ pub const RULES: &[Rule] = &[
                 "Chapter 12\nNext Steps",
                 "retries: 3\nBlock Storage degraded",
                 "address: 4\nData Points",
+                "Step 4\nPark Avenue opened",
+                "error at line 12\nMain Street handler",
+                "count=12\nHarbour Road closed",
+                "pid 42 James Front",
             ],
         },
     },
