@@ -23,12 +23,12 @@ const REPORTED: &str = "\
 credential 856 813 0
 payment 178 178 0
 government-id 96 94 0
-contact 402 389 1
+contact 402 391 1
 network 141 140 0
-person 1047 707 10
+person 1047 716 10
 negatives 732 changed 11
-names 396 467
-addresses 328 338
+names 396 466
+addresses 334 344
 ";
 
 fn summary(s: &eval::Score) -> String {

@@ -2169,15 +2169,25 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
     // prefilter would change what is found). It also keeps `0 PL21 ...` (an IBAN)
     // from reading as a house number and the street type `Pl`.
     let b = value.as_bytes();
-    if !b
-        .iter()
-        .position(|&ch| ch == b' ')
-        .is_some_and(|sp| house_number_at(b, sp))
-    {
+    // The number and the street are split by a space, or by a line break when the
+    // number ends one line and the street starts the next (`979\nBaria Path`).
+    let Some(sep) = b.iter().position(|&ch| ch == b' ' || ch == b'\n') else {
+        return false;
+    };
+    if !house_number_at(b, sep) {
         return false;
     }
+    // Over the break, the number must start its line, follow another number (`H.No.
+    // 20 676`, a unit's), or come after words that say an address follows: `Step 4`,
+    // `line 12`, `count=12` end many lines before a capitalised one.
+    let broken = b[sep] == b'\n';
+    if broken && !number_may_end_a_line(c.before(40)) {
+        return false;
+    }
+    // (A written-out line break, `Street\\nSpringfield`, splits words too.)
     let words: Vec<&str> = value
-        .split(|ch: char| ch.is_whitespace() || ch == ',')
+        .split("\\n")
+        .flat_map(|line| line.split(|ch: char| ch.is_whitespace() || ch == ','))
         .filter(|w| !w.is_empty())
         .collect();
     // The first word is the number; then the street's words.
@@ -2194,15 +2204,36 @@ pub fn street_address(c: &Candidate<'_>) -> bool {
         .take(7)
         .enumerate()
         .any(|(i, w)| types.contains(w.as_str()) && (i + 1 < street.len() || !TYPE_FIRST.contains(&w.as_str())))
-        || street.len() >= 2 && street[1..].iter().take(6).any(|w| named_type(w));
+        || street.len() >= 2 && street[1..].iter().take(6).any(|w| named_type(w))
+        || named_type_after_name(words.get(1..).unwrap_or(&[]));
     // A number and an ordinary word such as `200 OK` or `3 Retries` is not enough:
     // a street type must be there, and the words must be a street's (capitalised,
     // or the lower-case types and particles of French and Spanish addresses).
     let tail = postcode_tail(value);
     let context = address_context(c.before(40));
-    (typed || tail || context && street.len() >= 2)
+    // Over a line break the street must show its type (or a postcode after it): a
+    // line that ends in a number and a next line that starts with capitalised words
+    // are otherwise common (`Chapter 12` then `Next Steps`).
+    (typed || tail || context && street.len() >= 2 && !broken)
         && street.first().is_some_and(|w| !is_log_word(w))
         && street.get(1).is_none_or(|w| !is_log_word(w) || named_for_a_person(&words[1]))
+}
+
+/// What stands before a house number that ends its line: nothing on the line
+/// (a line start, an escaped one, a quote mark), another number, or words that say
+/// an address follows.
+fn number_may_end_a_line(before: &str) -> bool {
+    let line = before
+        .rsplit(['\n'])
+        .next()
+        .unwrap_or("")
+        .rsplit("\\n")
+        .next()
+        .unwrap_or("")
+        .trim_start_matches([' ', '\t', '>', '|']);
+    line.is_empty()
+        || before.ends_with(' ') && line.trim_end().ends_with(|ch: char| ch.is_ascii_digit())
+        || address_context(before)
 }
 
 /// A street named for a person (`12 Mccarthy Ways`, `442 Franco View`) may end in a
@@ -2237,37 +2268,55 @@ fn postcode_tail(value: &str) -> bool {
 fn address_context(before: &str) -> bool {
     let lower = before.to_lowercase();
     let lower = lower.trim_end_matches([' ', ':', '"', '\'']);
-    [
-        "address",
-        "addr",
-        "live in",
-        "lived in",
-        "living at",
-        "lives at",
-        "live at",
-        "sent to",
-        "send to",
-        "ship to",
-        "shipped to",
-        "deliver to",
-        "delivered to",
-        "located at",
-        "moved to",
-        "residing at",
-        "resides at",
-        "visit us at",
-        "at",
-        "anschrift",
-        "adresse",
-        "dirección",
-        "endereço",
-        "地址",
-        "following?",
-        "following",
-    ]
-    .iter()
-    .any(|w| lower.ends_with(w))
+    ADDRESS_WORDS.iter().any(|w| lower.ends_with(w))
+        || ["at", "following?", "following"]
+            .iter()
+            .any(|w| lower.ends_with(w))
 }
+
+/// `address_context` without the weak words (`at`, `following`): what a street with
+/// no house number (`ship to Calle Mayor`) or a bare `Box 12` needs before it.
+fn address_context_strict(before: &str) -> bool {
+    let lower = before.to_lowercase();
+    let lower = lower.trim_end_matches([' ', ':', '"', '\'']);
+    ADDRESS_WORDS.iter().any(|w| lower.ends_with(w))
+}
+
+const ADDRESS_WORDS: &[&str] = &[
+    "address",
+    "addr",
+    "live in",
+    "lived in",
+    "living at",
+    "lives at",
+    "live at",
+    "sent to",
+    "send to",
+    "return to",
+    "returned to",
+    "mail to",
+    "mailed to",
+    "post to",
+    "posted to",
+    "forward to",
+    "forwarded to",
+    "bill to",
+    "ship to",
+    "shipped to",
+    "deliver to",
+    "delivered to",
+    "located at",
+    "moved to",
+    "residing at",
+    "resides at",
+    "visit us at",
+    "corner of",
+    "anschrift",
+    "adresse",
+    "dirección",
+    "endereço",
+    "地址",
+];
 
 /// Words that follow a number in log text and happen to be street types (`200 OK`
 /// is not one, but `5 Way merge`, `3 Point release`, `2 Park` might be).
@@ -2292,6 +2341,42 @@ fn named_type(w: &str) -> bool {
             | "strand"
             | "wade"
     )
+}
+
+/// The rest of Australia Post's street types (AS 4590) that are not on the list
+/// because they are ordinary words (`Steps`, `Cross`, `Lower`, `Glade`): a type only
+/// right after a name the name lists know (`Madeline Steps`, `Theodore Cross`),
+/// never after a number or an ordinary word. The ones that are words of log and
+/// program text even after a surname that is also a word (`Long Range`, `Page
+/// End`, `Short Break`: `Access`, `Block`, `Break`, `Edge`, `End`, `Front`, `Gap`,
+/// `Line`, `Link`, `Part`, `Range`, `Round`, `Top`, `Turn`) are left out. `w` is
+/// folded.
+fn au_named_type(w: &str) -> bool {
+    matches!(
+        w,
+        "alleyway" | "amble" | "anchorage" | "basin" | "brace" | "broadway" | "brow"
+            | "byway" | "centreway" | "circlet" | "circus" | "colonnade" | "copse"
+            | "courtyard" | "cross" | "crossway" | "cruiseway" | "cutting" | "dell"
+            | "deviation" | "dip" | "distributor" | "driveway" | "elbow" | "entrance"
+            | "fairway" | "firetrail" | "follow" | "foreshore" | "formation" | "frontage"
+            | "gates" | "glade" | "gully"
+            | "highroad" | "intersection" | "laneway" | "lees" | "little" | "lookout"
+            | "lower" | "meander" | "mew" | "nook" | "outlook" | "parklands" | "pathway"
+            | "plateau" | "pocket" | "quad" | "quadrangle" | "quadrant" | "quay" | "quays"
+            | "ramble" | "reach" | "reserve" | "retreat" | "ridgeway" | "riverway"
+            | "riviera" | "roadside" | "roadway" | "ronde" | "rosebowl" | "slope"
+            | "sound" | "stairs" | "steps" | "strip" | "tarn"
+            | "thoroughfare" | "tollway" | "towers" | "triangle" | "trunkway" | "upper"
+            | "villas" | "walkway"
+    )
+}
+
+/// Among the street's words (unfolded, the number left off), one of `au_named_type`
+/// right after a capitalised name the lists know.
+fn named_type_after_name(words: &[&str]) -> bool {
+    words.windows(2).take(6).any(|w| {
+        named_for_a_person(w[0]) && with_folded(w[1].trim_end_matches('.'), au_named_type)
+    })
 }
 
 fn is_log_word(w: &str) -> bool {
@@ -2330,7 +2415,22 @@ fn is_log_word(w: &str) -> bool {
 /// version or path before it.
 pub fn street_address_named(c: &Candidate<'_>) -> bool {
     let before = c.before(4);
-    !before.ends_with(['/', '.', '-', '_'])
+    if before.ends_with(['/', '.', '-', '_']) {
+        return false;
+    }
+    // Without a house number (`ship to Calle Mayor`), words that say an address
+    // follows must stand before it, or a Brazilian postcode, city and state after it
+    // (`Via de Machado, Vila Formosa, 35267-804 Cardoso / MT`): `Via Roma` alone
+    // may be a place, a hotel or a film.
+    c.value().bytes().any(|b| b.is_ascii_digit()) || address_context_strict(c.before(40))
+}
+
+/// A street's name after a street type that comes first: a particle maybe, then a
+/// capitalised word; one to four of them.
+macro_rules! type_first_street {
+    () => {
+        r"(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Praça|Travessa|Largo|Paseo|Plaza|Aeroporto|Alameda|Campo|Chácara|Colônia|Condomínio|Conjunto|Distrito|Esplanada|Estação|Estrada|Favela|Fazenda|Feira|Jardim|Ladeira|Lagoa|Loteamento|Morro|Núcleo|Parque|Passarela|Pátio|Quadra|Recanto|Residencial|Rodovia|Setor|Sítio|Trecho|Trevo|Vereda|Viaduto|Viela|Vila)(?:[ \t]+(?:de|del|da|do|dos|das|della|di)?[ \t]*\p{Lu}[\p{L}\p{M}'’.-]*){1,4}"
+    };
 }
 
 /// The unit words `street-address-unit` starts with.
@@ -2375,13 +2475,44 @@ pub fn street_address_unit(c: &Candidate<'_>) -> bool {
     let Some(last) = words.last() else {
         return false;
     };
+    // `H.No.` (house number) says an address by itself: its street need not end in
+    // a type (`H.No. 420, Kannan Zila`).
+    let house_no = c.value().starts_with("H.");
     words.len() >= 2
-        && (street_types().contains(last.as_str()) || named_type(last))
+        && (street_types().contains(last.as_str())
+            || named_type(last)
+            || house_no
+            || au_named_after_name(c.value()))
         && !matches!(
             last.as_str(),
             "center" | "centre" | "point" | "station" | "gateway"
         )
         && !words.iter().any(|w| is_log_word(w) || unit_word(w))
+}
+
+/// `named_type_after_name` over a unit rule's value: its last two words.
+fn au_named_after_name(value: &str) -> bool {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    words.len() >= 2 && named_type_after_name(&words[words.len() - 2..])
+}
+
+/// `street-address-po-box`'s trigger: `box`, then a number after spaces or a `#`.
+fn box_then_number(text: &[u8], _start: usize, end: usize) -> bool {
+    let mut i = end;
+    while matches!(text.get(i), Some(b' ' | b'\t' | b'#')) {
+        i += 1;
+    }
+    text.get(i).is_some_and(u8::is_ascii_digit)
+}
+
+/// `street-address-po-box`'s validator: the post office prefix, or words before a
+/// bare `Box` that say an address follows; no path or version before it.
+fn po_box(c: &Candidate<'_>) -> bool {
+    if c.before(4).ends_with(['/', '.', '-', '_', '$', '#']) {
+        return false;
+    }
+    let bare = c.value().starts_with(['B', 'b']);
+    !bare || address_context_strict(c.before(40))
 }
 
 /// A unit word standing where the street's words should (`Suite 4 Integration
@@ -2409,10 +2540,13 @@ pub fn street_address_cjk(c: &Candidate<'_>) -> bool {
 /// French street type (`rue`, `avenue`, ...).
 fn number_then_word(s: &Shape<'_>) -> bool {
     let b = s.text.as_bytes();
-    match s.number_spaces() {
+    let spaced = match s.number_spaces() {
         Some(spaces) => spaces.iter().any(|&sp| house_number_at(b, sp as usize)),
         None => memchr::memchr_iter(b' ', b).any(|sp| house_number_at(b, sp)),
-    }
+    };
+    // Or the number ends a line and the street starts the next (`979\nBaria Path`):
+    // the shape keeps spaces only, so the (rare) line breaks are looked at here.
+    spaced || memchr::memchr_iter(b'\n', b).any(|nl| house_number_at(b, nl))
 }
 
 /// The candidate starts right after a hyphen glued to a letter or digit. With a title
@@ -2817,7 +2951,7 @@ pub const RULES: &[Rule] = &[
         // words of the street (its type among them), a unit, and what follows on the
         // line: city, state or province, postcode.
         // (What stands before it: a line start, an escaped one, or no word.)
-        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?[ \t]+(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|\p{Han}{1,4}|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|da|do|dos|das|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*\n?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
+        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>[0-9]{1,6}[A-Za-z]?(?:[-/][0-9]{1,5}[A-Za-z]?)?,?(?:[ \t]+|\n)(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?[ \t]+)?(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*|\p{Han}{1,4}|rue|avenue|av\.|boulevard|bd|place|chemin|impasse|allée|quai|route|cours|passage|de|du|des|da|do|dos|das|la|le|l'|d')[ \t]+){0,5}\p{Lu}[\p{L}\p{M}'’.-]*(?:,?[ \t]+(?:(?i:apartment|appartement|apt|basement|bsmt|bldg|building|bâtiment|dept|étage|etage|flat|floor|fl|lobby|lbby|lot|office|ofc|penthouse|ph|room|rm|space|spc|suite|ste|trailer|trlr|unit|wohnung|whg)\.?[ \t]*)?#?[0-9][0-9A-Za-z-]{0,5})?(?:,?[ \t]*(?:\n|\\n)?[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t]?){1,4},?[ \t]+(?:[A-Z]{2,3},?[ \t]+)?(?:[0-9]{4,6}(?:-[0-9]{4})?|[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2}|[A-Z][0-9][A-Z][ \t]?[0-9][A-Z][0-9]))?)",
         validate: Some(street_address),
         examples: Examples {
             masks: &[
@@ -2833,6 +2967,13 @@ pub const RULES: &[Rule] = &[
                 "«690 鈴木 Street», 国立市",
                 // A Brazilian street: the type first, then the name.
                 "«95 Esplanada da Costa», Centro",
+                // Australia Post's types that are ordinary words, after a listed name.
+                "«14 Madeline Steps», Ballarat",
+                "«9/2 Theodore Cross», Lismore",
+                // The number ends one line, the street starts the next.
+                "deliver to «40\nKingsley Road», Leeds",
+                // Street and city split by a written-out line break.
+                r"ship to «12 Harbour Road\nSpringfield, WA 6000» today",
             ],
             keeps: &[
                 "HTTP/1.1 200 OK",
@@ -2845,6 +2986,15 @@ pub const RULES: &[Rule] = &[
                 "收到 3 条 Errors",
                 "processed 3 Campo errors",
                 "3 Residencial units",
+                "established 3 Data Link sessions",
+                "built 2 Front End bundles",
+                "Chapter 12\nNext Steps",
+                "retries: 3\nBlock Storage degraded",
+                "address: 4\nData Points",
+                "Step 4\nPark Avenue opened",
+                "error at line 12\nMain Street handler",
+                "count=12\nHarbour Road closed",
+                "pid 42 James Front",
             ],
         },
     },
@@ -2920,7 +3070,17 @@ pub const RULES: &[Rule] = &[
             ],
             type_then_number,
         ),
-        pattern: r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t])?\p{Lu}[\p{L}\p{M}'’.-]*?(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|straat|laan|gracht|plein)|(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Praça|Travessa|Largo|Paseo|Plaza|Aeroporto|Alameda|Campo|Chácara|Colônia|Condomínio|Conjunto|Distrito|Esplanada|Estação|Estrada|Favela|Fazenda|Feira|Jardim|Ladeira|Lagoa|Loteamento|Morro|Núcleo|Parque|Passarela|Pátio|Quadra|Recanto|Residencial|Rodovia|Setor|Sítio|Trecho|Trevo|Vereda|Viaduto|Viela|Vila)(?:[ \t]+(?:de|del|da|do|dos|das|della|di)?[ \t]*\p{Lu}[\p{L}\p{M}'’.-]*){1,4},?)[ \t]+[0-9]{1,5}[a-zA-Z]?(?:[-/][0-9]{1,5}[a-zA-Z]?)?(?:,?[ \t]*\n?[ \t]*[0-9]{4,5}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t-]\p{Lu}[\p{L}\p{M}'’.-]*){0,2})?)",
+        pattern: concat!(
+            r"(?:^|[^\p{L}\p{N}_.\-/#]|\\[nrt])(?P<v>(?:(?:\p{Lu}[\p{L}\p{M}'’.-]*[ \t])?\p{Lu}[\p{L}\p{M}'’.-]*?(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|straat|laan|gracht|plein)|",
+            type_first_street!(),
+            r",?)[ \t]+[0-9]{1,5}[a-zA-Z]?(?:[-/][0-9]{1,5}[a-zA-Z]?)?(?:,?[ \t]*\n?[ \t]*[0-9]{4,5}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t-]\p{Lu}[\p{L}\p{M}'’.-]*){0,2})?",
+            // No house number: the street alone (the validator wants words before
+            // it that say an address follows), or with the Brazilian last lines
+            // after it: neighbourhood, CEP, city / state.
+            "|",
+            type_first_street!(),
+            r"(?:(?:,[ \t]*(?:\p{Lu}[\p{L}\p{M}'’.-]*|[0-9]{1,3}ª)(?:[ \t]+(?:de|do|da|dos|das|e|\p{Lu}[\p{L}\p{M}'’.-]*|[0-9]{1,3}ª)){0,5}){0,2},[ \t]*[0-9]{5}-?[0-9]{3}[ \t]+\p{Lu}[\p{L}\p{M}'’.-]*(?:[ \t]+(?:de|do|da|dos|das|\p{Lu}[\p{L}\p{M}'’.-]*)){0,5}[ \t]*/[ \t]*[A-Z]{2}\b)?)"
+        ),
         validate: Some(street_address_named),
         examples: Examples {
             masks: &[
@@ -2932,6 +3092,12 @@ pub const RULES: &[Rule] = &[
                 "entregar em «Rodovia Joaquim Prado, 12», Centro",
                 "«Favela do Sol, 3»",
                 "«Chácara Boa Vista, 40»",
+                // No house number, after words that say an address follows.
+                "ship to «Calle Mayor», Madrid",
+                "she lives at «Via Roma»",
+                "shipping address: «Rua das Flores», Lisboa",
+                // The Brazilian last lines: neighbourhood, CEP, city / state.
+                "«Via de Souza, Vila Nova, 35267-804 Monte Alto / SP»",
             ],
             keeps: &[
                 "the str. 5 field",
@@ -2939,6 +3105,10 @@ pub const RULES: &[Rule] = &[
                 "ring 3 buffer",
                 "Campo obrigatório: 5 caracteres",
                 "Setor 4 offline",
+                "we met at Via Roma",
+                "Plaza Hotel booking confirmed",
+                "Campo Grande airport",
+                "the Via Appia is old",
             ],
         },
     },
@@ -2957,6 +3127,8 @@ pub const RULES: &[Rule] = &[
                 "«Flat 12b, Maple Roads», Newtown, S1 2AB",
                 "«Unit 7 21 Banksia Artery», Parramatta, NSW, 2150",
                 "address «H.No. 42, Gandhi Marg», Jaipur-302001",
+                // `H.No.` says a house number: the street needs no type.
+                "«H.No. 17, Shanti Kunj», Patna",
                 "«Studio 5\nHarbour Port»",
             ],
             keeps: &[
@@ -2966,6 +3138,7 @@ pub const RULES: &[Rule] = &[
                 "Flat 5 Percent Discount",
                 "escalated to Level 3 Support Center",
                 "Unit 4 Access Point rebooted",
+                "Level 3 Data Link Layer",
             ],
         },
     },
@@ -2993,6 +3166,35 @@ pub const RULES: &[Rule] = &[
                 "USS Enterprise was a ship",
                 "apo 12 retries",
                 "the APO AE team",
+            ],
+        },
+    },
+    Rule {
+        name: "street-address-po-box",
+        category: Person,
+        trigger: Trigger::literals_near(&["box"], box_then_number),
+        // A post office box: `P.O. Box 1234`, `PO Box 77`, `Post Office Box 9` (the
+        // prefix says it is one), or a bare `Box 512` where words before it say an
+        // address follows (`ship to Box 512`; `Box 3 of 5` is none).
+        pattern: r"(?:^|[^\p{L}\p{N}_]|\\[nrt])(?P<v>(?:(?i:p\.?[ \t]?o\.?|post[ \t]+office)[ \t]*)?(?i:box)[ \t]*#?[ \t]*[0-9]{1,6})\b",
+        validate: Some(po_box),
+        examples: Examples {
+            masks: &[
+                "address: «P.O. Box 1234», Springfield",
+                "«PO Box 77», Darwin NT 0801",
+                "«Post Office Box 9»",
+                "ship to «Box 512», Alice Springs",
+                r"Acme Ltd\n«P.O.Box 40»\nNairobi",
+            ],
+            keeps: &[
+                "Box 3 of 5",
+                "checkbox 3 is ticked",
+                "inbox 12 unread",
+                "moved the ticket to Box 4",
+                "Dropbox 2 sync done",
+                "/var/log/box 3",
+                "version 1.2 box 3",
+                "PSC 1234, Box 5678",
             ],
         },
     },

@@ -379,7 +379,9 @@ pub fn phone_national(c: &Candidate<'_>) -> bool {
     }
     let w = written(value);
     let n = w.digits.len();
-    if !(7..=13).contains(&n) || not_a_number_of_another_kind(&w, value) {
+    if !(7..=13).contains(&n)
+        || not_a_number_of_another_kind(&w, value) && !written_as_a_phone_after_a_word(&w, c)
+    {
         return false;
     }
     // Glued to something numeric or to a `+` (the international rule's).
@@ -422,6 +424,29 @@ pub fn phone_national(c: &Candidate<'_>) -> bool {
     context && ((groups >= 2 && n >= 8) || national_ok(digits) || international_ok(digits))
 }
 
+/// Shapes `not_a_number_of_another_kind` turns away that are a phone number's when a
+/// phone word stands before or after them and a plan accepts the digits: dotted
+/// groups after a trunk `0` (`callback number 0446.479.519`: no version or address
+/// starts so), and a counting run written in groups (`call 01 23 45 67 89`, the
+/// example number people type into forms; `phone: 0123456789` stays).
+fn written_as_a_phone_after_a_word(w: &Written, c: &Candidate<'_>) -> bool {
+    let d = w.digits.as_bytes();
+    let zero_dotted = w.separators == [b'.']
+        && d.first() == Some(&b'0')
+        && w.groups.len() >= 3
+        && w.groups[0] >= 2
+        && d.len() >= 9
+        && !w.paren_first;
+    let counting_grouped = w.groups.len() >= 4
+        && w.separators == [b' ']
+        && d.len() >= 2
+        && d[0] != d[1]
+        && d.windows(2).all(|p| p[1] == b'0' + (p[0] - b'0' + 1) % 10);
+    (zero_dotted || counting_grouped)
+        && national_ok(&w.digits)
+        && (phone_context(c.before(40)) || phone_word_after(c.after(16)))
+}
+
 /// Between the groups of `value` (its extension aside), one space, dash or dot; an
 /// area code in parentheses may have a space after it.
 fn single_separators(value: &str) -> bool {
@@ -459,7 +484,11 @@ pub fn phone_e164(c: &Candidate<'_>) -> bool {
     }
     // A number of some other kind may follow the phone number in the same run
     // (`+33 6 06 02 97 27 0`): the number without its last groups counts too.
-    international_ok(&digits) || {
+    // A number no plan accepts (a length off by one, as forms and generators write
+    // them) still counts with a phone word before or after it (`+4428 9018632
+    // office`, `contact_phone=+44(0)29 2018043`).
+    let near_word = || phone_context(c.before(40)) || phone_word_after(c.after(16));
+    international_ok(&digits) || (9..=15).contains(&digits.len()) && near_word() || {
         let mut ok = false;
         let mut kept = digits.len();
         for g in w.groups.iter().rev().take(2) {
@@ -552,6 +581,10 @@ pub const RULES: &[Rule] = &[
                 "my number is «4155552671»",
                 "callback number «6045550187» confirmed",
                 "reached us from «01512 3456789», ext. 215",
+                // Dotted groups after a trunk `0`, and a counting run in groups,
+                // after a phone word.
+                "mobile «0412.345.678»",
+                "call me on «01 23 45 67 89»",
             ],
             keeps: &[
                 "released 2024-05-01 at 12:34:56",
@@ -567,6 +600,9 @@ pub const RULES: &[Rule] = &[
                 "listening on port 8080 pid 4242",
                 "callback 1712345678 fired",
                 "phone: 0123456789",
+                "mobile app 0.12.345.6789 released",
+                "build 0412.345.678 done",
+                "01 23 45 67 89 rows",
             ],
         },
     },

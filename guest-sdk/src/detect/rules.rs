@@ -1434,6 +1434,14 @@ mod tests {
         masks("call +1 (415) 555-2671 now", "call [MASKED:phone-e164] now");
         masks("电话+8613812345678", "电话[MASKED:phone-e164]");
         keeps("at 2024-05-01T10:00:00+08:00 and 2+3=5 and +0800");
+        // A length no plan accepts counts next to a phone word, not alone.
+        masks("+4428 9018633 office", "[MASKED:phone-e164] office");
+        masks(
+            "contact_phone=+44(0)29 2018044",
+            "contact_phone=[MASKED:phone-e164]",
+        );
+        keeps("offset +4428 9018633 bytes");
+        keeps("score +12345 6789 points");
     }
 
     #[test]
