@@ -194,8 +194,7 @@ async fn chunk_job(
     Ok((part, all, found))
 }
 
-/// Masks one free-text value (a request message) through the same masker.
-/// Masks one text (a trigger's message) through the chain.
+/// Masks one text (a trigger's message) through the chain of maskers.
 pub async fn mask_text(
     runtime: &Runtime,
     maskers: &[Arc<Loaded>],
