@@ -246,3 +246,28 @@ fn mask_command_masks_plain_lines_and_jsonl() {
     let (ok, _, err) = run_mask(&["--component", "/nonexistent.wasm"], "x\n");
     assert!(!ok && err.contains("cannot read /nonexistent.wasm"), "{err}");
 }
+
+/// `CASEFILE_PROFILE=perfmap` writes the perf map of the compiled components, so
+/// `perf report` can attribute samples to a masker's functions: `casefile mask`
+/// through masker-default leaves `/tmp/perf-PID.map` listing them (by index, since
+/// the shipped components are stripped of their name section).
+#[test]
+fn perfmap_profiling_names_the_components_functions() {
+    let masker = guest("masker-default");
+    let mut child = Command::new(BIN)
+        .args(["mask", "--component", masker.to_str().unwrap()])
+        .env("CASEFILE_PROFILE", "perfmap")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run casefile mask");
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    child.stdin.take().unwrap().write_all(b"plain line 7 stays\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
+    let _ = std::fs::remove_file(&map);
+    assert!(text.lines().count() > 100, "{} lines", text.lines().count());
+    assert!(text.contains("wasm[0]::function["), "no component function in the perf map");
+}
