@@ -75,6 +75,97 @@ pub(crate) struct CompiledRule {
     pub(crate) regex: Regex,
     value_groups: Vec<usize>,
     key_group: Option<usize>,
+    /// Where the value group stands in the pattern (see `value_place`).
+    place: ValuePlace,
+    /// A built-in rule's cheap look at a whole match (see `refusal`).
+    refusal: Option<Refusal>,
+}
+
+/// Reads a rule's whole match and, when its value surely fails the rule's validator,
+/// says where that value ends (an offset in the match), so that the search goes on
+/// from there without resolving the groups; `None` when in doubt.
+type Refusal = fn(&str) -> Option<usize>;
+
+/// The built-in rules whose matches are many and mostly refused (counted on the
+/// throughput lines and the `mask_dump` corpus), and their refusals.
+fn refusal(rule: &str) -> Option<Refusal> {
+    match rule {
+        "phone-national" => Some(national_refused),
+        "secret-in-prose" => Some(prose_refused),
+        _ => None,
+    }
+}
+
+/// `phone-national`: a boundary, the number, a boundary. Neither boundary holds a
+/// digit, so fewer than seven digits in the match are fewer than seven in the number,
+/// which `phone_national` refuses first. The number ends in a digit or `)`: a match
+/// that ends in a digit ended at the end of the text, one that ends in another
+/// character than `)` ended with that boundary character. (Ending in `)`, the boundary
+/// may be the end of the text or that `)`: in doubt.)
+fn national_refused(m: &str) -> Option<usize> {
+    if m.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+        return None;
+    }
+    match m.chars().next_back()? {
+        '0'..='9' => Some(m.len()),
+        ')' => None,
+        boundary => Some(m.len() - boundary.len_utf8()),
+    }
+}
+
+/// `secret-in-prose`: the value ends the match and holds no space, and is preceded by
+/// a space, a tab or a quote. When what follows the last space or tab is letters only,
+/// it is the value; one of the words that go on a sentence (`password reset`) is
+/// refused by `prose_secret` whatever comes before it.
+fn prose_refused(m: &str) -> Option<usize> {
+    let bytes = m.as_bytes();
+    let from = bytes.iter().rposition(|b| matches!(b, b' ' | b'\t'))? + 1;
+    let tail = &m[from..];
+    let word = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphabetic());
+    (word && (super::validate::PROSE_STOPWORDS.iter()).any(|w| w.eq_ignore_ascii_case(tail)))
+        .then_some(m.len())
+}
+
+/// Where a pattern's value group stands, read from its syntax: resolving groups runs a
+/// backtracker over every match, which a value that is the whole match, or a match
+/// that a cheap look can refuse, does not need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValuePlace {
+    /// Only zero-width assertions (`\b`, `^`, `$`) around the value group and no key
+    /// group: the value is the whole match, which a search finds without groups.
+    Whole,
+    /// Only zero-width assertions after the value group and no key group: the value
+    /// ends where the match does.
+    AtEnd,
+    Elsewhere,
+}
+
+/// Reads where the value group of `pattern` stands (`Elsewhere` when in doubt).
+fn value_place(pattern: &str) -> ValuePlace {
+    use regex_syntax::hir::{Hir, HirKind};
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
+        return ValuePlace::Elsewhere;
+    };
+    let subs: &[Hir] = match hir.kind() {
+        HirKind::Concat(subs) => subs,
+        _ => std::slice::from_ref(&hir),
+    };
+    let is_look = |h: &Hir| matches!(h.kind(), HirKind::Look(_));
+    // The first value group in the pattern is the one `candidates` reads first; a
+    // direct part of the top-level sequence always takes part in a match.
+    let Some(v) = subs.iter().position(|h| {
+        matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref().is_some_and(|n| n.starts_with('v')))
+    }) else {
+        return ValuePlace::Elsewhere;
+    };
+    match (
+        subs[..v].iter().all(is_look),
+        subs[v + 1..].iter().all(is_look),
+    ) {
+        (true, true) => ValuePlace::Whole,
+        (false, true) => ValuePlace::AtEnd,
+        _ => ValuePlace::Elsewhere,
+    }
 }
 
 impl CompiledRule {
@@ -83,19 +174,30 @@ impl CompiledRule {
         // so a failure here is a bug in this crate, not bad input.
         let regex = Regex::new(&ascii_boundaries(rule.pattern))
             .unwrap_or_else(|e| panic!("rule {}: {e}", rule.name));
-        CompiledRule::from_regex(regex)
+        CompiledRule {
+            refusal: refusal(rule.name),
+            ..CompiledRule::from_regex(regex)
+        }
     }
 
     pub(crate) fn from_regex(regex: Regex) -> CompiledRule {
         let names: Vec<(usize, &str)> = (regex.capture_names().enumerate())
             .filter_map(|(i, n)| Some((i, n?)))
             .collect();
+        let key_group = names.iter().find(|(_, n)| *n == "k").map(|(i, _)| *i);
+        let place = match key_group {
+            // The key is read from its group, so every match needs its groups.
+            Some(_) => ValuePlace::Elsewhere,
+            None => value_place(regex.as_str()),
+        };
         CompiledRule {
             value_groups: (names.iter())
                 .filter(|(_, n)| n.starts_with('v'))
                 .map(|(i, _)| *i)
                 .collect(),
-            key_group: names.iter().find(|(_, n)| *n == "k").map(|(i, _)| *i),
+            key_group,
+            place,
+            refusal: None,
             regex,
         }
     }
@@ -121,6 +223,26 @@ impl CompiledRule {
         let mut locs = self.regex.capture_locations();
         let mut at = 0;
         while at <= text.len() {
+            if self.place == ValuePlace::Whole {
+                // The same match `captures_read_at` finds, and its value.
+                let Some(m) = self.regex.find_at(text, at) else {
+                    break;
+                };
+                consider(m.start(), m.end(), None);
+                at = next_at(text, m.start(), m.end());
+                continue;
+            }
+            if let Some(refused) = self.refusal {
+                // The groups only for a match the refusal lets through: then
+                // `captures_read_at` from the same place finds the same match.
+                let Some(m) = self.regex.find_at(text, at) else {
+                    break;
+                };
+                if let Some(end) = refused(m.as_str()) {
+                    at = next_at(text, m.start(), m.start() + end);
+                    continue;
+                }
+            }
             let Some(m) = self.regex.captures_read_at(&mut locs, text, at) else {
                 break;
             };
@@ -139,13 +261,19 @@ impl CompiledRule {
                 }
                 None => m.end(),
             };
-            // Always move on, by one character at least.
-            at = if next > m.start() {
-                next
-            } else {
-                m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8)
-            };
+            at = next_at(text, m.start(), next);
         }
+    }
+}
+
+/// Where the search after a match that starts at `start` goes on, `next` being where
+/// its value ended (or the match, without a value): there, but always on by one
+/// character at least.
+fn next_at(text: &str, start: usize, next: usize) -> usize {
+    if next > start {
+        next
+    } else {
+        start + text[start..].chars().next().map_or(1, char::len_utf8)
     }
 }
 
@@ -476,6 +604,72 @@ mod tests {
         let mut counts = Counts::default();
         let out = mask_text(policy, &mut keyed(), text, &mut counts);
         (out, counts)
+    }
+
+    #[test]
+    fn value_places_and_refusals_agree_with_the_groups() {
+        assert_eq!(
+            value_place(r"(?i)\b(?P<v>[A-Z][a-z]+)\b$"),
+            ValuePlace::Whole
+        );
+        assert_eq!(value_place(r"pin[ ]+(?P<v>[0-9]+)"), ValuePlace::AtEnd);
+        assert_eq!(
+            value_place(r"(?P<v>[0-9]+)(?:[^0-9]|$)"),
+            ValuePlace::Elsewhere
+        );
+        assert_eq!(value_place(r"a|(?P<v>b)"), ValuePlace::Elsewhere);
+        let policy = Policy::default();
+        let mut texts: Vec<String> = [
+            "call 555-1234 or 8080, (415) 555-2671) or (12) 34 then 0201234567",
+            "2025-06-22 18:53:54,711 [http-nio-8080-exec-7] \\n42 x 12，34 end 7",
+            "password reset email queued; the password is reset; pin code is 12",
+            "password: “Reset and the password was 'expired' or password   Changed",
+            "passwort: ungültig, password for bob is hunter2 and password Missing",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        for r in RULES.iter() {
+            for (seed, t) in r.examples.masks.iter().chain(r.examples.keeps).enumerate() {
+                texts.push(super::super::examples::expand_marked(t, seed as u64).0);
+            }
+        }
+        let mut refused = 0;
+        for (i, r) in RULES.iter().enumerate() {
+            let c = compiled(i);
+            for text in &texts {
+                let mut locs = c.regex.capture_locations();
+                for at in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                    let Some(m) = c.regex.captures_read_at(&mut locs, text, at) else {
+                        break;
+                    };
+                    let value = c.value_groups.iter().find_map(|&g| locs.get(g));
+                    if c.place == ValuePlace::Whole {
+                        assert_eq!(value, Some((m.start(), m.end())), "{}: {text}", r.name);
+                    }
+                    let Some(refuse) = c.refusal else { continue };
+                    let Some(end) = refuse(m.as_str()) else {
+                        continue;
+                    };
+                    let (start, value_end) = value.expect("a refused match has a value");
+                    assert_eq!(m.start() + end, value_end, "{}: {text}", r.name);
+                    let candidate = Candidate {
+                        haystack: text,
+                        start,
+                        end: value_end,
+                        key: None,
+                        policy: &policy,
+                    };
+                    assert!(
+                        r.validate.is_some_and(|v| !v(&candidate)),
+                        "{}: {text}",
+                        r.name
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 10, "{refused}");
     }
 
     #[test]

@@ -1107,7 +1107,7 @@ fn closing_rest(v: &str) -> bool {
 }
 
 /// Words a sentence puts after `password` that are no password.
-const PROSE_STOPWORDS: &[&str] = &[
+pub(crate) const PROSE_STOPWORDS: &[&str] = &[
     "reset",
     "expired",
     "expires",
