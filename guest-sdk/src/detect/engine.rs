@@ -84,7 +84,7 @@ pub(crate) struct CompiledRule {
 /// Reads a rule's whole match and, when its value surely fails the rule's validator,
 /// says where that value ends (an offset in the match), so that the search goes on
 /// from there without resolving the groups; `None` when in doubt.
-type Refusal = fn(&str) -> Option<usize>;
+type Refusal = fn(&str, &Policy) -> Option<usize>;
 
 /// The built-in rules whose matches are many and mostly refused (counted on the
 /// throughput lines and the `mask_dump` corpus), and their refusals.
@@ -92,6 +92,7 @@ fn refusal(rule: &str) -> Option<Refusal> {
     match rule {
         "phone-national" => Some(national_refused),
         "secret-in-prose" => Some(prose_refused),
+        "sensitive-key" => Some(key_refused),
         _ => None,
     }
 }
@@ -102,7 +103,7 @@ fn refusal(rule: &str) -> Option<Refusal> {
 /// that ends in a digit ended at the end of the text, one that ends in another
 /// character than `)` ended with that boundary character. (Ending in `)`, the boundary
 /// may be the end of the text or that `)`: in doubt.)
-fn national_refused(m: &str) -> Option<usize> {
+fn national_refused(m: &str, _: &Policy) -> Option<usize> {
     if m.bytes().filter(u8::is_ascii_digit).count() >= 7 {
         return None;
     }
@@ -117,13 +118,28 @@ fn national_refused(m: &str) -> Option<usize> {
 /// a space, a tab or a quote. When what follows the last space or tab is letters only,
 /// it is the value; one of the words that go on a sentence (`password reset`) is
 /// refused by `prose_secret` whatever comes before it.
-fn prose_refused(m: &str) -> Option<usize> {
+fn prose_refused(m: &str, _: &Policy) -> Option<usize> {
     let bytes = m.as_bytes();
     let from = bytes.iter().rposition(|b| matches!(b, b' ' | b'\t'))? + 1;
     let tail = &m[from..];
     let word = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphabetic());
     (word && (super::validate::PROSE_STOPWORDS.iter()).any(|w| w.eq_ignore_ascii_case(tail)))
         .then_some(m.len())
+}
+
+/// `sensitive-key`: a boundary, `\`, a quote (each one at most, none of them a key's
+/// character), the key, the operator, the value, which ends the match. The key is the
+/// run of key characters the match starts with, but for a run that ends in `-` before
+/// `>` (the `->` operator may take that `-`) or runs past 64 (in doubt, both).
+/// `sensitive_key` refuses a key the policy does not call sensitive.
+fn key_refused(m: &str, policy: &Policy) -> Option<usize> {
+    let is_key = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let bytes = m.as_bytes();
+    let start = bytes.iter().position(is_key)?;
+    let len = bytes[start..].iter().take_while(|b| is_key(b)).count();
+    let key = &m[start..start + len];
+    let arrow = key.ends_with('-') && bytes.get(start + len) == Some(&b'>');
+    (len <= 64 && !arrow && !policy.key_is_sensitive(key)).then_some(m.len())
 }
 
 /// Where a pattern's value group stands, read from its syntax: resolving groups runs a
@@ -206,6 +222,7 @@ impl CompiledRule {
     pub(crate) fn candidates<'t>(
         &self,
         text: &'t str,
+        policy: &Policy,
         mut consider: impl FnMut(usize, usize, Option<&'t str>),
     ) {
         if self.value_groups.is_empty() && self.key_group.is_none() {
@@ -238,7 +255,7 @@ impl CompiledRule {
                 let Some(m) = self.regex.find_at(text, at) else {
                     break;
                 };
-                if let Some(end) = refused(m.as_str()) {
+                if let Some(end) = refused(m.as_str(), policy) {
                     at = next_at(text, m.start(), m.start() + end);
                     continue;
                 }
@@ -442,7 +459,7 @@ fn find_with(policy: &Policy, text: &str, rules: &RuleSet, filtered: bool) -> Ve
     }
     for idx in rules.iter() {
         let rule = &RULES[idx];
-        compiled(idx).candidates(text, |start, end, key| {
+        compiled(idx).candidates(text, policy, |start, end, key| {
             if start == end {
                 return;
             }
@@ -625,6 +642,8 @@ mod tests {
             "password reset email queued; the password is reset; pin code is 12",
             "password: “Reset and the password was 'expired' or password   Changed",
             "passwort: ungültig, password for bob is hunter2 and password Missing",
+            r#"a-b->c x-->1 {"user":"bob","token":"t1"} \"pwd\": \"x\" 'k'='v' 鍵=1"#,
+            "user_id=42&password=x&session-token=abc -> a_key => 3 x: y 'url': 'http://a?b=c'",
         ]
         .iter()
         .map(|t| t.to_string())
@@ -648,16 +667,17 @@ mod tests {
                         assert_eq!(value, Some((m.start(), m.end())), "{}: {text}", r.name);
                     }
                     let Some(refuse) = c.refusal else { continue };
-                    let Some(end) = refuse(m.as_str()) else {
+                    let Some(end) = refuse(m.as_str(), &policy) else {
                         continue;
                     };
                     let (start, value_end) = value.expect("a refused match has a value");
                     assert_eq!(m.start() + end, value_end, "{}: {text}", r.name);
+                    let key = c.key_group.and_then(|g| locs.get(g)).map(|(a, b)| &text[a..b]);
                     let candidate = Candidate {
                         haystack: text,
                         start,
                         end: value_end,
-                        key: None,
+                        key,
                         policy: &policy,
                     };
                     assert!(
