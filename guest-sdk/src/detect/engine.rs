@@ -9,7 +9,7 @@ use super::render::{
 };
 use super::rules::{RULES_CONST, RULE_COUNT, TRIGGERS};
 use super::{Candidate, Category, Rule, RULES};
-use regex::Regex;
+use regex::{CaptureLocations, Regex};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -79,6 +79,10 @@ pub(crate) struct CompiledRule {
     place: ValuePlace,
     /// A built-in rule's cheap look at a whole match (see `refusal`).
     refusal: Option<Refusal>,
+    /// The group slots of the last search, kept for the next one: allocating them
+    /// for every text was an allocation and a free per rule and text. Taken with
+    /// `try_lock`; a thread that finds it busy allocates its own.
+    spare: std::sync::Mutex<Option<CaptureLocations>>,
 }
 
 /// Reads a rule's whole match and, when its value surely fails the rule's validator,
@@ -214,6 +218,7 @@ impl CompiledRule {
             key_group,
             place,
             refusal: None,
+            spare: std::sync::Mutex::new(None),
             regex,
         }
     }
@@ -237,7 +242,7 @@ impl CompiledRule {
         // pattern that reads the character after its value (`(?:[^0-9]|$)`) must not
         // take it from the next candidate, which may need it as its own boundary
         // (`…, 2983\n(030) 1234567`; found by the planted-secrets property test).
-        let mut locs = self.regex.capture_locations();
+        let mut locs = None;
         let mut at = 0;
         while at <= text.len() {
             if self.place == ValuePlace::Whole {
@@ -260,7 +265,12 @@ impl CompiledRule {
                     continue;
                 }
             }
-            let Some(m) = self.regex.captures_read_at(&mut locs, text, at) else {
+            let locs = locs.get_or_insert_with(|| {
+                (self.spare.try_lock().ok())
+                    .and_then(|mut spare| spare.take())
+                    .unwrap_or_else(|| self.regex.capture_locations())
+            });
+            let Some(m) = self.regex.captures_read_at(locs, text, at) else {
                 break;
             };
             let value = if self.value_groups.is_empty() {
@@ -279,6 +289,9 @@ impl CompiledRule {
                 None => m.end(),
             };
             at = next_at(text, m.start(), next);
+        }
+        if let (Some(locs), Ok(mut spare)) = (locs, self.spare.try_lock()) {
+            *spare = Some(locs);
         }
     }
 }
@@ -672,7 +685,10 @@ mod tests {
                     };
                     let (start, value_end) = value.expect("a refused match has a value");
                     assert_eq!(m.start() + end, value_end, "{}: {text}", r.name);
-                    let key = c.key_group.and_then(|g| locs.get(g)).map(|(a, b)| &text[a..b]);
+                    let key = c
+                        .key_group
+                        .and_then(|g| locs.get(g))
+                        .map(|(a, b)| &text[a..b]);
                     let candidate = Candidate {
                         haystack: text,
                         start,

@@ -195,7 +195,9 @@ fn written(value: &str) -> Written {
             (digit + 1..bytes.len()).find(|&i| {
                 let rest = &bytes[i..];
                 matches!(rest[0], b'x' | b'X' | b'#')
-                    || rest.get(..3).is_some_and(|w| w.eq_ignore_ascii_case(b"ext"))
+                    || rest
+                        .get(..3)
+                        .is_some_and(|w| w.eq_ignore_ascii_case(b"ext"))
                     || rest.starts_with("доб".as_bytes())
             })
         })
