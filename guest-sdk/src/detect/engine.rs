@@ -75,8 +75,8 @@ pub(crate) struct CompiledRule {
     pub(crate) regex: Regex,
     value_groups: Vec<usize>,
     key_group: Option<usize>,
-    /// Where the value group stands in the pattern (see `value_place`).
-    place: ValuePlace,
+    /// The value is the whole match (see `value_is_whole`), and there is no key group.
+    whole: bool,
     /// A built-in rule's cheap look at a whole match (see `refusal`).
     refusal: Option<Refusal>,
     /// The group slots of the last search, kept for the next one: allocating them
@@ -146,25 +146,25 @@ fn key_refused(m: &str, policy: &Policy) -> Option<usize> {
     (len <= 64 && !arrow && !policy.key_is_sensitive(key)).then_some(m.len())
 }
 
-/// Where a pattern's value group stands, read from its syntax: resolving groups runs a
-/// backtracker over every match, which a value that is the whole match, or a match
-/// that a cheap look can refuse, does not need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ValuePlace {
-    /// Only zero-width assertions (`\b`, `^`, `$`) around the value group and no key
-    /// group: the value is the whole match, which a search finds without groups.
-    Whole,
-    /// Only zero-width assertions after the value group and no key group: the value
-    /// ends where the match does.
-    AtEnd,
-    Elsewhere,
-}
-
-/// Reads where the value group of `pattern` stands (`Elsewhere` when in doubt).
-fn value_place(pattern: &str) -> ValuePlace {
+/// Whether the value group of `pattern` is the whole match: only zero-width
+/// assertions (`\b`, `^`, `$`) stand around it. Resolving groups runs a backtracker
+/// over every match, which such a value does not need. `false` when in doubt.
+fn value_is_whole(pattern: &str) -> bool {
     use regex_syntax::hir::{Hir, HirKind};
+    // Parsing costs about as much as a tenth of compiling (a pattern's Unicode classes
+    // are built), so only a pattern that opens with its value group is parsed.
+    let mut rest = pattern;
+    while let Some(r) = ["(?i)", r"(?-u:\b)", r"\b", "^"]
+        .iter()
+        .find_map(|p| rest.strip_prefix(p))
+    {
+        rest = r;
+    }
+    if !rest.starts_with("(?P<v") {
+        return false;
+    }
     let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
-        return ValuePlace::Elsewhere;
+        return false;
     };
     let subs: &[Hir] = match hir.kind() {
         HirKind::Concat(subs) => subs,
@@ -176,16 +176,9 @@ fn value_place(pattern: &str) -> ValuePlace {
     let Some(v) = subs.iter().position(|h| {
         matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref().is_some_and(|n| n.starts_with('v')))
     }) else {
-        return ValuePlace::Elsewhere;
+        return false;
     };
-    match (
-        subs[..v].iter().all(is_look),
-        subs[v + 1..].iter().all(is_look),
-    ) {
-        (true, true) => ValuePlace::Whole,
-        (false, true) => ValuePlace::AtEnd,
-        _ => ValuePlace::Elsewhere,
-    }
+    subs[..v].iter().all(is_look) && subs[v + 1..].iter().all(is_look)
 }
 
 impl CompiledRule {
@@ -205,18 +198,15 @@ impl CompiledRule {
             .filter_map(|(i, n)| Some((i, n?)))
             .collect();
         let key_group = names.iter().find(|(_, n)| *n == "k").map(|(i, _)| *i);
-        let place = match key_group {
-            // The key is read from its group, so every match needs its groups.
-            Some(_) => ValuePlace::Elsewhere,
-            None => value_place(regex.as_str()),
-        };
+        // The key is read from its group, so every match needs its groups.
+        let whole = key_group.is_none() && value_is_whole(regex.as_str());
         CompiledRule {
             value_groups: (names.iter())
                 .filter(|(_, n)| n.starts_with('v'))
                 .map(|(i, _)| *i)
                 .collect(),
             key_group,
-            place,
+            whole,
             refusal: None,
             spare: std::sync::Mutex::new(None),
             regex,
@@ -245,7 +235,7 @@ impl CompiledRule {
         let mut locs = None;
         let mut at = 0;
         while at <= text.len() {
-            if self.place == ValuePlace::Whole {
+            if self.whole {
                 // The same match `captures_read_at` finds, and its value.
                 let Some(m) = self.regex.find_at(text, at) else {
                     break;
@@ -638,16 +628,15 @@ mod tests {
 
     #[test]
     fn value_places_and_refusals_agree_with_the_groups() {
-        assert_eq!(
-            value_place(r"(?i)\b(?P<v>[A-Z][a-z]+)\b$"),
-            ValuePlace::Whole
-        );
-        assert_eq!(value_place(r"pin[ ]+(?P<v>[0-9]+)"), ValuePlace::AtEnd);
-        assert_eq!(
-            value_place(r"(?P<v>[0-9]+)(?:[^0-9]|$)"),
-            ValuePlace::Elsewhere
-        );
-        assert_eq!(value_place(r"a|(?P<v>b)"), ValuePlace::Elsewhere);
+        assert!(value_is_whole(r"(?i)\b(?P<v>[A-Z][a-z]+)\b$"));
+        assert!(value_is_whole(r"(?-u:\b)(?P<v>[0-9]+)"));
+        assert!(!value_is_whole(r"pin[ ]+(?P<v>[0-9]+)"));
+        assert!(!value_is_whole(r"(?P<v>[0-9]+)(?:[^0-9]|$)"));
+        assert!(!value_is_whole(r"(?P<v>a)|(?P<v2>b)"));
+        for name in ["person-name-bare", "street-address-cjk"] {
+            let i = RULES.iter().position(|r| r.name == name).expect("a rule");
+            assert!(compiled(i).whole, "{name}");
+        }
         let policy = Policy::default();
         let mut texts: Vec<String> = [
             "call 555-1234 or 8080, (415) 555-2671) or (12) 34 then 0201234567",
@@ -676,7 +665,7 @@ mod tests {
                         break;
                     };
                     let value = c.value_groups.iter().find_map(|&g| locs.get(g));
-                    if c.place == ValuePlace::Whole {
+                    if c.whole {
                         assert_eq!(value, Some((m.start(), m.end())), "{}: {text}", r.name);
                     }
                     let Some(refuse) = c.refusal else { continue };
