@@ -245,7 +245,7 @@ pub(crate) fn find(
         let Some(compiled) = compiled else {
             continue;
         };
-        compiled.candidates(text, |start, end, key| {
+        compiled.candidates(text, policy, |start, end, key| {
             if start == end {
                 return;
             }

@@ -9,7 +9,7 @@ use super::render::{
 };
 use super::rules::{RULES_CONST, RULE_COUNT, TRIGGERS};
 use super::{Candidate, Category, Rule, RULES};
-use regex::Regex;
+use regex::{CaptureLocations, Regex};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -75,6 +75,114 @@ pub(crate) struct CompiledRule {
     pub(crate) regex: Regex,
     value_groups: Vec<usize>,
     key_group: Option<usize>,
+    /// The value is the whole match (see `value_is_whole`), and there is no key group.
+    whole: bool,
+    /// A built-in rule's cheap look at a whole match (see `refusal`).
+    refusal: Option<Refusal>,
+    /// The group slots of the last search, kept for the next one: allocating them
+    /// for every text was an allocation and a free per rule and text. Taken with
+    /// `try_lock`; a thread that finds it busy allocates its own.
+    spare: std::sync::Mutex<Option<CaptureLocations>>,
+}
+
+/// Reads a rule's whole match and, when its value surely fails the rule's validator,
+/// says where that value ends (an offset in the match), so that the search goes on
+/// from there without resolving the groups; `None` when in doubt.
+type Refusal = fn(&str, &Policy) -> Option<usize>;
+
+/// The built-in rules whose matches are many and mostly refused (counted on the
+/// throughput lines and the `mask_dump` corpus), and their refusals.
+fn refusal(rule: &str) -> Option<Refusal> {
+    match rule {
+        "phone-national" => Some(national_refused),
+        "secret-in-prose" => Some(prose_refused),
+        "sensitive-key" => Some(key_refused),
+        _ => None,
+    }
+}
+
+/// `phone-national`: a boundary, the number, a boundary. Neither boundary holds a
+/// digit, so fewer than seven digits in the match are fewer than seven in the number,
+/// which `phone_national` refuses first. The number starts with a digit or `(`, so a
+/// match that starts with `+ . / - _ $ € £ #` starts with its boundary, and the number
+/// is glued to it, which `phone_national` refuses after its other refusals (none of
+/// its earlier tests accepts). The number ends in a digit or `)`: a match that ends in
+/// a digit ended at the end of the text, one that ends in another character than `)`
+/// ended with that boundary character. (Ending in `)`, the boundary may be the end of
+/// the text or that `)`: in doubt.)
+fn national_refused(m: &str, _: &Policy) -> Option<usize> {
+    let glued = m.starts_with(['+', '.', '/', '-', '_', '$', '€', '£', '#']);
+    if !glued && m.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+        return None;
+    }
+    match m.chars().next_back()? {
+        '0'..='9' => Some(m.len()),
+        ')' => None,
+        boundary => Some(m.len() - boundary.len_utf8()),
+    }
+}
+
+/// `secret-in-prose`: the value ends the match and holds no space, and is preceded by
+/// a space, a tab or a quote. When what follows the last space or tab is letters only,
+/// it is the value; one of the words that go on a sentence (`password reset`) is
+/// refused by `prose_secret` whatever comes before it.
+fn prose_refused(m: &str, _: &Policy) -> Option<usize> {
+    let bytes = m.as_bytes();
+    let from = bytes.iter().rposition(|b| matches!(b, b' ' | b'\t'))? + 1;
+    let tail = &m[from..];
+    let word = !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphabetic());
+    (word && (super::validate::PROSE_STOPWORDS.iter()).any(|w| w.eq_ignore_ascii_case(tail)))
+        .then_some(m.len())
+}
+
+/// `sensitive-key`: a boundary, `\`, a quote (each one at most, none of them a key's
+/// character), the key, the operator, the value, which ends the match. The key is the
+/// run of key characters the match starts with, but for a run that ends in `-` before
+/// `>` (the `->` operator may take that `-`) or runs past 64 (in doubt, both).
+/// `sensitive_key` refuses a key the policy does not call sensitive.
+fn key_refused(m: &str, policy: &Policy) -> Option<usize> {
+    let is_key = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let bytes = m.as_bytes();
+    let start = bytes.iter().position(is_key)?;
+    let len = bytes[start..].iter().take_while(|b| is_key(b)).count();
+    let key = &m[start..start + len];
+    let arrow = key.ends_with('-') && bytes.get(start + len) == Some(&b'>');
+    (len <= 64 && !arrow && !policy.key_is_sensitive(key)).then_some(m.len())
+}
+
+/// Whether the value group of `pattern` is the whole match: only zero-width
+/// assertions (`\b`, `^`, `$`) stand around it. Resolving groups runs a backtracker
+/// over every match, which such a value does not need. `false` when in doubt.
+fn value_is_whole(pattern: &str) -> bool {
+    use regex_syntax::hir::{Hir, HirKind};
+    // Parsing costs about as much as a tenth of compiling (a pattern's Unicode classes
+    // are built), so only a pattern that opens with its value group is parsed.
+    let mut rest = pattern;
+    while let Some(r) = ["(?i)", r"(?-u:\b)", r"\b", "^"]
+        .iter()
+        .find_map(|p| rest.strip_prefix(p))
+    {
+        rest = r;
+    }
+    if !rest.starts_with("(?P<v") {
+        return false;
+    }
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
+        return false;
+    };
+    let subs: &[Hir] = match hir.kind() {
+        HirKind::Concat(subs) => subs,
+        _ => std::slice::from_ref(&hir),
+    };
+    let is_look = |h: &Hir| matches!(h.kind(), HirKind::Look(_));
+    // The first value group in the pattern is the one `candidates` reads first; a
+    // direct part of the top-level sequence always takes part in a match.
+    let Some(v) = subs.iter().position(|h| {
+        matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref().is_some_and(|n| n.starts_with('v')))
+    }) else {
+        return false;
+    };
+    subs[..v].iter().all(is_look) && subs[v + 1..].iter().all(is_look)
 }
 
 impl CompiledRule {
@@ -83,19 +191,28 @@ impl CompiledRule {
         // so a failure here is a bug in this crate, not bad input.
         let regex = Regex::new(&ascii_boundaries(rule.pattern))
             .unwrap_or_else(|e| panic!("rule {}: {e}", rule.name));
-        CompiledRule::from_regex(regex)
+        CompiledRule {
+            refusal: refusal(rule.name),
+            ..CompiledRule::from_regex(regex)
+        }
     }
 
     pub(crate) fn from_regex(regex: Regex) -> CompiledRule {
         let names: Vec<(usize, &str)> = (regex.capture_names().enumerate())
             .filter_map(|(i, n)| Some((i, n?)))
             .collect();
+        let key_group = names.iter().find(|(_, n)| *n == "k").map(|(i, _)| *i);
+        // The key is read from its group, so every match needs its groups.
+        let whole = key_group.is_none() && value_is_whole(regex.as_str());
         CompiledRule {
             value_groups: (names.iter())
                 .filter(|(_, n)| n.starts_with('v'))
                 .map(|(i, _)| *i)
                 .collect(),
-            key_group: names.iter().find(|(_, n)| *n == "k").map(|(i, _)| *i),
+            key_group,
+            whole,
+            refusal: None,
+            spare: std::sync::Mutex::new(None),
             regex,
         }
     }
@@ -104,6 +221,7 @@ impl CompiledRule {
     pub(crate) fn candidates<'t>(
         &self,
         text: &'t str,
+        policy: &Policy,
         mut consider: impl FnMut(usize, usize, Option<&'t str>),
     ) {
         if self.value_groups.is_empty() && self.key_group.is_none() {
@@ -118,10 +236,35 @@ impl CompiledRule {
         // pattern that reads the character after its value (`(?:[^0-9]|$)`) must not
         // take it from the next candidate, which may need it as its own boundary
         // (`…, 2983\n(030) 1234567`; found by the planted-secrets property test).
-        let mut locs = self.regex.capture_locations();
+        let mut locs = None;
         let mut at = 0;
         while at <= text.len() {
-            let Some(m) = self.regex.captures_read_at(&mut locs, text, at) else {
+            if self.whole {
+                // The same match `captures_read_at` finds, and its value.
+                let Some(m) = self.regex.find_at(text, at) else {
+                    break;
+                };
+                consider(m.start(), m.end(), None);
+                at = next_at(text, m.start(), m.end());
+                continue;
+            }
+            if let Some(refused) = self.refusal {
+                // The groups only for a match the refusal lets through: then
+                // `captures_read_at` from the same place finds the same match.
+                let Some(m) = self.regex.find_at(text, at) else {
+                    break;
+                };
+                if let Some(end) = refused(m.as_str(), policy) {
+                    at = next_at(text, m.start(), m.start() + end);
+                    continue;
+                }
+            }
+            let locs = locs.get_or_insert_with(|| {
+                (self.spare.try_lock().ok())
+                    .and_then(|mut spare| spare.take())
+                    .unwrap_or_else(|| self.regex.capture_locations())
+            });
+            let Some(m) = self.regex.captures_read_at(locs, text, at) else {
                 break;
             };
             let value = if self.value_groups.is_empty() {
@@ -139,13 +282,22 @@ impl CompiledRule {
                 }
                 None => m.end(),
             };
-            // Always move on, by one character at least.
-            at = if next > m.start() {
-                next
-            } else {
-                m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8)
-            };
+            at = next_at(text, m.start(), next);
         }
+        if let (Some(locs), Ok(mut spare)) = (locs, self.spare.try_lock()) {
+            *spare = Some(locs);
+        }
+    }
+}
+
+/// Where the search after a match that starts at `start` goes on, `next` being where
+/// its value ended (or the match, without a value): there, but always on by one
+/// character at least.
+fn next_at(text: &str, start: usize, next: usize) -> usize {
+    if next > start {
+        next
+    } else {
+        start + text[start..].chars().next().map_or(1, char::len_utf8)
     }
 }
 
@@ -314,7 +466,7 @@ fn find_with(policy: &Policy, text: &str, rules: &RuleSet, filtered: bool) -> Ve
     }
     for idx in rules.iter() {
         let rule = &RULES[idx];
-        compiled(idx).candidates(text, |start, end, key| {
+        compiled(idx).candidates(text, policy, |start, end, key| {
             if start == end {
                 return;
             }
@@ -476,6 +628,79 @@ mod tests {
         let mut counts = Counts::default();
         let out = mask_text(policy, &mut keyed(), text, &mut counts);
         (out, counts)
+    }
+
+    #[test]
+    fn value_places_and_refusals_agree_with_the_groups() {
+        assert!(value_is_whole(r"(?i)\b(?P<v>[A-Z][a-z]+)\b$"));
+        assert!(value_is_whole(r"(?-u:\b)(?P<v>[0-9]+)"));
+        assert!(!value_is_whole(r"pin[ ]+(?P<v>[0-9]+)"));
+        assert!(!value_is_whole(r"(?P<v>[0-9]+)(?:[^0-9]|$)"));
+        assert!(!value_is_whole(r"(?P<v>a)|(?P<v2>b)"));
+        for name in ["person-name-bare", "street-address-cjk"] {
+            let i = RULES.iter().position(|r| r.name == name).expect("a rule");
+            assert!(compiled(i).whole, "{name}");
+        }
+        let policy = Policy::default();
+        let mut texts: Vec<String> = [
+            "call 555-1234 or 8080, (415) 555-2671) or (12) 34 then 0201234567",
+            "2025-06-22 18:53:54,711 [http-nio-8080-exec-7] \\n42 x 12，34 end 7",
+            "password reset email queued; the password is reset; pin code is 12",
+            "password: “Reset and the password was 'expired' or password   Changed",
+            "passwort: ungültig, password for bob is hunter2 and password Missing",
+            "id f5404ad7-e179-4152-8679-311a2cb93 +4915112345678 $1234567 €12345678.",
+            "n#(030) 1234567) x_0201234567 /0201234567 ab.415.555.2671 -0201234567",
+            r#"a-b->c x-->1 {"user":"bob","token":"t1"} \"pwd\": \"x\" 'k'='v' 鍵=1"#,
+            "user_id=42&password=x&session-token=abc -> a_key => 3 x: y 'url': 'http://a?b=c'",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        for r in RULES.iter() {
+            for (seed, t) in r.examples.masks.iter().chain(r.examples.keeps).enumerate() {
+                texts.push(super::super::examples::expand_marked(t, seed as u64).0);
+            }
+        }
+        let mut refused = 0;
+        for (i, r) in RULES.iter().enumerate() {
+            let c = compiled(i);
+            for text in &texts {
+                let mut locs = c.regex.capture_locations();
+                for at in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                    let Some(m) = c.regex.captures_read_at(&mut locs, text, at) else {
+                        break;
+                    };
+                    let value = c.value_groups.iter().find_map(|&g| locs.get(g));
+                    if c.whole {
+                        assert_eq!(value, Some((m.start(), m.end())), "{}: {text}", r.name);
+                    }
+                    let Some(refuse) = c.refusal else { continue };
+                    let Some(end) = refuse(m.as_str(), &policy) else {
+                        continue;
+                    };
+                    let (start, value_end) = value.expect("a refused match has a value");
+                    assert_eq!(m.start() + end, value_end, "{}: {text}", r.name);
+                    let key = c
+                        .key_group
+                        .and_then(|g| locs.get(g))
+                        .map(|(a, b)| &text[a..b]);
+                    let candidate = Candidate {
+                        haystack: text,
+                        start,
+                        end: value_end,
+                        key,
+                        policy: &policy,
+                    };
+                    assert!(
+                        r.validate.is_some_and(|v| !v(&candidate)),
+                        "{}: {text}",
+                        r.name
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 10, "{refused}");
     }
 
     #[test]

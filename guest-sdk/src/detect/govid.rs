@@ -127,7 +127,17 @@ pub fn fr_nir(c: &Candidate<'_>) -> bool {
     if v.len() != 15 {
         return false;
     }
-    let body = v[..13].replace("2A", "19").replace("2B", "18");
+    // Corsica's `2A` / `2B` as 19 / 18, in place of two `replace` copies (neither
+    // replacement makes or breaks an occurrence of the other).
+    let mut body = [0u8; 13];
+    body.copy_from_slice(&v.as_bytes()[..13]);
+    for i in 0..12 {
+        if body[i] == b'2' && matches!(body[i + 1], b'A' | b'B') {
+            let digits = if body[i + 1] == b'A' { b"19" } else { b"18" };
+            body[i..i + 2].copy_from_slice(digits);
+        }
+    }
+    let body = std::str::from_utf8(&body).unwrap_or("");
     let (Ok(n), Ok(key)) = (body.parse::<u64>(), v[13..].parse::<u64>()) else {
         return false;
     };

@@ -187,16 +187,20 @@ struct Written {
 
 fn written(value: &str) -> Written {
     // Drop the extension: `ext. 215`, `x215`, `#215`, `extension 215`.
-    let lower = value.to_ascii_lowercase();
-    let cut = ["ext", "x", "#", "доб"]
-        .iter()
-        .filter_map(|m| {
-            lower
-                .match_indices(m)
-                .map(|(i, _)| i)
-                .find(|&i| lower[..i].bytes().any(|b| b.is_ascii_digit()))
+    // The first of `ext`, `x` (either case), `#` or `доб` after a digit, found in one
+    // pass over the bytes (no lower-case copy, no searcher per marker).
+    let bytes = value.as_bytes();
+    let cut = (bytes.iter().position(u8::is_ascii_digit))
+        .and_then(|digit| {
+            (digit + 1..bytes.len()).find(|&i| {
+                let rest = &bytes[i..];
+                matches!(rest[0], b'x' | b'X' | b'#')
+                    || rest
+                        .get(..3)
+                        .is_some_and(|w| w.eq_ignore_ascii_case(b"ext"))
+                    || rest.starts_with("доб".as_bytes())
+            })
         })
-        .min()
         .unwrap_or(value.len());
     let number = value[..cut].trim_end();
     let mut w = Written {
