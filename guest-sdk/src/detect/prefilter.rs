@@ -1349,18 +1349,7 @@ impl<'a> Shape<'a> {
                                 break;
                             }
                             if mark != 0 {
-                                if mark & OPERATOR != 0 {
-                                    if s.operators_len < OPERATORS {
-                                        s.operators[s.operators_len] = i as u32;
-                                    }
-                                    s.operators_len += 1;
-                                }
-                                if mark & SHORT != 0 {
-                                    if s.shorts_len < SHORTS {
-                                        s.shorts[s.shorts_len] = i as u32;
-                                    }
-                                    s.shorts_len += 1;
-                                }
+                                s.note_mark(mark, i);
                             }
                             s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
                             (base64, base64_hex_only, after_token) = (0, true, false);
@@ -1513,18 +1502,7 @@ impl<'a> Shape<'a> {
             let f = SEPARATOR[b as usize];
             let mark = MARK[b as usize];
             if mark != 0 {
-                if mark & OPERATOR != 0 {
-                    if s.operators_len < OPERATORS {
-                        s.operators[s.operators_len] = i as u32;
-                    }
-                    s.operators_len += 1;
-                }
-                if mark & SHORT != 0 {
-                    if s.shorts_len < SHORTS {
-                        s.shorts[s.shorts_len] = i as u32;
-                    }
-                    s.shorts_len += 1;
-                }
+                s.note_mark(mark, i);
                 s.breaks |= mark & BREAK != 0;
             }
             if house {
@@ -1590,6 +1568,25 @@ impl<'a> Shape<'a> {
         }
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
         s
+    }
+
+    /// Keeps where an operator (`=`, `:`) or a short literal's first byte stands
+    /// (the first ones only; the counts go on, so `operators` and `shorts` can say
+    /// there were more). Inlined into both places of the hot pass that call it.
+    #[inline(always)]
+    fn note_mark(&mut self, mark: u8, i: usize) {
+        if mark & OPERATOR != 0 {
+            if self.operators_len < OPERATORS {
+                self.operators[self.operators_len] = i as u32;
+            }
+            self.operators_len += 1;
+        }
+        if mark & SHORT != 0 {
+            if self.shorts_len < SHORTS {
+                self.shorts[self.shorts_len] = i as u32;
+            }
+            self.shorts_len += 1;
+        }
     }
 
     /// The positions of the `=` and `:` in the text, or `None` when there were more
