@@ -122,7 +122,7 @@ async fn run_chain(
     let mut summaries: Vec<MaskingSummary> = (maskers.iter())
         .map(|m| MaskingSummary { component: m.name.clone(), component_sha256: m.sha256.clone(), records, ..Default::default() })
         .collect();
-    let parts = split(batch, chunking.chunk.max(1));
+    let parts = split(batch, balanced_chunk(records, chunking));
     let count = parts.len();
     let mut results: Vec<Option<ChunkOut>> = (0..count).map(|_| None).collect();
     let mut pending = parts.into_iter().scan(Offsets::default(), |at, part| {
@@ -161,6 +161,15 @@ async fn run_chain(
         gated.merge(found);
     }
     Ok((out, summaries, gated))
+}
+
+/// The chunk size that cuts `records` into a multiple of `parallel` chunks of
+/// about the same size, none larger than the configured one: five chunks of 20,000
+/// on two cores would leave one core idle for the last; six of 16,667 do not.
+fn balanced_chunk(records: usize, chunking: Chunking) -> usize {
+    let (chunk, parallel) = (chunking.chunk.max(1), chunking.parallel.max(1));
+    let chunks = records.div_ceil(chunk).next_multiple_of(parallel).max(1);
+    records.div_ceil(chunks).clamp(1, chunk)
 }
 
 /// One chunk through every masker, then the gate (on a blocking-pool thread).
@@ -238,6 +247,26 @@ fn split(batch: Batch, chunk: usize) -> Vec<Batch> {
 mod tests {
     use super::*;
     use crate::model::{Level, LogRecord};
+
+    #[test]
+    fn chunks_are_balanced_over_the_cores_and_never_larger_than_configured() {
+        let c = |chunk, parallel| Chunking { chunk, parallel };
+        assert_eq!(balanced_chunk(100_000, c(20_000, 2)), 16_667, "six chunks, not five");
+        assert_eq!(balanced_chunk(100_000, c(20_000, 1)), 20_000);
+        assert_eq!(balanced_chunk(100_000, c(25_000, 2)), 25_000, "four already divide");
+        assert_eq!(balanced_chunk(57, c(7, 3)), 7);
+        assert_eq!(balanced_chunk(10, c(20_000, 2)), 5, "a small batch still uses both cores");
+        assert_eq!(balanced_chunk(1, c(20_000, 4)), 1);
+        assert_eq!(balanced_chunk(0, c(20_000, 2)), 1);
+        // Large batches: a whole number of rounds.
+        for (n, chunk, parallel) in [(105_000, 20_000, 2), (99_999, 333, 3), (1_000_000, 20_000, 4)] {
+            let size = balanced_chunk(n, c(chunk, parallel));
+            assert!((1..=chunk).contains(&size));
+            assert_eq!(n.div_ceil(size) % parallel, 0, "{n} {chunk} {parallel}: {size}");
+        }
+        // Tiny chunks cannot always be cut evenly; they are never cut coarser.
+        assert!(balanced_chunk(7, c(2, 5)) <= 2);
+    }
 
     #[test]
     fn split_keeps_every_record_once_in_order() {
