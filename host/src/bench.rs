@@ -251,17 +251,12 @@ async fn masking_throughput(
     for _ in 0..ROUNDS {
         let t = Instant::now();
         let mut counts = detect::Counts::default();
-        // The same texts masker-default masks in these records, message and host, and
-        // like it, a short text found clean once (the host) is not scanned again.
-        let mut clean = std::collections::HashSet::new();
+        // The same texts masker-default masks in these records, message and host, the
+        // way it does (a short text found clean once is not scanned again).
+        let mut clean = detect::CleanTexts::default();
         for l in &lines {
-            std::hint::black_box(detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(key), l, &mut counts));
-            let host = "runtime-1";
-            if !clean.contains(host) {
-                let before = counts.total();
-                if detect::mask_text(&policy, &mut detect::HmacPseudonyms::new(key), host, &mut counts) == host && counts.total() == before {
-                    clean.insert(host);
-                }
+            for text in [l.as_str(), "runtime-1"] {
+                std::hint::black_box(clean.mask_text(&policy, &mut detect::HmacPseudonyms::new(key), text, &mut counts));
             }
         }
         native = native.min(t.elapsed().as_secs_f64());

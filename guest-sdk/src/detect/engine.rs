@@ -543,6 +543,43 @@ fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
+/// Short texts one call found clean. Hosts, environments, sources, span names and
+/// attribute keys repeat on nearly every record, and `mask_text` gives the same
+/// answer for the same text under the same policy, so each is scanned once.
+#[derive(Default)]
+pub struct CleanTexts {
+    seen: std::collections::HashSet<String>,
+}
+
+impl CleanTexts {
+    const MAX_LEN: usize = 128;
+    const MAX_ENTRIES: usize = 4096;
+
+    /// `mask_text`, skipping a short text this set already found clean.
+    pub fn mask_text(
+        &mut self,
+        policy: &Policy,
+        pseudonyms: &mut dyn Pseudonyms,
+        text: &str,
+        counts: &mut Counts,
+    ) -> String {
+        let short = text.len() <= Self::MAX_LEN;
+        if short && self.seen.contains(text) {
+            return text.to_owned();
+        }
+        let before = counts.total();
+        let masked = mask_text(policy, pseudonyms, text, counts);
+        if short
+            && masked == text
+            && counts.total() == before
+            && self.seen.len() < Self::MAX_ENTRIES
+        {
+            self.seen.insert(masked.clone());
+        }
+        masked
+    }
+}
+
 /// Masks every finding in `text`, counting each under its rule and action.
 pub fn mask_text(
     policy: &Policy,
@@ -628,6 +665,20 @@ mod tests {
         let mut counts = Counts::default();
         let out = mask_text(policy, &mut keyed(), text, &mut counts);
         (out, counts)
+    }
+
+    #[test]
+    fn clean_texts_answer_as_mask_text_does_and_count_every_finding() {
+        let policy = Policy::default();
+        let mut clean = CleanTexts::default();
+        let mut counts = Counts::default();
+        for text in ["web-1", "10.0.3.7", "web-1", "10.0.3.7", "web-1"] {
+            let mut once = Counts::default();
+            let want = mask_text(&policy, &mut keyed(), text, &mut once);
+            assert_eq!(clean.mask_text(&policy, &mut keyed(), text, &mut counts), want, "{text}");
+        }
+        assert_eq!(counts.total(), 2, "the address each time it came");
+        assert!(clean.seen.contains("web-1") && !clean.seen.contains("10.0.3.7"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use casefile_guest::detect::{self, Counts, HmacPseudonyms, Policy};
+use casefile_guest::detect::{self, CleanTexts, Counts, HmacPseudonyms, Policy};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -48,19 +48,6 @@ impl GateOutcome {
     }
 }
 
-/// Short texts one scan found clean. Hosts, environments, sources, services and
-/// attribute keys repeat on nearly every record, and the detectors give the same
-/// answer for the same text under the same policy and key, so each is scanned once.
-#[derive(Default)]
-struct Clean {
-    seen: std::collections::HashSet<String>,
-}
-
-impl Clean {
-    const MAX_LEN: usize = 128;
-    const MAX_ENTRIES: usize = 4096;
-}
-
 pub struct Gate {
     policy: Policy,
     key: Vec<u8>,
@@ -78,28 +65,21 @@ impl Gate {
 
     /// Checks one text (or field value when `field_key` is set) and masks what it finds.
     pub fn check(&self, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
-        self.check_seen(&mut Clean::default(), location, field_key, text, out);
+        self.check_seen(&mut CleanTexts::default(), location, field_key, text, out);
     }
 
-    /// `check`, skipping a short text this scan already found clean.
-    fn check_seen(&self, clean: &mut Clean, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
+    /// `check`, skipping a short free text this scan already found clean (a field
+    /// value's verdict depends on its key too, so values are always scanned).
+    fn check_seen(&self, clean: &mut CleanTexts, location: impl FnOnce() -> String, field_key: Option<&str>, text: &mut String, out: &mut GateOutcome) {
         if text.is_empty() {
-            return;
-        }
-        // A field value's verdict depends on its key too; only free texts are kept.
-        let cacheable = field_key.is_none() && text.len() <= Clean::MAX_LEN;
-        if cacheable && clean.seen.contains(text.as_str()) {
             return;
         }
         let mut counts = Counts::default();
         let masked = match field_key {
             Some(k) => detect::mask_field(&self.policy, &mut HmacPseudonyms::new(&self.key), k, text, &mut counts),
-            None => detect::mask_text(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
+            None => clean.mask_text(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
         };
         if counts.is_empty() {
-            if cacheable && clean.seen.len() < Clean::MAX_ENTRIES {
-                clean.seen.insert(text.clone());
-            }
             return;
         }
         let location = location();
@@ -117,7 +97,7 @@ impl Gate {
         *text = masked;
     }
 
-    fn fields(&self, clean: &mut Clean, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
+    fn fields(&self, clean: &mut CleanTexts, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
         for Field { key: k, value: v } in fields.iter_mut() {
             // A key can itself carry a value (`user=alice@example.com` as a key).
             self.check_seen(clean, || format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
@@ -134,7 +114,7 @@ impl Gate {
     /// in the whole batch (`logs[20012]`), the chunk starting at `at`.
     pub fn scan_batch_at(&self, b: &mut Batch, at: Offsets) -> GateOutcome {
         let mut out = GateOutcome::default();
-        let mut clean = Clean::default();
+        let mut clean = CleanTexts::default();
         for (i, l) in b.logs.iter_mut().enumerate() {
             let i = i + at.logs;
             self.check_seen(&mut clean, || format!("logs[{i}].message"), None, &mut l.message, &mut out);

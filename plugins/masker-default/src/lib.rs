@@ -2,9 +2,7 @@
 //! tenant's policy, over every text a batch carries. Records are changed in place, so
 //! the output has exactly as many records as the input.
 
-use std::collections::HashSet;
-
-use casefile_guest::detect::{mask_field, mask_text, Action, Counts, Policy, Pseudonyms};
+use casefile_guest::detect::{mask_field, Action, CleanTexts, Counts, Policy, Pseudonyms};
 use casefile_guest::masker::{Guest, HostPseudonyms};
 use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
 
@@ -30,7 +28,7 @@ fn mask_with(
             policy: &policy,
             key: pseudonyms,
             counts: Counts::default(),
-            clean: HashSet::new(),
+            clean: CleanTexts::default(),
         };
 
         for log in &mut batch.logs {
@@ -68,31 +66,13 @@ struct Masker<'a> {
     policy: &'a Policy,
     key: &'a mut dyn Pseudonyms,
     counts: Counts,
-    /// Short texts found clean in this call. Hosts, span names and attribute keys
-    /// repeat on nearly every record, and the detectors give the same answer for
-    /// the same text under the same policy, so each is scanned once.
-    clean: HashSet<String>,
+    /// Hosts, span names and attribute keys repeat: each is scanned once a call.
+    clean: CleanTexts,
 }
 
 impl Masker<'_> {
-    const CLEAN_MAX_LEN: usize = 128;
-    const CLEAN_MAX_ENTRIES: usize = 4096;
-
     fn text(&mut self, text: &str) -> String {
-        let short = text.len() <= Self::CLEAN_MAX_LEN;
-        if short && self.clean.contains(text) {
-            return text.to_owned();
-        }
-        let before = self.counts.total();
-        let masked = mask_text(self.policy, &mut *self.key, text, &mut self.counts);
-        if short
-            && masked == text
-            && self.counts.total() == before
-            && self.clean.len() < Self::CLEAN_MAX_ENTRIES
-        {
-            self.clean.insert(masked.clone());
-        }
-        masked
+        (self.clean).mask_text(self.policy, &mut *self.key, text, &mut self.counts)
     }
 
     /// Values first, judged by their original key (`password` masks whatever the value
