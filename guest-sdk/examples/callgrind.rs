@@ -14,7 +14,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use casefile_guest::detect::{mask_text, Counts, HmacPseudonyms, Policy};
+use casefile_guest::detect::{mask, Counts, HmacPseudonyms, Policy};
 
 #[inline(never)]
 fn measured(policy: &Policy, lines: &[String]) -> u64 {
@@ -27,7 +27,7 @@ fn measured(policy: &Policy, lines: &[String]) -> u64 {
 fn mask_all(policy: &Policy, lines: &[String]) -> u64 {
     let mut counts = Counts::default();
     for line in lines {
-        std::hint::black_box(mask_text(
+        std::hint::black_box(mask(
             policy,
             &mut HmacPseudonyms::new(b"k"),
             line,

@@ -1,5 +1,6 @@
-//! How fast `mask_text` is on a realistic mix (mostly ordinary log lines, about one in
-//! a hundred with a planted value), and how long building the detector takes. A
+//! How fast the detectors are (`mask`, which copies a line only when it changes it) on
+//! a realistic mix (mostly ordinary log lines, about one in a hundred with a planted
+//! value), and how long building the detector takes. A
 //! measurement, not a check:
 //!
 //! ```text
@@ -13,7 +14,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use casefile_guest::detect::{mask_text, Counts, HmacPseudonyms, Policy};
+use casefile_guest::detect::{mask, Counts, HmacPseudonyms, Policy};
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -25,7 +26,7 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 /// What a fresh component instance pays before its first line: `Policy::from_json("{}")`
-/// and the first `mask_text` of a short line (the detector's trigger index is built
+/// and the first `mask` of a short line (the detector's trigger index is built
 /// then; no regex is compiled for a line that triggers none). Measured in a new
 /// process each time, since both are built once per process; `--startup-only` is that
 /// child's mode.
@@ -33,7 +34,7 @@ fn startup(line: &str) -> (std::time::Duration, std::time::Duration) {
     let started = Instant::now();
     let policy = Policy::from_json("{}").expect("default policy");
     let parsed = started.elapsed();
-    let out = mask_text(
+    let out = mask(
         &policy,
         &mut HmacPseudonyms::new(b"k"),
         line,
@@ -88,7 +89,7 @@ fn main() {
     let runs = startup_in_children(short, 21);
     if let Some(&(parsed, total)) = runs.get(runs.len() / 2) {
         println!(
-            "start-up, new process (median of {}): from_json(\"{{}}\") {parsed:.1} us; with the first mask_text of {short:?}: {total:.1} us",
+            "start-up, new process (median of {}): from_json(\"{{}}\") {parsed:.1} us; with the first mask of {short:?}: {total:.1} us",
             runs.len()
         );
     }
@@ -101,7 +102,7 @@ fn main() {
     warm.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (parsed, total) = warm[warm.len() / 2];
     println!(
-        "start-up, code resident (median of {}): from_json(\"{{}}\") {parsed:.1} us; with the first mask_text of {short:?}: {total:.1} us",
+        "start-up, code resident (median of {}): from_json(\"{{}}\") {parsed:.1} us; with the first mask of {short:?}: {total:.1} us",
         warm.len()
     );
     let lines_n = arg("--lines", 200_000) as usize;
@@ -127,7 +128,7 @@ fn main() {
     let batch_bytes: usize = batch.iter().map(|l| l.len()).sum();
     let started = Instant::now();
     for line in batch {
-        std::hint::black_box(mask_text(
+        std::hint::black_box(mask(
             &policy,
             &mut HmacPseudonyms::new(b"k"),
             line,
@@ -137,7 +138,7 @@ fn main() {
     let cold_batch = started.elapsed();
     let started = Instant::now();
     for line in batch {
-        std::hint::black_box(mask_text(
+        std::hint::black_box(mask(
             &policy,
             &mut HmacPseudonyms::new(b"k"),
             line,
@@ -157,7 +158,7 @@ fn main() {
         let cpu_started = thread_cpu_time();
         let started = Instant::now();
         for line in &lines {
-            std::hint::black_box(mask_text(
+            std::hint::black_box(mask(
                 &policy,
                 &mut HmacPseudonyms::new(b"k"),
                 line,
@@ -183,7 +184,7 @@ fn main() {
         rest.as_secs_f64() * 1e3
     );
     println!(
-        "mask_text: {} lines, {:.1} MB, best of {rounds}: {:.1} ms = {mbps:.1} MB/s ({:.2} us/line), {findings} findings",
+        "mask: {} lines, {:.1} MB, best of {rounds}: {:.1} ms = {mbps:.1} MB/s ({:.2} us/line), {findings} findings",
         lines.len(),
         bytes as f64 / 1e6,
         best.as_secs_f64() * 1e3,

@@ -256,26 +256,31 @@ async fn masking_throughput(
         let mut clean = detect::CleanTexts::default();
         for l in &lines {
             for text in [l.as_str(), "runtime-1"] {
-                std::hint::black_box(clean.mask_text(&policy, &mut detect::HmacPseudonyms::new(key), text, &mut counts));
+                std::hint::black_box(clean.mask(&policy, &mut detect::HmacPseudonyms::new(key), text, &mut counts));
             }
         }
         native = native.min(t.elapsed().as_secs_f64());
         found = counts.total();
 
+        // Each line masks its own copy of the records, made before its clock starts:
+        // the pipeline hands over the batch it collected and copies nothing.
+        let input = batch.clone();
         let t = Instant::now();
-        let (mut masked, _) = mask_batch(runtime, masker, ctx, key, batch.clone(), sequential).await?;
+        let (mut masked, _) = mask_batch(runtime, masker, ctx, key, input, sequential).await?;
         wasm = wasm.min(t.elapsed().as_secs_f64());
 
         let t = Instant::now();
         leaks = gate.scan_batch(&mut masked).total();
         gate_time = gate_time.min(t.elapsed().as_secs_f64());
 
+        let input = batch.clone();
         let t = Instant::now();
-        mask_and_gate(runtime, std::slice::from_ref(masker), ctx, key, &gate, batch.clone(), sequential).await?;
+        mask_and_gate(runtime, std::slice::from_ref(masker), ctx, key, &gate, input, sequential).await?;
         chain_seq = chain_seq.min(t.elapsed().as_secs_f64());
 
+        let input = batch.clone();
         let t = Instant::now();
-        mask_and_gate(runtime, std::slice::from_ref(masker), ctx, key, &gate, batch.clone(), chunking).await?;
+        mask_and_gate(runtime, std::slice::from_ref(masker), ctx, key, &gate, input, chunking).await?;
         chain_par = chain_par.min(t.elapsed().as_secs_f64());
     }
 

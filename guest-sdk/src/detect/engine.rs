@@ -563,18 +563,29 @@ impl CleanTexts {
         text: &str,
         counts: &mut Counts,
     ) -> String {
+        self.mask(policy, pseudonyms, text, counts).into_owned()
+    }
+
+    /// `mask`, skipping a short text this set already found clean.
+    pub fn mask<'t>(
+        &mut self,
+        policy: &Policy,
+        pseudonyms: &mut dyn Pseudonyms,
+        text: &'t str,
+        counts: &mut Counts,
+    ) -> Cow<'t, str> {
         let short = text.len() <= Self::MAX_LEN;
         if short && self.seen.contains(text) {
-            return text.to_owned();
+            return Cow::Borrowed(text);
         }
         let before = counts.total();
-        let masked = mask_text(policy, pseudonyms, text, counts);
+        let masked = mask(policy, pseudonyms, text, counts);
         if short
-            && masked == text
+            && matches!(masked, Cow::Borrowed(_))
             && counts.total() == before
             && self.seen.len() < Self::MAX_ENTRIES
         {
-            self.seen.insert(masked.clone());
+            self.seen.insert(text.to_owned());
         }
         masked
     }
@@ -587,12 +598,38 @@ pub fn mask_text(
     text: &str,
     counts: &mut Counts,
 ) -> String {
+    mask(policy, pseudonyms, text, counts).into_owned()
+}
+
+/// `mask_text` that borrows a text it leaves as it is: most texts hold nothing, and
+/// a masker or the gate then keeps the string it has instead of copying it (in a
+/// component each copy is an allocation and a free in its own allocator).
+pub fn mask<'t>(
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    text: &'t str,
+    counts: &mut Counts,
+) -> Cow<'t, str> {
     // Selected JSON fields first; the detectors then scan what is left.
-    let selected = super::selectors::apply(policy, pseudonyms, text, counts);
-    let text = selected.as_deref().unwrap_or(text);
+    let Some(selected) = super::selectors::apply(policy, pseudonyms, text, counts) else {
+        return mask_detected(policy, pseudonyms, text, counts);
+    };
+    match mask_detected(policy, pseudonyms, &selected, counts) {
+        Cow::Borrowed(_) => Cow::Owned(selected),
+        Cow::Owned(out) => Cow::Owned(out),
+    }
+}
+
+/// The detectors' findings in `text`, replaced.
+fn mask_detected<'t>(
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    text: &'t str,
+    counts: &mut Counts,
+) -> Cow<'t, str> {
     let findings = find(policy, text);
     if findings.is_empty() {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     // Findings are sorted and disjoint, so one pass left to right rebuilds the text
     // (the same result as replacing right to left, without shifting offsets).
@@ -612,7 +649,7 @@ pub fn mask_text(
         last = f.end;
     }
     out.push_str(&text[last..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Masks the value of a named field (log attribute, span attribute, metric label,
@@ -625,6 +662,17 @@ pub fn mask_field(
     value: &str,
     counts: &mut Counts,
 ) -> String {
+    mask_field_value(policy, pseudonyms, field_key, value, counts).into_owned()
+}
+
+/// `mask_field` that borrows a value it leaves as it is (see `mask`).
+pub fn mask_field_value<'t>(
+    policy: &Policy,
+    pseudonyms: &mut dyn Pseudonyms,
+    field_key: &str,
+    value: &'t str,
+    counts: &mut Counts,
+) -> Cow<'t, str> {
     const RULE: &str = "sensitive-key";
     let category = Category::Credential;
     if !value.is_empty()
@@ -633,7 +681,7 @@ pub fn mask_field(
     {
         let action = policy.action_for(super::selectors::RULE, category);
         counts.add(super::selectors::RULE, action);
-        return render(action, super::selectors::RULE, value, pseudonyms);
+        return Cow::Owned(render(action, super::selectors::RULE, value, pseudonyms));
     }
     if !value.is_empty()
         && policy.rule_enabled(RULE, category)
@@ -643,9 +691,9 @@ pub fn mask_field(
     {
         let action = policy.action_for(RULE, category);
         counts.add(RULE, action);
-        return render(action, RULE, value, pseudonyms);
+        return Cow::Owned(render(action, RULE, value, pseudonyms));
     }
-    mask_text(policy, pseudonyms, value, counts)
+    mask(policy, pseudonyms, value, counts)
 }
 
 #[cfg(test)]
@@ -679,6 +727,31 @@ mod tests {
         }
         assert_eq!(counts.total(), 2, "the address each time it came");
         assert!(clean.seen.contains("web-1") && !clean.seen.contains("10.0.3.7"));
+    }
+
+    #[test]
+    fn mask_borrows_what_it_leaves_and_agrees_with_mask_text() {
+        let policy = Policy::default();
+        let selecting = Policy::from_json(r#"{"fields": ["note"]}"#).expect("policy");
+        let cases = [
+            (&policy, "GET /healthz 200 in 3 ms", false),
+            (&policy, "login failed password=hunter2", true),
+            (&selecting, r#"{"note": "plain words", "id": 7}"#, true),
+            (&selecting, "no json here", false),
+        ];
+        for (policy, text, changes) in cases {
+            let (want, want_counts) = mask(policy, text);
+            let mut counts = Counts::default();
+            let got = super::mask(policy, &mut keyed(), text, &mut counts);
+            assert_eq!(matches!(got, Cow::Owned(_)), changes, "{text}");
+            assert_eq!((got.as_ref(), counts.total()), (want.as_str(), want_counts.total()));
+        }
+        let mut counts = Counts::default();
+        let kept = mask_field_value(&policy, &mut keyed(), "status", "500", &mut counts);
+        assert!(matches!(kept, Cow::Borrowed("500")));
+        let masked = mask_field_value(&policy, &mut keyed(), "password", "plain", &mut counts);
+        assert_eq!(masked, "[MASKED:sensitive-key]");
+        assert_eq!(counts.total(), 1);
     }
 
     #[test]

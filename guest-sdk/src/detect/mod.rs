@@ -42,7 +42,8 @@ mod wordset;
 
 pub use custom::{CustomRule, CustomValidator};
 pub use engine::{
-    find, find_unfiltered, fired_rules, mask_field, mask_text, trigger_hits, CleanTexts, Finding,
+    find, find_unfiltered, fired_rules, mask, mask_field, mask_field_value, mask_text, trigger_hits,
+    CleanTexts, Finding,
 };
 pub use policy::{Action, Actions, Policy, PolicyError};
 pub use prefilter::{Shape, Trigger};

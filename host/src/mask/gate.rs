@@ -76,8 +76,8 @@ impl Gate {
         }
         let mut counts = Counts::default();
         let masked = match field_key {
-            Some(k) => detect::mask_field(&self.policy, &mut HmacPseudonyms::new(&self.key), k, text, &mut counts),
-            None => clean.mask_text(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
+            Some(k) => detect::mask_field_value(&self.policy, &mut HmacPseudonyms::new(&self.key), k, text, &mut counts),
+            None => clean.mask(&self.policy, &mut HmacPseudonyms::new(&self.key), text, &mut counts),
         };
         if counts.is_empty() {
             return;
@@ -94,7 +94,7 @@ impl Gate {
         for (rule, _, n) in counts.iter() {
             *out.by_rule.entry(rule.to_string()).or_default() += n;
         }
-        *text = masked;
+        *text = masked.into_owned();
     }
 
     fn fields(&self, clean: &mut CleanTexts, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {

@@ -2,7 +2,8 @@
 //! tenant's policy, over every text a batch carries. Records are changed in place, so
 //! the output has exactly as many records as the input.
 
-use casefile_guest::detect::{mask_field, Action, CleanTexts, Counts, Policy, Pseudonyms};
+use casefile_guest::detect::{mask_field_value, Action, CleanTexts, Counts, Policy, Pseudonyms};
+use std::borrow::Cow;
 use casefile_guest::masker::{Guest, HostPseudonyms};
 use casefile_guest::types::{Batch, Field, MaskContext, MaskedBatch, PluginError, RuleCount};
 
@@ -32,19 +33,19 @@ fn mask_with(
         };
 
         for log in &mut batch.logs {
-            log.message = masker.text(&log.message);
+            masker.text(&mut log.message);
             // A host name can be an address (`10.0.3.7`); a pseudonym keeps hosts apart
             // for clock alignment while hiding it.
-            log.host = masker.text(&log.host);
+            masker.text(&mut log.host);
             masker.fields(&mut log.attributes);
         }
         for span in &mut batch.spans {
-            span.name = masker.text(&span.name);
-            span.host = masker.text(&span.host);
+            masker.text(&mut span.name);
+            masker.text(&mut span.host);
             masker.fields(&mut span.attributes);
         }
         for sample in &mut batch.metrics {
-            sample.host = masker.text(&sample.host);
+            masker.text(&mut sample.host);
             masker.fields(&mut sample.labels);
         }
 
@@ -71,16 +72,24 @@ struct Masker<'a> {
 }
 
 impl Masker<'_> {
-    fn text(&mut self, text: &str) -> String {
-        (self.clean).mask_text(self.policy, &mut *self.key, text, &mut self.counts)
+    /// Masks `text` where it stands. A text with nothing in it (most of them) is left
+    /// as it is, not copied: each copy is an allocation and a free in the component.
+    fn text(&mut self, text: &mut String) {
+        let masked = (self.clean).mask(self.policy, &mut *self.key, text, &mut self.counts);
+        if let Cow::Owned(masked) = masked {
+            *text = masked;
+        }
     }
 
     /// Values first, judged by their original key (`password` masks whatever the value
     /// is); then the key itself is scanned like any text.
     fn fields(&mut self, fields: &mut [Field]) {
         for f in fields {
-            f.value = mask_field(self.policy, &mut *self.key, &f.key, &f.value, &mut self.counts);
-            f.key = self.text(&f.key);
+            let value = mask_field_value(self.policy, &mut *self.key, &f.key, &f.value, &mut self.counts);
+            if let Cow::Owned(value) = value {
+                f.value = value;
+            }
+            self.text(&mut f.key);
         }
     }
 }
