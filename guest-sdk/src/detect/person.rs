@@ -2545,8 +2545,9 @@ fn number_then_word(s: &Shape<'_>) -> bool {
         None => memchr::memchr_iter(b' ', b).any(|sp| house_number_at(b, sp)),
     };
     // Or the number ends a line and the street starts the next (`979\nBaria Path`):
-    // the shape keeps spaces only, so the (rare) line breaks are looked at here.
-    spaced || memchr::memchr_iter(b'\n', b).any(|nl| house_number_at(b, nl))
+    // the shape keeps spaces only, so the (rare) line breaks are looked at here, in a
+    // text that has some.
+    spaced || s.breaks && memchr::memchr_iter(b'\n', b).any(|nl| house_number_at(b, nl))
 }
 
 /// The candidate starts right after a hyphen glued to a letter or digit. With a title

@@ -548,7 +548,7 @@ fn national_shape(s: &Shape<'_>) -> bool {
         || s.nanp_dashed
         || s.digit_pairs >= 4
         || s.phone_groups
-        || paren_area(s.text.as_bytes())
+        || s.parens && paren_area(s.text.as_bytes())
 }
 
 pub const RULES: &[Rule] = &[

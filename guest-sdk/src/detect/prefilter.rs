@@ -1139,6 +1139,12 @@ pub struct Shape<'a> {
     /// A line break, a backslash (of a written-out `\n`), `|` or `>`: where a chat
     /// speaker's label may start, other than at the start of the text.
     pub breaks: bool,
+    /// A `(` somewhere (an area code's, `(415) 555-2671`): the shape tests that look
+    /// for one skip their search of the text without it.
+    pub parens: bool,
+    /// The `MARK` bits of every byte that has some, or-ed together (`breaks` and
+    /// `parens` are read from them at the end of the pass).
+    marks: u8,
     /// The positions of the `=` and `:` (see `operators`).
     operators: [u32; OPERATORS],
     operators_len: usize,
@@ -1228,6 +1234,8 @@ const OPERATOR: u8 = 1;
 const BREAK: u8 = 2;
 /// A byte of `SHORT_FIRSTS`.
 const SHORT: u8 = 4;
+/// `(`, which `Shape::parens` records.
+const PAREN: u8 = 8;
 
 static MARK: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -1237,6 +1245,7 @@ static MARK: [u8; 256] = {
     t[b'\\' as usize] = BREAK;
     t[b'|' as usize] = BREAK;
     t[b'>' as usize] = BREAK;
+    t[b'(' as usize] = PAREN;
     let mut k = 0;
     while k < SHORT_FIRSTS.len() {
         t[SHORT_FIRSTS[k] as usize] |= SHORT;
@@ -1282,6 +1291,8 @@ impl<'a> Shape<'a> {
             number_spaces: [0; NUMBER_SPACES + 1],
             number_spaces_len: 0,
             breaks: false,
+            parens: false,
+            marks: 0,
             operators: [0; OPERATORS],
             operators_len: 0,
             shorts: [0; SHORTS],
@@ -1503,7 +1514,6 @@ impl<'a> Shape<'a> {
             let mark = MARK[b as usize];
             if mark != 0 {
                 s.note_mark(mark, i);
-                s.breaks |= mark & BREAK != 0;
             }
             if house {
                 // A house number's space (or `, `): where a street may start.
@@ -1567,14 +1577,18 @@ impl<'a> Shape<'a> {
             i += 1;
         }
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
+        s.breaks = s.marks & BREAK != 0;
+        s.parens = s.marks & PAREN != 0;
         s
     }
 
     /// Keeps where an operator (`=`, `:`) or a short literal's first byte stands
     /// (the first ones only; the counts go on, so `operators` and `shorts` can say
-    /// there were more). Inlined into both places of the hot pass that call it.
+    /// there were more), and that a byte of `mark`'s kind was seen. Inlined into both
+    /// places of the hot pass that call it.
     #[inline(always)]
     fn note_mark(&mut self, mark: u8, i: usize) {
+        self.marks |= mark;
         if mark & OPERATOR != 0 {
             if self.operators_len < OPERATORS {
                 self.operators[self.operators_len] = i as u32;
@@ -2101,6 +2115,7 @@ mod tests {
         }
         // Not kept by the reference (checked in `operators_and_breaks` and below).
         (s.breaks, s.operators, s.operators_len) = (false, [0; OPERATORS], 0);
+        (s.parens, s.marks) = (false, 0);
         (s.shorts, s.shorts_len) = ([0; SHORTS], 0);
         format!("{s:?}")
     }
@@ -2153,6 +2168,9 @@ mod tests {
                 .collect();
             let kept = (shorts.len() <= SHORTS).then_some(&shorts[..]);
             assert_eq!(shape.shorts(), kept, "{text:?}");
+            let breaks = text.bytes().any(|b| matches!(b, b'\n' | b'\\' | b'|' | b'>'));
+            assert_eq!(shape.breaks, breaks, "{text:?}");
+            assert_eq!(shape.parens, text.contains('('), "{text:?}");
         }
     }
 
@@ -2195,6 +2213,8 @@ mod tests {
                 number_spaces: [0; NUMBER_SPACES + 1],
                 number_spaces_len: 0,
                 breaks: false,
+                parens: false,
+                marks: 0,
                 operators: [0; OPERATORS],
                 operators_len: 0,
                 shorts: [0; SHORTS],
