@@ -403,7 +403,7 @@ impl<const L: usize, const U: usize> TriggerTable<L, U> {
                 self.scan_long(text, &mut found);
                 for &i in at {
                     let i = i as usize;
-                    let f = SHORT_FIRSTS.iter().position(|&c| c == text[i]).unwrap_or(0);
+                    let f = usize::from(SHORT_FIRST_INDEX[usize::from(text[i])]);
                     let next = text.get(i + 1).map_or(0, |&b| usize::from(b));
                     if self.short_alone[f] || self.short_next[f][next / 64] >> (next % 64) & 1 != 0 {
                         self.short_at(text, i, &mut found);
@@ -1164,6 +1164,18 @@ const SHORTS: usize = 24;
 /// those literals only there (`TriggerTable::scan_with_shorts`; a table whose short
 /// literals start otherwise searches for them itself).
 pub const SHORT_FIRSTS: [u8; 3] = [b',', b':', b'@'];
+
+/// Each byte's index in `SHORT_FIRSTS` (0 for the bytes not in it): one look-up per
+/// position a shape kept, not a search of the three.
+static SHORT_FIRST_INDEX: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut k = 0;
+    while k < SHORT_FIRSTS.len() {
+        t[SHORT_FIRSTS[k] as usize] = k as u8;
+        k += 1;
+    }
+    t
+};
 
 const DIGIT: u8 = 1;
 const LOWER: u8 = 2;
