@@ -1039,9 +1039,16 @@ pub fn userinfo_or_pair(text: &[u8], start: usize, end: usize) -> bool {
 }
 
 /// `::` inside something that can be an IPv6 address: the letters and digits right
-/// before and right after it are hex digits (`fe80::1`, `::ffff:10.1.2.3`, `[::]`);
-/// `std::io` and `Foo::bar` are paths.
+/// before and right after it are hex digits (`fe80::1`, `::ffff:10.1.2.3`); `std::io`
+/// and `Foo::bar` are paths. A `::` alone (`[::]:8080`: no letter, digit or colon on
+/// either side) is turned away: the rule's one match there is `::` itself, the
+/// unspecified address, which its validator takes only under `mask_loopback_ip`, and
+/// the rule's shape test (`ipv6_shape`) fires for it under that policy.
 pub fn ipv6_colons(text: &[u8], start: usize, end: usize) -> bool {
+    let part = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b':');
+    if !part(start.checked_sub(1).and_then(|i| text.get(i))) && !part(text.get(end)) {
+        return false;
+    }
     let before = text[..start]
         .iter()
         .rev()
@@ -1053,6 +1060,14 @@ pub fn ipv6_colons(text: &[u8], start: usize, end: usize) -> bool {
         .count();
     let hex = |run: &[u8]| run.iter().all(u8::is_ascii_hexdigit);
     hex(&text[start - before..start]) && hex(&text[end..end + after])
+}
+
+/// The `ipv6` rule's shape test: six colons or more in a run of hex digits, colons and
+/// dots (an address written out in full), or, where the policy masks loopback and
+/// unspecified addresses, any `::` (two colons in such a run), which `ipv6_colons`
+/// leaves to this test when it stands alone.
+pub fn ipv6_shape(s: &Shape<'_>) -> bool {
+    s.colons_in_hex >= 6 || s.policy.mask_loopback_ip && s.colons_in_hex >= 2
 }
 
 /// `PASSWORD '…'`, `IDENTIFIED BY '…'`: a quote after the keyword.

@@ -841,7 +841,7 @@ const CORE: &[Rule] = &[
         trigger: Trigger {
             literals: &["::"],
             near: Some(prefilter::ipv6_colons),
-            shape: Some(|s| s.colons_in_hex >= 6),
+            shape: Some(prefilter::ipv6_shape),
         },
         pattern: r"(?i)(?:[0-9a-f]{1,4}:|:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{1,4}|:)?",
         validate: Some(v::ipv6),
@@ -1509,6 +1509,41 @@ mod tests {
         masks("[fe80::1ff:fe23:4567:890a]:443", "[[MASKED:ipv6]]:443");
         masks("mapped ::ffff:10.1.2.3 in", "mapped [MASKED:ipv6] in");
         keeps("at 12:34:56 std::io::Error ::1 Foo::bar::baz");
+        keeps("listening on 0.0.0.0:8080 and [::]:8080, ::: and \"::\"");
+    }
+
+    #[test]
+    fn ipv6_unspecified_under_mask_loopback_ip() {
+        // A `::` alone is found only under this policy (the literal's `near` test
+        // turns it away and the shape test fires for it): as without the prefilter.
+        let loopback =
+            Policy::from_json(r#"{"mask_loopback_ip": true, "actions": {"network": "mask"}}"#)
+                .expect("valid");
+        for (text, masked) in [
+            ("listening on [::]:8080", "listening on [[MASKED:ipv6]]:8080"),
+            ("bind :: port 80", "bind [MASKED:ipv6] port 80"),
+            ("peer ::1 and [::]", "peer [MASKED:ipv6] and [[MASKED:ipv6]]"),
+        ] {
+            let out = mask_text(
+                &loopback,
+                &mut HmacPseudonyms::new(b"k"),
+                text,
+                &mut Counts::default(),
+            );
+            assert_eq!(out, masked);
+        }
+        for policy in [&loopback, &Policy::default()] {
+            for text in ["[::]:8080", "a :: b", "x=::", "::", "(::)", "fe80:: x", ":::", "a::b"] {
+                let ranges = |f: Vec<crate::detect::Finding>| {
+                    f.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    ranges(crate::detect::find(policy, text)),
+                    ranges(crate::detect::find_unfiltered(policy, text)),
+                    "{text:?}"
+                );
+            }
+        }
     }
 
     #[test]
