@@ -2127,9 +2127,13 @@ fn speaker_label(s: &Shape<'_>) -> bool {
             .iter()
             .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
             .count();
+        // The pattern's name is a capital and then lower-case letters (or Han
+        // characters) up to the `:`: a capital after the first letter (`KeyError:` of
+        // a Python traceback) rules it out.
         word >= 2
             && rest.get(word) == Some(&b':')
             && (rest[0].is_ascii_uppercase() || rest[0] >= 0xC3)
+            && !rest[1..word].iter().any(u8::is_ascii_uppercase)
     };
     // Most lines have no break: their start is the only place a label can be.
     if !s.breaks {
@@ -3221,6 +3225,41 @@ pub const RULES: &[Rule] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speaker_labels_with_a_second_capital_do_not_fire() {
+        let policy = crate::detect::Policy::default();
+        let speaker = |text: &str| {
+            crate::detect::fired_rules(&policy, text).contains(&"person-name-speaker")
+        };
+        assert!(!speaker("Traceback (most recent call last):\n  File \"x\"\nKeyError: 'id'"));
+        assert!(!speaker("ValueError: bad"));
+        assert!(speaker("Jennifer: hi") && speaker("a\nÉmile: ok") && speaker("x | Anna: y"));
+        // The filtered search finds what the unfiltered one does on labels of every
+        // case mix, at each place a label may start.
+        for text in [
+            "Jennifer: hi",
+            "JeNnifer: hi",
+            "KeyError: 'user_id'",
+            "log\nKeyError: x\nAnna: hello",
+            "a\\nMaria: hi",
+            "> Bob: yes | JohnSmith: no",
+            "Émile: bonjour",
+            "ÉMile: bonjour",
+            "王伟：你好\n李娜: 好",
+            "O'Brien: hey",
+            "Mary-jane: hey",
+        ] {
+            let ranges = |f: Vec<crate::detect::Finding>| {
+                f.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ranges(crate::detect::find(&policy, text)),
+                ranges(crate::detect::find_unfiltered(&policy, text)),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn context_lists_have_no_empty_word() {
