@@ -2572,11 +2572,19 @@ pub(crate) fn escaped_break_before(b: &[u8], at: usize) -> bool {
 /// The space at `sp` follows a house number and comes before a street's name.
 fn house_number_at(b: &[u8], sp: usize) -> bool {
     {
-        // What the street's name starts with (below) can be a capital, the lead byte
-        // of an accented letter or a lower-case letter: anything else after the space
-        // (`17 10:42`, `:49 +0000`: most spaces a shape keeps come before a number or
-        // a sign) turns it away before the walk back over the number.
-        if !b.get(sp + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c >= 0xC3) {
+        // After the space: a capital and a lower-case letter (or a dot, or the lead
+        // byte of an accented letter), or a French street type. Tested first: most
+        // spaces a shape keeps come before a number, a sign or a lower-case word
+        // (`17 10:42`, `:49 +0000`, `1234 for`), turned away before the walk back over
+        // the number.
+        let rest = &b[sp + 1..];
+        let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
+            && rest
+                .get(1)
+                .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
+        let accented = rest.first().is_some_and(|c| *c >= 0xC3);
+        let french_first = rest.first().is_some_and(|c| FRENCH_TYPE_FIRST[usize::from(*c)]);
+        if !(capital || accented || french_first) {
             return false;
         }
         // Before the space: maybe a comma, maybe a letter or a range, then one to six
@@ -2613,17 +2621,9 @@ fn house_number_at(b: &[u8], sp: usize) -> bool {
         if !number {
             return false;
         }
-        // After the space: a capital and a lower-case letter (or a dot, or the lead
-        // byte of an accented letter), or a French street type.
-        let rest = &b[sp + 1..];
-        let capital = rest.first().is_some_and(u8::is_ascii_uppercase)
-            && rest
-                .get(1)
-                .is_some_and(|c| c.is_ascii_lowercase() || *c == b'.' || *c >= 0x80);
-        let accented = rest.first().is_some_and(|c| *c >= 0xC3);
         capital
             || accented
-            || rest.first().is_some_and(|c| FRENCH_TYPE_FIRST[usize::from(*c)])
+            || french_first
                 && FRENCH_TYPES.iter().any(|w| {
                     rest.len() > w.len()
                         && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
