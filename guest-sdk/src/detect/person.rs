@@ -2123,9 +2123,16 @@ fn speaker_label(s: &Shape<'_>) -> bool {
             }
         }
         let rest = &b[i.min(b.len())..];
-        let word = rest
-            .iter()
-            .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
+        // Everything the pattern's name may hold: letters, `'` and `-` (`D'angelo`,
+        // `Anne-marie`; `’` and marks are non-ASCII), and a space between two Han
+        // names (`田中 太郎`).
+        let word = (0..rest.len())
+            .take_while(|&j| match rest[j] {
+                c if c.is_ascii_alphabetic() || c >= 0x80 => true,
+                b'\'' | b'-' => j > 0,
+                b' ' => j > 0 && rest[j - 1] >= 0x80 && rest.get(j + 1).is_some_and(|&n| n >= 0x80),
+                _ => false,
+            })
             .count();
         // The pattern's name is a capital and then lower-case letters (or Han
         // characters) up to the `:`: a capital after the first letter (`KeyError:` of
@@ -3249,6 +3256,12 @@ mod tests {
             "王伟：你好\n李娜: 好",
             "O'Brien: hey",
             "Mary-jane: hey",
+            "Anne-marie: hey",
+            "D'angelo: ok",
+            "D’angelo: ok",
+            "田中 太郎: 了解です",
+            "log\n田中\u{3000}太郎: 了解",
+            "Error connection: refused",
         ] {
             let ranges = |f: Vec<crate::detect::Finding>| {
                 f.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>()
