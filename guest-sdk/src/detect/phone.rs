@@ -549,6 +549,17 @@ fn national_shape(s: &Shape<'_>) -> bool {
         || s.digit_pairs >= 4
         || s.phone_groups
         || s.parens && paren_area(s.text.as_bytes())
+        || s.breaks && digit_after_escape(s.text.as_bytes())
+}
+
+/// A digit right after a written-out `\n`, `\r` or `\t` (a JSON string's line
+/// break before `07700 900123`). The shape pass reads `n07700` as one word, so none of
+/// its digit-group facts describe the number; the pattern takes the escape as a
+/// boundary, and its validator judges the number.
+fn digit_after_escape(b: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', b).any(|i| {
+        matches!(b.get(i + 1), Some(b'n' | b'r' | b't')) && b.get(i + 2).is_some_and(u8::is_ascii_digit)
+    })
 }
 
 pub const RULES: &[Rule] = &[
