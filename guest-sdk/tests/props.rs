@@ -406,15 +406,15 @@ fn a_bracket_left_by_a_removed_password_is_no_password() {
 }
 
 /// Every rule's own examples, in each place a line can put them (alone, mid-line,
-/// after a line break or a written-out `\n`, after a quote marker or a table bar, as a
-/// value, quoted, in full-width brackets), are found with the prefilter exactly as
+/// after a line break or a written-out `\n`, `\t` or `\r`, after a quote marker or a
+/// table bar, as a value, quoted, in brackets or a tag), are found with the prefilter exactly as
 /// without it. A trigger narrower than its rule shows up here: `person-name-speaker`'s
 /// stopped at the space of `田中 太郎:` and never ran the rule on it.
 #[test]
 fn the_prefilter_hides_no_rule_example_in_any_place() {
-    const PLACES: [&str; 11] = [
+    const PLACES: [&str; 19] = [
         "{}", "x {} y", "log\n{}", "a\\n{}", "> {}", "x | {}", "k={}", "\"{}\"", "{}\n", "（{}）",
-        "{} {}",
+        "{} {}", "a\\t{}", "a\\r{}", "\t{}", "k: {}", "({})", "[{}],", "<b>{}</b>", "'{}';",
     ];
     let policies = [
         Policy::default(),
@@ -422,11 +422,16 @@ fn the_prefilter_hides_no_rule_example_in_any_place() {
     ];
     let (mut checked, mut hidden) = (0, Vec::new());
     for rule in casefile_guest::detect::RULES {
-        for example in rule.examples.masks.iter().chain(rule.examples.keeps) {
+        // The second policy changes only what the network rules find.
+        let policies = match rule.category {
+            casefile_guest::detect::Category::Network => &policies[..],
+            _ => &policies[..1],
+        };
+        for example in rule.examples.masks {
             let example = example.replace(['«', '»'], "");
             for place in PLACES {
                 let text = place.replace("{}", &example);
-                for p in &policies {
+                for p in policies {
                     let (filtered, all) = (find(p, &text), find_unfiltered(p, &text));
                     if filtered != all {
                         let rules: Vec<&str> = all.iter().filter(|f| !filtered.contains(f)).map(|f| f.rule.as_ref()).collect();
