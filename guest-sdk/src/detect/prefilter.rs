@@ -845,12 +845,21 @@ fn keyword_then_value(text: &[u8], start: usize, end: usize) -> bool {
             .take_while(|b| TOKEN[usize::from(**b)])
             .count();
         // The value is the whole run (what follows it ends it), and the validator
-        // turns away a number, unless base64 padding follows (a UUID may be a key).
+        // turns away a number, a path (`path=/api/v1/items/10`) and a UUID after an
+        // id's key, unless base64 padding follows.
         let value = &text[at.min(text.len())..(at + run).min(text.len())];
         let padded = text.get(at + run) == Some(&b'=');
-        let turned_away = !padded
-            && (value.iter().all(u8::is_ascii_digit) || from == i && uuid(value) && id_key(i));
-        at > from && (run >= 16 && !turned_away || other(at + run)) || other(at)
+        let path = || {
+            value.first() == Some(&b'/')
+                && std::str::from_utf8(value).is_ok_and(super::validate::plain_path)
+        };
+        let turned_away = || {
+            !padded
+                && (value.iter().all(u8::is_ascii_digit)
+                    || from == i && uuid(value) && id_key(i)
+                    || path())
+        };
+        at > from && (run >= 16 && !turned_away() || other(at + run)) || other(at)
     };
     if i - end > 18 {
         return false;
@@ -2589,6 +2598,11 @@ mod tests {
             "key"
         ));
         assert!(!near(kv, "partition key 1234567890123456789", "key"));
+        // A path after the key is no secret; base64 starting with `/` may be one.
+        assert!(!near(kv, "in 5 ms path=/api/v1/items/123456 x", "pat"));
+        assert!(!near(kv, "secret_file: /run/secrets/db_password", "secret"));
+        assert!(near(kv, "api_key=/9j/4AAQSkZJRgABAQ/Xk2mQ9pLr", "key"));
+        assert!(near(kv, "path=/api/v1/items/123456==", "pat"));
         assert!(near(userinfo_or_pair, "Server=db;Password=x", "Password"));
         assert!(near(userinfo_or_pair, "Host=db; Pwd = x", "Pwd"));
         assert!(!near(userinfo_or_pair, r#"{"password_set":true}"#, "password"));

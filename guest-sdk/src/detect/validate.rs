@@ -592,6 +592,33 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
 /// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
 /// and idempotency ids), no run of digits, and no placeholder or file path (`pat`
 /// also starts `path=/api/v1/items/10`).
+/// A path segment drawn at random (eight bytes or more, both cases and a digit): the
+/// base64 of a key can start with `/`, a path's segments are words.
+fn random_segment(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 8
+        && b.iter().any(u8::is_ascii_uppercase)
+        && b.iter().any(u8::is_ascii_lowercase)
+        && b.iter().any(u8::is_ascii_digit)
+}
+
+/// A value `keyword_secret` always turns away as a path (`/api/v1/items/10` after
+/// `path=`): `placeholder_value` calls it one and no segment is drawn at random. The
+/// `secret-near-keyword` trigger asks it first, so a log line's `path=` does not run
+/// the rule.
+pub fn plain_path(v: &str) -> bool {
+    v.starts_with('/') && path_body(v) && !v.split('/').any(random_segment)
+}
+
+/// Two segments or more, of the bytes a path is written with.
+fn path_body(p: &str) -> bool {
+    p.split(['/', '\\']).filter(|s| !s.is_empty()).count() >= 2
+        && p.bytes().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, b'/' | b'\\' | b'.' | b'_' | b'-' | b'@' | b'~' | b':')
+        })
+}
+
 pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let v = c.value();
     let b = v.as_bytes();
@@ -603,13 +630,6 @@ pub fn keyword_secret(c: &Candidate<'_>) -> bool {
         && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-');
     // A path's segments are words (`/api/v1/items/10`); base64 that happens to start
     // with `/` has a segment of mixed-case letters and digits, and stays a secret.
-    let random_segment = |s: &str| {
-        let b = s.as_bytes();
-        b.len() >= 8
-            && b.iter().any(u8::is_ascii_uppercase)
-            && b.iter().any(u8::is_ascii_lowercase)
-            && b.iter().any(u8::is_ascii_digit)
-    };
     let placeholder =
         placeholder_value(v) && !(v.starts_with('/') && v.split('/').any(random_segment));
     if b.iter().all(u8::is_ascii_digit) || v.contains("://") || placeholder {
@@ -1041,13 +1061,6 @@ pub fn placeholder_value(v: &str) -> bool {
     }
     // A file path: `/run/secrets/db`, `./secret.txt`, `~/.pgpass`, `C:\keys\a.pem`,
     // `file:///…`.
-    let path_body = |p: &str| {
-        p.split(['/', '\\']).filter(|s| !s.is_empty()).count() >= 2
-            && p.bytes().all(|c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(c, b'/' | b'\\' | b'.' | b'_' | b'-' | b'@' | b'~' | b':')
-            })
-    };
     if (v.starts_with('/') || v.starts_with("./") || v.starts_with("../") || v.starts_with("~/"))
         && path_body(v)
         || (b.len() > 3 && b[0].is_ascii_alphabetic() && &b[1..3] == b":\\" && path_body(v))
