@@ -412,9 +412,11 @@ fn a_bracket_left_by_a_removed_password_is_no_password() {
 /// stopped at the space of `田中 太郎:` and never ran the rule on it.
 #[test]
 fn the_prefilter_hides_no_rule_example_in_any_place() {
-    const PLACES: [&str; 19] = [
+    const PLACES: [&str; 30] = [
         "{}", "x {} y", "log\n{}", "a\\n{}", "> {}", "x | {}", "k={}", "\"{}\"", "{}\n", "（{}）",
         "{} {}", "a\\t{}", "a\\r{}", "\t{}", "k: {}", "({})", "[{}],", "<b>{}</b>", "'{}';",
+        "a;{};b", "a,{},b", "?q={}&x=1", "说明：{}。", "é {} ü", "\r\n{}\r\n", "{\"m\": \"{}\"}",
+        "- {}", "* {}", "#{}", "…{}…",
     ];
     let policies = [
         Policy::default(),
