@@ -2720,7 +2720,7 @@ pub const RULES: &[Rule] = &[
         // person next. The validator weighs the context against the name lists.
         pattern: concat!(
             r"(?:(?i:\b(?:madam)\.?)",
-            r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?",
+            r"|(?i:\b(?:hi|hello|hey|dear|thanks|thank you|regards|sincerely|cheers|best|hallo|liebe|lieber|bonjour|cher|chère|hola|olá|ciao|good morning|good afternoon|good evening|welcome|greetings)),?(?:[ \t]+(?i:i'm|i’m|i am|this is|my name is))?",
             r"|(?i:\b(?:my name is|(?:last|first|given|family|middle|maiden|full|sur|nick) ?name\?|i am|i'm|call me|named|signed by|signed|this is|name is|ich heiße|je m'appelle|me llamo|meu nome é|mein name ist|contact person|attn\.?|attention|guardian|cardholder|card holder|account holder|speak to|speak with|ask for|assigned to|escalated to|reported by|written by|approved by|directed by|produced by|founded by|starring|according to|says|said|customer|client|patient|employee|applicant|beneficiary|recipient|my (?:kid|son|daughter|wife|husband|friend|brother|sister|mother|father|mom|dad|boss|colleague|child|partner|grandfather|grandmother)|calls me|called)):?)",
             r"[ \t]+(?P<v>(?:",
             title!(),
@@ -2750,6 +2750,8 @@ pub const RULES: &[Rule] = &[
                 "From the film, also featuring «Dipl.-Ing. Ekkehart Förster»",
                 "«Mrs. Anne Morgan MBA.» will be talking",
                 "Hi «Cosima», thanks for the update",
+                "user: Hi, I'm «钱斌», my number is below",
+                "Hello, this is «Jane Roe» from billing",
                 "My name is «成»",
                 "What's your last name? «Kowalczyk»",
                 "first name? «Aynur»",
