@@ -429,7 +429,9 @@ fn the_prefilter_hides_no_rule_example_in_any_place() {
             casefile_guest::detect::Category::Network => &policies[..],
             _ => &policies[..1],
         };
-        for example in rule.examples.masks {
+        for (seed, example) in rule.examples.masks.iter().enumerate() {
+            // Placeholders (`{x32}`, `{uuid}`) drawn as the examples test draws them.
+            let (example, _) = casefile_guest::detect::examples::expand_marked(example, seed as u64);
             let example = example.replace(['«', '»'], "");
             for place in PLACES {
                 let text = place.replace("{}", &example);

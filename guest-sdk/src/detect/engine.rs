@@ -555,17 +555,6 @@ impl CleanTexts {
     const MAX_LEN: usize = 128;
     const MAX_ENTRIES: usize = 4096;
 
-    /// `mask_text`, skipping a short text this set already found clean.
-    pub fn mask_text(
-        &mut self,
-        policy: &Policy,
-        pseudonyms: &mut dyn Pseudonyms,
-        text: &str,
-        counts: &mut Counts,
-    ) -> String {
-        self.mask(policy, pseudonyms, text, counts).into_owned()
-    }
-
     /// `mask`, skipping a short text this set already found clean.
     pub fn mask<'t>(
         &mut self,
@@ -723,7 +712,7 @@ mod tests {
         for text in ["web-1", "10.0.3.7", "web-1", "10.0.3.7", "web-1"] {
             let mut once = Counts::default();
             let want = mask_text(&policy, &mut keyed(), text, &mut once);
-            assert_eq!(clean.mask_text(&policy, &mut keyed(), text, &mut counts), want, "{text}");
+            assert_eq!(clean.mask(&policy, &mut keyed(), text, &mut counts), want, "{text}");
         }
         assert_eq!(counts.total(), 2, "the address each time it came");
         assert!(clean.seen.contains("web-1") && !clean.seen.contains("10.0.3.7"));

@@ -2143,7 +2143,7 @@ fn speaker_label(s: &Shape<'_>) -> bool {
             && !rest[1..word].iter().any(u8::is_ascii_uppercase)
     };
     // Most lines have no break: their start is the only place a label can be.
-    if !s.breaks {
+    if !s.breaks() {
         return label_at(0);
     }
     // A written-out `\n` found by its backslash: a `memmem` finder would cost more to
@@ -2277,20 +2277,21 @@ fn postcode_tail(value: &str) -> bool {
 
 /// Words that say an address follows.
 fn address_context(before: &str) -> bool {
-    let lower = before.to_lowercase();
-    let lower = lower.trim_end_matches([' ', ':', '"', '\'']);
-    ADDRESS_WORDS.iter().any(|w| lower.ends_with(w))
-        || ["at", "following?", "following"]
-            .iter()
-            .any(|w| lower.ends_with(w))
+    ends_with_address_words(before, &["at", "following?", "following"])
 }
 
 /// `address_context` without the weak words (`at`, `following`): what a street with
 /// no house number (`ship to Calle Mayor`) or a bare `Box 12` needs before it.
 fn address_context_strict(before: &str) -> bool {
+    ends_with_address_words(before, &[])
+}
+
+/// Whether `before` ends (past spaces, a colon or a quote) in one of `ADDRESS_WORDS`
+/// or of `weak`, in any case.
+fn ends_with_address_words(before: &str, weak: &[&str]) -> bool {
     let lower = before.to_lowercase();
     let lower = lower.trim_end_matches([' ', ':', '"', '\'']);
-    ADDRESS_WORDS.iter().any(|w| lower.ends_with(w))
+    ADDRESS_WORDS.iter().chain(weak).any(|w| lower.ends_with(w))
 }
 
 const ADDRESS_WORDS: &[&str] = &[
@@ -2558,7 +2559,7 @@ fn number_then_word(s: &Shape<'_>) -> bool {
     // Or the number ends a line and the street starts the next (`979\nBaria Path`):
     // the shape keeps spaces only, so the (rare) line breaks are looked at here, in a
     // text that has some.
-    spaced || s.breaks && memchr::memchr_iter(b'\n', b).any(|nl| house_number_at(b, nl))
+    spaced || s.breaks() && memchr::memchr_iter(b'\n', b).any(|nl| house_number_at(b, nl))
 }
 
 /// The candidate starts right after a hyphen glued to a letter or digit. With a title

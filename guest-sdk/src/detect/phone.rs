@@ -548,8 +548,8 @@ fn national_shape(s: &Shape<'_>) -> bool {
         || s.nanp_dashed
         || s.digit_pairs >= 4
         || s.phone_groups
-        || s.parens && paren_area(s.text.as_bytes())
-        || s.breaks && digit_after_escape(s.text.as_bytes())
+        || s.parens() && paren_area(s.text.as_bytes())
+        || s.breaks() && digit_after_escape(s.text.as_bytes())
 }
 
 /// A digit right after a written-out `\n`, `\r` or `\t` (a JSON string's line

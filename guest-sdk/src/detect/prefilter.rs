@@ -1160,14 +1160,8 @@ pub struct Shape<'a> {
     /// The positions of the spaces right after a number (see `number_spaces`).
     number_spaces: [u32; NUMBER_SPACES + 1],
     number_spaces_len: usize,
-    /// A line break, a backslash (of a written-out `\n`), `|` or `>`: where a chat
-    /// speaker's label may start, other than at the start of the text.
-    pub breaks: bool,
-    /// A `(` somewhere (an area code's, `(415) 555-2671`): the shape tests that look
-    /// for one skip their search of the text without it.
-    pub parens: bool,
     /// The `MARK` bits of every byte that has some, or-ed together (`breaks` and
-    /// `parens` are read from them at the end of the pass).
+    /// `parens` read them).
     marks: u8,
     /// The positions of the `=` and `:` (see `operators`).
     operators: [u32; OPERATORS],
@@ -1270,7 +1264,7 @@ const OPERATOR: u8 = 1;
 const BREAK: u8 = 2;
 /// A byte of `SHORT_FIRSTS`.
 const SHORT: u8 = 4;
-/// `(`, which `Shape::parens` records.
+/// `(`, which `Shape::parens` reports.
 const PAREN: u8 = 8;
 
 static MARK: [u8; 256] = {
@@ -1326,8 +1320,6 @@ impl<'a> Shape<'a> {
             title_bigram: false,
             number_spaces: [0; NUMBER_SPACES + 1],
             number_spaces_len: 0,
-            breaks: false,
-            parens: false,
             marks: 0,
             operators: [0; OPERATORS],
             operators_len: 0,
@@ -1613,9 +1605,19 @@ impl<'a> Shape<'a> {
             i += 1;
         }
         s.base64_run_of_40 |= base64 == 40 && !base64_hex_only;
-        s.breaks = s.marks & BREAK != 0;
-        s.parens = s.marks & PAREN != 0;
         s
+    }
+
+    /// A line break, a backslash (of a written-out `\n`), `|` or `>`: where a chat
+    /// speaker's label may start, other than at the start of the text.
+    pub fn breaks(&self) -> bool {
+        self.marks & BREAK != 0
+    }
+
+    /// A `(` somewhere (an area code's, `(415) 555-2671`): the shape tests that look
+    /// for one skip their search of the text without it.
+    pub fn parens(&self) -> bool {
+        self.marks & PAREN != 0
     }
 
     /// Keeps where an operator (`=`, `:`) or a short literal's first byte stands
@@ -2150,8 +2152,7 @@ mod tests {
             *slot = 0;
         }
         // Not kept by the reference (checked in `operators_and_breaks` and below).
-        (s.breaks, s.operators, s.operators_len) = (false, [0; OPERATORS], 0);
-        (s.parens, s.marks) = (false, 0);
+        (s.marks, s.operators, s.operators_len) = (0, [0; OPERATORS], 0);
         (s.shorts, s.shorts_len) = ([0; SHORTS], 0);
         format!("{s:?}")
     }
@@ -2160,8 +2161,8 @@ mod tests {
     fn operators_and_breaks() {
         let s = shape("a=1 b: 2 c=3");
         assert_eq!(s.operators(), Some(&[1u32, 5, 10][..]));
-        assert!(!s.breaks);
-        assert!(shape("x\\ny").breaks && shape("a | b").breaks && shape("a\nb").breaks);
+        assert!(!s.breaks());
+        assert!(shape("x\\ny").breaks() && shape("a | b").breaks() && shape("a\nb").breaks());
         assert_eq!(shape(&"k=v ".repeat(17)).operators(), None);
         assert!(has_sensitive_pair(&shape(&format!(
             "{} password=x",
@@ -2205,8 +2206,8 @@ mod tests {
             let kept = (shorts.len() <= SHORTS).then_some(&shorts[..]);
             assert_eq!(shape.shorts(), kept, "{text:?}");
             let breaks = text.bytes().any(|b| matches!(b, b'\n' | b'\\' | b'|' | b'>'));
-            assert_eq!(shape.breaks, breaks, "{text:?}");
-            assert_eq!(shape.parens, text.contains('('), "{text:?}");
+            assert_eq!(shape.breaks(), breaks, "{text:?}");
+            assert_eq!(shape.parens(), text.contains('('), "{text:?}");
         }
     }
 
@@ -2248,8 +2249,6 @@ mod tests {
                 title_bigram: false,
                 number_spaces: [0; NUMBER_SPACES + 1],
                 number_spaces_len: 0,
-                breaks: false,
-                parens: false,
                 marks: 0,
                 operators: [0; OPERATORS],
                 operators_len: 0,

@@ -589,9 +589,6 @@ pub fn random_token(c: &Candidate<'_>) -> bool {
     digits && (letters || v.len() >= 12) || (mixed_case && v.len() >= 40)
 }
 
-/// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
-/// and idempotency ids), no run of digits, and no placeholder or file path (`pat`
-/// also starts `path=/api/v1/items/10`).
 /// A path segment drawn at random (eight bytes or more, both cases and a digit): the
 /// base64 of a key can start with `/`, a path's segments are words.
 fn random_segment(s: &str) -> bool {
@@ -619,6 +616,9 @@ fn path_body(p: &str) -> bool {
         })
 }
 
+/// The `secret-near-keyword` rule: a random-looking value that is no UUID (request
+/// and idempotency ids), no run of digits, and no placeholder or file path (`pat`
+/// also starts `path=/api/v1/items/10`).
 pub fn keyword_secret(c: &Candidate<'_>) -> bool {
     let v = c.value();
     let b = v.as_bytes();

@@ -131,8 +131,7 @@ async fn run_chain(
         at.spans += part.spans.len();
         at.metrics += part.metrics.len();
         Some((here, part))
-    });
-    let mut index = 0;
+    }).enumerate();
     // Each job runs on a thread of its own from tokio's blocking pool: the masker
     // and the gate hold a CPU for the whole chunk, which would stall the async
     // workers (and the API they serve), and the scheduler would not reliably spread
@@ -141,10 +140,9 @@ async fn run_chain(
     let mut running = tokio::task::JoinSet::new();
     loop {
         while running.len() < chunking.parallel.max(1) {
-            let Some((offsets, part)) = pending.next() else { break };
+            let Some((i, (offsets, part))) = pending.next() else { break };
             let job = chunk_job(runtime.clone(), maskers.to_vec(), ctx.clone(), key.clone(), gate.cloned(), offsets, part);
-            let (i, handle) = (index, handle.clone());
-            index += 1;
+            let handle = handle.clone();
             running.spawn_blocking(move || (i, handle.block_on(job)));
         }
         let Some(joined) = running.join_next().await else { break };

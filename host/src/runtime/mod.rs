@@ -197,14 +197,6 @@ pub struct Runtime {
 /// Linear memory a pool slot keeps resident between calls (with `pagemap_scan`).
 const KEEP_RESIDENT: usize = 8 << 20;
 
-/// Whether the kernel has the PAGEMAP_SCAN ioctl (Linux 6.7 and later).
-fn pagemap_scan_available() -> bool {
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else { return false };
-    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (6, 7)
-}
-
 impl Runtime {
     pub fn new(limits: RuntimeConfig, cache_dir: PathBuf) -> Result<Arc<Runtime>> {
         let memory_limit = limits.memory_limit_mb << 20;
@@ -222,7 +214,7 @@ impl Runtime {
         // dirtied and keeps them resident, so the next call does not fault them in
         // again. Without it, keeping memory resident means a memset of the whole
         // amount after every call, which costs more than the faults it saves.
-        if pagemap_scan_available() {
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
             pool.pagemap_scan(wasmtime::Enabled::Auto)
                 .linear_memory_keep_resident(KEEP_RESIDENT)
                 .table_keep_resident(KEEP_RESIDENT / 16);
