@@ -295,7 +295,11 @@ async fn a_message_published_while_the_host_is_down_is_taken_when_it_starts() {
     // Stored and not acknowledged: waiting for a consumer, or handed to the dead
     // host's last pull request and so due again after ack_wait.
     let info = bus.consumer_info().await;
-    assert_eq!((info.num_pending + info.num_ack_pending as u64, info.ack_floor.stream_sequence), (1, 0), "{info:?}");
+    // While the server re-queues a message whose ack_wait ran out it can count it
+    // both as pending and as awaiting its ack (seen under load: 1 + 1, redelivered 1).
+    let waiting = info.num_pending + info.num_ack_pending as u64;
+    assert!(waiting == 1 || waiting == 2 && info.num_redelivered > 0, "{info:?}");
+    assert_eq!(info.ack_floor.stream_sequence, 0, "not acknowledged: {info:?}");
     let host = Host::start(&config, &data);
     let (status, r) = answer(&mut replies, &host).await;
     assert_eq!(status, 202, "{r}");
