@@ -25,9 +25,9 @@ payment 178 178 0
 government-id 96 94 0
 contact 402 391 1
 network 141 140 0
-person 1047 720 10
-negatives 732 changed 11
-names 399 466
+person 1047 765 11
+negatives 732 changed 12
+names 439 480
 addresses 334 344
 ";
 

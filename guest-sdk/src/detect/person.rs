@@ -699,6 +699,7 @@ const ORG_WORDS: &[&str] = &[
     "sarl",
     "plc",
     "ag",
+    "kg",
     "bv",
     "associates",
     "partners",
@@ -739,6 +740,40 @@ const ORG_WORDS: &[&str] = &[
 ];
 static ORG_WORDS_SET: WordSet = WordSet::new(ORG_WORDS);
 
+/// Countries and territories whose English names are two or three capitalised words
+/// the first of which is also a given name (`Sierra Leone`, `Marshall Islands`): with
+/// an unlisted second word, the bare-name rule would read them as a person.
+const PLACES_OF_NAMES: &[&str] = &[
+    "sierra leone", "costa rica", "marshall islands", "solomon islands", "cook islands",
+    "christmas island", "norfolk island", "heard island", "saint lucia", "saint helena",
+    "saint martin", "saint barthelemy", "saint kitts", "saint vincent", "saint pierre",
+    "san marino", "santa cruz", "santa clara", "santa fe", "santa monica", "santa barbara",
+    "san diego", "san jose", "san antonio", "san francisco", "el salvador", "puerto rico",
+    "sri lanka", "burkina faso", "papua new guinea", "new guinea", "new zealand",
+    "new caledonia", "faroe islands", "virgin islands", "cayman islands",
+    "falkland islands", "pitcairn islands", "jan mayen", "hong kong",
+    "south africa", "north macedonia", "timor leste", "guinea bissau", "cabo verde",
+    "cape verde", "sao tome", "victoria falls",
+    "mount pleasant", "port louis", "port moresby", "ivory coast", "gold coast",
+];
+
+/// Whether the words are one of `PLACES_OF_NAMES` (or start with one).
+fn place_name(words: &[&str]) -> bool {
+    let folded: Vec<String> = words.iter().map(|w| fold(w)).collect();
+    let joined = folded.join(" ");
+    PLACES_OF_NAMES
+        .iter()
+        .any(|p| joined == *p || joined.starts_with(&format!("{p} ")))
+}
+
+/// The abbreviated days and months of log timestamps (`[Sun Mar 01 11:28:02 2026]`),
+/// some of them listed names: two of them in a row are a date, not a person.
+const DATE_WORDS: &[&str] = &[
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr", "may", "jun",
+    "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+];
+static DATE_WORDS_SET: WordSet = WordSet::new(DATE_WORDS);
+
 /// Folds a word for the lists: lower case, common Latin diacritics dropped
 /// (`Müller` is listed as `muller`).
 fn fold(word: &str) -> String {
@@ -777,11 +812,19 @@ fn with_folded<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
 }
 
 fn is_given(word: &str) -> bool {
-    with_folded(word, |f| given_names().contains(f) && !COMMON_WORD_NAMES_SET.contains(f))
+    listed(word, |f| given_names().contains(f) && !COMMON_WORD_NAMES_SET.contains(f))
 }
 
 fn is_surname(word: &str) -> bool {
-    with_folded(word, |f| surnames().contains(f) && !NOT_NAMES_SET.contains(f))
+    listed(word, |f| surnames().contains(f) && !NOT_NAMES_SET.contains(f))
+}
+
+/// `known(fold(word))`, or for a double-barrelled word (`Joubert-Leclerc`,
+/// `Hans-Bernd`) whether one of its parts is known: the lists hold the parts.
+fn listed(word: &str, known: impl Fn(&str) -> bool) -> bool {
+    with_folded(word, |f| {
+        known(f) || f.contains('-') && f.split('-').any(|part| part.len() >= 2 && known(part))
+    })
 }
 
 fn is_not_name(word: &str) -> bool {
@@ -1378,8 +1421,20 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         Context::Weak => {
             listed_first || listed_last || name_words.len() == 1 && greeting_before(before)
         }
-        // None: a given name and a surname, both listed.
-        Context::None => name_words.len() >= 2 && listed_first && listed_last,
+        // None: a listed given name and a surname, listed or not (the lists are
+        // mostly of English-speaking countries' names: `Lucie Bigot`). An unlisted
+        // surname needs more: no particle in the name (`Cruz do Norte` is a place),
+        // a first name that is no place's, and no date's words (`Sun Mar 01`).
+        Context::None => {
+            name_words.len() >= 2
+                && listed_first
+                && !with_folded(first, |f| DATE_WORDS_SET.contains(f))
+                && (listed_last
+                    || name_words.len() == words.len()
+                        && !with_folded(first, |f| PLACE_NAMES_SET.contains(f))
+                        && !with_folded(last, |f| street_types().contains(f))
+                        && !place_name(&name_words))
+        }
     }
 }
 
@@ -2158,10 +2213,99 @@ fn speaker_label(s: &Shape<'_>) -> bool {
     starts.into_iter().any(label_at)
 }
 
-/// Two capitalised words in a row (the bare-name rule's shape): a capital after a
-/// space, letters, one space, a capital and a lower-case letter.
-fn title_bigram(s: &Shape<'_>) -> bool {
-    s.title_bigram
+/// `person-name-han`'s shape: the text has characters outside ASCII (a Han name's
+/// bytes are).
+fn han_shape(s: &Shape<'_>) -> bool {
+    s.non_ascii()
+}
+
+/// Common words of two Han characters that start with a character the family-name
+/// list holds, as log and UI text writes them alone (`result 成功`).
+const HAN_WORDS: &[&str] = &[
+    "成功", "文件", "方法", "时间", "安全", "关闭", "金额", "高级", "明细", "管理", "应用",
+    "文本", "万元", "常规", "江苏", "上海", "北京", "广东", "黄金", "白色", "黄色", "蓝色",
+    "毛利", "时区", "包裹", "向导", "关于", "司机", "高速", "安装", "方式", "明天", "文档",
+    "石油", "余额", "程序", "计划", "任务", "周期", "于是", "和平", "全部", "全局", "应答",
+    "单位", "单据", "项目", "连接", "路径", "时长", "康复", "宁波", "苏州", "温州", "常州",
+    "金融", "钱包", "邮件", "费用", "车辆", "景点", "宫殿", "米饭", "东京", "大阪",
+];
+static HAN_WORDS_SET: WordSet = WordSet::new(HAN_WORDS);
+
+/// `person-name-han`'s validator: a listed family name first, not a common word, and
+/// a word of Latin script right beside the name (the word before it, past one space,
+/// or the word after it), so that a name among Chinese or Japanese text is left to the
+/// rules that read its markers (`姓名：`).
+fn han_name_inline(c: &Candidate<'_>) -> bool {
+    let value = c.value();
+    let chars: Vec<char> = value.chars().filter(|ch| !ch.is_whitespace() && *ch != '\u{3000}').collect();
+    if chars.len() < 2 || !chars.first().is_some_and(|&ch| han(ch)) || !cjk_surname(&chars) {
+        return false;
+    }
+    // A place: a word for an administrative area, a country, an island, a road last
+    // (`江東区`, `马鞍山县`), or a preposition of place before (`I live in 莫桑比克`).
+    let place_last = chars.last().is_some_and(|ch| "市区县省州镇乡村路街道町都府郡国岛山湖港".contains(*ch));
+    if HAN_WORDS_SET.contains(value) || place_last {
+        return false;
+    }
+    let latin_word = |w: &str| w.len() >= 1 && w.bytes().all(|b| b.is_ascii_alphabetic());
+    let before = c.before(32);
+    let word_before = before
+        .strip_suffix(' ')
+        .map(|b| b.rsplit([' ', '\t', '(', '\n']).next().unwrap_or(""));
+    let after = c.after(32);
+    let word_after = after.strip_prefix(' ').map(|a| {
+        a.split(|ch: char| !ch.is_ascii_alphabetic()).next().unwrap_or("")
+    });
+    let opens = before.is_empty() || before.ends_with(['\n', '(']);
+    // (`to` and `visit` take a name too, `change it to 韩瑞`: only a long run, four
+    // characters as most countries' names are written, is a place after them.)
+    let one_of = |w: &str, words: &[&str]| words.iter().any(|p| p.eq_ignore_ascii_case(w));
+    let place_before = word_before.is_some_and(|w| {
+        one_of(w, &["in", "from", "at", "near"])
+            || chars.len() >= 4 && one_of(w, &["to", "visit", "visited"])
+    });
+    if place_before {
+        return false;
+    }
+    word_before.is_some_and(latin_word)
+        || (opens || word_before.is_none()) && word_after.is_some_and(latin_word)
+}
+
+/// The bare-name rule's shape: two capitalised words in a row (a capital after a
+/// space, letters, one space, a capital and a lower-case letter), or any text
+/// outside ASCII, where the shape's ASCII classes cannot tell a capitalised word
+/// (`Júlia`, `Émilie`).
+fn bare_name_shape(s: &Shape<'_>) -> bool {
+    s.title_bigram || s.non_ascii()
+}
+
+/// The particles the bare-name rule takes between two names, each between the spaces
+/// the pattern wants around it (its `near` test looks at the words on either side).
+const PARTICLE_TRIGGERS: &[&str] = &[
+    " van ", " von ", " der ", " den ", " de ", " da ", " del ", " della ", " di ", " du ",
+    " la ", " le ", " dos ", " das ", " do ", " zu ", " ter ",
+];
+
+/// `person-name-bare`'s test for a particle in ASCII text (any other text fires the
+/// rule by its shape): a capitalised word or another particle on each side (`Ian das
+/// Neves`, `Juan de la Cruz`).
+fn particle_between_names(text: &[u8], start: usize, end: usize) -> bool {
+    // `start` is the space before the particle, `end` is past the space after it.
+    let mut from = start;
+    while from > 0 && text[from - 1].is_ascii_alphabetic() {
+        from -= 1;
+    }
+    let before = &text[from..start];
+    let mut to = end;
+    while to < text.len() && text[to].is_ascii_alphabetic() {
+        to += 1;
+    }
+    let after = &text[end..to];
+    let side = |w: &[u8]| {
+        w.first().is_some_and(u8::is_ascii_uppercase)
+            || std::str::from_utf8(w).is_ok_and(is_particle)
+    };
+    side(before) && side(after)
 }
 
 // ---- street addresses -----------------------------------------------------------
@@ -2712,6 +2856,16 @@ macro_rules! han_name {
     };
 }
 
+/// A word of a name with no context around it: a capital, then lower-case letters of
+/// any script (an apostrophe other than ASCII's inside: `D’Amico`), maybe a hyphen and
+/// another such part. ASCII's `'` is left out so that a name in ASCII text is always
+/// one the shape's `title_bigram` sees.
+macro_rules! bare_word {
+    () => {
+        r"\p{Lu}[\p{Ll}\p{M}’]+(?:-\p{Lu}[\p{Ll}\p{M}’]+)?"
+    };
+}
+
 pub const RULES: &[Rule] = &[
     Rule {
         name: "person-name",
@@ -2939,8 +3093,25 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "person-name-bare",
         category: Person,
-        trigger: Trigger::shape(title_bigram),
-        pattern: r"\b(?P<v>[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){1,2})\b",
+        trigger: Trigger {
+            literals: PARTICLE_TRIGGERS,
+            near: Some(particle_between_names),
+            shape: Some(bare_name_shape),
+        },
+        // Two or three capitalised words with no context (the validator wants the
+        // lists to know them): letters of any Latin script, hyphenated parts
+        // (`Anders-Margraf`), particles between (`Ian das Neves`), a degree after
+        // (`Laurie Dominguez MD`). The value is the whole match, which spares the
+        // capture groups on every line with two capitalised words (the validator looks
+        // at the characters around it).
+        pattern: concat!(
+            r"\b",
+            r"(?P<v>",
+            bare_word!(),
+            r"(?:(?:[ \t]+|[ ]+(?:(?:van|von|der|den|de|da|del|della|di|du|la|le|dos|das|do|zu|ter)[ ]+){1,2})",
+            bare_word!(),
+            r"){1,2}(?:[ \t]+(?:Jr\.|Sr\.|II|III|IV|MD|DDS|DVM|PhD|MBA))?)"
+        ),
         validate: Some(person_name),
         examples: Examples {
             masks: &[
@@ -2949,12 +3120,48 @@ pub const RULES: &[Rule] = &[
                 "please add «Yoshiro Wakabayashi» as a beneficiary",
                 "add «Olusegun Adebayo» as my emergency contact",
                 "Please ask «David Thompson» to approve",
+                "I want to add «Ian dos Santos» to the account",
+                "«Júlia Melo» called back",
+                "songwriter «Josh Shah-Mills» wrote it",
+                "«Laurie Dominguez MD» of Springfield",
             ],
             keeps: &[
                 "Grant Access to the Main Street deployment",
                 "run Build Agent as the Executor",
                 "deploy Payment Service as a dependent",
                 "Request Timeout reached",
+                "Export de Données terminé",
+                "Max Retries Exceeded",
+                "The Jordan River Service",
+                "Résumé Upload Failed",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-han",
+        category: Person,
+        trigger: Trigger::shape(han_shape),
+        // A name in Han characters (a Japanese given name may be in kana) standing
+        // alone in a line of Latin script, between its words: `we need to add 张兰英 as
+        // guardian`, `福田 英樹 will be talking`. The validator wants a listed family
+        // name first and a Latin word beside it.
+        pattern: concat!(
+            r"(?:^|[ \t(])(?P<v>\p{Han}{1,3}[ \x{3000}][\p{Han}\p{Hiragana}\p{Katakana}ー]{1,4}|\p{Han}{2,3})",
+            r"(?:$|[ \t,.!?;:)’']|'s)"
+        ),
+        validate: Some(han_name_inline),
+        examples: Examples {
+            masks: &[
+                "we need to add «张兰英» as guardian",
+                "have you heard «吉田 明美» speak yet?",
+                "«福田 英樹» will be talking",
+                "not by «张勇»).",
+            ],
+            keeps: &[
+                "result 成功 after retry",
+                "用户 王伟 已登录",
+                "msg=\"张兰英\"",
+                "the city 北京 is large",
             ],
         },
     },

@@ -1266,6 +1266,8 @@ const BREAK: u8 = 2;
 const SHORT: u8 = 4;
 /// `(`, which `Shape::parens` reports.
 const PAREN: u8 = 8;
+/// A byte outside ASCII, which `Shape::non_ascii` reports.
+const NON_ASCII: u8 = 16;
 
 static MARK: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -1276,6 +1278,11 @@ static MARK: [u8; 256] = {
     t[b'|' as usize] = BREAK;
     t[b'>' as usize] = BREAK;
     t[b'(' as usize] = PAREN;
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] = NON_ASCII;
+        b += 1;
+    }
     let mut k = 0;
     while k < SHORT_FIRSTS.len() {
         t[SHORT_FIRSTS[k] as usize] |= SHORT;
@@ -1618,6 +1625,12 @@ impl<'a> Shape<'a> {
     /// for one skip their search of the text without it.
     pub fn parens(&self) -> bool {
         self.marks & PAREN != 0
+    }
+
+    /// A byte outside ASCII somewhere (a letter with a diacritic, a Han character):
+    /// the rules that read such text ask this rather than scan the text again.
+    pub fn non_ascii(&self) -> bool {
+        self.marks & NON_ASCII != 0
     }
 
     /// Keeps where an operator (`=`, `:`) or a short literal's first byte stands
@@ -2208,6 +2221,7 @@ mod tests {
             let breaks = text.bytes().any(|b| matches!(b, b'\n' | b'\\' | b'|' | b'>'));
             assert_eq!(shape.breaks(), breaks, "{text:?}");
             assert_eq!(shape.parens(), text.contains('('), "{text:?}");
+            assert_eq!(shape.non_ascii(), !text.is_ascii(), "{text:?}");
         }
     }
 
