@@ -2124,6 +2124,37 @@ const WORD_NAMES: &[&str] = &[
 ];
 static WORD_NAMES_SET: WordSet = WordSet::new(WORD_NAMES);
 
+/// `person-name-object`'s trigger: the verbs (with what follows them) after which a
+/// person's name stands, each with the space the pattern takes after it.
+const OBJECT_TRIGGERS: &[&str] = &[
+    "told ", "asked ", "given ", "gave ", "thanked ", "named him ", "named her ", "named them ",
+    "shouted at ", "talked to ", "spoke to ", "spoke with ", "emailed ", "texted ", "messaged ",
+    "introduced ",
+];
+
+/// A capital (or a character outside ASCII, which may be one) right after the literal.
+fn capital_after(text: &[u8], _start: usize, end: usize) -> bool {
+    text.get(end).is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
+}
+
+/// `person-name-object`'s validator: a given name the lists know, no common word, no
+/// place or firm, or one to three Han characters that are no place.
+fn given_name_object(c: &Candidate<'_>) -> bool {
+    let v = c.value();
+    if v.chars().next().is_some_and(han) {
+        let place = v.ends_with([
+            '市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司', '国',
+        ]);
+        return v.chars().count() <= 3 && v.chars().all(han) && !place;
+    }
+    let folded = fold(v);
+    is_given(v)
+        && !is_not_name(v)
+        && !ORG_WORDS_SET.contains(&folded)
+        && !PLACE_NAMES_SET.contains(&folded)
+        && !WORD_NAMES_SET.contains(&folded)
+}
+
 /// The `person-name-given` rule's validator: a given name the lists know (and no
 /// common word), or one to three Han characters; no capitalised word, article or
 /// preposition right before it.
@@ -3087,6 +3118,35 @@ pub const RULES: &[Rule] = &[
                 "Gill, Edwards and Bailey was founded in 1990",
                 "rue Antoine is closed today",
                 "Mendes do Amparo is a nice place to live",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-object",
+        category: Person,
+        trigger: Trigger::literals_near(OBJECT_TRIGGERS, capital_after),
+        // A given name alone after a verb that takes a person (`shouted at Lorraine`,
+        // `had given Zoe his address`, `She named him Amber`). The lists must know the
+        // name.
+        pattern: concat!(
+            r"(?i:\b(?:told|asked|given|gave|thanked|named (?:him|her|them)|shouted at|talked to|spoke to|spoke with|emailed|texted|messaged|introduced)) ",
+            r"(?P<v>\p{Lu}[\p{Ll}\p{M}'’-]+|\p{Han}{1,3})(?:$|[^\p{L}\p{M}\p{N}_])"
+        ),
+        validate: Some(given_name_object),
+        examples: Examples {
+            masks: &[
+                "Robert shouted at «Scott»: what are you doing here?",
+                "Pam had given «Eric» his address",
+                "She named him «Shirley»",
+                "I already told «Jessica» about it",
+                "秀华 shouted at «建军»: hi",
+            ],
+            keeps: &[
+                "asked Support to retry",
+                "the handler was given Max retries",
+                "told Austin office",
+                "named him Error",
+                "spoke to Kubernetes",
             ],
         },
     },
