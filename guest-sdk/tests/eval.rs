@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 const REPORTED: &str = "\
 credential 856 813 0
 payment 178 178 0
-government-id 96 94 0
+government-id 96 95 0
 contact 402 391 1
 network 141 140 0
 person 1047 770 11

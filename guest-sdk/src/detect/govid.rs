@@ -221,8 +221,9 @@ const NATIONAL_ID_WORDS: &[&str] = &[
 
 /// Indian Aadhaar: twelve digits, the first 2-9, the Verhoeff check; grouped 4-4-4 or
 /// after a word naming an id. After a word naming a national id outright (`Aadhaar`,
-/// `national id`, `SSN`) twelve digits are that id whatever their check digit: a
-/// number mistyped or made up for a test form is still written as someone's id.
+/// `national id`, `SSN`) twelve digits are that id whatever their first and check
+/// digits: a number mistyped or made up for a test form is still written as someone's
+/// id.
 pub fn in_aadhaar(c: &Candidate<'_>) -> bool {
     if glued(c) {
         return false;
@@ -239,8 +240,10 @@ pub fn in_aadhaar(c: &Candidate<'_>) -> bool {
         })
     };
     d.len() == 12
-        && d[0] >= 2
-        && (verhoeff(&d) && (value.contains([' ', '-']) || id_context(c.before(40))) || named())
+        && (d[0] >= 2
+            && verhoeff(&d)
+            && (value.contains([' ', '-']) || id_context(c.before(40)))
+            || named())
 }
 
 /// Indian PAN: five letters (the fourth says what holds it), four digits, a letter.
@@ -322,13 +325,15 @@ pub const RULES: &[Rule] = &[
             near: Some(|t, s, e| id_word_then_number(t, s, e, 12)),
             shape: Some(|s| s.spaced_groups & 1 << 12 != 0),
         },
-        pattern: r"\b[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}\b",
+        pattern: r"\b[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}\b",
         validate: Some(in_aadhaar),
         examples: Examples {
             masks: &[
                 "Aadhaar «2217 3914 6548»",
                 "aadhaar no «221739146548»",
                 "national id «482913305571» on file",
+                // Named outright: whatever the first and check digits.
+                "applicant national id «143365430469» failed verification",
             ],
             keeps: &[
                 "ts 221739146548 ms",
