@@ -1429,11 +1429,11 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
             name_words.len() >= 2
                 && listed_first
                 && !with_folded(first, |f| DATE_WORDS_SET.contains(f))
+                && !place_name(&name_words)
                 && (listed_last
                     || name_words.len() == words.len()
                         && !with_folded(first, |f| PLACE_NAMES_SET.contains(f))
-                        && !with_folded(last, |f| street_types().contains(f))
-                        && !place_name(&name_words))
+                        && !with_folded(last, |f| street_types().contains(f)))
         }
     }
 }
