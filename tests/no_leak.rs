@@ -165,7 +165,14 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
         let shared_key: std::sync::Arc<[u8]> = key.clone().into();
         // Small chunks two at a time, so records cross chunk boundaries as in a large incident.
         let chunking = casefile::mask::Chunking { chunk: 16, parallel: 2 };
-        let (masked, summary, _) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, chunking).await.unwrap();
+        let all_texts = batch.clone();
+        let (masked, summary, found) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, chunking).await.unwrap();
+        // The gate skipped what masker-default left as it was; scanning every text
+        // changes nothing and finds nothing more.
+        let full = std::sync::Arc::new(Gate::for_policy("{}", key.clone()).unwrap().trusting_no_masker());
+        let (fully, _, full_found) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &full, all_texts, chunking).await.unwrap();
+        assert!(fully == masked, "seed {seed}: the full gate changed what the trusting one let through");
+        assert_eq!(full_found.total(), found.total(), "seed {seed}");
         let (mut message, _) = casefile::mask::mask_text(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &msg_line).await.unwrap();
         let mut out = casefile::mask::gate::GateOutcome::default();
         gate.check(|| "request.message".into(), None, &mut message, &mut out);

@@ -157,6 +157,11 @@ pub struct RuntimeConfig {
     pub http_max_response_mb: usize,
     /// Where compiled components are cached [default: <data dir>/compiled].
     pub cache_dir: Option<String>,
+    /// Whether the leak gate skips the texts the shipped masker-default left as they
+    /// were (it runs the gate's own detectors under the same policy, so they hold
+    /// nothing the gate would find); `false` has the gate scan every text whatever
+    /// masker ran.
+    pub gate_trusts_default_masker: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -170,6 +175,7 @@ impl Default for RuntimeConfig {
             http_timeout_ms: 10_000,
             http_max_response_mb: 64,
             cache_dir: None,
+            gate_trusts_default_masker: true,
         }
     }
 }

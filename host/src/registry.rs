@@ -33,6 +33,13 @@ pub mod builtin {
     pub fn get(name: &str) -> Option<&'static [u8]> {
         ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
     }
+
+    /// The SHA-256 of the `masker-default` this binary ships (hashed once): the
+    /// masker whose detectors are the leak gate's own.
+    pub fn default_masker_sha256() -> Option<&'static str> {
+        static SHA: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        SHA.get_or_init(|| get("masker-default").map(crate::store::sha256_hex)).as_deref()
+    }
 }
 
 pub fn world_of(kind: ComponentKind) -> String {

@@ -51,16 +51,42 @@ impl GateOutcome {
 pub struct Gate {
     policy: Policy,
     key: Vec<u8>,
+    /// The policy JSON the gate was built from, when it was (`for_policy`): a masker
+    /// given the same JSON runs the same detectors under the same policy.
+    policy_json: Option<String>,
+    /// Whether a text the shipped masker-default left as it was may go unscanned
+    /// (`runtime.gate_trusts_default_masker`).
+    trusts_default: bool,
 }
 
 impl Gate {
     pub fn new(policy: Policy, key: Vec<u8>) -> Gate {
-        Gate { policy, key }
+        Gate { policy, key, policy_json: None, trusts_default: false }
     }
 
     /// A gate for the tenant's policy JSON; the same JSON its masker received.
     pub fn for_policy(policy_json: &str, key: Vec<u8>) -> Result<Gate, String> {
-        Policy::from_json(policy_json).map(|p| Gate::new(p, key)).map_err(|e| e.to_string())
+        let policy = Policy::from_json(policy_json).map_err(|e| e.to_string())?;
+        Ok(Gate { policy, key, policy_json: Some(policy_json.to_string()), trusts_default: true })
+    }
+
+    /// Scans everything, whatever masker ran before (the `runtime` setting
+    /// `gate_trusts_default_masker: false`).
+    pub fn trusting_no_masker(mut self) -> Gate {
+        self.trusts_default = false;
+        self
+    }
+
+    /// Whether the texts a masker left unchanged need no scan: the masker is the
+    /// masker-default this binary ships (by SHA-256, so the same code as the gate's,
+    /// compiled to wasm) and it ran under the very policy JSON the gate was built from.
+    /// The detectors are deterministic, so a text they changed nothing in is a text
+    /// in which they find nothing; the gate scanning it again would find nothing
+    /// either. Any other masker, or another policy, gets every text scanned.
+    pub fn trusts(&self, masker_sha256: &str, policy_json: &str) -> bool {
+        self.trusts_default
+            && self.policy_json.as_deref() == Some(policy_json)
+            && crate::registry::builtin::default_masker_sha256().is_some_and(|sha| sha.eq_ignore_ascii_case(masker_sha256))
     }
 
     /// Checks one text (or field value when `field_key` is set) and masks what it finds.
@@ -97,8 +123,14 @@ impl Gate {
         *text = masked.into_owned();
     }
 
-    fn fields(&self, clean: &mut CleanTexts, prefix: &str, i: usize, fields: &mut [Field], out: &mut GateOutcome) {
-        for Field { key: k, value: v } in fields.iter_mut() {
+    /// `fields`' values and keys; `before` is the list as the trusted masker got it
+    /// (a field it left as it was, key and value, is not scanned again).
+    fn fields(&self, clean: &mut CleanTexts, prefix: &str, i: usize, fields: &mut [Field], before: Option<&[Field]>, out: &mut GateOutcome) {
+        let before = before.filter(|b| b.len() == fields.len());
+        for (j, Field { key: k, value: v }) in fields.iter_mut().enumerate() {
+            if before.is_some_and(|b| b[j].key == *k && b[j].value == *v) {
+                continue;
+            }
             // A key can itself carry a value (`user=alice@example.com` as a key).
             self.check_seen(clean, || format!("{prefix}[{i}].attributes.{k}"), Some(k), v, out);
             self.check_seen(clean, || format!("{prefix}[{i}].attribute-key"), None, k, out);
@@ -113,12 +145,31 @@ impl Gate {
     /// The same for one chunk of a larger batch: records are named by their place
     /// in the whole batch (`logs[20012]`), the chunk starting at `at`.
     pub fn scan_batch_at(&self, b: &mut Batch, at: Offsets) -> GateOutcome {
+        self.scan_batch_after(b, None, at)
+    }
+
+    /// `scan_batch_at` after a masker the gate `trusts`, `before` being the chunk as
+    /// that masker got it: the texts it masks (messages, hosts, span names,
+    /// attributes and labels) are skipped where it left them as they were; those it
+    /// never reads (environments, sources, ids, services, metric names) and those it
+    /// changed are scanned as always. With `before` absent, or not record for record
+    /// the same shape, every text is scanned.
+    pub fn scan_batch_after(&self, b: &mut Batch, before: Option<&Batch>, at: Offsets) -> GateOutcome {
+        let before = before.filter(|x| (x.logs.len(), x.spans.len(), x.metrics.len()) == (b.logs.len(), b.spans.len(), b.metrics.len()));
         let mut out = GateOutcome::default();
         let mut clean = CleanTexts::default();
-        for (i, l) in b.logs.iter_mut().enumerate() {
-            let i = i + at.logs;
-            self.check_seen(&mut clean, || format!("logs[{i}].message"), None, &mut l.message, &mut out);
-            for (name, t) in [("host", &mut l.host), ("environment", &mut l.environment), ("source", &mut l.source)] {
+        // `same(a, b)`: the trusted masker left the text as it was.
+        let same = |was: Option<&String>, now: &String| was.is_some_and(|w| w == now);
+        for (n, l) in b.logs.iter_mut().enumerate() {
+            let i = n + at.logs;
+            let was = before.map(|x| &x.logs[n]);
+            if !same(was.map(|w| &w.message), &l.message) {
+                self.check_seen(&mut clean, || format!("logs[{i}].message"), None, &mut l.message, &mut out);
+            }
+            if !same(was.map(|w| &w.host), &l.host) {
+                self.check_seen(&mut clean, || format!("logs[{i}].host"), None, &mut l.host, &mut out);
+            }
+            for (name, t) in [("environment", &mut l.environment), ("source", &mut l.source)] {
                 self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
             }
             for (name, t) in [("trace_id", &mut l.trace_id), ("span_id", &mut l.span_id)] {
@@ -126,31 +177,37 @@ impl Gate {
                     self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
                 }
             }
-            self.fields(&mut clean, "logs", i, &mut l.attributes, &mut out);
+            self.fields(&mut clean, "logs", i, &mut l.attributes, was.map(|w| &w.attributes[..]), &mut out);
         }
-        for (i, s) in b.spans.iter_mut().enumerate() {
-            let i = i + at.spans;
-            for (name, t) in [
-                ("name", &mut s.name),
-                ("service", &mut s.service),
-                ("host", &mut s.host),
-                ("environment", &mut s.environment),
-                ("trace_id", &mut s.trace_id),
-                ("span_id", &mut s.span_id),
+        for (n, s) in b.spans.iter_mut().enumerate() {
+            let i = n + at.spans;
+            let was = before.map(|x| &x.spans[n]);
+            for (name, t, masked) in [
+                ("name", &mut s.name, was.map(|w| &w.name)),
+                ("service", &mut s.service, None),
+                ("host", &mut s.host, was.map(|w| &w.host)),
+                ("environment", &mut s.environment, None),
+                ("trace_id", &mut s.trace_id, None),
+                ("span_id", &mut s.span_id, None),
             ] {
-                self.check_seen(&mut clean, || format!("spans[{i}].{name}"), None, t, &mut out);
+                if !same(masked, t) {
+                    self.check_seen(&mut clean, || format!("spans[{i}].{name}"), None, t, &mut out);
+                }
             }
             if let Some(p) = &mut s.parent_span_id {
                 self.check_seen(&mut clean, || format!("spans[{i}].parent_span_id"), None, p, &mut out);
             }
-            self.fields(&mut clean, "spans", i, &mut s.attributes, &mut out);
+            self.fields(&mut clean, "spans", i, &mut s.attributes, was.map(|w| &w.attributes[..]), &mut out);
         }
-        for (i, m) in b.metrics.iter_mut().enumerate() {
-            let i = i + at.metrics;
-            for (name, t) in [("name", &mut m.name), ("host", &mut m.host), ("environment", &mut m.environment)] {
-                self.check_seen(&mut clean, || format!("metrics[{i}].{name}"), None, t, &mut out);
+        for (n, m) in b.metrics.iter_mut().enumerate() {
+            let i = n + at.metrics;
+            let was = before.map(|x| &x.metrics[n]);
+            for (name, t, masked) in [("name", &mut m.name, None), ("host", &mut m.host, was.map(|w| &w.host)), ("environment", &mut m.environment, None)] {
+                if !same(masked, t) {
+                    self.check_seen(&mut clean, || format!("metrics[{i}].{name}"), None, t, &mut out);
+                }
             }
-            self.fields(&mut clean, "metrics", i, &mut m.labels, &mut out);
+            self.fields(&mut clean, "metrics", i, &mut m.labels, was.map(|w| &w.labels[..]), &mut out);
         }
         out
     }
@@ -230,6 +287,45 @@ mod tests {
         let out = gate().scan_batch(&mut b);
         assert_eq!(out.total(), 0, "{out:?}");
         assert_eq!(b, before);
+    }
+
+    #[test]
+    fn only_the_shipped_masker_under_the_same_policy_is_trusted() {
+        let sha = crate::registry::builtin::default_masker_sha256().expect("masker-default is built in");
+        assert!(gate().trusts(sha, "{}"));
+        assert!(gate().trusts(&sha.to_uppercase(), "{}"));
+        assert!(!gate().trusts(&"0".repeat(64), "{}"), "another masker");
+        assert!(!gate().trusts(sha, r#"{"actions": {"contact": "remove"}}"#), "another policy");
+        assert!(!gate().trusting_no_masker().trusts(sha, "{}"), "switched off");
+        let policy = Policy::from_json("{}").unwrap();
+        assert!(!Gate::new(policy, b"k".to_vec()).trusts(sha, "{}"), "a gate built from no JSON");
+    }
+
+    #[test]
+    fn after_a_trusted_masker_only_unchanged_texts_it_masks_are_skipped() {
+        // As masker-default got the chunk: `before`. It changed the attribute value
+        // and left the message (in truth it would have masked the key; the test
+        // plants one to see which texts the gate reads).
+        let mut before = Batch::default();
+        before.logs.push(LogRecord { environment: "ops ann@example.org".into(), ..log("key AKIAIOSFODNN7EXAMPLE", &[("note", "call 415-555-2671 now"), ("user", "bob@example.com")]) });
+        let mut after = before.clone();
+        after.logs[0].attributes[1].value = "[MASKED:email] and carol@example.com".into();
+        let out = gate().scan_batch_after(&mut after, Some(&before), Offsets::default());
+        let places: Vec<&str> = out.violations.iter().map(|v| v.location.as_str()).collect();
+        // Left as it was: not read. Changed, or never masker-default's: read.
+        assert!(!places.contains(&"logs[0].message") && !places.iter().any(|p| p.contains(".note")), "{places:?}");
+        assert!(places.contains(&"logs[0].attributes.user") && places.contains(&"logs[0].environment"), "{places:?}");
+        assert!(after.logs[0].message.contains("AKIA"));
+        // Without `before` (any other masker) every text is read.
+        let mut again = before.clone();
+        let all = gate().scan_batch_after(&mut again, None, Offsets::default());
+        assert!(all.violations.iter().any(|v| v.location == "logs[0].message"));
+        // A `before` of another shape is not trusted either.
+        let mut shorter = before.clone();
+        shorter.logs.push(log("x", &[]));
+        let mut again = before.clone();
+        let all = gate().scan_batch_after(&mut again, Some(&shorter), Offsets::default());
+        assert!(all.violations.iter().any(|v| v.location == "logs[0].message"));
     }
 
     #[test]
