@@ -25,9 +25,9 @@ payment 178 178 0
 government-id 96 95 0
 contact 402 391 1
 network 141 140 0
-person 1047 770 11
-negatives 732 changed 12
-names 444 485
+person 1047 770 10
+negatives 732 changed 11
+names 444 484
 addresses 334 344
 ";
 

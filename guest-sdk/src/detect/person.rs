@@ -2137,22 +2137,9 @@ fn capital_after(text: &[u8], _start: usize, end: usize) -> bool {
     text.get(end).is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
 }
 
-/// `person-name-object`'s validator: a given name the lists know, no common word, no
-/// place or firm, or one to three Han characters that are no place.
+/// `person-name-object`'s validator: `lone_given_name`, whatever stands before the verb.
 fn given_name_object(c: &Candidate<'_>) -> bool {
-    let v = c.value();
-    if v.chars().next().is_some_and(han) {
-        let place = v.ends_with([
-            '市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司', '国',
-        ]);
-        return v.chars().count() <= 3 && v.chars().all(han) && !place;
-    }
-    let folded = fold(v);
-    is_given(v)
-        && !is_not_name(v)
-        && !ORG_WORDS_SET.contains(&folded)
-        && !PLACE_NAMES_SET.contains(&folded)
-        && !WORD_NAMES_SET.contains(&folded)
+    lone_given_name(c.value())
 }
 
 /// The `person-name-given` rule's validator: a given name the lists know (and no
@@ -2182,8 +2169,13 @@ pub fn given_name_alone(c: &Candidate<'_>) -> bool {
     {
         return false;
     }
+    lone_given_name(v)
+}
+
+/// A given name standing alone: one the lists know that is no common word, place or
+/// firm, or one to three Han characters that name no place or firm (`龙市`, `…公司`).
+fn lone_given_name(v: &str) -> bool {
     if v.chars().next().is_some_and(han) {
-        // Not a place or a firm (`龙市`, `…公司`).
         let place = v.ends_with([
             '市', '省', '县', '区', '镇', '村', '州', '町', '都', '府', '県', '司',
         ]);
@@ -2251,7 +2243,8 @@ fn han_shape(s: &Shape<'_>) -> bool {
 }
 
 /// Common words of two Han characters that start with a character the family-name
-/// list holds, as log and UI text writes them alone (`result 成功`).
+/// list holds, as log and UI text writes them alone (`result 成功`), and countries'
+/// names of two or three.
 const HAN_WORDS: &[&str] = &[
     "成功", "文件", "方法", "时间", "安全", "关闭", "金额", "高级", "明细", "管理", "应用",
     "文本", "万元", "常规", "江苏", "上海", "北京", "广东", "黄金", "白色", "黄色", "蓝色",
@@ -2259,6 +2252,11 @@ const HAN_WORDS: &[&str] = &[
     "石油", "余额", "程序", "计划", "任务", "周期", "于是", "和平", "全部", "全局", "应答",
     "单位", "单据", "项目", "连接", "路径", "时长", "康复", "宁波", "苏州", "温州", "常州",
     "金融", "钱包", "邮件", "费用", "车辆", "景点", "宫殿", "米饭", "东京", "大阪",
+    // Countries (`国` last is no place mark: `王建国` is a name).
+    "韩国", "中国", "美国", "英国", "法国", "德国", "泰国", "俄国", "古巴", "马里", "苏丹",
+    "秘鲁", "印度", "越南", "朝鲜", "蒙古", "文莱", "老挝", "缅甸", "丹麦", "瑞典", "瑞士",
+    "希腊", "挪威", "约旦", "伊朗", "也门", "阿曼", "黎巴嫩", "伊拉克", "以色列", "新加坡",
+    "菲律宾", "柬埔寨", "尼泊尔", "马耳他", "冈比亚", "加纳", "加蓬", "日本",
 ];
 static HAN_WORDS_SET: WordSet = WordSet::new(HAN_WORDS);
 
@@ -2272,9 +2270,10 @@ fn han_name_inline(c: &Candidate<'_>) -> bool {
     if chars.len() < 2 || !chars.first().is_some_and(|&ch| han(ch)) || !cjk_surname(&chars) {
         return false;
     }
-    // A place: a word for an administrative area, a country, an island, a road last
-    // (`江東区`, `马鞍山县`), or a preposition of place before (`I live in 莫桑比克`).
-    let place_last = chars.last().is_some_and(|ch| "市区县省州镇乡村路街道町都府郡国岛山湖港".contains(*ch));
+    // A place: a word for an administrative area, an island, a road last (`江東区`,
+    // `马鞍山县`), a country's name, or a preposition of place before (`I live in
+    // 莫桑比克`).
+    let place_last = chars.last().is_some_and(|ch| "市区县省州镇乡村路街道町都府郡岛山湖港".contains(*ch));
     if HAN_WORDS_SET.contains(value) || place_last {
         return false;
     }
@@ -3216,12 +3215,14 @@ pub const RULES: &[Rule] = &[
                 "have you heard «吉田 明美» speak yet?",
                 "«福田 英樹» will be talking",
                 "not by «张勇»).",
+                "«王建国» will be talking",
             ],
             keeps: &[
                 "result 成功 after retry",
                 "用户 王伟 已登录",
                 "msg=\"张兰英\"",
                 "the city 北京 is large",
+                "flights to 韩国 resumed",
             ],
         },
     },
