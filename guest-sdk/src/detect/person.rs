@@ -2266,18 +2266,21 @@ static HAN_WORDS_SET: WordSet = WordSet::new(HAN_WORDS);
 /// rules that read its markers (`姓名：`).
 fn han_name_inline(c: &Candidate<'_>) -> bool {
     let value = c.value();
-    let chars: Vec<char> = value.chars().filter(|ch| !ch.is_whitespace() && *ch != '\u{3000}').collect();
+    // (The ideographic space between family and given name is whitespace too.)
+    let chars: Vec<char> = value.chars().filter(|ch| !ch.is_whitespace()).collect();
     if chars.len() < 2 || !chars.first().is_some_and(|&ch| han(ch)) || !cjk_surname(&chars) {
         return false;
     }
     // A place: a word for an administrative area, an island, a road last (`江東区`,
     // `马鞍山县`), a country's name, or a preposition of place before (`I live in
     // 莫桑比克`).
-    let place_last = chars.last().is_some_and(|ch| "市区县省州镇乡村路街道町都府郡岛山湖港".contains(*ch));
+    let place_last = chars
+        .last()
+        .is_some_and(|ch| "市区县省州镇乡村路街道町都府郡岛山湖港".contains(*ch));
     if HAN_WORDS_SET.contains(value) || place_last {
         return false;
     }
-    let latin_word = |w: &str| w.len() >= 1 && w.bytes().all(|b| b.is_ascii_alphabetic());
+    let latin_word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphabetic());
     let before = c.before(32);
     let word_before = before
         .strip_suffix(' ')
@@ -2287,8 +2290,8 @@ fn han_name_inline(c: &Candidate<'_>) -> bool {
         a.split(|ch: char| !ch.is_ascii_alphabetic()).next().unwrap_or("")
     });
     let opens = before.is_empty() || before.ends_with(['\n', '(']);
-    // (`to` and `visit` take a name too, `change it to 韩瑞`: only a long run, four
-    // characters as most countries' names are written, is a place after them.)
+    // (`to` and `visit` take a name too, `change it to 韩瑞`: only a run of four
+    // characters or more, as many countries' names are written, is a place after them.)
     let one_of = |w: &str, words: &[&str]| words.iter().any(|p| p.eq_ignore_ascii_case(w));
     let place_before = word_before.is_some_and(|w| {
         one_of(w, &["in", "from", "at", "near"])
