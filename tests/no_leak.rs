@@ -169,7 +169,7 @@ async fn a_planted_value_never_reappears_in_any_output_format() {
         let (masked, summary, found) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &gate, batch, chunking).await.unwrap();
         // The gate skipped what masker-default left as it was; scanning every text
         // changes nothing and finds nothing more.
-        let full = std::sync::Arc::new(Gate::for_policy("{}", key.clone()).unwrap().trusting_no_masker());
+        let full = std::sync::Arc::new(Gate::for_policy("{}", key.clone()).unwrap().trusting_default_masker(false));
         let (fully, _, full_found) = mask_and_gate(&runtime, std::slice::from_ref(&masker), &ctx, &shared_key, &full, all_texts, chunking).await.unwrap();
         assert!(fully == masked, "seed {seed}: the full gate changed what the trusting one let through");
         assert_eq!(full_found.total(), found.total(), "seed {seed}");

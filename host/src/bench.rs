@@ -247,7 +247,7 @@ async fn masking_throughput(
     // The gate as the pipeline builds it (it skips what the shipped masker-default
     // left as it was), and one that scans every text whatever masker ran.
     let gate = std::sync::Arc::new(Gate::for_policy(&ctx.policy, key.to_vec()).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let full_gate = std::sync::Arc::new(Gate::for_policy(&ctx.policy, key.to_vec()).map_err(|e| anyhow::anyhow!("{e}"))?.trusting_no_masker());
+    let full_gate = std::sync::Arc::new(Gate::for_policy(&ctx.policy, key.to_vec()).map_err(|e| anyhow::anyhow!("{e}"))?.trusting_default_masker(false));
     let sequential = Chunking::sequential(chunking.chunk);
     let (mut native, mut wasm, mut gate_time, mut chain_seq, mut chain_par) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     let mut chain_full = f64::MAX;

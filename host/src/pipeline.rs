@@ -260,11 +260,8 @@ async fn diagnose(app: &App, task: &TaskRow) -> Result<(), StageError> {
     // for the next one.
     let layout = report::layout::current(&app.store, &app.template, &task.tenant).await.map_err(retry)?;
     let masking = policy.policy.as_masking();
-    let mut gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
-    if !app.runtime.limits().gate_trusts_default_masker {
-        gate = gate.trusting_no_masker();
-    }
-    let gate = Arc::new(gate);
+    let gate = Gate::for_policy(&masking.policy_json, key.clone()).map_err(|e| fatal("config", format!("masking policy of `{}`: {e}", task.tenant)))?;
+    let gate = Arc::new(gate.trusting_default_masker(app.runtime.limits().gate_trusts_default_masker));
     // The key stays in the host: the masker asks for pseudonyms through its import.
     let ctx = wit::MaskContext { tenant: task.tenant.clone(), policy: masking.policy_json.clone() };
     let key: Arc<[u8]> = key.into();

@@ -53,11 +53,8 @@ pub async fn run(
     let cache = std::env::temp_dir().join("casefile-mask-compiled");
     let runtime = Runtime::new(runtime_config, cache)?;
     let masker = runtime.load(&name, ComponentKind::Masker, &masker_bytes)?;
-    let mut gate = Gate::for_policy(&policy, key.clone()).map_err(|e| anyhow::anyhow!("masking policy: {e}"))?;
-    if !runtime.limits().gate_trusts_default_masker {
-        gate = gate.trusting_no_masker();
-    }
-    let gate = Arc::new(gate);
+    let gate = Gate::for_policy(&policy, key.clone()).map_err(|e| anyhow::anyhow!("masking policy: {e}"))?;
+    let gate = Arc::new(gate.trusting_default_masker(runtime.limits().gate_trusts_default_masker));
     let ctx = wit::MaskContext { tenant: tenant.unwrap_or_else(|| "default".into()), policy };
     let key: Arc<[u8]> = key.into();
 

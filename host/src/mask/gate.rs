@@ -70,10 +70,10 @@ impl Gate {
         Ok(Gate { policy, key, policy_json: Some(policy_json.to_string()), trusts_default: true })
     }
 
-    /// Scans everything, whatever masker ran before (the `runtime` setting
-    /// `gate_trusts_default_masker: false`).
-    pub fn trusting_no_masker(mut self) -> Gate {
-        self.trusts_default = false;
+    /// With `false`, scans everything whatever masker ran before (the `runtime`
+    /// setting `gate_trusts_default_masker`).
+    pub fn trusting_default_masker(mut self, trust: bool) -> Gate {
+        self.trusts_default = trust;
         self
     }
 
@@ -296,7 +296,7 @@ mod tests {
         assert!(gate().trusts(&sha.to_uppercase(), "{}"));
         assert!(!gate().trusts(&"0".repeat(64), "{}"), "another masker");
         assert!(!gate().trusts(sha, r#"{"actions": {"contact": "remove"}}"#), "another policy");
-        assert!(!gate().trusting_no_masker().trusts(sha, "{}"), "switched off");
+        assert!(!gate().trusting_default_masker(false).trusts(sha, "{}"), "switched off");
         let policy = Policy::from_json("{}").unwrap();
         assert!(!Gate::new(policy, b"k".to_vec()).trusts(sha, "{}"), "a gate built from no JSON");
     }
