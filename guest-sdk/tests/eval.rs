@@ -25,9 +25,9 @@ payment 178 178 0
 government-id 96 95 0
 contact 402 391 1
 network 141 140 0
-person 1047 770 10
+person 1047 775 10
 negatives 732 changed 11
-names 444 484
+names 449 489
 addresses 334 344
 ";
 

@@ -870,6 +870,11 @@ fn han(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
 }
 
+/// Hiragana, katakana and the long-vowel mark.
+fn kana(c: char) -> bool {
+    matches!(c as u32, 0x3041..=0x309F | 0x30A0..=0x30FF)
+}
+
 /// How strongly the text before a candidate says a name follows.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Context {
@@ -1309,6 +1314,17 @@ fn greeting_before(before: &str) -> bool {
 
 /// The `person-name` rule's validator.
 pub fn person_name(c: &Candidate<'_>) -> bool {
+    name_in_context(c, Context::None)
+}
+
+/// `person-name-answer`'s validator: the name answers a question that asks for one,
+/// as strong a context as a title.
+fn answered_name(c: &Candidate<'_>) -> bool {
+    name_in_context(c, Context::Strong)
+}
+
+/// `person_name` with the context at least `floor`.
+fn name_in_context(c: &Candidate<'_>, floor: Context) -> bool {
     // A title before the name and a degree after it are masked with it, and a title
     // is as strong a context as any.
     let (value, titled) = strip_titles(c.value().trim_end_matches(['.', ',']));
@@ -1323,10 +1339,12 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
     // after a title, an introduction or a greeting (`My name is 成`).
     if value.chars().next().is_some_and(han) {
         let chars: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
-        let strong = titled || context_before(c.before(48)) == Context::Strong;
+        let answered = floor == Context::Strong;
+        let strong = titled || answered || context_before(c.before(48)) == Context::Strong;
         let greeted = greeting_before(c.before(48));
+        // An answer may give a Japanese given name in kana (`松本 あすか`).
         return (1..=5).contains(&chars.len())
-            && chars.iter().all(|&c| han(c))
+            && chars.iter().all(|&c| han(c) || answered && kana(c))
             && (chars.len() >= 2 || strong || greeted)
             && (cjk_surname(&chars) || strong || greeted || cjk_marker(c.before(16), &chars));
     }
@@ -1372,6 +1390,7 @@ pub fn person_name(c: &Candidate<'_>) -> bool {
         || before.trim_end_matches([' ', '\t']).ends_with(['|', '>']);
     let speaker = line_start && c.after(1) == ":";
     let context = context_before(before)
+        .max(floor)
         .max(if titled {
             Context::Strong
         } else {
@@ -2123,6 +2142,40 @@ const WORD_NAMES: &[&str] = &[
     "ward",
 ];
 static WORD_NAMES_SET: WordSet = WordSet::new(WORD_NAMES);
+
+/// `person-name-answer`'s test: `name` as a word, a `?` within 48 bytes on the same
+/// sentence, then (past spaces and maybe a speaker's `Label:`) a capital or a
+/// character outside ASCII.
+fn name_question_near(text: &[u8], start: usize, end: usize) -> bool {
+    if start > 0 && text[start - 1].is_ascii_alphanumeric()
+        || text.get(end).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let window = &text[end..text.len().min(end + 49)];
+    let Some(q) = window.iter().position(|&b| matches!(b, b'?' | b'.' | b'!' | b'\n')) else {
+        return false;
+    };
+    if window[q] != b'?' {
+        return false;
+    }
+    let mut i = end + q + 1;
+    let skip = |i: &mut usize| {
+        while matches!(text.get(*i), Some(b' ' | b'\t')) {
+            *i += 1;
+        }
+    };
+    skip(&mut i);
+    // A speaker's label (`User:`): its word and colon.
+    let label_end = (i..text.len().min(i + 17)).find(|&j| !text[j].is_ascii_alphabetic());
+    if let Some(j) = label_end {
+        if j > i + 1 && text[j] == b':' && text[i].is_ascii_uppercase() {
+            i = j + 1;
+            skip(&mut i);
+        }
+    }
+    text.get(i).is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
+}
 
 /// `person-name-object`'s trigger: the verbs (with what follows them) after which a
 /// person's name stands, each with the space the pattern takes after it.
@@ -3120,6 +3173,36 @@ pub const RULES: &[Rule] = &[
                 "Gill, Edwards and Bailey was founded in 1990",
                 "rue Antoine is closed today",
                 "Mendes do Amparo is a nice place to live",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-answer",
+        category: Person,
+        trigger: Trigger::literals_near(&["name"], name_question_near),
+        // The answer to a question that asks for a name, in a form or a chat (`What's
+        // the name on the account? User: Dalaja Agate`, `May I have your name? 松本
+        // あすか`): a speaker's label may stand between.
+        pattern: concat!(
+            r"(?i:\bname\b)[^?.!\n]{0,48}\?[ \t]*(?:\p{Lu}\p{Ll}{1,15}:[ \t]*)?(?P<v>(?:",
+            title!(),
+            r"[ \t]+)?(?:",
+            latin_name!(),
+            r"|\p{Han}{1,3}(?:[ \x{3000}][\p{Han}\p{Hiragana}\p{Katakana}ー]{1,4})?",
+            "))"
+        ),
+        validate: Some(answered_name),
+        examples: Examples {
+            masks: &[
+                "Bot: What's the name on the account? User: «Dalaja Agate»",
+                "May I have your name? «松本 あすか»",
+                "what name should I put on the card? «Priya Raghunathan»",
+            ],
+            keeps: &[
+                "What's the name of the queue? Default",
+                "name? Unknown",
+                "Which name did you use? The one on file",
+                "hostname? Web01",
             ],
         },
     },
