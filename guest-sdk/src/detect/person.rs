@@ -2177,6 +2177,82 @@ fn name_question_near(text: &[u8], start: usize, end: usize) -> bool {
     text.get(i).is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
 }
 
+/// `person-name-list`'s test: a capitalised word (or a character outside ASCII) on
+/// each side of the `and`.
+fn names_around_and(text: &[u8], start: usize, end: usize) -> bool {
+    let mut from = start;
+    while from > 0 && text[from - 1].is_ascii_alphabetic() {
+        from -= 1;
+    }
+    let before_ok = text.get(from).is_some_and(u8::is_ascii_uppercase)
+        || from == start && start > 0 && text[start - 1] >= 0x80;
+    before_ok && text.get(end).is_some_and(|&b| b.is_ascii_uppercase() || b >= 0x80)
+}
+
+/// Surnames of the census lists that are as often ordinary words, which a list of
+/// them more likely is (`Black and White`, `Price and Young`).
+const WORD_SURNAMES: &[&str] = &[
+    "black", "white", "brown", "green", "gray", "grey", "young", "rich", "price", "long",
+    "short", "small", "little", "hill", "wood", "woods", "stone", "bell", "king", "rose",
+    "lane", "love", "hope", "rice", "page", "march", "banks", "bird", "fox", "wolf", "frost",
+    "snow", "rain", "day", "night", "case", "cash", "key", "law", "lord", "sharp", "strong",
+    "swift", "wise", "hall", "house", "field", "ford", "west", "east", "north", "south",
+    "street", "park", "river", "lake", "bush", "glass", "gold", "silver", "steel", "iron",
+    "salt", "sugar", "pepper", "baker", "cook", "hunter", "fisher", "miller", "mason",
+    "carpenter", "porter", "turner", "walker", "rider", "singer", "dean", "bishop", "pope",
+    "major", "judge", "knight", "noble", "power", "best", "good", "hard", "free", "hand",
+    "head", "foot", "heart", "sands", "waters", "fields", "cross", "church", "more", "less",
+    "moon", "star", "sun", "summer", "winter", "spring", "autumn", "may", "june", "august",
+    "grant", "mark", "will", "chance", "faith", "joy", "gay", "golden", "rust", "search",
+    "rescue", "error", "errors", "warning", "warnings", "service", "services", "build",
+    "test", "tests", "run", "read", "write", "start", "stop", "open", "close", "new", "old",
+];
+static WORD_SURNAMES_SET: WordSet = WordSet::new(WORD_SURNAMES);
+
+/// `person-name-list`'s validator: the words say people (a plural verb after them,
+/// or a word for a group before the colon), and every name is one the lists know and
+/// no ordinary word, place or firm; a Han name starts with a family name.
+fn listed_names(c: &Candidate<'_>) -> bool {
+    let value = c.value();
+    let after = c.after(16);
+    let verb = [
+        " were", " are", " have", " had", " met", " founded", " started", " wrote", " said",
+        " agreed", " built", " created", " designed", " signed", " joined", " left",
+    ]
+    .iter()
+    .any(|v| {
+        after.starts_with(v)
+            && !after[v.len()..].starts_with(|ch: char| ch.is_alphanumeric())
+    });
+    let group = c.before(16).trim_end_matches([' ', '\t']).ends_with(':');
+    if !(verb || group) {
+        return false;
+    }
+    // The word after the list (`Smith and Sons`) and the list's own words must not
+    // make it a firm's name.
+    let names: Vec<&str> = value
+        .split([',', '&'])
+        .flat_map(|p| p.split(" and "))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    names.len() >= 2
+        && names.iter().all(|&w| {
+            if w.chars().next().is_some_and(han) {
+                let chars: Vec<char> = w.chars().collect();
+                return chars.iter().all(|&ch| han(ch)) && cjk_surname(&chars);
+            }
+            let folded = fold(w);
+            (is_surname(w) || is_given(w))
+                && !WORD_SURNAMES_SET.contains(&folded)
+                && !WORD_NAMES_SET.contains(&folded)
+                && !ORG_WORDS_SET.contains(&folded)
+                && !PLACE_NAMES_SET.contains(&folded)
+                && !DATE_WORDS_SET.contains(&folded)
+                && !is_not_name(w)
+        })
+}
+
 /// `person-name-object`'s trigger: the verbs (with what follows them) after which a
 /// person's name stands, each with the space the pattern takes after it.
 const OBJECT_TRIGGERS: &[&str] = &[
@@ -2935,6 +3011,14 @@ macro_rules! latin_name {
     };
 }
 
+/// A name in a list of names (`person-name-list`): a capitalised word (a hyphenated
+/// part maybe), or one to three Han characters.
+macro_rules! list_name {
+    () => {
+        r"(?:\p{Lu}[\p{Ll}\p{M}’]+(?:-\p{Lu}[\p{Ll}\p{M}’]+)?|\p{Han}{1,3})"
+    };
+}
+
 /// A name in Han characters: two to four, or family name, space, given name.
 macro_rules! han_name {
     () => {
@@ -3203,6 +3287,42 @@ pub const RULES: &[Rule] = &[
                 "name? Unknown",
                 "Which name did you use? The one on file",
                 "hostname? Web01",
+            ],
+        },
+    },
+    Rule {
+        name: "person-name-list",
+        category: Person,
+        trigger: Trigger::literals_near(&[" and ", " & "], names_around_and),
+        // Two to five names joined by `,` and `and` (`Watson and Pham were precision
+        // engineers`, `founders: Johnson, Morris and Garrett`), when a verb in the
+        // plural follows or a word for a group of people and a colon comes before.
+        // Every name must be one the lists know (no ordinary word: `Black and White
+        // were`), or a Han family name. The list is masked whole.
+        pattern: concat!(
+            r"(?:(?i:founders|co-founders|cofounders|authors|members|attendees|participants|speakers|owners|reviewers|approvers|assignees|partners|witnesses|signatories):[ \t]+)?",
+            r"(?P<v>",
+            list_name!(),
+            r"(?:, ",
+            list_name!(),
+            r"){0,3},? (?:and|&) ",
+            list_name!(),
+            r")(?P<after> (?:were|are|have|had|met|founded|started|wrote|said|agreed|built|created|designed|signed|joined|left)\b)?"
+        ),
+        validate: Some(listed_names),
+        examples: Examples {
+            masks: &[
+                "Is there a better song on this list? «Watson and Pham» were precision engineers.",
+                "the brainchild of our 3 founders: «Johnson, Morris and Garrett».",
+                "reviewers: «Nguyen & Schmidt»",
+                "«王 and 金» were engineers",
+            ],
+            keeps: &[
+                "Errors and Warnings were logged",
+                "Black and White were the options",
+                "Smith and Sons were paid",
+                "Johnson and Garrett is a law firm",
+                "Search and Rescue were called",
             ],
         },
     },
