@@ -750,7 +750,7 @@ mod tests {
         assert!(!value_is_whole(r"pin[ ]+(?P<v>[0-9]+)"));
         assert!(!value_is_whole(r"(?P<v>[0-9]+)(?:[^0-9]|$)"));
         assert!(!value_is_whole(r"(?P<v>a)|(?P<v2>b)"));
-        for name in ["person-name-bare", "street-address-cjk"] {
+        for name in ["person-name-bare", "person-name-list", "street-address-cjk"] {
             let i = RULES.iter().position(|r| r.name == name).expect("a rule");
             assert!(compiled(i).whole, "{name}");
         }

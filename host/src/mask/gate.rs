@@ -163,14 +163,15 @@ impl Gate {
         for (n, l) in b.logs.iter_mut().enumerate() {
             let i = n + at.logs;
             let was = before.map(|x| &x.logs[n]);
-            if !same(was.map(|w| &w.message), &l.message) {
-                self.check_seen(&mut clean, || format!("logs[{i}].message"), None, &mut l.message, &mut out);
-            }
-            if !same(was.map(|w| &w.host), &l.host) {
-                self.check_seen(&mut clean, || format!("logs[{i}].host"), None, &mut l.host, &mut out);
-            }
-            for (name, t) in [("environment", &mut l.environment), ("source", &mut l.source)] {
-                self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
+            for (name, t, masked) in [
+                ("message", &mut l.message, was.map(|w| &w.message)),
+                ("host", &mut l.host, was.map(|w| &w.host)),
+                ("environment", &mut l.environment, None),
+                ("source", &mut l.source, None),
+            ] {
+                if !same(masked, t) {
+                    self.check_seen(&mut clean, || format!("logs[{i}].{name}"), None, t, &mut out);
+                }
             }
             for (name, t) in [("trace_id", &mut l.trace_id), ("span_id", &mut l.span_id)] {
                 if let Some(t) = t {
